@@ -1,0 +1,1 @@
+"""pvsched: a fast, kernel-faithful simulator of double scheduling (Linux/KVM)."""

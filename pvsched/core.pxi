@@ -1,0 +1,864 @@
+# Host scheduler core (kernel/sched/core.c, rt.c, the hierarchy half of fair.c), Linux v6.15.
+# Textually included by _core.pyx, so everything compiles into one translation unit.
+
+cdef inline u64 splitmix64(u64* state) noexcept nogil:
+    cdef u64 z
+    state[0] += <u64>0x9E3779B97F4A7C15
+    z = state[0]
+    z = (z ^ (z >> 30)) * <u64>0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <u64>0x94D049BB133111EB
+    return z ^ (z >> 31)
+
+cdef inline s64 rand_upto(task_t* t, s64 b) noexcept nogil:
+    # Uniform integer in [0, b].
+    if b <= 0:
+        return 0
+    return <s64>(splitmix64(&t.rng) % (<u64>b + 1))
+
+cdef inline bint task_allowed(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    return (s.aff[s.task[t].aff + (cpu >> 6)] >> (cpu & 63)) & 1
+
+cdef inline void violation(Sim* s, int kind) noexcept nogil:
+    s.violations += 1
+    s.violation_kind |= (<u64>1) << kind
+
+# ---------------------------------------------------------------- RT class (rt.c)
+cdef inline void rt_bm_set(rq_t* rq, int prio) noexcept nogil:
+    if prio < 64:
+        rq.rt_bm0 |= (<u64>1) << prio
+    else:
+        rq.rt_bm1 |= (<u64>1) << (prio - 64)
+
+cdef inline void rt_bm_clear(rq_t* rq, int prio) noexcept nogil:
+    if prio < 64:
+        rq.rt_bm0 &= ~((<u64>1) << prio)
+    else:
+        rq.rt_bm1 &= ~((<u64>1) << (prio - 64))
+
+cdef inline int rt_highest_prio(rq_t* rq) noexcept nogil:
+    if rq.rt_bm0:
+        return 63 - pv_clzll(rq.rt_bm0 & (~rq.rt_bm0 + 1))
+    if rq.rt_bm1:
+        return 64 + 63 - pv_clzll(rq.rt_bm1 & (~rq.rt_bm1 + 1))
+    return MAX_RT_PRIO
+
+cdef inline void rt_enqueue(Sim* s, s32 t, bint head) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s32 k = p.cpu * MAX_RT_PRIO + p.rt_prio
+    cdef rq_t* rq = &s.rq[p.cpu]
+    if s.rt_head[k] < 0:
+        s.rt_head[k] = t
+        s.rt_tail[k] = t
+        p.rt_next = -1
+        p.rt_prev = -1
+        rt_bm_set(rq, p.rt_prio)
+    elif head:
+        p.rt_prev = -1
+        p.rt_next = s.rt_head[k]
+        s.task[s.rt_head[k]].rt_prev = t
+        s.rt_head[k] = t
+    else:
+        p.rt_next = -1
+        p.rt_prev = s.rt_tail[k]
+        s.task[s.rt_tail[k]].rt_next = t
+        s.rt_tail[k] = t
+    rq.rt_nr += 1
+
+cdef inline void rt_dequeue(Sim* s, s32 t) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s32 k = p.cpu * MAX_RT_PRIO + p.rt_prio
+    cdef rq_t* rq = &s.rq[p.cpu]
+    if p.rt_prev >= 0:
+        s.task[p.rt_prev].rt_next = p.rt_next
+    else:
+        s.rt_head[k] = p.rt_next
+    if p.rt_next >= 0:
+        s.task[p.rt_next].rt_prev = p.rt_prev
+    else:
+        s.rt_tail[k] = p.rt_prev
+    p.rt_next = -1
+    p.rt_prev = -1
+    if s.rt_head[k] < 0:
+        rt_bm_clear(rq, p.rt_prio)
+    rq.rt_nr -= 1
+
+cdef inline void rt_requeue_tail(Sim* s, s32 t) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s32 k = p.cpu * MAX_RT_PRIO + p.rt_prio
+    if s.rt_tail[k] == t:
+        return
+    rt_dequeue(s, t)
+    rt_enqueue(s, t, False)
+
+cdef inline s32 rt_pick(Sim* s, s32 cpu) noexcept nogil:
+    cdef int prio = rt_highest_prio(&s.rq[cpu])
+    if prio >= MAX_RT_PRIO:
+        return -1
+    return s.rt_head[cpu * MAX_RT_PRIO + prio]
+
+# ---------------------------------------------------------------- fair hierarchy (fair.c)
+cdef inline sched_entity* SE(Sim* s, s32 n) noexcept nogil:
+    return &s.fa.se[n]
+
+cdef inline cfs_rq_t* CFS_OF(Sim* s, s32 n) noexcept nogil:
+    return &s.fa.cfs[s.fa.se[n].cfs_rq]
+
+cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
+    cdef FairArena* a = &s.fa
+    cdef task_t* p = &s.task[t]
+    cdef rq_t* rq = &s.rq[p.cpu]
+    cdef s32 n = p.se
+    cdef cfs_rq_t* cfs
+    cdef u64 slice = 0
+    cdef u32 h_nr_idle = 1 if p.policy == POLICY_IDLE else 0
+    cdef u32 rq_h_nr_queued = a.cfs[rq.cfs].h_nr_queued
+    if flags & ENQUEUE_DELAYED:
+        requeue_delayed_entity(a, n)
+        return
+    while n >= 0:
+        if a.se[n].on_rq:
+            if a.se[n].sched_delayed:
+                requeue_delayed_entity(a, n)
+            break
+        cfs = CFS_OF(s, n)
+        if slice:
+            a.se[n].slice = slice
+            a.se[n].custom_slice = 1
+        enqueue_entity(a, cfs, n, flags)
+        slice = cfs_rq_min_slice(a, cfs)
+        cfs.h_nr_runnable += 1
+        cfs.h_nr_queued += 1
+        cfs.h_nr_idle += h_nr_idle
+        if cfs.idle_group:
+            h_nr_idle = 1
+        flags = ENQUEUE_WAKEUP
+        n = a.se[n].parent
+    while n >= 0:
+        cfs = CFS_OF(s, n)
+        update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
+        se_update_runnable(a, &a.se[n])
+        update_cfs_group(a, n)
+        a.se[n].slice = slice
+        if cfs.curr != n:
+            aug_propagate(a, n)
+        slice = cfs_rq_min_slice(a, cfs)
+        cfs.h_nr_runnable += 1
+        cfs.h_nr_queued += 1
+        cfs.h_nr_idle += h_nr_idle
+        if cfs.idle_group:
+            h_nr_idle = 1
+        n = a.se[n].parent
+    rq.nr_running += 1
+    if rq_h_nr_queued == 0:
+        fair_server_start(s, p.cpu)
+
+cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
+    # Returns -1 if the task's own dequeue was delayed, 1 otherwise.
+    cdef FairArena* a = &s.fa
+    cdef bint task_sleep = (flags & DEQUEUE_SLEEP) != 0
+    cdef bint task_delayed = (flags & DEQUEUE_DELAYED) != 0
+    cdef s32 t = a.se[n].task
+    cdef u32 h_nr_idle = 0
+    cdef u32 h_nr_queued = 0
+    cdef u32 h_nr_runnable = 0
+    cdef cfs_rq_t* cfs
+    cdef u64 slice = 0
+    cdef s32 cpu = a.cfs[a.se[n].cfs_rq].cpu
+    cdef s32 first = n
+    if t >= 0:
+        h_nr_queued = 1
+        h_nr_idle = 1 if s.task[t].policy == POLICY_IDLE else 0
+        if task_sleep or task_delayed or not a.se[n].sched_delayed:
+            h_nr_runnable = 1
+    else:
+        slice = cfs_rq_min_slice(a, &a.cfs[a.se[n].my_q])
+    while n >= 0:
+        cfs = CFS_OF(s, n)
+        if not dequeue_entity(a, cfs, n, flags):
+            if t >= 0 and n == first:
+                return -1
+            slice = cfs_rq_min_slice(a, cfs)
+            break
+        cfs.h_nr_runnable -= h_nr_runnable
+        cfs.h_nr_queued -= h_nr_queued
+        cfs.h_nr_idle -= h_nr_idle
+        if cfs.idle_group:
+            h_nr_idle = h_nr_queued
+        if cfs.load.weight:
+            slice = cfs_rq_min_slice(a, cfs)
+            n = a.se[n].parent
+            # Bias the next pick towards this cgroup: p sleeps within its slice.
+            if task_sleep and n >= 0:
+                set_next_buddy(a, n)
+            break
+        flags |= DEQUEUE_SLEEP
+        flags &= ~(DEQUEUE_DELAYED | DEQUEUE_SPECIAL)
+        n = a.se[n].parent
+    while n >= 0:
+        cfs = CFS_OF(s, n)
+        update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
+        se_update_runnable(a, &a.se[n])
+        update_cfs_group(a, n)
+        a.se[n].slice = slice
+        if cfs.curr != n:
+            aug_propagate(a, n)
+        slice = cfs_rq_min_slice(a, cfs)
+        cfs.h_nr_runnable -= h_nr_runnable
+        cfs.h_nr_queued -= h_nr_queued
+        cfs.h_nr_idle -= h_nr_idle
+        if cfs.idle_group:
+            h_nr_idle = h_nr_queued
+        n = a.se[n].parent
+    s.rq[cpu].nr_running -= h_nr_queued
+    if h_nr_queued and s.fa.cfs[s.rq[cpu].cfs].h_nr_queued == 0:
+        fair_server_stop(s, cpu)
+    if t >= 0 and task_delayed:
+        # __block_task: the delayed sleeper finally leaves the runqueue.
+        s.task[t].on_rq = 0
+    return 1
+
+cdef s32 pick_task_fair(Sim* s, s32 cpu) noexcept nogil:
+    cdef FairArena* a = &s.fa
+    cdef cfs_rq_t* cfs
+    cdef s32 n
+    while True:
+        cfs = &a.cfs[s.rq[cpu].cfs]
+        if not cfs.nr_queued:
+            return -1
+        while True:
+            if cfs.curr >= 0 and a.se[cfs.curr].on_rq:
+                update_curr(a, cfs)
+            n = pick_next_entity(a, cfs)
+            if n < 0:
+                return -1
+            if a.se[n].sched_delayed:
+                dequeue_entities(s, n, DEQUEUE_SLEEP | DEQUEUE_DELAYED)
+                break       # restart from the root ("goto again")
+            if a.se[n].my_q < 0:
+                return a.se[n].task
+            cfs = &a.cfs[a.se[n].my_q]
+
+cdef void put_prev_task_fair(Sim* s, s32 t) noexcept nogil:
+    cdef s32 n = s.task[t].se
+    while n >= 0:
+        put_prev_entity(&s.fa, CFS_OF(s, n), n)
+        n = s.fa.se[n].parent
+
+cdef void set_next_task_fair(Sim* s, s32 t) noexcept nogil:
+    cdef s32 n = s.task[t].se
+    while n >= 0:
+        set_next_entity(&s.fa, CFS_OF(s, n), n)
+        n = s.fa.se[n].parent
+
+cdef void switch_fair(Sim* s, s32 prev, s32 next) noexcept nogil:
+    # pick_next_task_fair: put/set only the levels that change (depth-aligned walk).
+    cdef FairArena* a = &s.fa
+    cdef s32 se = s.task[next].se
+    cdef s32 pse = s.task[prev].se
+    cdef s32 sd, pd
+    while a.se[se].cfs_rq != a.se[pse].cfs_rq:
+        sd = a.se[se].depth
+        pd = a.se[pse].depth
+        if sd <= pd:
+            put_prev_entity(a, CFS_OF(s, pse), pse)
+            pse = a.se[pse].parent
+        if sd >= pd:
+            set_next_entity(a, CFS_OF(s, se), se)
+            se = a.se[se].parent
+    put_prev_entity(a, CFS_OF(s, pse), pse)
+    set_next_entity(a, CFS_OF(s, se), se)
+
+cdef void task_tick_fair(Sim* s, s32 t) noexcept nogil:
+    cdef FairArena* a = &s.fa
+    cdef s32 n = s.task[t].se
+    cdef cfs_rq_t* cfs
+    while n >= 0:
+        cfs = CFS_OF(s, n)
+        update_curr(a, cfs)
+        update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
+        update_cfs_group(a, n)
+        n = a.se[n].parent
+
+cdef void check_preempt_wakeup_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
+    cdef FairArena* a = &s.fa
+    cdef s32 donor = s.rq[cpu].curr
+    cdef s32 se = s.task[donor].se
+    cdef s32 pse = s.task[p].se
+    cdef cfs_rq_t* cfs
+    cdef bint cse_idle, pse_idle
+    cdef u32 feat = a.kp[a.cfs[a.se[pse].cfs_rq].kern].features
+    if se == pse:
+        return
+    if (feat & F_NEXT_BUDDY) and not a.se[pse].sched_delayed:
+        set_next_buddy(a, pse)
+    if a.resched[cpu] & RESCHED_NOW:
+        return
+    if not (feat & F_WAKEUP_PREEMPTION):
+        return
+    find_matching_se(a, &se, &pse)
+    cse_idle = a.se[se].idle
+    pse_idle = a.se[pse].idle
+    if cse_idle and not pse_idle:
+        resched_curr_lazy(a, CFS_OF(s, se))
+        return
+    if cse_idle != pse_idle:
+        return
+    if s.task[p].policy != POLICY_NORMAL:
+        return
+    cfs = CFS_OF(s, se)
+    update_curr(a, cfs)
+    if do_preempt_short(a, cfs, pse, se):
+        cancel_protect_slice(&a.se[se])
+    if pick_eevdf(a, cfs) == pse:
+        resched_curr_lazy(a, cfs)
+
+cdef bint yield_to_task_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
+    # Directed yield from rq(cpu)->curr to p: next buddy on p's side, then yield_task_fair.
+    cdef FairArena* a = &s.fa
+    cdef s32 n = s.task[p].se
+    if not a.se[n].on_rq:
+        return False
+    set_next_buddy(a, n)
+    yield_task_fair(s, cpu)
+    return True
+
+cdef void yield_task_fair(Sim* s, s32 cpu) noexcept nogil:
+    cdef s32 t = s.rq[cpu].curr
+    cdef s32 n
+    if t < 0 or s.rq[cpu].nr_running == 1:
+        return
+    n = s.task[t].se
+    yield_entity(&s.fa, CFS_OF(s, n), n)
+
+# ---------------------------------------------------------------- fair deadline server / RT throttle
+cdef void fair_server_start(Sim* s, s32 cpu) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    if s.rt_guard != RT_GUARD_FAIR_SERVER or rq.fs_on:
+        return
+    rq.fs_on = 1
+    if s.now >= rq.fs_deadline:
+        rq.fs_deadline = s.now + s.fs_period_ns
+        rq.fs_runtime = s.fs_runtime_ns
+
+cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    if not rq.fs_on:
+        return
+    rq.fs_on = 0
+    if rq.fs_active:
+        rq.fs_active = 0
+    ev_cancel(&s.q, s.slot_fs + cpu)
+
+cdef inline void fair_server_replenish(Sim* s, rq_t* rq) noexcept nogil:
+    cdef s64 k
+    if s.now >= rq.fs_deadline:
+        k = (s.now - rq.fs_deadline) // s.fs_period_ns + 1
+        rq.fs_deadline += k * s.fs_period_ns
+        rq.fs_runtime = s.fs_runtime_ns
+
+cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
+    # Deferred server: arm at the zero-laxity point while RT starves queued fair tasks,
+    # or at budget exhaustion while the server runs fair tasks above RT.
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 curr = rq.curr
+    cdef s64 when
+    if not rq.fs_on:
+        return
+    fair_server_replenish(s, rq)
+    if rq.fs_active:
+        if curr >= 0 and s.task[curr].cls == CLS_FAIR:
+            ev_arm(&s.q, s.slot_fs + cpu, s.now + (rq.fs_runtime if rq.fs_runtime > 0 else 0))
+        return
+    if curr >= 0 and s.task[curr].cls == CLS_RT and s.fa.cfs[rq.cfs].h_nr_runnable > 0:
+        if rq.fs_runtime > 0:
+            when = rq.fs_deadline - rq.fs_runtime
+        else:
+            when = rq.fs_deadline
+        if when < s.now:
+            when = s.now
+        if not ev_armed(&s.q, s.slot_fs + cpu) or ev_expiry(&s.q, s.slot_fs + cpu) != when:
+            ev_arm(&s.q, s.slot_fs + cpu, when)
+    elif ev_armed(&s.q, s.slot_fs + cpu):
+        ev_cancel(&s.q, s.slot_fs + cpu)
+
+cdef void handle_fair_server(Sim* s, s32 cpu) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 curr = rq.curr
+    settle_curr(s, cpu)
+    fair_server_replenish(s, rq)
+    if rq.fs_active:
+        if rq.fs_runtime <= 0:
+            rq.fs_active = 0
+            s.fa.resched[cpu] |= RESCHED_NOW
+    elif (curr >= 0 and s.task[curr].cls == CLS_RT and s.fa.cfs[rq.cfs].h_nr_runnable > 0
+          and rq.fs_runtime > 0 and s.now >= rq.fs_deadline - rq.fs_runtime):
+        rq.fs_active = 1
+        rq.fs_activations += 1
+        s.fa.resched[cpu] |= RESCHED_NOW
+    if s.fa.resched[cpu]:
+        schedule(s, cpu)
+    else:
+        fair_server_update(s, cpu)
+
+cdef inline void rt_period_advance(Sim* s, rq_t* rq) noexcept nogil:
+    cdef s64 k
+    if s.now >= rq.rt_period_start + s.rt_period_ns:
+        k = (s.now - rq.rt_period_start) // s.rt_period_ns
+        rq.rt_period_start += k * s.rt_period_ns
+        rq.rt_time -= k * s.rt_runtime_ns
+        if rq.rt_time < 0:
+            rq.rt_time = 0
+
+cdef void handle_rt_period(Sim* s, s32 cpu) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    settle_curr(s, cpu)
+    rt_period_advance(s, rq)
+    if rq.rt_throttled and rq.rt_time < s.rt_runtime_ns:
+        rq.rt_throttled = 0
+        if rq.rt_nr:
+            s.fa.resched[cpu] |= RESCHED_NOW
+    if rq.rt_throttled:
+        ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
+    if s.fa.resched[cpu]:
+        schedule(s, cpu)
+
+# ---------------------------------------------------------------- accounting
+cdef void settle_curr(Sim* s, s32 cpu) noexcept nogil:
+    # Charge the running task's workload progress (and the class budgets) up to now.
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 t = rq.curr
+    cdef task_t* p
+    cdef s64 el
+    if t < 0 or s.now <= rq.seg_start:
+        return
+    el = s.now - rq.seg_start
+    rq.seg_start = s.now
+    p = &s.task[t]
+    p.cpu_ns += el
+    if p.remaining > 0:
+        p.remaining -= el
+        if p.remaining < 0:
+            p.remaining = 0
+    if p.cls == CLS_FAIR:
+        if rq.fs_on:
+            rq.fs_runtime -= el
+    elif s.rt_guard == RT_GUARD_THROTTLE:
+        rt_period_advance(s, rq)
+        rq.rt_time += el
+        if rq.rt_time > s.rt_runtime_ns and not rq.rt_throttled:
+            rq.rt_throttled = 1
+            rq.rt_throttle_count += 1
+            s.fa.resched[cpu] |= RESCHED_NOW
+            ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
+
+# ---------------------------------------------------------------- class dispatch
+cdef void enqueue_task(Sim* s, s32 t, int flags) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    if p.cls == CLS_FAIR:
+        enqueue_task_fair(s, t, flags)
+    else:
+        rt_enqueue(s, t, False)
+        s.rq[p.cpu].nr_running += 1
+    p.on_rq = 1
+
+cdef bint dequeue_task(Sim* s, s32 t, int flags) noexcept nogil:
+    # False when a fair sleeper's dequeue was delayed (it stays queued, sched_delayed).
+    cdef task_t* p = &s.task[t]
+    if p.cls == CLS_FAIR:
+        if dequeue_entities(s, p.se, flags) < 0:
+            return False
+    else:
+        rt_dequeue(s, t)
+        s.rq[p.cpu].nr_running -= 1
+    p.on_rq = 0
+    return True
+
+cdef void wakeup_preempt(Sim* s, s32 cpu, s32 p) noexcept nogil:
+    cdef s32 curr = s.rq[cpu].curr
+    cdef u8 pc = s.task[p].cls
+    cdef u8 cc
+    if curr < 0:
+        s.fa.resched[cpu] |= RESCHED_NOW
+        return
+    cc = s.task[curr].cls
+    if s.rq[cpu].fs_active and cc == CLS_FAIR:
+        cc = CLS_RT + 1     # fair tasks run as the deadline server's payload
+    if pc == cc:
+        if pc == CLS_FAIR:
+            check_preempt_wakeup_fair(s, cpu, p)
+        elif s.task[p].rt_prio < s.task[curr].rt_prio:
+            s.fa.resched[cpu] |= RESCHED_NOW
+    elif pc > cc:
+        s.fa.resched[cpu] |= RESCHED_NOW
+
+cdef s32 pick_next_task(Sim* s, s32 cpu, s32 prev) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 next = -1
+    cdef bint rt_ok = rq.rt_nr > 0 and not rq.rt_throttled
+    cdef bint prev_fair = prev >= 0 and s.task[prev].cls == CLS_FAIR
+    if rq.fs_active and s.fa.cfs[rq.cfs].h_nr_runnable == 0:
+        rq.fs_active = 0
+    if rt_ok and not rq.fs_active:
+        next = rt_pick(s, cpu)
+        if next != prev:
+            if prev_fair:
+                put_prev_task_fair(s, prev)
+        return next
+    next = pick_task_fair(s, cpu)
+    if next < 0 and rt_ok:
+        next = rt_pick(s, cpu)
+        if next != prev and prev_fair:
+            put_prev_task_fair(s, prev)
+        return next
+    if next < 0:
+        if prev_fair:
+            put_prev_task_fair(s, prev)
+        return -1
+    if prev_fair:
+        if prev != next:
+            switch_fair(s, prev, next)
+    else:
+        set_next_task_fair(s, next)
+    return next
+
+cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
+    # __schedule(): prev has already been dequeued if it blocks.
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 prev = rq.curr
+    cdef s32 next
+    cdef task_t* p
+    settle_curr(s, cpu)
+    s.fa.resched[cpu] = 0
+    next = pick_next_task(s, cpu, prev)
+    s.fa.resched[cpu] = 0
+    if next != prev:
+        if prev >= 0:
+            p = &s.task[prev]
+            ev_cancel(&s.q, s.slot_burst + cpu)
+            if p.state == TS_RUNNING:
+                p.state = TS_RUNNABLE
+                p.runnable_since = s.now
+                p.nr_preempted += 1
+        else:
+            rq.busy_since = s.now
+            if not ev_armed(&s.q, s.slot_tick + cpu):
+                ev_arm(&s.q, s.slot_tick + cpu, (s.now // s.tick_ns + 1) * s.tick_ns)
+        rq.curr = next
+        rq.nr_switches += 1
+        if next >= 0:
+            switch_in(s, cpu, next)
+        else:
+            rq.busy_ns += s.now - rq.busy_since
+            if s.nohz_idle:
+                ev_cancel(&s.q, s.slot_tick + cpu)
+    if rq.fs_on:
+        fair_server_update(s, cpu)
+    if s.check:
+        check_rq(s, cpu)
+
+cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef task_t* p = &s.task[t]
+    cdef s64 lat
+    p.state = TS_RUNNING
+    p.nr_switches += 1
+    p.wait_ns += s.now - p.runnable_since
+    if p.lat_start >= 0:
+        lat = s.now - p.lat_start
+        p.lat_start = -1
+        p.lat_count += 1
+        p.lat_sum += lat
+        if lat > p.lat_max:
+            p.lat_max = lat
+        s.hist[<s64>t * HIST_NBUCKETS + hist_bucket(lat)] += 1
+    if p.cls == CLS_RT and p.policy == POLICY_RR and p.rr_left <= 0:
+        p.rr_left = s.rr_ticks
+    rq.seg_start = s.now + s.ctx_switch_ns
+    if p.remaining == 0:
+        # Nothing to compute (fresh start or after a yield): run the program now.
+        program_step(s, t, cpu)
+    elif p.remaining > 0:
+        ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
+
+cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 c
+    if rq.curr < 0:
+        if s.fa.cfs[rq.cfs].h_nr_runnable > 0 or (rq.rt_nr > 0 and not rq.rt_throttled):
+            violation(s, 0)        # work conservation
+    else:
+        c = rq.curr
+        if s.task[c].cpu != cpu or s.task[c].state != TS_RUNNING:
+            violation(s, 1)        # a task current where it is not running
+        if not task_allowed(s, c, cpu):
+            violation(s, 2)        # affinity
+
+# ---------------------------------------------------------------- wake-up
+cdef s32 select_task_rq(Sim* s, s32 t) noexcept nogil:
+    # Simplified select_task_rq: fair -> prev if idle, else the next idle allowed CPU in the LLC
+    # (wrapping from prev + 1), else prev. RT -> prev unless it runs equal/higher RT, then the
+    # allowed CPU with the lowest-priority current task (cpupri).
+    cdef task_t* p = &s.task[t]
+    cdef s32 prev = p.cpu
+    cdef s32 i, c, best
+    cdef int bestv, v
+    cdef rq_t* rq
+    if p.cls == CLS_FAIR:
+        if task_allowed(s, t, prev) and s.rq[prev].curr < 0 and s.rq[prev].nr_running == 0:
+            return prev
+        for i in range(1, s.ncpu + 1):
+            c = (prev + i) % s.ncpu
+            if task_allowed(s, t, c) and s.rq[c].curr < 0 and s.rq[c].nr_running == 0:
+                return c
+        if task_allowed(s, t, prev):
+            return prev
+        for c in range(s.ncpu):
+            if task_allowed(s, t, c):
+                return c
+        return prev
+    rq = &s.rq[prev]
+    if task_allowed(s, t, prev) and (rq.curr < 0 or s.task[rq.curr].cls != CLS_RT
+                                     or s.task[rq.curr].rt_prio > p.rt_prio):
+        return prev
+    best = -1
+    bestv = -1
+    for i in range(s.ncpu):
+        c = (prev + i) % s.ncpu
+        if not task_allowed(s, t, c):
+            continue
+        rq = &s.rq[c]
+        if rq.curr < 0:
+            v = 1000
+        elif s.task[rq.curr].cls != CLS_RT:
+            v = 500
+        else:
+            v = s.task[rq.curr].rt_prio
+        if v > bestv:
+            bestv = v
+            best = c
+    return best if best >= 0 else prev
+
+cdef s32 select_new_cpu(Sim* s, s32 t) noexcept nogil:
+    # Fork balance: the least-loaded allowed CPU, scanning from the task's index.
+    cdef s32 i, c, best = -1
+    cdef u32 bestn = 0xFFFFFFFF
+    for i in range(s.ncpu):
+        c = (t + i) % s.ncpu
+        if task_allowed(s, t, c) and s.rq[c].nr_running < bestn:
+            bestn = s.rq[c].nr_running
+            best = c
+    return best
+
+cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # set_task_cpu for a sleeping task: move its entity to the target CPU's group queues.
+    cdef task_t* p = &s.task[t]
+    cdef sched_entity* se = &s.fa.se[p.se]
+    cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
+    if p.cls == CLS_FAIR:
+        update_cfs_rq_avg(&s.fa, old)
+        pelt_update(s.now, &se.avg, 0, 0, 0, se_weight(se))
+        detach_entity_load_avg(old, se)
+        update_tg_load_avg(&s.fa, old)
+        se.avg.last_update_time = 0
+        se.cfs_rq = s.fa.tg_cfs[p.tg * s.ncpu + cpu]
+        se.parent = s.fa.tg_se[p.tg * s.ncpu + cpu] if p.tg > 0 else -1
+    p.cpu = cpu
+    p.nr_migrations += 1
+
+cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s32 cpu
+    cdef int flags = ENQUEUE_WAKEUP
+    p.nr_wakeups += 1
+    p.state = TS_RUNNABLE
+    p.runnable_since = s.now
+    if p.on_rq:
+        # ttwu_runnable: a delayed fair sleeper is requeued where it is.
+        cpu = p.cpu
+        enqueue_task_fair(s, t, ENQUEUE_DELAYED)
+    else:
+        if p.state_new:
+            # wake_up_new_task: fork balance, fully loaded PELT, half-slice initial deadline.
+            p.state_new = 0
+            cpu = select_new_cpu(s, t)
+            p.cpu = cpu
+            flags = ENQUEUE_INITIAL
+            if p.cls == CLS_FAIR:
+                s.fa.se[p.se].cfs_rq = s.fa.tg_cfs[p.tg * s.ncpu + cpu]
+                s.fa.se[p.se].parent = s.fa.tg_se[p.tg * s.ncpu + cpu] if p.tg > 0 else -1
+                init_entity_avg(&s.fa.se[p.se].avg, se_weight(&s.fa.se[p.se]))
+        else:
+            cpu = select_task_rq(s, t)
+            if cpu != p.cpu:
+                migrate_task(s, t, cpu)
+                flags |= ENQUEUE_MIGRATED
+        if local == -2:
+            local = cpu
+        enqueue_task(s, t, flags)
+    wakeup_preempt(s, cpu, t)
+    if s.rq[cpu].fs_on:
+        fair_server_update(s, cpu)
+    if (s.fa.resched[cpu] & RESCHED_NOW) or (cpu == local and s.fa.resched[cpu]):
+        schedule(s, cpu)
+
+# ---------------------------------------------------------------- workload interpreter
+cdef enum:
+    STEP_RUN = 0
+    STEP_BLOCK = 1
+    STEP_YIELD = 2
+    STEP_EXIT = 3
+
+cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
+    # Execute instant ops until one that takes time; returns what the task does next.
+    cdef task_t* p = &s.task[t]
+    cdef op_t* op
+    cdef int guard = 0
+    while guard < 4096:
+        guard += 1
+        if p.pc >= p.prog_len:
+            return STEP_EXIT
+        op = &s.ops[p.prog_start + p.pc]
+        p.pc += 1
+        if op.code == OP_RUN:
+            p.remaining = op.a + rand_upto(p, op.b)
+            if p.remaining <= 0:
+                continue
+            return STEP_RUN
+        elif op.code == OP_HOG:
+            p.pc -= 1
+            p.remaining = -1
+            return STEP_RUN
+        elif op.code == OP_SLEEP:
+            wake_at[0] = s.now + op.a + rand_upto(p, op.b)
+            return STEP_BLOCK
+        elif op.code == OP_START_PERIOD:
+            p.period_next = s.now + op.a
+        elif op.code == OP_PERIOD:
+            p.period_next += op.a
+            wake_at[0] = p.period_next + rand_upto(p, op.b)
+            if wake_at[0] <= s.now:
+                # Overrun: clock_nanosleep(TIMER_ABSTIME) returns at once; still a sample.
+                p.lat_start = wake_at[0]
+                continue
+            return STEP_BLOCK
+        elif op.code == OP_YIELD:
+            p.remaining = 0
+            return STEP_YIELD
+        elif op.code == OP_LOOP:
+            if op.b == 0:
+                p.pc = <s32>op.a
+            else:
+                if p.loop_left == 0:
+                    p.loop_left = <s32>op.b
+                p.loop_left -= 1
+                if p.loop_left > 0:
+                    p.pc = <s32>op.a
+        elif op.code == OP_EXIT:
+            return STEP_EXIT
+    return STEP_EXIT
+
+cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # The running task finished its burst (or had none): act on its next op.
+    cdef task_t* p = &s.task[t]
+    cdef s64 wake_at = 0
+    cdef int r = program_advance(s, t, &wake_at)
+    if p.lat_start >= 0 and r == STEP_RUN:
+        # A periodic overrun sample: the task is running right now.
+        p.lat_count += 1
+        p.lat_sum += s.now - p.lat_start
+        if s.now - p.lat_start > p.lat_max:
+            p.lat_max = s.now - p.lat_start
+        s.hist[<s64>t * HIST_NBUCKETS + hist_bucket(s.now - p.lat_start)] += 1
+        p.lat_start = -1
+    if r == STEP_RUN:
+        if p.remaining > 0:
+            ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
+        return
+    ev_cancel(&s.q, s.slot_burst + cpu)
+    if r == STEP_YIELD:
+        p.nr_yields += 1
+        if p.cls == CLS_FAIR:
+            yield_task_fair(s, cpu)
+        elif s.rq[cpu].rt_nr > 1:
+            rt_requeue_tail(s, t)
+        schedule(s, cpu)
+        if s.rq[cpu].curr == t and p.remaining == 0:
+            # Picked again at once: the program goes on (loops always contain a timed op).
+            program_step(s, t, cpu)
+        return
+    p.state = TS_SLEEPING if r == STEP_BLOCK else TS_DEAD
+    dequeue_task(s, t, DEQUEUE_SLEEP if r == STEP_BLOCK else DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
+    if r == STEP_BLOCK:
+        p.timer_cpu = cpu
+        ev_arm(&s.q, s.slot_task + t, wake_at)
+    schedule(s, cpu)
+
+# ---------------------------------------------------------------- event handlers
+cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
+    cdef rq_t* rq = &s.rq[cpu]
+    cdef s32 t = rq.curr
+    cdef task_t* p
+    rq.nr_ticks += 1
+    settle_curr(s, cpu)
+    if t >= 0:
+        p = &s.task[t]
+        if p.cls == CLS_FAIR:
+            task_tick_fair(s, t)
+        elif p.policy == POLICY_RR:
+            p.rr_left -= 1
+            if p.rr_left <= 0:
+                p.rr_left = s.rr_ticks
+                if s.rq[cpu].rt_nr > 1 and s.rt_head[cpu * MAX_RT_PRIO + p.rt_prio] != s.rt_tail[cpu * MAX_RT_PRIO + p.rt_prio]:
+                    rt_requeue_tail(s, t)
+                    s.fa.resched[cpu] |= RESCHED_NOW
+    if t >= 0 or not s.nohz_idle:
+        ev_arm(&s.q, s.slot_tick + cpu, s.now + s.tick_ns)
+    if s.fa.resched[cpu]:
+        schedule(s, cpu)
+
+cdef void handle_burst(Sim* s, s32 cpu) noexcept nogil:
+    cdef s32 t = s.rq[cpu].curr
+    settle_curr(s, cpu)
+    s.task[t].remaining = 0
+    program_step(s, t, cpu)
+
+cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s64 wake_at = 0
+    cdef int r
+    if p.state == TS_NEW:
+        p.state_new = 1
+        p.timer_cpu = -2      # the forking CPU: treat the new task's CPU as local
+    p.lat_start = s.now
+    r = program_advance(s, t, &wake_at)
+    if r == STEP_BLOCK:
+        p.state = TS_SLEEPING
+        ev_arm(&s.q, s.slot_task + t, wake_at)
+        return
+    if r == STEP_EXIT:
+        p.state = TS_DEAD
+        p.lat_start = -1
+        return
+    if r == STEP_YIELD:
+        p.remaining = 0
+    try_to_wake_up(s, t, p.timer_cpu)
+
+cdef void run_loop(Sim* s, s64 until) noexcept nogil:
+    cdef s32 slot
+    cdef s64 t
+    while s.q.n > 0 and s.q.heap[0].time <= until:
+        slot = ev_pop(&s.q, &t)
+        s.now = t
+        s.nevents += 1
+        if slot < s.slot_burst:
+            handle_tick(s, slot - s.slot_tick)
+        elif slot < s.slot_fs:
+            handle_burst(s, slot - s.slot_burst)
+        elif slot < s.slot_rt:
+            handle_fair_server(s, slot - s.slot_fs)
+        elif slot < s.slot_task:
+            handle_rt_period(s, slot - s.slot_rt)
+        else:
+            handle_task_timer(s, slot - s.slot_task)
+    if until > s.now:
+        s.now = until

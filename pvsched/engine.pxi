@@ -1,0 +1,457 @@
+# The Engine: owns every array of a compiled scenario, runs the event loop without the GIL,
+# and copies results out once as numpy arrays.
+
+HIST_BUCKETS = HIST_NBUCKETS
+FEATURE_BITS = {
+    "PLACE_LAG": F_PLACE_LAG, "PLACE_DEADLINE_INITIAL": F_PLACE_DEADLINE_INITIAL,
+    "PLACE_REL_DEADLINE": F_PLACE_REL_DEADLINE, "RUN_TO_PARITY": F_RUN_TO_PARITY,
+    "PREEMPT_SHORT": F_PREEMPT_SHORT, "NEXT_BUDDY": F_NEXT_BUDDY, "PICK_BUDDY": F_PICK_BUDDY,
+    "DELAY_DEQUEUE": F_DELAY_DEQUEUE, "DELAY_ZERO": F_DELAY_ZERO,
+    "WAKEUP_PREEMPTION": F_WAKEUP_PREEMPTION, "YIELD_FORFEIT": F_YIELD_FORFEIT,
+}
+DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLINE | F_RUN_TO_PARITY
+                    | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
+                    | F_WAKEUP_PREEMPTION)
+OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
+       "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD}
+POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
+            "idle": POLICY_IDLE}
+RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
+             "none": RT_GUARD_NONE}
+INVARIANTS = ("work_conservation", "curr_not_running", "affinity")
+cdef u64 INIT_MIN_VRUNTIME = <u64>(-(<s64>1 << 20))
+
+
+cdef void init_cfs_rq(cfs_rq_t* c, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
+    memset(c, 0, sizeof(cfs_rq_t))
+    c.min_vruntime = INIT_MIN_VRUNTIME
+    c.root = -1
+    c.curr = -1
+    c.next = -1
+    c.kern = kern
+    c.cpu = cpu
+    c.tg = tg
+    c.se = se
+
+
+cdef void init_se(sched_entity* se, s32 idx) noexcept nogil:
+    memset(se, 0, sizeof(sched_entity))
+    se.left = -1
+    se.right = -1
+    se.tparent = -1
+    se.prio = treap_prio(idx)
+    se.parent = -1
+    se.cfs_rq = -1
+    se.my_q = -1
+    se.task = -1
+
+
+cdef class Engine:
+    """A compiled scenario. Build it through :class:`pvsched.Simulation`; the arrays it takes are
+    validated there, and checked again here so that no input can crash the process."""
+    cdef Sim s
+    cdef object task_names
+    cdef s32 ntg
+    cdef kparams kp_host
+    cdef bint finalized
+
+    def __cinit__(self):
+        memset(&self.s, 0, sizeof(Sim))
+
+    def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
+                 tg_parent, tg_shares, tg_idle, task_policy, task_nice, task_rt_prio, task_tg,
+                 task_start_ns, task_affinity, task_prog_start, task_prog_len, task_slice_ns, ops,
+                 unsigned long long seed=0, bint shuffle_ties=False, long long ctx_switch_ns=0,
+                 rt_guard="fair_server", long long fs_runtime_ns=50_000_000,
+                 long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
+                 long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
+                 bint check_invariants=False):
+        cdef Sim* s = &self.s
+        cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words
+        cdef s32 gse, pse
+        cdef long long[:] tgp = np.ascontiguousarray(tg_parent, dtype=np.int64)
+        cdef long long[:] tgs = np.ascontiguousarray(tg_shares, dtype=np.int64)
+        cdef long long[:] tgi = np.ascontiguousarray(tg_idle, dtype=np.int64)
+        cdef long long[:] tpol = np.ascontiguousarray(task_policy, dtype=np.int64)
+        cdef long long[:] tnice = np.ascontiguousarray(task_nice, dtype=np.int64)
+        cdef long long[:] trt = np.ascontiguousarray(task_rt_prio, dtype=np.int64)
+        cdef long long[:] ttg = np.ascontiguousarray(task_tg, dtype=np.int64)
+        cdef long long[:] tstart = np.ascontiguousarray(task_start_ns, dtype=np.int64)
+        cdef unsigned long long[:, :] taff
+        cdef long long[:] tps = np.ascontiguousarray(task_prog_start, dtype=np.int64)
+        cdef long long[:] tpl = np.ascontiguousarray(task_prog_len, dtype=np.int64)
+        cdef long long[:] tsl = np.ascontiguousarray(task_slice_ns, dtype=np.int64)
+        cdef long long[:, :] opsv = np.ascontiguousarray(ops, dtype=np.int64).reshape(-1, 4)
+        cdef sched_entity* se
+        cdef task_t* p
+        if ncpu < 1 or ncpu > 4096:
+            raise ValueError(f"ncpu={ncpu} out of range 1..4096")
+        if hz < 1 or hz > 10000:
+            raise ValueError(f"hz={hz} out of range")
+        if base_slice_ns < 1:
+            raise ValueError(f"base_slice_ns={base_slice_ns} must be positive")
+        ntg = tgp.shape[0]
+        ntask = tpol.shape[0]
+        words = (ncpu + 63) // 64
+        taff = np.ascontiguousarray(task_affinity, dtype=np.uint64).reshape(ntask, words)
+        if ntg < 1 or tgs.shape[0] != ntg or tgi.shape[0] != ntg:
+            raise ValueError("task group arrays must have equal, nonzero length")
+        for arr, name in ((tnice, "nice"), (trt, "rt_prio"), (ttg, "tg"), (tstart, "start_ns"),
+                          (tps, "prog_start"), (tpl, "prog_len"), (tsl, "slice_ns")):
+            if arr.shape[0] != ntask:
+                raise ValueError(f"task array {name} has the wrong length")
+        for g in range(1, ntg):
+            if tgp[g] < 0 or tgp[g] >= g:
+                raise ValueError(f"task group {g}: parent {tgp[g]} must be an earlier group")
+            if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
+                raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
+        for i in range(opsv.shape[0]):
+            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_START_PERIOD or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+                raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
+        for i in range(ntask):
+            if tpol[i] not in (POLICY_NORMAL, POLICY_FIFO, POLICY_RR, POLICY_BATCH, POLICY_IDLE):
+                raise ValueError(f"task {i}: policy {tpol[i]} unknown")
+            if tnice[i] < -20 or tnice[i] > 19:
+                raise ValueError(f"task {i}: nice {tnice[i]} out of range")
+            if tpol[i] in (POLICY_FIFO, POLICY_RR) and not (1 <= trt[i] <= 99):
+                raise ValueError(f"task {i}: rt priority {trt[i]} out of range 1..99")
+            if ttg[i] < 0 or ttg[i] >= ntg:
+                raise ValueError(f"task {i}: task group {ttg[i]} unknown")
+            if tstart[i] < 0:
+                raise ValueError(f"task {i}: start {tstart[i]} is negative")
+            if tps[i] < 0 or tpl[i] < 1 or tps[i] + tpl[i] > opsv.shape[0]:
+                raise ValueError(f"task {i}: program range out of bounds")
+            for n in range(tpl[i]):
+                if opsv[tps[i] + n, 0] == OP_LOOP and opsv[tps[i] + n, 1] >= tpl[i]:
+                    raise ValueError(f"task {i}: loop target out of range")
+            if not any(int(taff[i, w]) for w in range(words)):
+                raise ValueError(f"task {i}: empty affinity")
+            if (ncpu & 63) and int(taff[i, words - 1]) >> (ncpu & 63):
+                raise ValueError(f"task {i}: affinity names a CPU >= {ncpu}")
+            if tsl[i] != 0 and not (100_000 <= tsl[i] <= 100_000_000):
+                raise ValueError(f"task {i}: slice {tsl[i]} outside [100000, 100000000] ns")
+        if rt_guard not in RT_GUARDS:
+            raise ValueError(f"rt_guard={rt_guard!r} unknown")
+        if ctx_switch_ns < 0:
+            raise ValueError("ctx_switch_ns is negative")
+
+        self.ntg = ntg
+        nse = ntask + (ntg - 1) * ncpu
+        ncfs = ntg * ncpu
+        nslots = 4 * ncpu + ntask
+        s.ncpu = ncpu
+        s.ntask = ntask
+        s.aff_words = words
+        s.nops = opsv.shape[0]
+        s.tick_ns = 1_000_000_000 // hz
+        s.ctx_switch_ns = ctx_switch_ns
+        s.nohz_idle = nohz_idle
+        s.rt_guard = RT_GUARDS[rt_guard]
+        s.fs_runtime_ns = fs_runtime_ns
+        s.fs_period_ns = fs_period_ns
+        s.rt_runtime_ns = rt_runtime_ns
+        s.rt_period_ns = rt_period_ns
+        s.rr_ticks = max(1, rr_timeslice_ms * hz // 1000)
+        s.check = check_invariants
+        s.slot_tick = 0
+        s.slot_burst = ncpu
+        s.slot_fs = 2 * ncpu
+        s.slot_rt = 3 * ncpu
+        s.slot_task = 4 * ncpu
+
+        s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
+        s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))
+        s.fa.kp = <kparams*>calloc(1, sizeof(kparams))
+        s.fa.tg = <task_group*>calloc(ntg, sizeof(task_group))
+        s.fa.clock_task = <u64**>calloc(ncpu, sizeof(u64*))
+        s.fa.resched = <u8*>calloc(ncpu, sizeof(u8))
+        s.fa.tg_cfs = <s32*>calloc(ntg * ncpu, sizeof(s32))
+        s.fa.tg_se = <s32*>calloc(ntg * ncpu, sizeof(s32))
+        s.fa.ncpu = ncpu
+        s.task = <task_t*>calloc(max(ntask, 1), sizeof(task_t))
+        s.rq = <rq_t*>calloc(ncpu, sizeof(rq_t))
+        s.rt_head = <s32*>malloc(ncpu * MAX_RT_PRIO * sizeof(s32))
+        s.rt_tail = <s32*>malloc(ncpu * MAX_RT_PRIO * sizeof(s32))
+        s.aff = <u64*>calloc(max(ntask, 1) * words, sizeof(u64))
+        s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
+        s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
+        s.q.heap = <ev_t*>calloc(nslots, sizeof(ev_t))
+        s.q.pos = <s32*>malloc(nslots * sizeof(s32))
+        if (not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clock_task
+                or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
+                or not s.rt_head or not s.rt_tail or not s.aff or not s.ops or not s.hist
+                or not s.q.heap or not s.q.pos):
+            raise MemoryError("pvsched: scenario too large for memory")
+        s.q.nslots = nslots
+        for i in range(nslots):
+            s.q.pos[i] = -1
+        s.q.shuffle = shuffle_ties
+        s.q.rng = (seed * <u64>0x9E3779B97F4A7C15) ^ <u64>0xD1B54A32D192ED03
+        if s.q.rng == 0:
+            s.q.rng = 1
+        for i in range(ncpu * MAX_RT_PRIO):
+            s.rt_head[i] = -1
+            s.rt_tail[i] = -1
+
+        s.fa.kp[0].base_slice_ns = base_slice_ns
+        s.fa.kp[0].tick_nsec = s.tick_ns
+        s.fa.kp[0].features = features
+        s.fa.kp[0].lazy = lazy
+
+        # task groups: tg 0 is the root; per-CPU queues and group entities for the others
+        s.fa.tg[0].parent = -1
+        s.fa.tg[0].shares = scale_load(1024)
+        s.fa.tg[0].depth = -1
+        for g in range(ntg):
+            if g > 0:
+                s.fa.tg[g].parent = tgp[g]
+                s.fa.tg[g].idle = tgi[g] != 0
+                s.fa.tg[g].shares = scale_load(WEIGHT_IDLEPRIO) if tgi[g] else tgs[g]
+                s.fa.tg[g].depth = s.fa.tg[tgp[g]].depth + 1
+            for c in range(ncpu):
+                s.fa.tg_cfs[g * ncpu + c] = g * ncpu + c
+                gse = ntask + (g - 1) * ncpu + c if g > 0 else -1
+                s.fa.tg_se[g * ncpu + c] = gse
+                init_cfs_rq(&s.fa.cfs[g * ncpu + c], 0, c, g, gse)
+                s.fa.cfs[g * ncpu + c].idle_group = g > 0 and tgi[g] != 0
+        for g in range(1, ntg):
+            for c in range(ncpu):
+                gse = ntask + (g - 1) * ncpu + c
+                se = &s.fa.se[gse]
+                init_se(se, gse)
+                update_load_set(&se.load, scale_load(1024))
+                se.my_q = g * ncpu + c
+                se.cfs_rq = tgp[g] * ncpu + c
+                se.parent = s.fa.tg_se[tgp[g] * ncpu + c]
+                se.depth = s.fa.tg[g].depth
+                se.idle = tgi[g] != 0
+        for c in range(ncpu):
+            s.rq[c].curr = -1
+            s.rq[c].cfs = c
+            s.fa.clock_task[c] = <u64*>&s.now
+
+        for i in range(s.nops):
+            s.ops[i].code = <s32>opsv[i, 0]
+            s.ops[i].a = opsv[i, 1]
+            s.ops[i].b = opsv[i, 2]
+            s.ops[i].c = opsv[i, 3]
+        for i in range(ntask):
+            p = &s.task[i]
+            p.se = i
+            p.tg = <s32>ttg[i]
+            p.policy = <u8>tpol[i]
+            p.cls = CLS_RT if tpol[i] in (POLICY_FIFO, POLICY_RR) else CLS_FAIR
+            p.rt_prio = 99 - <s32>trt[i] if p.cls == CLS_RT else MAX_RT_PRIO + 20 + <s32>tnice[i]
+            p.rt_next = -1
+            p.rt_prev = -1
+            p.aff = i * words
+            for c in range(words):
+                s.aff[i * words + c] = taff[i, c]
+            p.cpu = 0
+            while not task_allowed(s, i, p.cpu):
+                p.cpu += 1
+            p.prog_start = <s32>tps[i]
+            p.prog_len = <s32>tpl[i]
+            p.rng = seed ^ (<u64>(i + 1) * <u64>0xA24BAED4963EE407)
+            splitmix64(&p.rng)
+            p.start_ns = tstart[i]
+            p.lat_start = -1
+            p.state = TS_NEW
+            se = &s.fa.se[i]
+            init_se(se, i)
+            se.task = i
+            set_load_nice(&se.load, <int>tnice[i], tpol[i] == POLICY_IDLE)
+            se.idle = tpol[i] == POLICY_IDLE
+            se.depth = s.fa.tg[p.tg].depth + 1 if p.tg > 0 else 0
+            se.cfs_rq = s.fa.tg_cfs[p.tg * ncpu + p.cpu]
+            se.parent = s.fa.tg_se[p.tg * ncpu + p.cpu] if p.tg > 0 else -1
+            if tsl[i]:
+                se.slice = tsl[i]
+                se.custom_slice = 1
+            else:
+                se.slice = base_slice_ns
+            ev_arm(&s.q, s.slot_task + i, tstart[i])
+        if not nohz_idle:
+            for c in range(ncpu):
+                ev_arm(&s.q, s.slot_tick + c, s.tick_ns)
+
+    def __dealloc__(self):
+        cdef Sim* s = &self.s
+        free(s.fa.se); free(s.fa.cfs); free(s.fa.kp); free(s.fa.tg); free(s.fa.clock_task)
+        free(s.fa.resched); free(s.fa.tg_cfs); free(s.fa.tg_se); free(s.task); free(s.rq)
+        free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.ops); free(s.hist)
+        free(s.q.heap); free(s.q.pos)
+
+    def run(self, long long until_ns):
+        """Process events up to and including time ``until_ns``; returns events processed."""
+        cdef u64 before = self.s.nevents
+        if until_ns < self.s.now:
+            raise ValueError(f"until_ns={until_ns} is before the current time {self.s.now}")
+        with nogil:
+            run_loop(&self.s, until_ns)
+        return self.s.nevents - before
+
+    @property
+    def now_ns(self):
+        return self.s.now
+
+    @property
+    def events(self):
+        """Events processed so far (each pop of the queue changes simulated state)."""
+        return self.s.nevents
+
+    @property
+    def violations(self):
+        """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
+        return {name: bool(self.s.violation_kind >> k & 1) for k, name in enumerate(INVARIANTS)} | {
+            "count": self.s.violations}
+
+    cdef void _finalize(self) noexcept nogil:
+        # Bring per-task and per-CPU accounting up to `now` (idempotent).
+        cdef Sim* s = &self.s
+        cdef s32 i
+        for i in range(s.ncpu):
+            settle_curr(s, i)
+            if s.rq[i].curr >= 0:
+                s.rq[i].busy_ns += s.now - s.rq[i].busy_since
+                s.rq[i].busy_since = s.now
+        for i in range(s.ntask):
+            if s.task[i].state == TS_RUNNABLE:
+                s.task[i].wait_ns += s.now - s.task[i].runnable_since
+                s.task[i].runnable_since = s.now
+
+    def results(self):
+        """Copy the raw counters out as a dict of numpy arrays."""
+        cdef Sim* s = &self.s
+        cdef s32 i, n = s.ntask, c
+        self._finalize()
+        out = {}
+        cols = {k: np.zeros(n, dtype=np.int64) for k in (
+            "cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
+            "nr_yields", "lat_count", "lat_sum_ns", "lat_max_ns", "state", "cpu", "vruntime",
+            "sum_exec_runtime_ns")}
+        cdef long long[:] v_cpu = cols["cpu_ns"], v_wait = cols["wait_ns"], v_sw = cols["nr_switches"]
+        cdef long long[:] v_pre = cols["nr_preempted"], v_wk = cols["nr_wakeups"], v_mig = cols["nr_migrations"]
+        cdef long long[:] v_y = cols["nr_yields"], v_lc = cols["lat_count"], v_ls = cols["lat_sum_ns"]
+        cdef long long[:] v_lm = cols["lat_max_ns"], v_st = cols["state"], v_c = cols["cpu"]
+        cdef long long[:] v_vr = cols["vruntime"], v_se = cols["sum_exec_runtime_ns"]
+        for i in range(n):
+            v_cpu[i] = s.task[i].cpu_ns
+            v_wait[i] = s.task[i].wait_ns
+            v_sw[i] = s.task[i].nr_switches
+            v_pre[i] = s.task[i].nr_preempted
+            v_wk[i] = s.task[i].nr_wakeups
+            v_mig[i] = s.task[i].nr_migrations
+            v_y[i] = s.task[i].nr_yields
+            v_lc[i] = s.task[i].lat_count
+            v_ls[i] = s.task[i].lat_sum
+            v_lm[i] = s.task[i].lat_max
+            v_st[i] = s.task[i].state
+            v_c[i] = s.task[i].cpu
+            v_vr[i] = <s64>s.fa.se[i].vruntime
+            v_se[i] = <s64>s.fa.se[i].sum_exec_runtime
+        out["task"] = cols
+        hist = np.zeros((n, HIST_NBUCKETS), dtype=np.uint32)
+        cdef unsigned int[:, :] hv = hist
+        for i in range(n):
+            for c in range(HIST_NBUCKETS):
+                hv[i, c] = s.hist[<s64>i * HIST_NBUCKETS + c]
+        out["task_lat_hist"] = hist
+        cpu = {k: np.zeros(s.ncpu, dtype=np.int64) for k in (
+            "busy_ns", "nr_switches", "nr_ticks", "fs_activations", "rt_throttle_count", "nr_running")}
+        for c in range(s.ncpu):
+            cpu["busy_ns"][c] = s.rq[c].busy_ns
+            cpu["nr_switches"][c] = s.rq[c].nr_switches
+            cpu["nr_ticks"][c] = s.rq[c].nr_ticks
+            cpu["fs_activations"][c] = s.rq[c].fs_activations
+            cpu["rt_throttle_count"][c] = s.rq[c].rt_throttle_count
+            cpu["nr_running"][c] = s.rq[c].nr_running
+        out["cpu"] = cpu
+        out["now_ns"] = s.now
+        out["events"] = s.nevents
+        out["violations"] = self.violations
+        return out
+
+    # ---- inspection (tests, policies, debugging); not for the hot path
+    def running(self):
+        """Task index current on each CPU (-1 = idle)."""
+        return [self.s.rq[c].curr for c in range(self.s.ncpu)]
+
+    def cfs_rq_state(self, int tg, int cpu):
+        """Snapshot of the cfs_rq of task group ``tg`` on ``cpu``: V, sums and its entities."""
+        if not (0 <= tg < self.ntg and 0 <= cpu < self.s.ncpu):
+            raise ValueError("no such cfs_rq")
+        return _cfs_snapshot(&self.s.fa, tg * self.s.ncpu + cpu)
+
+    def find_matching_se(self, int task_a, int task_b):
+        """Cgroup LCA of two tasks queued on one CPU: (entity_a, entity_b, cfs_rq, depth)."""
+        cdef s32 a, b
+        if not (0 <= task_a < self.s.ntask and 0 <= task_b < self.s.ntask):
+            raise ValueError("no such task")
+        if self.s.task[task_a].cpu != self.s.task[task_b].cpu:
+            raise ValueError("find_matching_se needs two tasks on the same CPU")
+        a = self.s.task[task_a].se
+        b = self.s.task[task_b].se
+        find_matching_se(&self.s.fa, &a, &b)
+        if a < 0 or b < 0:
+            return None
+        return (a, b, self.s.fa.se[a].cfs_rq, self.s.fa.se[a].depth)
+
+    def group_entity(self, int tg, int cpu):
+        """Index of the group entity of task group ``tg`` (>= 1) on ``cpu``."""
+        if not (1 <= tg < self.ntg and 0 <= cpu < self.s.ncpu):
+            raise ValueError("no such group entity")
+        return self.s.fa.tg_se[tg * self.s.ncpu + cpu]
+
+    def entity(self, int n):
+        """State of sched_entity ``n`` as a dict."""
+        if not (0 <= n < self.s.ntask + (self.ntg - 1) * self.s.ncpu):
+            raise ValueError("no such entity")
+        return _se_dict(&self.s.fa.se[n])
+
+
+cdef dict _se_dict(sched_entity* se):
+    return {
+        "weight": scale_load_down(se.load.weight), "load_weight": se.load.weight,
+        "vruntime": se.vruntime, "deadline": se.deadline, "vlag": se.vlag, "slice": se.slice,
+        "on_rq": bool(se.on_rq), "sched_delayed": bool(se.sched_delayed),
+        "custom_slice": bool(se.custom_slice), "rel_deadline": bool(se.rel_deadline),
+        "sum_exec_runtime": se.sum_exec_runtime, "depth": se.depth, "parent": se.parent,
+        "cfs_rq": se.cfs_rq, "my_q": se.my_q, "task": se.task,
+        "load_avg": se.avg.load_avg, "util_avg": se.avg.util_avg,
+    }
+
+
+cdef dict _cfs_snapshot(FairArena* a, s32 ci):
+    cdef cfs_rq_t* cfs = &a.cfs[ci]
+    cdef list ents = []
+    cdef list stack = []
+    cdef s32 n
+    cdef u64 V = avg_vruntime(a, cfs)
+    cdef s64 total = 0
+    if cfs.root >= 0:
+        stack.append(cfs.root)
+    while stack:
+        n = stack.pop()
+        ents.append(n)
+        if a.se[n].left >= 0:
+            stack.append(a.se[n].left)
+        if a.se[n].right >= 0:
+            stack.append(a.se[n].right)
+    d = {
+        "V": V, "min_vruntime": cfs.min_vruntime, "avg_vruntime": cfs.avg_vruntime,
+        "avg_load": cfs.avg_load, "load_weight": cfs.load.weight, "nr_queued": cfs.nr_queued,
+        "h_nr_queued": cfs.h_nr_queued, "h_nr_runnable": cfs.h_nr_runnable,
+        "curr": cfs.curr if cfs.curr >= 0 else None, "next": cfs.next if cfs.next >= 0 else None,
+        "tree": sorted(ents), "load_avg": cfs.avg.load_avg, "util_avg": cfs.avg.util_avg,
+    }
+    # lag of every queued entity (tree + curr if on_rq), in weight * virtual ns
+    members = list(ents)
+    if cfs.curr >= 0 and a.se[cfs.curr].on_rq:
+        members.append(cfs.curr)
+    for n in members:
+        total += <s64>scale_load_down(a.se[n].load.weight) * <s64>(V - a.se[n].vruntime)
+    d["members"] = sorted(members)
+    d["sum_weighted_lag"] = total
+    d["sum_weight"] = sum(scale_load_down(a.se[n].load.weight) for n in members)
+    return d

@@ -1,0 +1,36 @@
+"""Kernel scheduling rules as Python-callable functions (Linux v6.15 semantics).
+
+Everything here runs the engine's own C code (``pvsched._core``), so a test of these functions is
+a test of the simulator. See ``FairRunqueue`` for driving one EEVDF queue step by step.
+
+>>> from pvsched.kernel import calc_delta_fair, FairRunqueue
+>>> calc_delta_fair(1_000_000, nice=5)
+3056716
+"""
+from pvsched._core import (  # noqa: F401
+    DEFAULT_FEATURES,
+    FEATURE_BITS,
+    LOAD_AVG_MAX,
+    PELT_MIN_DIVIDER,
+    FairRunqueue,
+    PeltAvg,
+    accumulate_pelt_segments,
+    base_slice_ns,
+    decay_load,
+    sched_prio_to_weight,
+    sched_prio_to_wmult,
+)
+from pvsched._core import py_calc_delta_fair as calc_delta_fair  # noqa: F401
+from pvsched._core import py_calc_group_shares as calc_group_shares  # noqa: F401
+from pvsched._core import py_scale_load_down as scale_load_down  # noqa: F401
+
+NICE_0_LOAD = 1 << 20
+MIN_SHARES = 2
+MAX_SHARES = 1 << 18
+
+__all__ = [
+    "FairRunqueue", "PeltAvg", "calc_delta_fair", "calc_group_shares", "scale_load_down",
+    "sched_prio_to_weight", "sched_prio_to_wmult", "base_slice_ns", "decay_load",
+    "accumulate_pelt_segments", "LOAD_AVG_MAX", "PELT_MIN_DIVIDER", "NICE_0_LOAD", "MIN_SHARES",
+    "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES",
+]

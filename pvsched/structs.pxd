@@ -1,0 +1,262 @@
+# Data layout of the engine: arrays of C structs indexed by small integers.
+# One fair-class implementation serves host and guest kernels; `kparams` says which kernel a
+# cfs_rq belongs to (host, or guest k), so rules and tunables can differ per kernel.
+from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
+from pvsched.calc cimport u64, s64, u32, s32, load_weight
+from pvsched.pelt cimport sched_avg
+
+ctypedef uint8_t u8
+
+# Fair feature bits (kernel/sched/features.h, v6.15 defaults marked *).
+cdef enum:
+    F_PLACE_LAG = 1 << 0              # *
+    F_PLACE_DEADLINE_INITIAL = 1 << 1 # *
+    F_PLACE_REL_DEADLINE = 1 << 2     # *
+    F_RUN_TO_PARITY = 1 << 3          # *
+    F_PREEMPT_SHORT = 1 << 4          # *
+    F_NEXT_BUDDY = 1 << 5
+    F_PICK_BUDDY = 1 << 6             # *
+    F_DELAY_DEQUEUE = 1 << 7          # *
+    F_DELAY_ZERO = 1 << 8             # *
+    F_WAKEUP_PREEMPTION = 1 << 9      # *
+    F_YIELD_FORFEIT = 1 << 10         # v6.18+/6.12.63: yield forfeits vruntime (off in v6.15)
+
+# enqueue / dequeue flags (sched.h)
+cdef enum:
+    DEQUEUE_SLEEP = 0x01
+    DEQUEUE_SAVE = 0x02
+    DEQUEUE_MOVE = 0x04
+    DEQUEUE_SPECIAL = 0x10
+    DEQUEUE_MIGRATING = 0x100
+    DEQUEUE_DELAYED = 0x200
+    ENQUEUE_WAKEUP = 0x01
+    ENQUEUE_RESTORE = 0x02
+    ENQUEUE_MOVE = 0x04
+    ENQUEUE_INITIAL = 0x80
+    ENQUEUE_MIGRATED = 0x40000
+    ENQUEUE_DELAYED = 0x200
+
+# update_load_avg flags
+cdef enum:
+    UPDATE_TG = 0x1
+    SKIP_AGE_LOAD = 0x2
+    DO_ATTACH = 0x4
+    DO_DETACH = 0x8
+
+# rq->resched bits: a lazy request waits for the next tick or the next local kernel entry/exit.
+cdef enum:
+    RESCHED_LAZY = 1
+    RESCHED_NOW = 2
+
+cdef struct kparams:
+    u64 base_slice_ns       # sysctl_sched_base_slice after CPU-count scaling
+    u64 tick_nsec           # TICK_NSEC = 1e9 / HZ
+    u32 features
+    int lazy                # PREEMPT_LAZY: fair resched requests are lazy
+
+cdef struct sched_entity:
+    load_weight load
+    s32 left                # augmented tree links (entity indices), -1 = none
+    s32 right
+    s32 tparent
+    u32 prio                # treap priority (deterministic hash of the index)
+    u64 deadline
+    u64 min_vruntime        # subtree augment
+    u64 min_slice           # subtree augment
+    u64 vruntime
+    s64 vlag                # V - v_i; while curr (v6.15) doubles as the slice-protection marker
+    u64 slice
+    u64 exec_start
+    u64 sum_exec_runtime
+    u64 prev_sum_exec_runtime
+    u8 on_rq
+    u8 sched_delayed
+    u8 rel_deadline
+    u8 custom_slice
+    u8 idle                 # SCHED_IDLE task or idle group
+    s32 depth
+    s32 parent              # parent group entity, -1 at the top
+    s32 cfs_rq              # queue this entity sits on
+    s32 my_q                # queue a group entity owns, -1 for a task
+    s32 task                # owning task, -1 for a group entity
+    u64 runnable_weight     # group: my_q.h_nr_runnable
+    sched_avg avg
+
+cdef struct cfs_rq_t:
+    load_weight load        # sum of queued entities' load.weight (curr and delayed included)
+    u32 nr_queued
+    u32 h_nr_queued
+    u32 h_nr_runnable
+    u32 h_nr_idle
+    s64 avg_vruntime        # S = sum over tree entities of key * w
+    s64 avg_load            # W = sum over tree entities of w
+    u64 min_vruntime        # v0 (v6.15: monotonic)
+    s32 root
+    s32 curr
+    s32 next
+    s32 kern                # index into Sim.kp
+    s32 cpu                 # rq index (for resched requests and the clock)
+    s32 tg                  # task group, -1 for a guest root queue without groups
+    s32 se                  # group entity owning this queue, -1 for a root queue
+    u8 idle_group
+    sched_avg avg
+    u64 tg_load_avg_contrib
+    u64 last_update_tg_load_avg
+
+cdef struct task_group:
+    s32 parent
+    u64 shares              # scaled
+    s64 load_avg            # sum of per-CPU contributions
+    s32 depth
+    u8 idle
+
+cdef struct FairArena:
+    # The part of the engine the fair class touches: entity and queue arrays, clocks, flags.
+    sched_entity* se
+    cfs_rq_t* cfs
+    kparams* kp
+    task_group* tg
+    u64** clock_task        # per rq: host rqs all point at the engine clock; a guest rq at its vCPU clock
+    u8* resched             # per rq
+    s32* tg_cfs             # tg * ncpu + cpu -> cfs_rq index
+    s32* tg_se              # tg * ncpu + cpu -> group se index
+    int ncpu
+
+# ---------------------------------------------------------------- engine level
+from pvsched.events cimport EventQueue
+
+cdef enum:
+    POLICY_NORMAL = 0
+    POLICY_FIFO = 1
+    POLICY_RR = 2
+    POLICY_BATCH = 3
+    POLICY_IDLE = 5
+    CLS_IDLE = 0
+    CLS_FAIR = 1
+    CLS_RT = 2
+    MAX_RT_PRIO = 100
+
+cdef enum:
+    TS_NEW = 0          # not started yet
+    TS_RUNNABLE = 1     # queued, waiting for a CPU
+    TS_RUNNING = 2      # current on its CPU
+    TS_SLEEPING = 3     # blocked (its se may still be queued as sched_delayed)
+    TS_DEAD = 4
+
+# Workload program ops: (code, a, b, c).
+cdef enum:
+    OP_RUN = 1          # compute a ns (+ uniform jitter in [0, b])
+    OP_SLEEP = 2        # sleep a ns (+ uniform jitter in [0, b])
+    OP_PERIOD = 3       # sleep until the next periodic expiry: next += a; wake at next + U[0, b]
+    OP_YIELD = 4        # sched_yield()
+    OP_LOOP = 5         # jump to pc a; b = total passes of the body (0 = forever)
+    OP_EXIT = 6
+    OP_HOG = 7          # compute forever
+    OP_START_PERIOD = 8 # the periodic timer starts now + a
+
+cdef struct op_t:
+    s32 code
+    s64 a
+    s64 b
+    s64 c
+
+cdef struct task_t:
+    s32 se
+    s32 cpu             # rq index it is queued on / last ran on
+    s32 tg
+    u8 policy
+    u8 cls
+    u8 state
+    u8 on_rq            # queued in its class (a delayed fair entity counts)
+    u8 state_new        # its first wake-up is in progress (wake_up_new_task)
+    s32 rt_prio         # kernel prio 0..98 = 99 - sched_priority
+    s32 rr_left         # SCHED_RR ticks left
+    s32 rt_next
+    s32 rt_prev
+    s32 aff             # offset of its affinity bitmap in Sim.aff
+    s32 pc
+    s32 prog_start
+    s32 prog_len
+    s32 loop_left
+    s64 remaining       # ns left in the current burst; < 0 = forever
+    s64 period_next
+    u64 rng
+    s64 start_ns
+    s64 lat_start       # pending wake-up latency reference (timer expiry), -1 = none
+    s64 runnable_since
+    s32 timer_cpu       # CPU whose hrtimer wakes it
+    u64 custom_slice_ns
+    s64 cpu_ns
+    s64 wait_ns
+    u64 nr_switches
+    u64 nr_preempted
+    u64 nr_wakeups
+    u64 nr_migrations
+    u64 nr_yields
+    u64 lat_count
+    s64 lat_sum
+    s64 lat_max
+
+cdef struct rq_t:
+    s32 curr            # task, -1 = idle
+    s32 cfs             # root cfs_rq
+    u32 nr_running
+    u32 rt_nr
+    u64 rt_bm0
+    u64 rt_bm1
+    s64 seg_start       # workload progress of curr counts from here
+    s64 busy_since
+    s64 busy_ns
+    u64 nr_switches
+    u64 nr_ticks
+    # fair deadline server (v6.12+)
+    u8 fs_on
+    u8 fs_active
+    s64 fs_deadline
+    s64 fs_runtime
+    u64 fs_activations
+    # root RT throttling (<= v6.11)
+    u8 rt_throttled
+    s64 rt_time
+    s64 rt_period_start
+    u64 rt_throttle_count
+
+cdef enum:
+    RT_GUARD_FAIR_SERVER = 0
+    RT_GUARD_THROTTLE = 1
+    RT_GUARD_NONE = 2
+
+cdef struct Sim:
+    FairArena fa
+    task_t* task
+    s32 ntask
+    rq_t* rq
+    s32 ncpu
+    s32* rt_head        # cpu * 100 + prio
+    s32* rt_tail
+    u64* aff
+    s32 aff_words
+    op_t* ops
+    s32 nops
+    u32* hist           # ntask * HIST_NBUCKETS
+    EventQueue q
+    s64 now
+    u64 nevents
+    s64 tick_ns
+    s64 ctx_switch_ns
+    int nohz_idle
+    int rt_guard
+    s64 fs_runtime_ns
+    s64 fs_period_ns
+    s64 rt_runtime_ns
+    s64 rt_period_ns
+    s32 rr_ticks
+    int check
+    u64 violations
+    u64 violation_kind  # bitmask of invariant kinds seen
+    # slot bases in the event queue
+    s32 slot_tick
+    s32 slot_burst
+    s32 slot_fs
+    s32 slot_rt
+    s32 slot_task
