@@ -1,1 +1,16 @@
-"""pvsched: a fast, kernel-faithful simulator of double scheduling (Linux/KVM)."""
+"""pvsched: a fast, kernel-faithful simulator of double scheduling (Linux/KVM).
+
+>>> from pvsched import Scenario, Host, Task, Simulation, workloads
+>>> r = Simulation(Scenario(host=Host(cpus=1), tasks=[Task("a", workloads.Hog())])).run(until_ns=1_000_000)
+>>> r.task("a").cpu_ns
+1000000
+"""
+from pvsched import workloads
+from pvsched.errors import NotModelledError, ScenarioError
+from pvsched.results import LatencyHistogram, Result
+from pvsched.scenario import KERNEL_VERSION, Cgroup, Host, Scenario, Task
+from pvsched.simulation import Simulation
+
+__version__ = "0.1.0"
+__all__ = ["Scenario", "Host", "Cgroup", "Task", "Simulation", "Result", "LatencyHistogram",
+           "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION"]

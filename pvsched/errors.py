@@ -1,0 +1,21 @@
+"""Errors raised for bad scenarios."""
+
+
+class ScenarioError(ValueError):
+    """A scenario field has a bad value. The message starts with the field path.
+
+    >>> raise ScenarioError("tasks[2].nice", -21, "must be in -20..19")
+    Traceback (most recent call last):
+    ...
+    pvsched.errors.ScenarioError: tasks[2].nice = -21: must be in -20..19
+    """
+
+    def __init__(self, path: str, value: object, problem: str):
+        self.path = path
+        self.value = value
+        self.problem = problem
+        super().__init__(f"{path} = {value!r}: {problem}")
+
+
+class NotModelledError(NotImplementedError):
+    """The scenario asks for something pvsched does not model yet."""

@@ -1,0 +1,215 @@
+"""Results: tidy tables and latency histograms copied out of the engine once, at the end.
+
+>>> from pvsched import Scenario, Host, Task, Simulation
+>>> from pvsched.workloads import Cyclictest, Hog
+>>> r = Simulation(Scenario(host=Host(cpus=1), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000)),
+...                Task("hog", Hog())])).run(until_ns=200_000_000)
+>>> r.latency("ct").count
+200
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List
+
+import numpy as np
+
+SUB_BITS = 5
+SUB = 1 << SUB_BITS
+
+
+def bucket_bounds(nbuckets: int):
+    """Lower bound and width (ns) of each log-linear bucket (see ``hist.pxd``)."""
+    idx = np.arange(nbuckets, dtype=np.int64)
+    lo = idx.copy()
+    width = np.ones(nbuckets, dtype=np.int64)
+    big = idx >= SUB
+    shift = (idx[big] >> SUB_BITS) - 1
+    lo[big] = (SUB + (idx[big] & (SUB - 1))) << shift
+    width[big] = np.int64(1) << shift
+    return lo, width
+
+
+@dataclass
+class LatencyHistogram:
+    """A streaming log-linear histogram (relative error <= 1/32) with exact count, mean and max.
+
+    >>> h = LatencyHistogram.from_values([1000, 2000, 3000])
+    >>> h.count, h.max_ns, abs(h.percentile(50) - 2000) <= 2000 / 32
+    (3, 3000, True)
+    """
+
+    counts: np.ndarray
+    count: int
+    sum_ns: int
+    max_ns: int
+
+    @classmethod
+    def from_values(cls, values) -> "LatencyHistogram":
+        from pvsched._core import HIST_BUCKETS
+        counts = np.zeros(HIST_BUCKETS, dtype=np.uint64)
+        lo, width = bucket_bounds(HIST_BUCKETS)
+        for v in values:
+            i = int(np.searchsorted(lo, v, side="right") - 1)
+            counts[max(i, 0)] += 1
+        vals = list(values)
+        return cls(counts, len(vals), int(sum(vals)), int(max(vals)) if vals else 0)
+
+    @property
+    def mean_ns(self) -> float:
+        return self.sum_ns / self.count if self.count else float("nan")
+
+    def percentile(self, q: float) -> float:
+        """Value at percentile ``q`` (0..100): the midpoint of the bucket holding that rank,
+        capped at the exact maximum. NaN when empty."""
+        if not 0 <= q <= 100:
+            raise ValueError(f"q={q} outside 0..100")
+        if self.count == 0:
+            return float("nan")
+        rank = max(1, int(np.ceil(q / 100.0 * self.count)))
+        cum = np.cumsum(self.counts.astype(np.int64))
+        i = int(np.searchsorted(cum, rank))
+        lo, width = bucket_bounds(len(self.counts))
+        return float(min(lo[i] + width[i] // 2 if width[i] > 1 else lo[i], self.max_ns))
+
+    @property
+    def p50(self):
+        return self.percentile(50)
+
+    @property
+    def p99(self):
+        return self.percentile(99)
+
+    @property
+    def p999(self):
+        return self.percentile(99.9)
+
+    def merge(self, other: "LatencyHistogram") -> "LatencyHistogram":
+        return LatencyHistogram(self.counts + other.counts, self.count + other.count,
+                                self.sum_ns + other.sum_ns, max(self.max_ns, other.max_ns))
+
+    def summary(self) -> Dict[str, float]:
+        return {"count": self.count, "mean_ns": self.mean_ns, "p50_ns": self.p50, "p99_ns": self.p99,
+                "p999_ns": self.p999, "max_ns": self.max_ns}
+
+
+class TaskView:
+    """One task's row of the task table, as attributes (``r.task("x").cpu_ns``)."""
+
+    def __init__(self, result: "Result", i: int):
+        self._r = result
+        self._i = i
+
+    def __getattr__(self, k):
+        cols = self._r.raw["task"]
+        if k in cols:
+            return int(cols[k][self._i])
+        raise AttributeError(k)
+
+    @property
+    def name(self):
+        return self._r.task_names[self._i]
+
+    @property
+    def latency(self) -> LatencyHistogram:
+        return self._r.latency(self.name)
+
+
+class Result:
+    """What a run produced: per-task and per-CPU tables, latency histograms, run statistics.
+
+    ``tasks`` / ``cpus`` are dicts of numpy columns; ``to_pandas()`` gives DataFrames when
+    pandas is installed (``pip install pvsched[pandas]``).
+    """
+
+    TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
+                    "nr_yields", "lat_count", "lat_sum_ns", "lat_max_ns")
+
+    def __init__(self, raw: dict, task_names: List[str], scenario=None, wall_s: float = float("nan")):
+        self.raw = raw
+        self.task_names = list(task_names)
+        self.scenario = scenario
+        self.wall_s = wall_s
+        self._index = {n: i for i, n in enumerate(self.task_names)}
+
+    @property
+    def now_ns(self) -> int:
+        return int(self.raw["now_ns"])
+
+    @property
+    def events(self) -> int:
+        return int(self.raw["events"])
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def violations(self) -> dict:
+        return self.raw["violations"]
+
+    def _i(self, name: str) -> int:
+        if name not in self._index:
+            raise KeyError(f"no task named {name!r}")
+        return self._index[name]
+
+    def task(self, name: str) -> TaskView:
+        return TaskView(self, self._i(name))
+
+    def latency(self, name_or_prefix: str) -> LatencyHistogram:
+        """Wake-up latency histogram of a task, or merged over ``name[...]`` copies when given
+        the base name of a ``count > 1`` task."""
+        idx = [self._index[name_or_prefix]] if name_or_prefix in self._index else [
+            i for n, i in self._index.items() if n.startswith(name_or_prefix + "[")]
+        if not idx:
+            raise KeyError(f"no task named {name_or_prefix!r}")
+        t = self.raw["task"]
+        counts = self.raw["task_lat_hist"][idx].astype(np.uint64).sum(axis=0)
+        return LatencyHistogram(counts, int(t["lat_count"][idx].sum()), int(t["lat_sum_ns"][idx].sum()),
+                                int(t["lat_max_ns"][idx].max()))
+
+    @property
+    def tasks(self) -> Dict[str, np.ndarray]:
+        d = {"name": np.array(self.task_names, dtype=object)}
+        d.update({k: self.raw["task"][k] for k in self.TASK_COLUMNS})
+        return d
+
+    @property
+    def cpus(self) -> Dict[str, np.ndarray]:
+        d = dict(self.raw["cpu"])
+        d["cpu"] = np.arange(len(d["busy_ns"]))
+        d["idle_ns"] = self.now_ns - d["busy_ns"]
+        return d
+
+    def to_pandas(self, table: str = "tasks"):
+        import pandas as pd
+        if table == "tasks":
+            df = pd.DataFrame(self.tasks)
+            lat = [self.latency(n).summary() for n in self.task_names]
+            for k in ("p50_ns", "p99_ns", "p999_ns"):
+                df[k] = [x[k] for x in lat]
+            return df
+        if table == "cpus":
+            return pd.DataFrame(self.cpus)
+        raise ValueError(f"unknown table {table!r} (tasks, cpus)")
+
+    def summary(self, max_rows: int = 40) -> str:
+        """A fixed-width text table: per task CPU share, wait, switches and latency percentiles."""
+        now = max(self.now_ns, 1)
+        hdr = f"{'task':<20} {'cpu%':>7} {'wait_ms':>9} {'switch':>7} {'preempt':>7} {'lat_n':>7} {'p50_us':>8} {'p99_us':>8} {'max_us':>9}"
+        lines = [hdr, "-" * len(hdr)]
+        t = self.raw["task"]
+        for i, n in enumerate(self.task_names[:max_rows]):
+            h = self.latency(n)
+            lines.append(f"{n[:20]:<20} {100.0 * t['cpu_ns'][i] / now:7.2f} {t['wait_ns'][i] / 1e6:9.2f} "
+                         f"{t['nr_switches'][i]:7d} {t['nr_preempted'][i]:7d} {h.count:7d} "
+                         f"{h.p50 / 1e3:8.1f} {h.p99 / 1e3:8.1f} {h.max_ns / 1e3:9.1f}")
+        if len(self.task_names) > max_rows:
+            lines.append(f"... {len(self.task_names) - max_rows} more tasks")
+        busy = self.raw["cpu"]["busy_ns"]
+        lines.append(f"simulated {self.now_ns / 1e9:.3f} s, {self.events} events; CPU busy "
+                     f"{100.0 * busy.sum() / (now * len(busy)):.1f}%")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Result {len(self.task_names)} tasks, {self.now_ns} ns, {self.events} events>"

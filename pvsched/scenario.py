@@ -1,0 +1,397 @@
+"""Scenarios: the declarative description of a host, its cgroups and tasks (and, later, VMs).
+
+A scenario is plain data. ``Simulation(scenario).run(until_ns=...)`` validates it, compiles it to
+flat arrays for the C engine and returns a :class:`pvsched.results.Result`.
+
+>>> from pvsched import Scenario, Host, Cgroup, Task, Simulation
+>>> from pvsched.workloads import Hog
+>>> sc = Scenario(host=Host(cpus=1), cgroups=[Cgroup("a", weight=200), Cgroup("b")],
+...               tasks=[Task("x", Hog(), cgroup="a"), Task("y", Hog(), cgroup="b")])
+>>> r = Simulation(sc).run(until_ns=100_000_000)
+>>> round(r.task("x").cpu_ns / r.task("y").cpu_ns, 1)
+2.0
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from pvsched.errors import ScenarioError
+from pvsched.workloads import Workload, workload_from_dict
+
+KERNEL_VERSION = "v6.15"
+POLICIES = ("normal", "batch", "idle", "fifo", "rr")
+PREEMPT_MODELS = ("full", "lazy")
+SLICE_SCALING = ("none", "log", "linear")
+RT_GUARDS = ("fair_server", "rt_throttle", "none")
+
+
+def _int(path, v, lo=None, hi=None):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ScenarioError(path, v, "must be an integer")
+    v = int(v)
+    if lo is not None and v < lo:
+        raise ScenarioError(path, v, f"must be >= {lo}")
+    if hi is not None and v > hi:
+        raise ScenarioError(path, v, f"must be <= {hi}")
+    return v
+
+
+def _choice(path, v, choices):
+    if v not in choices:
+        raise ScenarioError(path, v, f"must be one of {list(choices)}")
+    return v
+
+
+def _bool(path, v):
+    if not isinstance(v, bool):
+        raise ScenarioError(path, v, "must be true or false")
+    return v
+
+
+@dataclass
+class Host:
+    """The physical machine and its kernel's scheduler settings (Linux v6.15 defaults).
+
+    ``preempt``: "full" delivers fair-class preemption at once (with an IPI to a remote CPU);
+    "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
+    ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
+    ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
+    root RT throttling, 950 ms per 1 s) or "none".
+
+    >>> Host(cpus=8).base_slice()
+    2800000
+    """
+
+    cpus: int = 4
+    hz: int = 1000
+    preempt: str = "full"
+    base_slice_ns: int = 700_000
+    slice_scaling: str = "log"
+    features: Dict[str, bool] = field(default_factory=dict)
+    rt_guard: str = "fair_server"
+    fair_server_runtime_ns: int = 50_000_000
+    fair_server_period_ns: int = 1_000_000_000
+    rt_runtime_ns: int = 950_000_000
+    rt_period_ns: int = 1_000_000_000
+    rr_timeslice_ms: int = 100
+    nohz_idle: bool = True
+    context_switch_ns: int = 0
+
+    def validate(self, path="host"):
+        _int(f"{path}.cpus", self.cpus, 1, 4096)
+        _int(f"{path}.hz", self.hz, 1, 10000)
+        _choice(f"{path}.preempt", self.preempt, PREEMPT_MODELS)
+        _int(f"{path}.base_slice_ns", self.base_slice_ns, 1, 10**9)
+        _choice(f"{path}.slice_scaling", self.slice_scaling, SLICE_SCALING)
+        if not isinstance(self.features, dict):
+            raise ScenarioError(f"{path}.features", self.features, "must be a table of name = bool")
+        from pvsched._core import FEATURE_BITS
+        for k, v in self.features.items():
+            if k not in FEATURE_BITS:
+                raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+            _bool(f"{path}.features.{k}", v)
+        _choice(f"{path}.rt_guard", self.rt_guard, RT_GUARDS)
+        _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1)
+        _int(f"{path}.fair_server_runtime_ns", self.fair_server_runtime_ns, 1, self.fair_server_period_ns)
+        _int(f"{path}.rt_period_ns", self.rt_period_ns, 1)
+        _int(f"{path}.rt_runtime_ns", self.rt_runtime_ns, 1, self.rt_period_ns)
+        _int(f"{path}.rr_timeslice_ms", self.rr_timeslice_ms, 1, 10**6)
+        _bool(f"{path}.nohz_idle", self.nohz_idle)
+        _int(f"{path}.context_switch_ns", self.context_switch_ns, 0, 10**9)
+
+    def base_slice(self) -> int:
+        """sysctl_sched_base_slice after scaling by the CPU count."""
+        from pvsched.kernel import base_slice_ns
+        return base_slice_ns(self.cpus, self.base_slice_ns, self.slice_scaling)
+
+    def feature_mask(self) -> int:
+        from pvsched._core import _features_mask
+        return _features_mask(self.features)
+
+
+@dataclass
+class Cgroup:
+    """A cpu-controller cgroup. ``parent`` names another cgroup (None = the root);
+    ``weight`` is cgroup v2 ``cpu.weight`` (1..10000, default 100 = nice 0)."""
+
+    name: str
+    parent: Optional[str] = None
+    weight: int = 100
+    idle: bool = False
+
+    def shares(self) -> int:
+        """Scaled tg->shares for this cpu.weight (round(w * 1024 / 100), scaled up by 2**10)."""
+        return ((self.weight * 1024 + 50) // 100) << 10
+
+
+@dataclass
+class Task:
+    """A host task (thread). ``policy``: normal, batch, idle (fair class) or fifo, rr (RT class,
+    ``rt_priority`` 1..99). ``cpus`` restricts affinity; ``count`` > 1 makes identical copies
+    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice."""
+
+    name: str
+    workload: Workload
+    policy: str = "normal"
+    nice: int = 0
+    rt_priority: int = 0
+    cgroup: Optional[str] = None
+    cpus: Optional[Sequence[int]] = None
+    start_ns: int = 0
+    slice_ns: Optional[int] = None
+    count: int = 1
+
+    def names(self) -> List[str]:
+        return [self.name] if self.count == 1 else [f"{self.name}[{i}]" for i in range(self.count)]
+
+
+@dataclass
+class Scenario:
+    """A whole simulation input: host, cgroups, tasks, duration and seed."""
+
+    host: Host = field(default_factory=Host)
+    cgroups: List[Cgroup] = field(default_factory=list)
+    tasks: List[Task] = field(default_factory=list)
+    vms: list = field(default_factory=list)
+    duration_ns: int = 1_000_000_000
+    seed: int = 0
+    shuffle_ties: bool = False
+    check_invariants: bool = False
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise :class:`ScenarioError` (naming the field path) on the first bad value."""
+        if not isinstance(self.host, Host):
+            raise ScenarioError("host", self.host, "must be a Host")
+        self.host.validate()
+        _int("duration_ns", self.duration_ns, 1)
+        _int("seed", self.seed, 0, 2**64 - 1)
+        _bool("shuffle_ties", self.shuffle_ties)
+        _bool("check_invariants", self.check_invariants)
+        names = {}
+        for i, cg in enumerate(self.cgroups):
+            p = f"cgroups[{i}]"
+            if not isinstance(cg, Cgroup):
+                raise ScenarioError(p, cg, "must be a Cgroup")
+            if not isinstance(cg.name, str) or not cg.name or cg.name in names:
+                raise ScenarioError(f"{p}.name", cg.name, "must be a unique non-empty string")
+            names[cg.name] = i
+            _int(f"{p}.weight", cg.weight, 1, 10000)
+            _bool(f"{p}.idle", cg.idle)
+        for i, cg in enumerate(self.cgroups):
+            if cg.parent is not None and cg.parent not in names:
+                raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "names no cgroup")
+        for i, cg in enumerate(self.cgroups):
+            seen, cur = set(), cg
+            while cur.parent is not None:
+                if cur.name in seen:
+                    raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "the cgroup hierarchy has a cycle")
+                seen.add(cur.name)
+                cur = self.cgroups[names[cur.parent]]
+        if self.vms:
+            from pvsched.errors import NotModelledError
+            raise NotModelledError("vms: virtual machines are not modelled yet in this version")
+        tnames = set()
+        if not self.tasks:
+            raise ScenarioError("tasks", self.tasks, "a scenario needs at least one task")
+        for i, t in enumerate(self.tasks):
+            p = f"tasks[{i}]"
+            if not isinstance(t, Task):
+                raise ScenarioError(p, t, "must be a Task")
+            if not isinstance(t.name, str) or not t.name:
+                raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string")
+            _int(f"{p}.count", t.count, 1, 1_000_000)
+            for n in t.names():
+                if n in tnames:
+                    raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
+                tnames.add(n)
+            if not isinstance(t.workload, Workload):
+                raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
+            t.workload.validate(f"{p}.workload")
+            _choice(f"{p}.policy", t.policy, POLICIES)
+            _int(f"{p}.nice", t.nice, -20, 19)
+            if t.policy in ("fifo", "rr"):
+                _int(f"{p}.rt_priority", t.rt_priority, 1, 99)
+            elif t.rt_priority != 0:
+                raise ScenarioError(f"{p}.rt_priority", t.rt_priority, "only fifo/rr tasks have an RT priority")
+            if t.cgroup is not None and t.cgroup not in names:
+                raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
+            if t.cpus is not None:
+                if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
+                    raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
+                for c in t.cpus:
+                    _int(f"{p}.cpus", c, 0, self.host.cpus - 1)
+            _int(f"{p}.start_ns", t.start_ns, 0)
+            if t.slice_ns is not None:
+                _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self) -> dict:
+        """Validate and flatten into the keyword arguments of :class:`pvsched._core.Engine`."""
+        from pvsched._core import OPS, POLICIES as CPOL
+        self.validate()
+        h = self.host
+        cg_index = {cg.name: i + 1 for i, cg in enumerate(self.cgroups)}
+        # parents must come before children in the engine's arrays: order by depth
+        order = sorted(range(len(self.cgroups)), key=lambda i: self._depth(i))
+        remap = {self.cgroups[i].name: k + 1 for k, i in enumerate(order)}
+        tg_parent, tg_shares, tg_idle = [-1], [1024 << 10], [0]
+        for i in order:
+            cg = self.cgroups[i]
+            tg_parent.append(0 if cg.parent is None else remap[cg.parent])
+            tg_shares.append(cg.shares())
+            tg_idle.append(int(cg.idle))
+        words = (h.cpus + 63) // 64
+        cols = {k: [] for k in ("policy", "nice", "rt_prio", "tg", "start", "aff", "ps", "pl", "slice")}
+        ops: list = []
+        names = []
+        for t in self.tasks:
+            prog = [(OPS[o[0]], int(o[1]), int(o[2]), int(o[3])) for o in t.workload.ops()]
+            start = len(ops)
+            ops.extend(prog)
+            mask = [0] * words
+            for c in (t.cpus if t.cpus is not None else range(h.cpus)):
+                mask[c >> 6] |= 1 << (c & 63)
+            for n in t.names():
+                names.append(n)
+                cols["policy"].append(CPOL[t.policy])
+                cols["nice"].append(t.nice)
+                cols["rt_prio"].append(t.rt_priority)
+                cols["tg"].append(0 if t.cgroup is None else remap[t.cgroup])
+                cols["start"].append(t.start_ns)
+                cols["aff"].append(mask)
+                cols["ps"].append(start)
+                cols["pl"].append(len(prog))
+                cols["slice"].append(t.slice_ns or 0)
+        del cg_index
+        return dict(
+            ncpu=h.cpus, hz=h.hz, base_slice_ns=h.base_slice(), features=h.feature_mask(),
+            lazy=h.preempt == "lazy",
+            tg_parent=np.array(tg_parent, dtype=np.int64), tg_shares=np.array(tg_shares, dtype=np.int64),
+            tg_idle=np.array(tg_idle, dtype=np.int64),
+            task_policy=np.array(cols["policy"], dtype=np.int64), task_nice=np.array(cols["nice"], dtype=np.int64),
+            task_rt_prio=np.array(cols["rt_prio"], dtype=np.int64), task_tg=np.array(cols["tg"], dtype=np.int64),
+            task_start_ns=np.array(cols["start"], dtype=np.int64),
+            task_affinity=np.array(cols["aff"], dtype=np.uint64).reshape(len(names), words),
+            task_prog_start=np.array(cols["ps"], dtype=np.int64), task_prog_len=np.array(cols["pl"], dtype=np.int64),
+            task_slice_ns=np.array(cols["slice"], dtype=np.int64),
+            ops=np.array(ops, dtype=np.int64).reshape(-1, 4),
+            seed=self.seed, shuffle_ties=self.shuffle_ties, ctx_switch_ns=h.context_switch_ns,
+            rt_guard=h.rt_guard, fs_runtime_ns=h.fair_server_runtime_ns, fs_period_ns=h.fair_server_period_ns,
+            rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
+            nohz_idle=h.nohz_idle, check_invariants=self.check_invariants,
+        ), names, [None] + [self.cgroups[i].name for i in order]
+
+    def _depth(self, i):
+        d, cg = 0, self.cgroups[i]
+        by = {c.name: c for c in self.cgroups}
+        while cg.parent is not None:
+            d += 1
+            cg = by[cg.parent]
+        return d
+
+    # ------------------------------------------------------------------ dict / TOML
+    def to_dict(self) -> dict:
+        """A plain dict (TOML-ready) that :meth:`from_dict` turns back into an equal scenario."""
+        d = {
+            "duration_ns": self.duration_ns, "seed": self.seed, "shuffle_ties": self.shuffle_ties,
+            "check_invariants": self.check_invariants,
+            "host": dataclasses.asdict(self.host),
+            "cgroups": [{k: v for k, v in dataclasses.asdict(c).items() if v is not None} for c in self.cgroups],
+            "tasks": [],
+        }
+        for t in self.tasks:
+            td = {k: v for k, v in dataclasses.asdict(t).items() if k != "workload" and v is not None}
+            if td.get("cpus") is not None:
+                td["cpus"] = list(td["cpus"])
+            td["workload"] = t.workload.to_dict()
+            d["tasks"].append(td)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "") -> "Scenario":
+        """Build (and validate) a scenario from a dict; errors name ``source`` and the key path."""
+        pre = f"{source}: " if source else ""
+        try:
+            return cls._from_dict(d)
+        except ScenarioError as e:
+            if pre:
+                raise ScenarioError(pre + e.path, e.value, e.problem) from None
+            raise
+
+    @classmethod
+    def _from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise ScenarioError("<root>", d, "must be a table")
+        top = {"host", "cgroups", "tasks", "vms", "duration_ns", "seed", "shuffle_ties", "check_invariants"}
+        for k in d:
+            if k not in top:
+                raise ScenarioError(k, d[k], f"unknown key; known: {sorted(top)}")
+        hd = d.get("host", {})
+        if not isinstance(hd, dict):
+            raise ScenarioError("host", hd, "must be a table")
+        hfields = {f.name for f in dataclasses.fields(Host)}
+        for k in hd:
+            if k not in hfields:
+                raise ScenarioError(f"host.{k}", hd[k], f"unknown key; known: {sorted(hfields)}")
+        host = Host(**hd)
+        cgroups = []
+        for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
+            cgroups.append(Cgroup(**_fields(c, Cgroup, f"cgroups[{i}]", required=("name",))))
+        tasks = []
+        for i, t in enumerate(_list(d.get("tasks", []), "tasks")):
+            kw = _fields(t, Task, f"tasks[{i}]", required=("name", "workload"))
+            kw["workload"] = workload_from_dict(kw["workload"], f"tasks[{i}].workload")
+            tasks.append(Task(**kw))
+        sc = cls(host=host, cgroups=cgroups, tasks=tasks, vms=list(d.get("vms", [])),
+                 **{k: d[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in d})
+        sc.validate()
+        return sc
+
+    def to_toml(self) -> str:
+        import tomli_w
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_toml(cls, text_or_path, *, is_path: Optional[bool] = None) -> "Scenario":
+        """Load from TOML text or a file path; errors name the file and key path."""
+        import os
+        try:
+            import tomllib
+        except ImportError:  # Python < 3.11
+            import tomli as tomllib
+        source = "<string>"
+        text = text_or_path
+        if is_path or (is_path is None and isinstance(text_or_path, (str, os.PathLike))
+                       and "\n" not in str(text_or_path) and os.path.exists(str(text_or_path))):
+            source = str(text_or_path)
+            with open(source, "rb") as f:
+                text = f.read().decode()
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ScenarioError(source, "<toml>", f"malformed TOML: {e}") from None
+        return cls.from_dict(d, source=source)
+
+
+def _list(v, path):
+    if not isinstance(v, list):
+        raise ScenarioError(path, v, "must be a list")
+    return v
+
+
+def _fields(d, cls, path, required=()):
+    if not isinstance(d, dict):
+        raise ScenarioError(path, d, "must be a table")
+    known = {f.name for f in dataclasses.fields(cls)}
+    for k in d:
+        if k not in known:
+            raise ScenarioError(f"{path}.{k}", d[k], f"unknown key; known: {sorted(known)}")
+    for k in required:
+        if k not in d:
+            raise ScenarioError(f"{path}.{k}", None, "is required")
+    return dict(d)

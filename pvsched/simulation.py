@@ -1,0 +1,47 @@
+"""Simulation: compile a scenario once, run it, read a Result."""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from pvsched.results import Result
+from pvsched.scenario import Scenario
+
+
+class Simulation:
+    """Runs a :class:`Scenario` on the C engine.
+
+    >>> from pvsched import Scenario, Host, Task, Simulation
+    >>> from pvsched.workloads import Hog
+    >>> sim = Simulation(Scenario(host=Host(cpus=2), tasks=[Task("h", Hog(), count=2)]))
+    >>> r = sim.run(until_ns=10_000_000)
+    >>> r.task("h[0]").cpu_ns
+    10000000
+    """
+
+    def __init__(self, scenario: Optional[Scenario] = None, **kw):
+        from pvsched._core import Engine
+        self.scenario = scenario if scenario is not None else Scenario(**kw)
+        kwargs, self.task_names, self.cgroup_names = self.scenario.compile()
+        self.engine = Engine(**kwargs)
+        self._wall = 0.0
+
+    def run(self, until_ns: Optional[int] = None) -> Result:
+        """Run until ``until_ns`` (default: the scenario's duration) and return the results so far.
+        May be called again with a later time to continue."""
+        from pvsched.errors import ScenarioError
+        until = self.scenario.duration_ns if until_ns is None else until_ns
+        if isinstance(until, bool) or not isinstance(until, int) or until < 0:
+            raise ScenarioError("until_ns", until, "must be a non-negative integer")
+        if until < self.engine.now_ns:
+            raise ScenarioError("until_ns", until, f"is before the current time {self.engine.now_ns}")
+        t0 = time.perf_counter()
+        self.engine.run(until)
+        self._wall += time.perf_counter() - t0
+        return Result(self.engine.results(), self.task_names, self.scenario, self._wall)
+
+    def task_index(self, name: str) -> int:
+        return self.task_names.index(name)
+
+    def cgroup_index(self, name: Optional[str]) -> int:
+        return self.cgroup_names.index(name)

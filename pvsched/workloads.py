@@ -1,0 +1,218 @@
+"""Workloads: what a task does, compiled to a small program the C core interprets.
+
+Each workload turns into ops ``(code, a, b, c)``; times are ns. Ops: run, sleep, period
+(absolute periodic timer, like ``clock_nanosleep(TIMER_ABSTIME)``), yield, loop, exit, hog.
+
+>>> from pvsched.workloads import Periodic
+>>> Periodic(run_ns=100_000, period_ns=1_000_000).ops()[:2]
+[('start_period', 0, 0, 0), ('period', 1000000, 0, 0)]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Sequence, Tuple
+
+from pvsched.errors import ScenarioError
+
+Op = Tuple[str, int, int, int]
+
+
+def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(path, value, "must be an integer")
+    if value < lo:
+        raise ScenarioError(path, value, f"must be >= {lo}")
+    if hi is not None and value > hi:
+        raise ScenarioError(path, value, f"must be <= {hi}")
+    return value
+
+
+class Workload:
+    """Base class: subclasses return their program from :meth:`ops`."""
+
+    kind = "workload"
+
+    def ops(self) -> List[Op]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def validate(self, path: str) -> None:
+        """Raise :class:`ScenarioError` naming ``path`` if a parameter is bad."""
+
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind}
+        d.update({k: v for k, v in self.__dict__.items()})
+        return d
+
+
+@dataclass
+class Hog(Workload):
+    """Computes forever (a CPU hog).
+
+    >>> Hog().ops()
+    [('hog', 0, 0, 0)]
+    """
+
+    kind = "hog"
+
+    def ops(self):
+        return [("hog", 0, 0, 0)]
+
+
+@dataclass
+class Periodic(Workload):
+    """Runs ``run_ns`` every ``period_ns`` on an absolute timer (wake-up latency recorded as
+    timer expiry -> running). ``jitter_ns`` delays each expiry by a uniform [0, jitter_ns];
+    ``run_jitter_ns`` lengthens each burst by a uniform [0, run_jitter_ns].
+
+    >>> Periodic(run_ns=50_000, period_ns=1_000_000, offset_ns=10).ops()[0]
+    ('start_period', 10, 0, 0)
+    """
+
+    run_ns: int = 100_000
+    period_ns: int = 1_000_000
+    jitter_ns: int = 0
+    run_jitter_ns: int = 0
+    offset_ns: int = 0
+    kind = "periodic"
+
+    def validate(self, path):
+        _check_int(f"{path}.run_ns", self.run_ns, 1)
+        _check_int(f"{path}.period_ns", self.period_ns, 1)
+        _check_int(f"{path}.jitter_ns", self.jitter_ns, 0)
+        _check_int(f"{path}.run_jitter_ns", self.run_jitter_ns, 0)
+        _check_int(f"{path}.offset_ns", self.offset_ns, 0)
+
+    def ops(self):
+        return [("start_period", self.offset_ns, 0, 0), ("period", self.period_ns, self.jitter_ns, 0),
+                ("run", self.run_ns, self.run_jitter_ns, 0), ("loop", 1, 0, 0)]
+
+
+@dataclass
+class Cyclictest(Workload):
+    """cyclictest: wakes every ``interval_ns`` on an absolute timer and records the wake-up
+    latency (timer expiry -> the thread runs); each wake-up does ``work_ns`` of work.
+
+    >>> len(Cyclictest(interval_ns=500_000).ops())
+    4
+    """
+
+    interval_ns: int = 1_000_000
+    work_ns: int = 2_000
+    kind = "cyclictest"
+
+    def validate(self, path):
+        _check_int(f"{path}.interval_ns", self.interval_ns, 1)
+        _check_int(f"{path}.work_ns", self.work_ns, 1)
+
+    def ops(self):
+        return [("start_period", 0, 0, 0), ("period", self.interval_ns, 0, 0),
+                ("run", self.work_ns, 0, 0), ("loop", 1, 0, 0)]
+
+
+@dataclass
+class RunSleep(Workload):
+    """Alternates ``run_ns`` of computation and ``sleep_ns`` of sleep (relative timer), each
+    with optional uniform jitter.
+
+    >>> RunSleep(run_ns=1000, sleep_ns=2000).ops()[0]
+    ('run', 1000, 0, 0)
+    """
+
+    run_ns: int = 1_000_000
+    sleep_ns: int = 1_000_000
+    run_jitter_ns: int = 0
+    sleep_jitter_ns: int = 0
+    kind = "run_sleep"
+
+    def validate(self, path):
+        _check_int(f"{path}.run_ns", self.run_ns, 1)
+        _check_int(f"{path}.sleep_ns", self.sleep_ns, 1)
+        _check_int(f"{path}.run_jitter_ns", self.run_jitter_ns, 0)
+        _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
+
+    def ops(self):
+        return [("run", self.run_ns, self.run_jitter_ns, 0),
+                ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
+
+
+PHASE_KINDS = ("run", "sleep", "yield", "timer")
+
+
+@dataclass
+class Phases(Workload):
+    """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
+    ("timer", period_ns)]``; repeated ``loops`` times (0 = forever), then the task exits.
+    A ``timer`` phase waits for the next expiry of an absolute periodic timer.
+
+    >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
+    ('exit', 0, 0, 0)
+    """
+
+    phases: Sequence[tuple] = field(default_factory=list)
+    loops: int = 0
+    kind = "phases"
+
+    def validate(self, path):
+        if not isinstance(self.phases, (list, tuple)) or not self.phases:
+            raise ScenarioError(f"{path}.phases", self.phases, "must be a non-empty list")
+        timed = False
+        for i, ph in enumerate(self.phases):
+            p = f"{path}.phases[{i}]"
+            if not isinstance(ph, (list, tuple)) or not ph or ph[0] not in PHASE_KINDS:
+                raise ScenarioError(p, ph, f"must start with one of {PHASE_KINDS}")
+            if ph[0] == "yield":
+                if len(ph) != 1:
+                    raise ScenarioError(p, ph, "yield takes no argument")
+                continue
+            if len(ph) != 2:
+                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns")
+            _check_int(f"{p}[1]", ph[1], 1)
+            timed = True
+        if not timed:
+            raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
+        _check_int(f"{path}.loops", self.loops, 0)
+
+    def ops(self):
+        out = []
+        if any(ph[0] == "timer" for ph in self.phases):
+            out.append(("start_period", 0, 0, 0))
+        start = len(out)
+        for ph in self.phases:
+            if ph[0] == "run":
+                out.append(("run", ph[1], 0, 0))
+            elif ph[0] == "sleep":
+                out.append(("sleep", ph[1], 0, 0))
+            elif ph[0] == "timer":
+                out.append(("period", ph[1], 0, 0))
+            else:
+                out.append(("yield", 0, 0, 0))
+        out.append(("loop", start, self.loops, 0))
+        if self.loops:
+            out.append(("exit", 0, 0, 0))
+        return out
+
+    def to_dict(self):
+        return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
+
+
+WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases)}
+
+
+def workload_from_dict(d: dict, path: str) -> Workload:
+    """Build a workload from ``{"kind": ..., **params}``."""
+    if not isinstance(d, dict) or "kind" not in d:
+        raise ScenarioError(path, d, "must be a table with a 'kind'")
+    kind = d["kind"]
+    if kind not in WORKLOADS:
+        raise ScenarioError(f"{path}.kind", kind, f"unknown workload; known: {sorted(WORKLOADS)}")
+    cls = WORKLOADS[kind]
+    params = {k: v for k, v in d.items() if k != "kind"}
+    known = set(cls.__dataclass_fields__)
+    for k in params:
+        if k not in known:
+            raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
+    if kind == "phases" and "phases" in params:
+        params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
+    w = cls(**params)
+    w.validate(path)
+    return w
