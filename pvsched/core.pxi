@@ -546,6 +546,10 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         rq.curr = next
         rq.nr_switches += 1
         if next >= 0:
+            s.idle_mask[cpu >> 6] &= ~((<u64>1) << (cpu & 63))
+        else:
+            s.idle_mask[cpu >> 6] |= (<u64>1) << (cpu & 63)
+        if next >= 0:
             switch_in(s, cpu, next)
         else:
             rq.busy_ns += s.now - rq.busy_since
@@ -594,6 +598,26 @@ cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
             violation(s, 2)        # affinity
 
 # ---------------------------------------------------------------- wake-up
+cdef inline s32 find_idle_allowed(Sim* s, s32 t, s32 start) noexcept nogil:
+    # First idle (nothing current, nothing queued) allowed CPU at or after `start`, wrapping.
+    cdef s32 words = s.aff_words
+    cdef s32 k, w, c
+    cdef u64 bits
+    cdef s32 sb = start & 63
+    for k in range(words + 1):
+        w = ((start >> 6) + k) % words
+        bits = s.idle_mask[w] & s.aff[s.task[t].aff + w]
+        if k == 0:
+            bits &= ~(<u64>0) << sb
+        elif k == words:
+            bits &= ((<u64>1) << sb) - 1
+        while bits:
+            c = w * 64 + (63 - pv_clzll(bits & (~bits + 1)))
+            if c < s.ncpu and s.rq[c].nr_running == 0:
+                return c
+            bits &= bits - 1
+    return -1
+
 cdef s32 select_task_rq(Sim* s, s32 t) noexcept nogil:
     # Simplified select_task_rq: fair -> prev if idle, else the next idle allowed CPU in the LLC
     # (wrapping from prev + 1), else prev. RT -> prev unless it runs equal/higher RT, then the
@@ -606,10 +630,9 @@ cdef s32 select_task_rq(Sim* s, s32 t) noexcept nogil:
     if p.cls == CLS_FAIR:
         if task_allowed(s, t, prev) and s.rq[prev].curr < 0 and s.rq[prev].nr_running == 0:
             return prev
-        for i in range(1, s.ncpu + 1):
-            c = (prev + i) % s.ncpu
-            if task_allowed(s, t, c) and s.rq[c].curr < 0 and s.rq[c].nr_running == 0:
-                return c
+        c = find_idle_allowed(s, t, (prev + 1) % s.ncpu)
+        if c >= 0:
+            return c
         if task_allowed(s, t, prev):
             return prev
         for c in range(s.ncpu):

@@ -173,13 +173,14 @@ cdef class Engine:
         s.rt_head = <s32*>malloc(ncpu * MAX_RT_PRIO * sizeof(s32))
         s.rt_tail = <s32*>malloc(ncpu * MAX_RT_PRIO * sizeof(s32))
         s.aff = <u64*>calloc(max(ntask, 1) * words, sizeof(u64))
+        s.idle_mask = <u64*>calloc(words, sizeof(u64))
         s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
         s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
         s.q.heap = <ev_t*>calloc(nslots, sizeof(ev_t))
         s.q.pos = <s32*>malloc(nslots * sizeof(s32))
         if (not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clock_task
                 or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
-                or not s.rt_head or not s.rt_tail or not s.aff or not s.ops or not s.hist
+                or not s.rt_head or not s.rt_tail or not s.aff or not s.idle_mask or not s.ops or not s.hist
                 or not s.q.heap or not s.q.pos):
             raise MemoryError("pvsched: scenario too large for memory")
         s.q.nslots = nslots
@@ -226,6 +227,7 @@ cdef class Engine:
                 se.depth = s.fa.tg[g].depth
                 se.idle = tgi[g] != 0
         for c in range(ncpu):
+            s.idle_mask[c >> 6] |= (<u64>1) << (c & 63)
             s.rq[c].curr = -1
             s.rq[c].cfs = c
             s.fa.clock_task[c] = <u64*>&s.now
@@ -279,7 +281,7 @@ cdef class Engine:
         cdef Sim* s = &self.s
         free(s.fa.se); free(s.fa.cfs); free(s.fa.kp); free(s.fa.tg); free(s.fa.clock_task)
         free(s.fa.resched); free(s.fa.tg_cfs); free(s.fa.tg_se); free(s.task); free(s.rq)
-        free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.ops); free(s.hist)
+        free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos)
 
     def run(self, long long until_ns):

@@ -236,6 +236,7 @@ cdef struct Sim:
     s32* rt_tail
     u64* aff
     s32 aff_words
+    u64* idle_mask      # bit per CPU: nothing current (kept by schedule())
     op_t* ops
     s32 nops
     u32* hist           # ntask * HIST_NBUCKETS

@@ -1,0 +1,5 @@
+import sys
+
+from pvsched.cli import main
+
+sys.exit(main())
