@@ -21,6 +21,7 @@ from pvsched.hist cimport *
 cnp.import_array()
 
 include "core.pxi"
+include "kvm.pxi"
 include "_pelt_api.pxi"
 include "kernel_api.pxi"
 include "engine.pxi"

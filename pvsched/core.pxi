@@ -16,7 +16,31 @@ cdef inline s64 rand_upto(task_t* t, s64 b) noexcept nogil:
     return <s64>(splitmix64(&t.rng) % (<u64>b + 1))
 
 cdef inline bint task_allowed(Sim* s, s32 t, s32 cpu) noexcept nogil:
-    return (s.aff[s.task[t].aff + (cpu >> 6)] >> (cpu & 63)) & 1
+    # cpu is an rq index; affinity bits are relative to the task's kernel.
+    cdef s32 rel = cpu - s.kern[s.task[t].kern].rq_base
+    return (s.aff[s.task[t].aff + (rel >> 6)] >> (rel & 63)) & 1
+
+cdef inline bint is_guest_rq(Sim* s, s32 cpu) noexcept nogil:
+    return s.rq[cpu].vcpu >= 0
+
+cdef inline s32 task_cfs_on(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # The cfs_rq a task's entity joins on rq `cpu` (its task group's queue there).
+    if s.task[t].kern == 0:
+        return s.fa.tg_cfs[s.task[t].tg * s.ncpu + cpu]
+    return s.rq[cpu].cfs
+
+cdef inline s32 task_parent_on(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    if s.task[t].kern == 0 and s.task[t].tg > 0:
+        return s.fa.tg_se[s.task[t].tg * s.ncpu + cpu]
+    return -1
+
+cdef inline void set_idle_bit(Sim* s, s32 cpu, bint idle) noexcept nogil:
+    cdef kern_t* k = &s.kern[s.rq[cpu].kern]
+    cdef s32 rel = cpu - k.rq_base
+    if idle:
+        s.idle_mask[k.idle_off + (rel >> 6)] |= (<u64>1) << (rel & 63)
+    else:
+        s.idle_mask[k.idle_off + (rel >> 6)] &= ~((<u64>1) << (rel & 63))
 
 cdef inline void violation(Sim* s, int kind) noexcept nogil:
     s.violations += 1
@@ -384,6 +408,7 @@ cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
 cdef void handle_fair_server(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
     cdef s32 curr = rq.curr
+    host_interrupt(s, cpu, EXIT_HOST_INTR)
     settle_curr(s, cpu)
     fair_server_replenish(s, rq)
     if rq.fs_active:
@@ -396,7 +421,7 @@ cdef void handle_fair_server(Sim* s, s32 cpu) noexcept nogil:
         rq.fs_activations += 1
         s.fa.resched[cpu] |= RESCHED_NOW
     if s.fa.resched[cpu]:
-        schedule(s, cpu)
+        resched_deliver(s, cpu, True)
     else:
         fair_server_update(s, cpu)
 
@@ -411,6 +436,7 @@ cdef inline void rt_period_advance(Sim* s, rq_t* rq) noexcept nogil:
 
 cdef void handle_rt_period(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
+    host_interrupt(s, cpu, EXIT_HOST_INTR)
     settle_curr(s, cpu)
     rt_period_advance(s, rq)
     if rq.rt_throttled and rq.rt_time < s.rt_runtime_ns:
@@ -419,8 +445,7 @@ cdef void handle_rt_period(Sim* s, s32 cpu) noexcept nogil:
             s.fa.resched[cpu] |= RESCHED_NOW
     if rq.rt_throttled:
         ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
-    if s.fa.resched[cpu]:
-        schedule(s, cpu)
+    resched_deliver(s, cpu, True)
 
 # ---------------------------------------------------------------- accounting
 cdef void settle_curr(Sim* s, s32 cpu) noexcept nogil:
@@ -429,7 +454,7 @@ cdef void settle_curr(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 t = rq.curr
     cdef task_t* p
     cdef s64 el
-    if t < 0 or s.now <= rq.seg_start:
+    if t < 0 or s.now <= rq.seg_start or not s.fa.clk_run[cpu]:
         return
     el = s.now - rq.seg_start
     rq.seg_start = s.now
@@ -527,6 +552,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 prev = rq.curr
     cdef s32 next
     cdef task_t* p
+    cdef kern_t* k = &s.kern[rq.kern]
     settle_curr(s, cpu)
     s.fa.resched[cpu] = 0
     next = pick_next_task(s, cpu, prev)
@@ -539,45 +565,56 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
                 p.state = TS_RUNNABLE
                 p.runnable_since = s.now
                 p.nr_preempted += 1
+            if p.vcpu >= 0:
+                vcpu_switch_out(s, p.vcpu)
         else:
             rq.busy_since = s.now
-            if not ev_armed(&s.q, s.slot_tick + cpu):
-                ev_arm(&s.q, s.slot_tick + cpu, (s.now // s.tick_ns + 1) * s.tick_ns)
+            if s.fa.clk_run[cpu] and not ev_armed(&s.q, s.slot_tick + cpu):
+                ev_arm(&s.q, s.slot_tick + cpu, (s.now // k.tick_ns + 1) * k.tick_ns)
         rq.curr = next
         rq.nr_switches += 1
-        if next >= 0:
-            s.idle_mask[cpu >> 6] &= ~((<u64>1) << (cpu & 63))
-        else:
-            s.idle_mask[cpu >> 6] |= (<u64>1) << (cpu & 63)
+        set_idle_bit(s, cpu, next < 0)
         if next >= 0:
             switch_in(s, cpu, next)
         else:
             rq.busy_ns += s.now - rq.busy_since
-            if s.nohz_idle:
+            if k.nohz_idle:
                 ev_cancel(&s.q, s.slot_tick + cpu)
+                rq.tick_next = 0
+            if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
+                vcpu_guest_idle(s, rq.vcpu)
     if rq.fs_on:
         fair_server_update(s, cpu)
     if s.check:
         check_rq(s, cpu)
 
+cdef inline void record_latency(Sim* s, s32 t) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s64 lat = s.now - p.lat_start
+    p.lat_start = -1
+    p.lat_count += 1
+    p.lat_sum += lat
+    if lat > p.lat_max:
+        p.lat_max = lat
+    s.hist[<s64>t * HIST_NBUCKETS + hist_bucket(lat)] += 1
+
 cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
     cdef task_t* p = &s.task[t]
-    cdef s64 lat
     p.state = TS_RUNNING
     p.nr_switches += 1
     p.wait_ns += s.now - p.runnable_since
-    if p.lat_start >= 0:
-        lat = s.now - p.lat_start
-        p.lat_start = -1
-        p.lat_count += 1
-        p.lat_sum += lat
-        if lat > p.lat_max:
-            p.lat_max = lat
-        s.hist[<s64>t * HIST_NBUCKETS + hist_bucket(lat)] += 1
     if p.cls == CLS_RT and p.policy == POLICY_RR and p.rr_left <= 0:
         p.rr_left = s.rr_ticks
     rq.seg_start = s.now + s.ctx_switch_ns
+    if p.vcpu >= 0:
+        vcpu_switch_in(s, p.vcpu, cpu)
+        return
+    if not s.fa.clk_run[cpu]:
+        # A guest rq whose vCPU is not in guest mode: the task starts running at the next entry.
+        return
+    if p.lat_start >= 0:
+        record_latency(s, t)
     if p.remaining == 0:
         # Nothing to compute (fresh start or after a yield): run the program now.
         program_step(s, t, cpu)
@@ -598,23 +635,33 @@ cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
             violation(s, 2)        # affinity
 
 # ---------------------------------------------------------------- wake-up
+cdef inline bint rq_idle(Sim* s, s32 c) noexcept nogil:
+    # available_idle_cpu(): nothing current or queued, and (guest) the vCPU is not preempted.
+    if s.rq[c].curr >= 0 or s.rq[c].nr_running:
+        return False
+    if s.rq[c].vcpu >= 0 and s.vcpu[s.rq[c].vcpu].preempted:
+        return False
+    return True
+
 cdef inline s32 find_idle_allowed(Sim* s, s32 t, s32 start) noexcept nogil:
-    # First idle (nothing current, nothing queued) allowed CPU at or after `start`, wrapping.
-    cdef s32 words = s.aff_words
-    cdef s32 k, w, c
+    # First idle allowed rq at or after `start` (rq index), wrapping within the task's kernel.
+    cdef kern_t* k = &s.kern[s.task[t].kern]
+    cdef s32 words = k.aff_words
+    cdef s32 rstart = start - k.rq_base
+    cdef s32 kk, w, c
     cdef u64 bits
-    cdef s32 sb = start & 63
-    for k in range(words + 1):
-        w = ((start >> 6) + k) % words
-        bits = s.idle_mask[w] & s.aff[s.task[t].aff + w]
-        if k == 0:
+    cdef s32 sb = rstart & 63
+    for kk in range(words + 1):
+        w = ((rstart >> 6) + kk) % words
+        bits = s.idle_mask[k.idle_off + w] & s.aff[s.task[t].aff + w]
+        if kk == 0:
             bits &= ~(<u64>0) << sb
-        elif k == words:
+        elif kk == words:
             bits &= ((<u64>1) << sb) - 1
         while bits:
             c = w * 64 + (63 - pv_clzll(bits & (~bits + 1)))
-            if c < s.ncpu and s.rq[c].nr_running == 0:
-                return c
+            if c < k.nrq and rq_idle(s, k.rq_base + c):
+                return k.rq_base + c
             bits &= bits - 1
     return -1
 
@@ -623,19 +670,20 @@ cdef s32 select_task_rq(Sim* s, s32 t) noexcept nogil:
     # (wrapping from prev + 1), else prev. RT -> prev unless it runs equal/higher RT, then the
     # allowed CPU with the lowest-priority current task (cpupri).
     cdef task_t* p = &s.task[t]
+    cdef kern_t* k = &s.kern[p.kern]
     cdef s32 prev = p.cpu
     cdef s32 i, c, best
     cdef int bestv, v
     cdef rq_t* rq
     if p.cls == CLS_FAIR:
-        if task_allowed(s, t, prev) and s.rq[prev].curr < 0 and s.rq[prev].nr_running == 0:
+        if task_allowed(s, t, prev) and rq_idle(s, prev):
             return prev
-        c = find_idle_allowed(s, t, (prev + 1) % s.ncpu)
+        c = find_idle_allowed(s, t, k.rq_base + (prev - k.rq_base + 1) % k.nrq)
         if c >= 0:
             return c
         if task_allowed(s, t, prev):
             return prev
-        for c in range(s.ncpu):
+        for c in range(k.rq_base, k.rq_base + k.nrq):
             if task_allowed(s, t, c):
                 return c
         return prev
@@ -645,8 +693,8 @@ cdef s32 select_task_rq(Sim* s, s32 t) noexcept nogil:
         return prev
     best = -1
     bestv = -1
-    for i in range(s.ncpu):
-        c = (prev + i) % s.ncpu
+    for i in range(k.nrq):
+        c = k.rq_base + (prev - k.rq_base + i) % k.nrq
         if not task_allowed(s, t, c):
             continue
         rq = &s.rq[c]
@@ -662,11 +710,12 @@ cdef s32 select_task_rq(Sim* s, s32 t) noexcept nogil:
     return best if best >= 0 else prev
 
 cdef s32 select_new_cpu(Sim* s, s32 t) noexcept nogil:
-    # Fork balance: the least-loaded allowed CPU, scanning from the task's index.
+    # Fork balance: the least-loaded allowed CPU of the task's kernel, scanning from its index.
+    cdef kern_t* k = &s.kern[s.task[t].kern]
     cdef s32 i, c, best = -1
     cdef u32 bestn = 0xFFFFFFFF
-    for i in range(s.ncpu):
-        c = (t + i) % s.ncpu
+    for i in range(k.nrq):
+        c = k.rq_base + (t + i) % k.nrq
         if task_allowed(s, t, c) and s.rq[c].nr_running < bestn:
             bestn = s.rq[c].nr_running
             best = c
@@ -683,8 +732,8 @@ cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
         se.avg.last_update_time = 0
-        se.cfs_rq = s.fa.tg_cfs[p.tg * s.ncpu + cpu]
-        se.parent = s.fa.tg_se[p.tg * s.ncpu + cpu] if p.tg > 0 else -1
+        se.cfs_rq = task_cfs_on(s, t, cpu)
+        se.parent = task_parent_on(s, t, cpu)
     p.cpu = cpu
     p.nr_migrations += 1
 
@@ -707,8 +756,8 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
             p.cpu = cpu
             flags = ENQUEUE_INITIAL
             if p.cls == CLS_FAIR:
-                s.fa.se[p.se].cfs_rq = s.fa.tg_cfs[p.tg * s.ncpu + cpu]
-                s.fa.se[p.se].parent = s.fa.tg_se[p.tg * s.ncpu + cpu] if p.tg > 0 else -1
+                s.fa.se[p.se].cfs_rq = task_cfs_on(s, t, cpu)
+                s.fa.se[p.se].parent = task_parent_on(s, t, cpu)
                 init_entity_avg(&s.fa.se[p.se].avg, se_weight(&s.fa.se[p.se]))
         else:
             cpu = select_task_rq(s, t)
@@ -721,8 +770,11 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
     wakeup_preempt(s, cpu, t)
     if s.rq[cpu].fs_on:
         fair_server_update(s, cpu)
-    if (s.fa.resched[cpu] & RESCHED_NOW) or (cpu == local and s.fa.resched[cpu]):
-        schedule(s, cpu)
+    if s.rq[cpu].vcpu >= 0:
+        guest_wakeup_delivered(s, cpu, local)
+    else:
+        host_rq_enqueued(s, cpu)
+    resched_deliver(s, cpu, cpu == local)
 
 # ---------------------------------------------------------------- workload interpreter
 cdef enum:
@@ -778,6 +830,13 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
                     p.pc = <s32>op.a
         elif op.code == OP_EXIT:
             return STEP_EXIT
+        elif op.code == OP_VMEXIT:
+            if p.kern > 0 and s.fa.clk_run[p.cpu]:
+                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
+        elif op.code == OP_VCPU:
+            p.pc -= 1
+            p.remaining = -1
+            return STEP_RUN
     return STEP_EXIT
 
 cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
@@ -785,15 +844,12 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 wake_at = 0
     cdef int r = program_advance(s, t, &wake_at)
-    if p.lat_start >= 0 and r == STEP_RUN:
-        # A periodic overrun sample: the task is running right now.
-        p.lat_count += 1
-        p.lat_sum += s.now - p.lat_start
-        if s.now - p.lat_start > p.lat_max:
-            p.lat_max = s.now - p.lat_start
-        s.hist[<s64>t * HIST_NBUCKETS + hist_bucket(s.now - p.lat_start)] += 1
-        p.lat_start = -1
     if r == STEP_RUN:
+        if not s.fa.clk_run[cpu]:
+            # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
+            return
+        if p.lat_start >= 0:
+            record_latency(s, t)   # a periodic overrun sample: the task is running right now
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
         return
@@ -821,7 +877,15 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
     cdef s32 t = rq.curr
     cdef task_t* p
+    cdef kern_t* k = &s.kern[rq.kern]
+    cdef s32 v = rq.vcpu
     rq.nr_ticks += 1
+    if v >= 0:
+        # Guest tick: the LAPIC timer interrupt (a preemption-timer exit unless timer exits are off).
+        if s.vm[s.vcpu[v].vm].timer_exits:
+            vcpu_exit(s, v, EXIT_GUEST_TIMER, s.vm[s.vcpu[v].vm].exit_ns)
+    else:
+        host_interrupt(s, cpu, EXIT_HOST_TICK)
     settle_curr(s, cpu)
     if t >= 0:
         p = &s.task[t]
@@ -831,13 +895,17 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
             p.rr_left -= 1
             if p.rr_left <= 0:
                 p.rr_left = s.rr_ticks
-                if s.rq[cpu].rt_nr > 1 and s.rt_head[cpu * MAX_RT_PRIO + p.rt_prio] != s.rt_tail[cpu * MAX_RT_PRIO + p.rt_prio]:
+                if rq.rt_nr > 1 and s.rt_head[cpu * MAX_RT_PRIO + p.rt_prio] != s.rt_tail[cpu * MAX_RT_PRIO + p.rt_prio]:
                     rt_requeue_tail(s, t)
                     s.fa.resched[cpu] |= RESCHED_NOW
-    if t >= 0 or not s.nohz_idle:
-        ev_arm(&s.q, s.slot_tick + cpu, s.now + s.tick_ns)
+    if t >= 0 or not k.nohz_idle:
+        if s.fa.clk_run[cpu]:
+            ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)
+        else:
+            rq.tick_next = s.now + k.tick_ns
     if s.fa.resched[cpu]:
-        schedule(s, cpu)
+        s.fa.resched[cpu] |= RESCHED_NOW    # the tick promotes a lazy request
+        resched_deliver(s, cpu, True)
 
 cdef void handle_burst(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 t = s.rq[cpu].curr
@@ -851,7 +919,13 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
     cdef int r
     if p.state == TS_NEW:
         p.state_new = 1
+        if p.vcpu >= 0:
+            vcpu_set_mode(s, p.vcpu, VM_PREEMPTED)
         p.timer_cpu = -2      # the forking CPU: treat the new task's CPU as local
+    elif p.kern > 0:
+        guest_timer_interrupt(s, s.rq[p.timer_cpu].vcpu)
+    else:
+        host_interrupt(s, p.timer_cpu, EXIT_HOST_INTR)
     p.lat_start = s.now
     r = program_advance(s, t, &wake_at)
     if r == STEP_BLOCK:
@@ -879,8 +953,10 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_burst(s, slot - s.slot_burst)
         elif slot < s.slot_rt:
             handle_fair_server(s, slot - s.slot_fs)
-        elif slot < s.slot_task:
+        elif slot < s.slot_vcpu:
             handle_rt_period(s, slot - s.slot_rt)
+        elif slot < s.slot_task:
+            handle_vcpu(s, slot - s.slot_vcpu)
         else:
             handle_task_timer(s, slot - s.slot_task)
     if until > s.now:

@@ -5,6 +5,11 @@ from pvsched.calc cimport *
 from pvsched.structs cimport *
 from pvsched.pelt cimport *
 
+cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
+    if a.clk_run[cpu]:
+        return <u64>(a.clk_base[cpu] + a.now_p[0] - a.clk_entry[cpu])
+    return <u64>a.clk_base[cpu]
+
 cdef inline bint before(u64 a, u64 b) noexcept nogil:
     # u64 wrap-safe "a earlier than b".
     return <s64>(a - b) < 0
@@ -320,7 +325,7 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     cdef u64 now
     if cfs.tg <= 0:       # root group (0) and group-less guest queues (-1) keep no tg sum
         return
-    now = a.clock_task[cfs.cpu][0]
+    now = rq_clock(a, cfs.cpu)
     if now - cfs.last_update_tg_load_avg < 1000000:
         return
     delta = <s64>cfs.avg.load_avg - <s64>cfs.tg_load_avg_contrib
@@ -331,7 +336,7 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
-    return pelt_update(a.clock_task[cfs.cpu][0], &cfs.avg, scale_load_down(cfs.load.weight),
+    return pelt_update(rq_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
                        cfs.h_nr_runnable, cfs.curr >= 0, 1)
 
 cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
@@ -370,7 +375,7 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    cdef u64 now = a.clock_task[cfs.cpu][0]
+    cdef u64 now = rq_clock(a, cfs.cpu)
     cdef u64 runnable
     cdef int decayed
     if se.avg.last_update_time and not (flags & SKIP_AGE_LOAD):
@@ -404,7 +409,7 @@ cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     if cfs.curr < 0:
         return
     curr = &a.se[cfs.curr]
-    now = a.clock_task[cfs.cpu][0]
+    now = rq_clock(a, cfs.cpu)
     delta_exec = <s64>(now - curr.exec_start)
     if delta_exec <= 0:
         return
@@ -471,7 +476,7 @@ cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept no
         __dequeue_entity(a, cfs, n)
         update_load_avg(a, cfs, se, UPDATE_TG)
         se.vlag = <s64>se.deadline   # slice-protection marker (RUN_TO_PARITY)
-    se.exec_start = a.clock_task[cfs.cpu][0]
+    se.exec_start = rq_clock(a, cfs.cpu)
     cfs.curr = n
     se.prev_sum_exec_runtime = se.sum_exec_runtime
 

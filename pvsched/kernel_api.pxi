@@ -120,8 +120,9 @@ cdef class FairRunqueue:
     cdef FairArena a
     cdef kparams kp
     cdef cfs_rq_t cfs
-    cdef u64 clock
-    cdef u64* clockp
+    cdef s64 clock
+    cdef s64 zero
+    cdef u8 run_flag
     cdef u8 resched_flag
     cdef s32 n
     cdef s32 cap
@@ -150,8 +151,12 @@ cdef class FairRunqueue:
         self.a.cfs = &self.cfs
         self.a.kp = &self.kp
         self.clock = 0
-        self.clockp = &self.clock
-        self.a.clock_task = &self.clockp
+        self.zero = 0
+        self.run_flag = 1
+        self.a.now_p = &self.clock
+        self.a.clk_base = &self.zero
+        self.a.clk_entry = &self.zero
+        self.a.clk_run = &self.run_flag
         self.a.resched = &self.resched_flag
         self.n = 0
 
@@ -285,7 +290,7 @@ cdef class FairRunqueue:
         """Move the clock by ``ns`` and run ``update_curr``; True if a reschedule was requested."""
         if ns < 0:
             raise ValueError(f"ns={ns} is negative")
-        self.clock += <u64>ns
+        self.clock += ns
         self.resched_flag = 0
         update_curr(&self.a, &self.cfs)
         return self.resched_flag != 0

@@ -116,7 +116,13 @@ cdef struct FairArena:
     cfs_rq_t* cfs
     kparams* kp
     task_group* tg
-    u64** clock_task        # per rq: host rqs all point at the engine clock; a guest rq at its vCPU clock
+    # rq clock_task = clk_base + (now - clk_entry) while clk_run, else clk_base. A host rq runs
+    # always (base 0, entry 0); a guest rq's clock runs only while its vCPU is in guest mode,
+    # so guest update_curr never charges steal time.
+    s64* now_p
+    s64* clk_base           # per rq
+    s64* clk_entry          # per rq
+    u8* clk_run             # per rq
     u8* resched             # per rq
     s32* tg_cfs             # tg * ncpu + cpu -> cfs_rq index
     s32* tg_se              # tg * ncpu + cpu -> group se index
@@ -153,6 +159,8 @@ cdef enum:
     OP_EXIT = 6
     OP_HOG = 7          # compute forever
     OP_START_PERIOD = 8 # the periodic timer starts now + a
+    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns
+    OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm.pxi
 
 cdef struct op_t:
     s32 code
@@ -164,6 +172,8 @@ cdef struct task_t:
     s32 se
     s32 cpu             # rq index it is queued on / last ran on
     s32 tg
+    s32 kern            # 0 = host, k = guest kernel of VM k-1
+    s32 vcpu            # >= 0: this host task is that vCPU's thread
     u8 policy
     u8 cls
     u8 state
@@ -173,7 +183,7 @@ cdef struct task_t:
     s32 rr_left         # SCHED_RR ticks left
     s32 rt_next
     s32 rt_prev
-    s32 aff             # offset of its affinity bitmap in Sim.aff
+    s32 aff             # offset of its affinity bitmap in Sim.aff (bits relative to its kernel)
     s32 pc
     s32 prog_start
     s32 prog_len
@@ -184,8 +194,7 @@ cdef struct task_t:
     s64 start_ns
     s64 lat_start       # pending wake-up latency reference (timer expiry), -1 = none
     s64 runnable_since
-    s32 timer_cpu       # CPU whose hrtimer wakes it
-    u64 custom_slice_ns
+    s32 timer_cpu       # rq whose (h)rtimer wakes it
     s64 cpu_ns
     s64 wait_ns
     u64 nr_switches
@@ -200,6 +209,8 @@ cdef struct task_t:
 cdef struct rq_t:
     s32 curr            # task, -1 = idle
     s32 cfs             # root cfs_rq
+    s32 kern
+    s32 vcpu            # guest rq: its vCPU; host rq: -1
     u32 nr_running
     u32 rt_nr
     u64 rt_bm0
@@ -207,6 +218,7 @@ cdef struct rq_t:
     s64 seg_start       # workload progress of curr counts from here
     s64 busy_since
     s64 busy_ns
+    s64 tick_next       # guest rq: tick due while the vCPU was out of guest mode (0 = none)
     u64 nr_switches
     u64 nr_ticks
     # fair deadline server (v6.12+)
@@ -221,6 +233,71 @@ cdef struct rq_t:
     s64 rt_period_start
     u64 rt_throttle_count
 
+cdef struct kern_t:
+    s32 rq_base
+    s32 nrq
+    s32 aff_words
+    s32 idle_off        # first word of this kernel's idle bitmap in Sim.idle_mask
+    s32 vm              # -1 = host
+    s64 tick_ns
+    int nohz_idle
+
+# vCPU modes (time is accounted to exactly one at any instant once the VM started)
+cdef enum:
+    VM_OFF = 0
+    VM_GUEST = 1        # the thread runs on a pCPU, in guest mode
+    VM_EXIT = 2         # the thread runs on a pCPU, in the host: exit handling / entry
+    VM_POLL = 3         # the thread runs on a pCPU, halt-polling
+    VM_HALTED = 4       # the thread sleeps (kvm_vcpu_block)
+    VM_PREEMPTED = 5    # the thread is runnable but not running (steal time)
+    VM_NMODES = 6
+
+cdef enum:
+    EXIT_ENTRY = 0      # (re)entry after the thread was switched in: not an exit
+    EXIT_HOST_TICK = 1  # host tick interrupt
+    EXIT_HOST_INTR = 2  # other host interrupts: resched IPI, host timers
+    EXIT_GUEST_TIMER = 3  # guest LAPIC timer (VMX preemption timer)
+    EXIT_IPI_SEND = 4   # guest ICR write
+    EXIT_IPI_RECV = 5   # interrupt delivery to a running vCPU without posted interrupts
+    EXIT_HLT = 6
+    EXIT_MMIO = 7
+    EXIT_NREASONS = 8
+
+cdef struct vm_t:
+    s32 kern
+    s32 vcpu_base
+    s32 nvcpu
+    u8 hlt_exits
+    u8 posted_intr
+    u8 ipiv
+    u8 timer_exits
+    s64 exit_ns
+    s64 entry_ns
+    s64 halt_poll_max_ns
+    s64 halt_poll_grow
+    s64 halt_poll_grow_start
+    s64 halt_poll_shrink
+    s64 guest_poll_ns
+
+cdef struct vcpu_t:
+    s32 vm
+    s32 task            # the vCPU thread
+    s32 rq              # the guest runqueue
+    s32 host_cpu        # pCPU it last ran on (its hrtimers live there)
+    u8 mode
+    u8 exit_reason
+    u8 guest_polling    # guest cpuidle haltpoll in progress (in guest mode)
+    u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
+    s64 mode_since
+    s64 t_mode[6]
+    u64 nr_exits[8]
+    s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
+    s64 halt_start
+    u64 nr_poll_ok
+    u64 nr_poll_fail
+    u64 nr_blocks
+    u64 nr_kicks
+
 cdef enum:
     RT_GUARD_FAIR_SERVER = 0
     RT_GUARD_THROTTLE = 1
@@ -231,21 +308,26 @@ cdef struct Sim:
     task_t* task
     s32 ntask
     rq_t* rq
-    s32 ncpu
-    s32* rt_head        # cpu * 100 + prio
+    s32 ncpu            # host pCPUs: rqs [0, ncpu)
+    s32 nrq             # all rqs: host then guest (one per vCPU)
+    kern_t* kern
+    s32 nkern
+    vm_t* vm
+    s32 nvm
+    vcpu_t* vcpu
+    s32 nvcpu
+    s32* rt_head        # rq * 100 + prio
     s32* rt_tail
     u64* aff
-    s32 aff_words
-    u64* idle_mask      # bit per CPU: nothing current (kept by schedule())
+    u64* idle_mask      # per kernel: bit per rq with nothing current
     op_t* ops
     s32 nops
     u32* hist           # ntask * HIST_NBUCKETS
     EventQueue q
     s64 now
     u64 nevents
-    s64 tick_ns
     s64 ctx_switch_ns
-    int nohz_idle
+    int host_tick_exits
     int rt_guard
     s64 fs_runtime_ns
     s64 fs_period_ns
@@ -256,8 +338,9 @@ cdef struct Sim:
     u64 violations
     u64 violation_kind  # bitmask of invariant kinds seen
     # slot bases in the event queue
-    s32 slot_tick
-    s32 slot_burst
-    s32 slot_fs
-    s32 slot_rt
-    s32 slot_task
+    s32 slot_tick       # + rq
+    s32 slot_burst      # + rq
+    s32 slot_fs         # + host rq
+    s32 slot_rt         # + host rq
+    s32 slot_vcpu       # + vcpu
+    s32 slot_task       # + task
