@@ -33,3 +33,21 @@ def host_only(cpus: int = 64, tasks: int = 1024, duration_ns: int = 1_000_000_00
         out.append(Task(f"t{i}", w, cgroup=leaf, nice=(i % 5) - 2))
     return Scenario(host=Host(cpus=cpus, hz=1000), cgroups=cgroups, tasks=out,
                     duration_ns=duration_ns, seed=seed)
+
+
+def two_level(cpus: int = 16, vms: int = 4, vcpus: int = 16, duration_ns: int = 1_000_000_000,
+              seed: int = 1) -> Scenario:
+    """Double scheduling: ``vms`` VMs x ``vcpus`` vCPUs on ``cpus`` pCPUs; each guest runs a
+    cyclictest per vCPU (1 ms), CPU hogs on a quarter of its vCPUs and periodic tasks; the host
+    runs a few hogs of its own."""
+    from pvsched import VM
+    from pvsched.workloads import Cyclictest
+    out_vms = []
+    for k in range(vms):
+        tasks = [Task("ct", Cyclictest(interval_ns=1_000_000), count=vcpus),
+                 Task("hog", Hog(), count=max(1, vcpus // 4), nice=5),
+                 Task("per", Periodic(run_ns=200_000, period_ns=2_000_000, jitter_ns=100_000), count=vcpus)]
+        out_vms.append(VM(f"vm{k}", vcpus=vcpus, tasks=tasks))
+    host_tasks = [Task("hog", Hog(), count=max(1, cpus // 4))]
+    return Scenario(host=Host(cpus=cpus, hz=1000), vms=out_vms, tasks=host_tasks,
+                    duration_ns=duration_ns, seed=seed)

@@ -8,9 +8,9 @@
 from pvsched import workloads
 from pvsched.errors import NotModelledError, ScenarioError
 from pvsched.results import LatencyHistogram, Result
-from pvsched.scenario import KERNEL_VERSION, Cgroup, Host, Scenario, Task
+from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
 
 __version__ = "0.1.0"
-__all__ = ["Scenario", "Host", "Cgroup", "Task", "Simulation", "Result", "LatencyHistogram",
+__all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION"]

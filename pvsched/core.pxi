@@ -87,6 +87,8 @@ cdef inline void rt_enqueue(Sim* s, s32 t, bint head) noexcept nogil:
         s.task[s.rt_tail[k]].rt_next = t
         s.rt_tail[k] = t
     rq.rt_nr += 1
+    if rq.rt_nr == 2:
+        s.rt_overloaded += 1
 
 cdef inline void rt_dequeue(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
@@ -105,6 +107,8 @@ cdef inline void rt_dequeue(Sim* s, s32 t) noexcept nogil:
     if s.rt_head[k] < 0:
         rt_bm_clear(rq, p.rt_prio)
     rq.rt_nr -= 1
+    if rq.rt_nr == 1:
+        s.rt_overloaded -= 1
 
 cdef inline void rt_requeue_tail(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
@@ -113,6 +117,73 @@ cdef inline void rt_requeue_tail(Sim* s, s32 t) noexcept nogil:
         return
     rt_dequeue(s, t)
     rt_enqueue(s, t, False)
+
+cdef s32 rt_waiting(Sim* s, s32 cpu, s32 limit_prio) noexcept nogil:
+    # Highest-priority queued RT task on rq `cpu` that is not running there (prio < limit_prio).
+    cdef s32 prio, t
+    for prio in range(limit_prio if limit_prio < MAX_RT_PRIO else MAX_RT_PRIO):
+        t = s.rt_head[cpu * MAX_RT_PRIO + prio]
+        while t >= 0:
+            if t != s.rq[cpu].curr:
+                return t
+            t = s.task[t].rt_next
+    return -1
+
+cdef inline int rq_prio(Sim* s, s32 cpu) noexcept nogil:
+    # cpupri view of a CPU: the running task's prio (idle = lowest).
+    cdef s32 c = s.rq[cpu].curr
+    if c < 0:
+        return MAX_RT_PRIO + 41
+    return s.task[c].rt_prio
+
+cdef void rt_move(Sim* s, s32 t, s32 dst) noexcept nogil:
+    rt_dequeue(s, t)
+    s.rq[s.task[t].cpu].nr_running -= 1
+    s.task[t].cpu = dst
+    s.task[t].nr_migrations += 1
+    rt_enqueue(s, t, False)
+    s.rq[dst].nr_running += 1
+
+cdef void push_rt_task(Sim* s, s32 cpu) noexcept nogil:
+    # push_rt_tasks: a queued RT task that cannot run here goes to the allowed CPU running the
+    # lowest-priority work, if that is lower than the task's own priority.
+    cdef s32 t = rt_waiting(s, cpu, MAX_RT_PRIO)
+    cdef kern_t* k
+    cdef s32 c, best = -1
+    cdef int bestp
+    if t < 0:
+        return
+    k = &s.kern[s.rq[cpu].kern]
+    bestp = s.task[t].rt_prio
+    for c in range(k.rq_base, k.rq_base + k.nrq):
+        if c != cpu and task_allowed(s, t, c) and rq_prio(s, c) > bestp and not s.rq[c].rt_throttled:
+            bestp = rq_prio(s, c)
+            best = c
+    if best < 0:
+        return
+    rt_move(s, t, best)
+    wakeup_preempt(s, best, t)
+    resched_deliver(s, best, False)
+
+cdef void pull_rt_task(Sim* s, s32 cpu) noexcept nogil:
+    # pull_rt_task: this CPU is about to run lower-priority work; take the best waiting RT task
+    # from an overloaded CPU if it may run here.
+    cdef kern_t* k = &s.kern[s.rq[cpu].kern]
+    cdef s32 c, t, best = -1
+    cdef int bestp = MAX_RT_PRIO
+    for c in range(k.rq_base, k.rq_base + k.nrq):
+        if c == cpu or s.rq[c].rt_nr < 2:
+            continue
+        t = rt_waiting(s, c, bestp)
+        while t >= 0 and not task_allowed(s, t, cpu):
+            t = s.task[t].rt_next
+            if t >= 0 and t == s.rq[c].curr:
+                t = s.task[t].rt_next
+        if t >= 0 and s.task[t].rt_prio < bestp:
+            bestp = s.task[t].rt_prio
+            best = t
+    if best >= 0:
+        rt_move(s, best, cpu)
 
 cdef inline s32 rt_pick(Sim* s, s32 cpu) noexcept nogil:
     cdef int prio = rt_highest_prio(&s.rq[cpu])
@@ -323,6 +394,7 @@ cdef void check_preempt_wakeup_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     cse_idle = a.se[se].idle
     pse_idle = a.se[pse].idle
     if cse_idle and not pse_idle:
+        cancel_protect_slice(&a.se[se])
         resched_curr_lazy(a, CFS_OF(s, se))
         return
     if cse_idle != pse_idle:
@@ -410,13 +482,14 @@ cdef void handle_fair_server(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 curr = rq.curr
     host_interrupt(s, cpu, EXIT_HOST_INTR)
     settle_curr(s, cpu)
+    if rq.fs_active and rq.fs_runtime <= 0:
+        # budget used up: throttled until the deadline, whatever the next period holds
+        rq.fs_active = 0
+        s.fa.resched[cpu] |= RESCHED_NOW
     fair_server_replenish(s, rq)
-    if rq.fs_active:
-        if rq.fs_runtime <= 0:
-            rq.fs_active = 0
-            s.fa.resched[cpu] |= RESCHED_NOW
-    elif (curr >= 0 and s.task[curr].cls == CLS_RT and s.fa.cfs[rq.cfs].h_nr_runnable > 0
-          and rq.fs_runtime > 0 and s.now >= rq.fs_deadline - rq.fs_runtime):
+    if (not rq.fs_active and curr >= 0 and s.task[curr].cls == CLS_RT
+            and s.fa.cfs[rq.cfs].h_nr_runnable > 0 and rq.fs_runtime > 0
+            and s.now >= rq.fs_deadline - rq.fs_runtime):
         rq.fs_active = 1
         rq.fs_activations += 1
         s.fa.resched[cpu] |= RESCHED_NOW
@@ -519,8 +592,11 @@ cdef void wakeup_preempt(Sim* s, s32 cpu, s32 p) noexcept nogil:
 cdef s32 pick_next_task(Sim* s, s32 cpu, s32 prev) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
     cdef s32 next = -1
-    cdef bint rt_ok = rq.rt_nr > 0 and not rq.rt_throttled
+    cdef bint rt_ok
     cdef bint prev_fair = prev >= 0 and s.task[prev].cls == CLS_FAIR
+    if rq.rt_nr == 0 and s.rt_overloaded > 0 and not rq.rt_throttled:
+        pull_rt_task(s, cpu)
+    rt_ok = rq.rt_nr > 0 and not rq.rt_throttled
     if rq.fs_active and s.fa.cfs[rq.cfs].h_nr_runnable == 0:
         rq.fs_active = 0
     if rt_ok and not rq.fs_active:
@@ -575,6 +651,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         rq.nr_switches += 1
         set_idle_bit(s, cpu, next < 0)
         if next >= 0:
+            if prev < 0 and rq.vcpu < 0:
+                rq.seg_start = s.now + s.idle_exit_ns - s.ctx_switch_ns   # C-state exit
             switch_in(s, cpu, next)
         else:
             rq.busy_ns += s.now - rq.busy_since
@@ -585,12 +663,15 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
                 vcpu_guest_idle(s, rq.vcpu)
     if rq.fs_on:
         fair_server_update(s, cpu)
+    if rq.rt_nr > 1:
+        push_rt_task(s, cpu)
     if s.check:
         check_rq(s, cpu)
 
-cdef inline void record_latency(Sim* s, s32 t) noexcept nogil:
+cdef inline void record_latency(Sim* s, s32 t, s64 at) noexcept nogil:
+    # Wake-up latency: from the timer expiry to the moment the task executes (`at`).
     cdef task_t* p = &s.task[t]
-    cdef s64 lat = s.now - p.lat_start
+    cdef s64 lat = at - p.lat_start
     p.lat_start = -1
     p.lat_count += 1
     p.lat_sum += lat
@@ -606,7 +687,9 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     p.wait_ns += s.now - p.runnable_since
     if p.cls == CLS_RT and p.policy == POLICY_RR and p.rr_left <= 0:
         p.rr_left = s.rr_ticks
-    rq.seg_start = s.now + s.ctx_switch_ns
+    if rq.seg_start < s.now:
+        rq.seg_start = s.now
+    rq.seg_start += s.ctx_switch_ns
     if p.vcpu >= 0:
         vcpu_switch_in(s, p.vcpu, cpu)
         return
@@ -614,7 +697,7 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         # A guest rq whose vCPU is not in guest mode: the task starts running at the next entry.
         return
     if p.lat_start >= 0:
-        record_latency(s, t)
+        record_latency(s, t, rq.seg_start)
     if p.remaining == 0:
         # Nothing to compute (fresh start or after a yield): run the program now.
         program_step(s, t, cpu)
@@ -728,7 +811,7 @@ cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if p.cls == CLS_FAIR:
         update_cfs_rq_avg(&s.fa, old)
-        pelt_update(s.now, &se.avg, 0, 0, 0, se_weight(se))
+        pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
         se.avg.last_update_time = 0
@@ -750,9 +833,12 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
         enqueue_task_fair(s, t, ENQUEUE_DELAYED)
     else:
         if p.state_new:
-            # wake_up_new_task: fork balance, fully loaded PELT, half-slice initial deadline.
+            # wake_up_new_task: fork balance (RT: cpupri), fully loaded PELT, half-slice deadline.
             p.state_new = 0
             cpu = select_new_cpu(s, t)
+            if p.cls == CLS_RT:
+                p.cpu = cpu
+                cpu = select_task_rq(s, t)
             p.cpu = cpu
             flags = ENQUEUE_INITIAL
             if p.cls == CLS_FAIR:
@@ -849,7 +935,7 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
             # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
             return
         if p.lat_start >= 0:
-            record_latency(s, t)   # a periodic overrun sample: the task is running right now
+            record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
         return
@@ -922,13 +1008,16 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
         if p.vcpu >= 0:
             vcpu_set_mode(s, p.vcpu, VM_PREEMPTED)
         p.timer_cpu = -2      # the forking CPU: treat the new task's CPU as local
-    elif p.kern > 0:
-        guest_timer_interrupt(s, s.rq[p.timer_cpu].vcpu)
-    else:
-        host_interrupt(s, p.timer_cpu, EXIT_HOST_INTR)
+    elif p.timer_cpu >= 0:
+        if p.kern > 0:
+            guest_timer_interrupt(s, s.rq[p.timer_cpu].vcpu)
+        else:
+            host_interrupt(s, p.timer_cpu, EXIT_HOST_INTR)
     p.lat_start = s.now
     r = program_advance(s, t, &wake_at)
     if r == STEP_BLOCK:
+        if p.timer_cpu < 0:
+            p.timer_cpu = p.cpu     # a new task that sleeps before it ever ran
         p.state = TS_SLEEPING
         ev_arm(&s.q, s.slot_task + t, wake_at)
         return
@@ -938,6 +1027,7 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
         return
     if r == STEP_YIELD:
         p.remaining = 0
+        p.nr_yields += 1
     try_to_wake_up(s, t, p.timer_cpu)
 
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:

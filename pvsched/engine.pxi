@@ -13,7 +13,10 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
                     | F_WAKEUP_PREEMPTION)
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
-       "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD}
+       "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
+       "vcpu": OP_VCPU}
+VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
+EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio")
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
@@ -63,6 +66,7 @@ cdef class Engine:
                  task_start_ns, task_affinity, task_prog_start, task_prog_len, task_slice_ns, ops,
                  task_kern=None, task_vcpu=None, vms=(), vcpu_vm=None,
                  unsigned long long seed=0, bint shuffle_ties=False, long long ctx_switch_ns=0,
+                 long long idle_exit_ns=0,
                  rt_guard="fair_server", long long fs_runtime_ns=50_000_000,
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
@@ -171,8 +175,8 @@ cdef class Engine:
             raise ValueError("every vCPU needs exactly one thread")
         if rt_guard not in RT_GUARDS:
             raise ValueError(f"rt_guard={rt_guard!r} unknown")
-        if ctx_switch_ns < 0:
-            raise ValueError("ctx_switch_ns is negative")
+        if ctx_switch_ns < 0 or idle_exit_ns < 0:
+            raise ValueError("ctx_switch_ns / idle_exit_ns is negative")
         for k, vm in enumerate(vms):
             for key in ("hz", "base_slice_ns", "exit_ns", "entry_ns", "halt_poll_max_ns", "halt_poll_grow",
                         "halt_poll_grow_start", "halt_poll_shrink", "guest_poll_ns"):
@@ -193,6 +197,7 @@ cdef class Engine:
         s.nvcpu = nvcpu
         s.nops = opsv.shape[0]
         s.ctx_switch_ns = ctx_switch_ns
+        s.idle_exit_ns = idle_exit_ns
         s.host_tick_exits = host_tick_exits
         s.rt_guard = RT_GUARDS[rt_guard]
         s.fs_runtime_ns = fs_runtime_ns
@@ -415,11 +420,15 @@ cdef class Engine:
         # Bring per-task and per-CPU accounting up to `now` (idempotent).
         cdef Sim* s = &self.s
         cdef s32 i
-        for i in range(s.ncpu):
+        for i in range(s.nrq):
             settle_curr(s, i)
             if s.rq[i].curr >= 0:
                 s.rq[i].busy_ns += s.now - s.rq[i].busy_since
                 s.rq[i].busy_since = s.now
+        for i in range(s.nvcpu):
+            if s.vcpu[i].mode != VM_OFF:
+                s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
+                s.vcpu[i].mode_since = s.now
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -472,6 +481,30 @@ cdef class Engine:
             cpu["rt_throttle_count"][c] = s.rq[c].rt_throttle_count
             cpu["nr_running"][c] = s.rq[c].nr_running
         out["cpu"] = cpu
+        vc = {k: np.zeros(s.nvcpu, dtype=np.int64) for k in (
+            "vm", "task", "host_cpu", "mode", "nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks",
+            "halt_poll_ns", "guest_ticks", "guest_switches")}
+        for m in VCPU_MODES:
+            vc[m + "_ns"] = np.zeros(s.nvcpu, dtype=np.int64)
+        for m in EXIT_REASONS:
+            vc["exits_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+        for c in range(s.nvcpu):
+            vc["vm"][c] = s.vcpu[c].vm
+            vc["task"][c] = s.vcpu[c].task
+            vc["host_cpu"][c] = s.vcpu[c].host_cpu
+            vc["mode"][c] = s.vcpu[c].mode
+            vc["nr_poll_ok"][c] = s.vcpu[c].nr_poll_ok
+            vc["nr_poll_fail"][c] = s.vcpu[c].nr_poll_fail
+            vc["nr_blocks"][c] = s.vcpu[c].nr_blocks
+            vc["nr_kicks"][c] = s.vcpu[c].nr_kicks
+            vc["halt_poll_ns"][c] = s.vcpu[c].halt_poll_ns
+            vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
+            vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
+            for k, m in enumerate(VCPU_MODES):
+                vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
+            for k, m in enumerate(EXIT_REASONS):
+                vc["exits_" + m][c] = s.vcpu[c].nr_exits[k]
+        out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents
         out["violations"] = self.violations

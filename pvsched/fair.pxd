@@ -10,6 +10,14 @@ cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
         return <u64>(a.clk_base[cpu] + a.now_p[0] - a.clk_entry[cpu])
     return <u64>a.clk_base[cpu]
 
+# PELT reads the rq clock shifted by one PELT period: the simulated clock starts at 0, and a
+# last_update_time of 0 means "not attached" to the kernel (the real clock is never 0).
+cdef enum:
+    PELT_EPOCH_NS = 1048576
+
+cdef inline u64 pelt_clock(FairArena* a, s32 cpu) noexcept nogil:
+    return rq_clock(a, cpu) + PELT_EPOCH_NS
+
 cdef inline bint before(u64 a, u64 b) noexcept nogil:
     # u64 wrap-safe "a earlier than b".
     return <s64>(a - b) < 0
@@ -336,7 +344,7 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
-    return pelt_update(rq_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
+    return pelt_update(pelt_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
                        cfs.h_nr_runnable, cfs.curr >= 0, 1)
 
 cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
@@ -375,7 +383,7 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    cdef u64 now = rq_clock(a, cfs.cpu)
+    cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
     cdef int decayed
     if se.avg.last_update_time and not (flags & SKIP_AGE_LOAD):
@@ -547,7 +555,8 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
 cdef inline void update_cfs_group(FairArena* a, s32 n) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef u64 shares
-    if se.my_q < 0:
+    # A task has no group queue; an emptied group keeps its weight (matters for DELAY_DEQUEUE).
+    if se.my_q < 0 or a.cfs[se.my_q].load.weight == 0:
         return
     shares = calc_group_shares(a, &a.cfs[se.my_q])
     if se.load.weight != shares:

@@ -57,7 +57,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     if t >= 0:
         p = &s.task[t]
         if p.lat_start >= 0 and p.state == TS_RUNNING:
-            record_latency(s, t)
+            record_latency(s, t, s.now)
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
         elif p.remaining == 0:

@@ -181,6 +181,23 @@ class Result:
         d["idle_ns"] = self.now_ns - d["busy_ns"]
         return d
 
+    @property
+    def vcpus(self) -> Dict[str, np.ndarray]:
+        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal; they
+        add up to the time since the VM started), exits by reason, halt-polling counters."""
+        d = {"name": np.array([self.task_names[t] for t in self.raw["vcpu"]["task"]], dtype=object)}
+        d.update(self.raw["vcpu"])
+        d["steal_ns"] = d["preempted_ns"]
+        return d
+
+    def vcpu(self, name: str) -> Dict[str, int]:
+        """One vCPU's row, by its thread name (``"vm/vcpu0"``)."""
+        i = self._i(name)
+        rows = np.nonzero(self.raw["vcpu"]["task"] == i)[0]
+        if not len(rows):
+            raise KeyError(f"{name!r} is not a vCPU thread")
+        return {k: int(v[rows[0]]) for k, v in self.vcpus.items() if k != "name"}
+
     def to_pandas(self, table: str = "tasks"):
         import pandas as pd
         if table == "tasks":
@@ -191,7 +208,9 @@ class Result:
             return df
         if table == "cpus":
             return pd.DataFrame(self.cpus)
-        raise ValueError(f"unknown table {table!r} (tasks, cpus)")
+        if table == "vcpus":
+            return pd.DataFrame(self.vcpus)
+        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus)")
 
     def summary(self, max_rows: int = 40) -> str:
         """A fixed-width text table: per task CPU share, wait, switches and latency percentiles."""

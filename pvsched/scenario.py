@@ -59,6 +59,9 @@ class Host:
     ``preempt``: "full" delivers fair-class preemption at once (with an IPI to a remote CPU);
     "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
     ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
+    ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
+    False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
+    ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period.
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
 
@@ -80,6 +83,8 @@ class Host:
     rr_timeslice_ms: int = 100
     nohz_idle: bool = True
     context_switch_ns: int = 0
+    idle_exit_ns: int = 0
+    tick_exits: bool = True
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -102,6 +107,8 @@ class Host:
         _int(f"{path}.rr_timeslice_ms", self.rr_timeslice_ms, 1, 10**6)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.context_switch_ns", self.context_switch_ns, 0, 10**9)
+        _int(f"{path}.idle_exit_ns", self.idle_exit_ns, 0, 10**9)
+        _bool(f"{path}.tick_exits", self.tick_exits)
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -150,13 +157,175 @@ class Task:
 
 
 @dataclass
+class GuestKernel:
+    """The guest's own scheduler: the same EEVDF/RT code as the host, with its own HZ, preemption
+    model and features. ``idle_poll_ns`` > 0 enables guest-side idle polling (cpuidle-haltpoll):
+    the idle guest spins that long in guest mode before it executes HLT."""
+
+    hz: int = 1000
+    preempt: str = "full"
+    base_slice_ns: int = 700_000
+    slice_scaling: str = "log"
+    features: Dict[str, bool] = field(default_factory=dict)
+    nohz_idle: bool = True
+    idle_poll_ns: int = 0
+
+    def validate(self, path):
+        _int(f"{path}.hz", self.hz, 1, 10000)
+        _choice(f"{path}.preempt", self.preempt, PREEMPT_MODELS)
+        _int(f"{path}.base_slice_ns", self.base_slice_ns, 1, 10**9)
+        _choice(f"{path}.slice_scaling", self.slice_scaling, SLICE_SCALING)
+        if not isinstance(self.features, dict):
+            raise ScenarioError(f"{path}.features", self.features, "must be a table of name = bool")
+        from pvsched._core import FEATURE_BITS
+        for k, v in self.features.items():
+            if k not in FEATURE_BITS:
+                raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+            _bool(f"{path}.features.{k}", v)
+        _bool(f"{path}.nohz_idle", self.nohz_idle)
+        _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
+
+
+@dataclass
+class VM:
+    """A KVM guest: ``vcpus`` vCPU threads on the host (in their own cgroup ``vm:<name>``, a child of
+    ``cgroup``, with cpu.weight ``weight``) and a guest kernel running ``tasks`` (their ``cpus`` are
+    vCPU numbers). ``pin`` pins vCPU i to pCPU pin[i]; ``cpus`` restricts all vCPU threads.
+
+    KVM knobs: ``hlt_exits`` (False = HLT/MWAIT pass-through: an idle guest keeps its pCPU busy),
+    ``posted_interrupts`` (interrupts reach a running vCPU without an exit), ``ipi_virtualization``
+    (sending an IPI needs no exit), ``timer_exits`` (guest timer expiries exit; False = posted timer
+    interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
+    thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
+    and its grow/shrink parameters (v6.x defaults).
+    """
+
+    name: str
+    vcpus: int = 4
+    tasks: List[Task] = field(default_factory=list)
+    guest: GuestKernel = field(default_factory=GuestKernel)
+    cgroup: Optional[str] = None
+    weight: int = 100
+    pin: Optional[Sequence[int]] = None
+    cpus: Optional[Sequence[int]] = None
+    vcpu_policy: str = "normal"
+    vcpu_nice: int = 0
+    vcpu_rt_priority: int = 0
+    hlt_exits: bool = True
+    posted_interrupts: bool = False
+    ipi_virtualization: bool = False
+    timer_exits: bool = True
+    exit_ns: int = 1_500
+    entry_ns: int = 500
+    halt_poll_ns: int = 200_000
+    halt_poll_grow: int = 2
+    halt_poll_grow_start: int = 10_000
+    halt_poll_shrink: int = 2
+    start_ns: int = 0
+
+    def cgroup_name(self) -> str:
+        return f"vm:{self.name}"
+
+    def vcpu_names(self) -> List[str]:
+        return [f"{self.name}/vcpu{i}" for i in range(self.vcpus)]
+
+    def validate(self, path, host: "Host", cgroup_names):
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ScenarioError(f"{path}.name", self.name, "must be a non-empty string without '/'")
+        _int(f"{path}.vcpus", self.vcpus, 1, 4096)
+        if not isinstance(self.guest, GuestKernel):
+            raise ScenarioError(f"{path}.guest", self.guest, "must be a GuestKernel")
+        self.guest.validate(f"{path}.guest")
+        if self.cgroup is not None and self.cgroup not in cgroup_names:
+            raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
+        _int(f"{path}.weight", self.weight, 1, 10000)
+        if self.pin is not None:
+            if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
+                raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")
+            for i, c in enumerate(self.pin):
+                _int(f"{path}.pin[{i}]", c, 0, host.cpus - 1)
+        if self.cpus is not None:
+            if isinstance(self.cpus, (str, bytes)) or not hasattr(self.cpus, "__iter__") or not list(self.cpus):
+                raise ScenarioError(f"{path}.cpus", self.cpus, "must be a non-empty list of pCPU numbers")
+            for c in self.cpus:
+                _int(f"{path}.cpus", c, 0, host.cpus - 1)
+            if self.pin is not None:
+                raise ScenarioError(f"{path}.cpus", self.cpus, "give pin or cpus, not both")
+        _choice(f"{path}.vcpu_policy", self.vcpu_policy, POLICIES)
+        _int(f"{path}.vcpu_nice", self.vcpu_nice, -20, 19)
+        if self.vcpu_policy in ("fifo", "rr"):
+            _int(f"{path}.vcpu_rt_priority", self.vcpu_rt_priority, 1, 99)
+        elif self.vcpu_rt_priority != 0:
+            raise ScenarioError(f"{path}.vcpu_rt_priority", self.vcpu_rt_priority, "only fifo/rr vCPUs have an RT priority")
+        for k in ("hlt_exits", "posted_interrupts", "ipi_virtualization", "timer_exits"):
+            _bool(f"{path}.{k}", getattr(self, k))
+        _int(f"{path}.exit_ns", self.exit_ns, 0, 10**9)
+        _int(f"{path}.entry_ns", self.entry_ns, 0, 10**9)
+        _int(f"{path}.halt_poll_ns", self.halt_poll_ns, 0, 10**10)
+        _int(f"{path}.halt_poll_grow", self.halt_poll_grow, 0, 1000)
+        _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
+        _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
+        _int(f"{path}.start_ns", self.start_ns, 0)
+        names = set()
+        for i, t in enumerate(self.tasks):
+            p = f"{path}.tasks[{i}]"
+            _validate_task(p, t, self.vcpus, None)
+            if t.cgroup is not None:
+                raise ScenarioError(f"{p}.cgroup", t.cgroup, "guest cgroups are not modelled yet")
+            for n in t.names():
+                if n in names:
+                    raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
+                names.add(n)
+
+    def kernel_dict(self) -> dict:
+        """The per-VM parameters the engine takes."""
+        from pvsched._core import _features_mask
+        from pvsched.kernel import base_slice_ns
+        g = self.guest
+        return dict(nvcpu=self.vcpus, hz=g.hz, base_slice_ns=base_slice_ns(self.vcpus, g.base_slice_ns, g.slice_scaling),
+                    features=_features_mask(g.features), lazy=g.preempt == "lazy", nohz_idle=g.nohz_idle,
+                    hlt_exits=self.hlt_exits, posted_interrupts=self.posted_interrupts,
+                    ipi_virtualization=self.ipi_virtualization, timer_exits=self.timer_exits,
+                    exit_ns=self.exit_ns, entry_ns=self.entry_ns, halt_poll_max_ns=self.halt_poll_ns,
+                    halt_poll_grow=self.halt_poll_grow, halt_poll_grow_start=self.halt_poll_grow_start,
+                    halt_poll_shrink=self.halt_poll_shrink, guest_poll_ns=g.idle_poll_ns)
+
+
+def _validate_task(p, t, ncpus, cgroup_names):
+    if not isinstance(t, Task):
+        raise ScenarioError(p, t, "must be a Task")
+    if not isinstance(t.name, str) or not t.name or "/" in t.name:
+        raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string without '/'")
+    _int(f"{p}.count", t.count, 1, 1_000_000)
+    if not isinstance(t.workload, Workload):
+        raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
+    t.workload.validate(f"{p}.workload")
+    _choice(f"{p}.policy", t.policy, POLICIES)
+    _int(f"{p}.nice", t.nice, -20, 19)
+    if t.policy in ("fifo", "rr"):
+        _int(f"{p}.rt_priority", t.rt_priority, 1, 99)
+    elif t.rt_priority != 0:
+        raise ScenarioError(f"{p}.rt_priority", t.rt_priority, "only fifo/rr tasks have an RT priority")
+    if cgroup_names is not None and t.cgroup is not None and t.cgroup not in cgroup_names:
+        raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
+    if t.cpus is not None:
+        if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
+            raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
+        for c in t.cpus:
+            _int(f"{p}.cpus", c, 0, ncpus - 1)
+    _int(f"{p}.start_ns", t.start_ns, 0)
+    if t.slice_ns is not None:
+        _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+
+
+@dataclass
 class Scenario:
-    """A whole simulation input: host, cgroups, tasks, duration and seed."""
+    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed."""
 
     host: Host = field(default_factory=Host)
     cgroups: List[Cgroup] = field(default_factory=list)
     tasks: List[Task] = field(default_factory=list)
-    vms: list = field(default_factory=list)
+    vms: List[VM] = field(default_factory=list)
     duration_ns: int = 1_000_000_000
     seed: int = 0
     shuffle_ties: bool = False
@@ -192,99 +361,126 @@ class Scenario:
                     raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "the cgroup hierarchy has a cycle")
                 seen.add(cur.name)
                 cur = self.cgroups[names[cur.parent]]
-        if self.vms:
-            from pvsched.errors import NotModelledError
-            raise NotModelledError("vms: virtual machines are not modelled yet in this version")
         tnames = set()
-        if not self.tasks:
-            raise ScenarioError("tasks", self.tasks, "a scenario needs at least one task")
+        if not self.tasks and not self.vms:
+            raise ScenarioError("tasks", self.tasks, "a scenario needs at least one task or VM")
         for i, t in enumerate(self.tasks):
             p = f"tasks[{i}]"
-            if not isinstance(t, Task):
-                raise ScenarioError(p, t, "must be a Task")
-            if not isinstance(t.name, str) or not t.name:
-                raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string")
-            _int(f"{p}.count", t.count, 1, 1_000_000)
+            _validate_task(p, t, self.host.cpus, names)
             for n in t.names():
                 if n in tnames:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
                 tnames.add(n)
-            if not isinstance(t.workload, Workload):
-                raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
-            t.workload.validate(f"{p}.workload")
-            _choice(f"{p}.policy", t.policy, POLICIES)
-            _int(f"{p}.nice", t.nice, -20, 19)
-            if t.policy in ("fifo", "rr"):
-                _int(f"{p}.rt_priority", t.rt_priority, 1, 99)
-            elif t.rt_priority != 0:
-                raise ScenarioError(f"{p}.rt_priority", t.rt_priority, "only fifo/rr tasks have an RT priority")
-            if t.cgroup is not None and t.cgroup not in names:
-                raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
-            if t.cpus is not None:
-                if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
-                    raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
-                for c in t.cpus:
-                    _int(f"{p}.cpus", c, 0, self.host.cpus - 1)
-            _int(f"{p}.start_ns", t.start_ns, 0)
-            if t.slice_ns is not None:
-                _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+        vnames = set()
+        for i, vm in enumerate(self.vms):
+            p = f"vms[{i}]"
+            if not isinstance(vm, VM):
+                raise ScenarioError(p, vm, "must be a VM")
+            vm.validate(p, self.host, names)
+            if vm.name in vnames:
+                raise ScenarioError(f"{p}.name", vm.name, "VM names must be unique")
+            vnames.add(vm.name)
+            if vm.cgroup_name() in names:
+                raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
 
     # ------------------------------------------------------------------ compile
-    def compile(self) -> dict:
-        """Validate and flatten into the keyword arguments of :class:`pvsched._core.Engine`."""
+    def compile(self):
+        """Validate and flatten into ``(engine_kwargs, task_names, cgroup_names)`` for
+        :class:`pvsched._core.Engine`. Task order: host tasks, then per VM its vCPU threads
+        (``vm/vcpuN``) and its guest tasks (``vm/name``)."""
         from pvsched._core import OPS, POLICIES as CPOL
         self.validate()
         h = self.host
-        cg_index = {cg.name: i + 1 for i, cg in enumerate(self.cgroups)}
-        # parents must come before children in the engine's arrays: order by depth
-        order = sorted(range(len(self.cgroups)), key=lambda i: self._depth(i))
-        remap = {self.cgroups[i].name: k + 1 for k, i in enumerate(order)}
+        cgs = list(self.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight) for vm in self.vms]
+        by = {c.name: c for c in cgs}
+
+        def depth(c):
+            d = 0
+            while c.parent is not None:
+                d, c = d + 1, by[c.parent]
+            return d
+        order = sorted(range(len(cgs)), key=lambda i: depth(cgs[i]))
+        remap = {cgs[i].name: k + 1 for k, i in enumerate(order)}
         tg_parent, tg_shares, tg_idle = [-1], [1024 << 10], [0]
         for i in order:
-            cg = self.cgroups[i]
+            cg = cgs[i]
             tg_parent.append(0 if cg.parent is None else remap[cg.parent])
             tg_shares.append(cg.shares())
             tg_idle.append(int(cg.idle))
-        words = (h.cpus + 63) // 64
-        cols = {k: [] for k in ("policy", "nice", "rt_prio", "tg", "start", "aff", "ps", "pl", "slice")}
+        maxw = max([(h.cpus + 63) // 64] + [(vm.vcpus + 63) // 64 for vm in self.vms])
+        cols = {k: [] for k in ("policy", "nice", "rt_prio", "tg", "start", "aff", "ps", "pl", "slice", "kern", "vcpu")}
         ops: list = []
         names = []
-        for t in self.tasks:
-            prog = [(OPS[o[0]], int(o[1]), int(o[2]), int(o[3])) for o in t.workload.ops()]
+
+        def mask_of(cpus):
+            mask = [0] * maxw
+            for c in cpus:
+                mask[c >> 6] |= 1 << (c & 63)
+            return mask
+
+        def add(name, prog, policy, nice, rt, tg, start, mask, slice_ns, kern, vcpu):
+            names.append(name)
+            cols["policy"].append(CPOL[policy])
+            cols["nice"].append(nice)
+            cols["rt_prio"].append(rt)
+            cols["tg"].append(tg)
+            cols["start"].append(start)
+            cols["aff"].append(mask)
+            cols["ps"].append(prog[0])
+            cols["pl"].append(prog[1])
+            cols["slice"].append(slice_ns or 0)
+            cols["kern"].append(kern)
+            cols["vcpu"].append(vcpu)
+
+        def program(workload):
+            prog = [(OPS[o[0]], int(o[1]), int(o[2]), int(o[3])) for o in workload.ops()]
             start = len(ops)
             ops.extend(prog)
-            mask = [0] * words
-            for c in (t.cpus if t.cpus is not None else range(h.cpus)):
-                mask[c >> 6] |= 1 << (c & 63)
+            return start, len(prog)
+
+        for t in self.tasks:
+            prog = program(t.workload)
+            mask = mask_of(t.cpus if t.cpus is not None else range(h.cpus))
             for n in t.names():
-                names.append(n)
-                cols["policy"].append(CPOL[t.policy])
-                cols["nice"].append(t.nice)
-                cols["rt_prio"].append(t.rt_priority)
-                cols["tg"].append(0 if t.cgroup is None else remap[t.cgroup])
-                cols["start"].append(t.start_ns)
-                cols["aff"].append(mask)
-                cols["ps"].append(start)
-                cols["pl"].append(len(prog))
-                cols["slice"].append(t.slice_ns or 0)
-        del cg_index
+                add(n, prog, t.policy, t.nice, t.rt_priority, 0 if t.cgroup is None else remap[t.cgroup],
+                    t.start_ns, mask, t.slice_ns, 0, -1)
+        vcpu_vm = []
+        vcpu_prog = None
+        for k, vm in enumerate(self.vms):
+            if vcpu_prog is None:
+                vcpu_prog = (len(ops), 1)
+                ops.append((OPS["vcpu"], 0, 0, 0))
+            for i, n in enumerate(vm.vcpu_names()):
+                cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
+                add(n, vcpu_prog, vm.vcpu_policy, vm.vcpu_nice, vm.vcpu_rt_priority, remap[vm.cgroup_name()],
+                    vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
+                vcpu_vm.append(k)
+            for t in vm.tasks:
+                prog = program(t.workload)
+                mask = mask_of(t.cpus if t.cpus is not None else range(vm.vcpus))
+                for n in t.names():
+                    add(f"{vm.name}/{n}", prog, t.policy, t.nice, t.rt_priority, 0,
+                        max(t.start_ns, vm.start_ns), mask, t.slice_ns, k + 1, -1)
+        nt = len(names)
+        arr = lambda k: np.array(cols[k], dtype=np.int64)
         return dict(
             ncpu=h.cpus, hz=h.hz, base_slice_ns=h.base_slice(), features=h.feature_mask(),
             lazy=h.preempt == "lazy",
             tg_parent=np.array(tg_parent, dtype=np.int64), tg_shares=np.array(tg_shares, dtype=np.int64),
             tg_idle=np.array(tg_idle, dtype=np.int64),
-            task_policy=np.array(cols["policy"], dtype=np.int64), task_nice=np.array(cols["nice"], dtype=np.int64),
-            task_rt_prio=np.array(cols["rt_prio"], dtype=np.int64), task_tg=np.array(cols["tg"], dtype=np.int64),
-            task_start_ns=np.array(cols["start"], dtype=np.int64),
-            task_affinity=np.array(cols["aff"], dtype=np.uint64).reshape(len(names), words),
-            task_prog_start=np.array(cols["ps"], dtype=np.int64), task_prog_len=np.array(cols["pl"], dtype=np.int64),
-            task_slice_ns=np.array(cols["slice"], dtype=np.int64),
+            task_policy=arr("policy"), task_nice=arr("nice"), task_rt_prio=arr("rt_prio"), task_tg=arr("tg"),
+            task_start_ns=arr("start"),
+            task_affinity=np.array(cols["aff"], dtype=np.uint64).reshape(nt, maxw),
+            task_prog_start=arr("ps"), task_prog_len=arr("pl"), task_slice_ns=arr("slice"),
+            task_kern=arr("kern"), task_vcpu=arr("vcpu"),
+            vms=[vm.kernel_dict() for vm in self.vms], vcpu_vm=np.array(vcpu_vm, dtype=np.int64),
             ops=np.array(ops, dtype=np.int64).reshape(-1, 4),
             seed=self.seed, shuffle_ties=self.shuffle_ties, ctx_switch_ns=h.context_switch_ns,
+            idle_exit_ns=h.idle_exit_ns,
             rt_guard=h.rt_guard, fs_runtime_ns=h.fair_server_runtime_ns, fs_period_ns=h.fair_server_period_ns,
             rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
-            nohz_idle=h.nohz_idle, check_invariants=self.check_invariants,
-        ), names, [None] + [self.cgroups[i].name for i in order]
+            nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=self.check_invariants,
+        ), names, [None] + [cgs[i].name for i in order]
 
     def _depth(self, i):
         d, cg = 0, self.cgroups[i]
@@ -304,12 +500,18 @@ class Scenario:
             "cgroups": [{k: v for k, v in dataclasses.asdict(c).items() if v is not None} for c in self.cgroups],
             "tasks": [],
         }
-        for t in self.tasks:
-            td = {k: v for k, v in dataclasses.asdict(t).items() if k != "workload" and v is not None}
-            if td.get("cpus") is not None:
-                td["cpus"] = list(td["cpus"])
-            td["workload"] = t.workload.to_dict()
-            d["tasks"].append(td)
+        d["tasks"] = [_task_dict(t) for t in self.tasks]
+        if self.vms:
+            d["vms"] = []
+            for vm in self.vms:
+                vd = {f.name: getattr(vm, f.name) for f in dataclasses.fields(VM)
+                      if f.name not in ("tasks", "guest") and getattr(vm, f.name) is not None}
+                for k in ("pin", "cpus"):
+                    if k in vd:
+                        vd[k] = list(vd[k])
+                vd["guest"] = dataclasses.asdict(vm.guest)
+                vd["tasks"] = [_task_dict(t) for t in vm.tasks]
+                d["vms"].append(vd)
         return d
 
     @classmethod
@@ -342,12 +544,16 @@ class Scenario:
         cgroups = []
         for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
             cgroups.append(Cgroup(**_fields(c, Cgroup, f"cgroups[{i}]", required=("name",))))
-        tasks = []
-        for i, t in enumerate(_list(d.get("tasks", []), "tasks")):
-            kw = _fields(t, Task, f"tasks[{i}]", required=("name", "workload"))
-            kw["workload"] = workload_from_dict(kw["workload"], f"tasks[{i}].workload")
-            tasks.append(Task(**kw))
-        sc = cls(host=host, cgroups=cgroups, tasks=tasks, vms=list(d.get("vms", [])),
+        tasks = [_task_from(t, f"tasks[{i}]") for i, t in enumerate(_list(d.get("tasks", []), "tasks"))]
+        vms = []
+        for i, v in enumerate(_list(d.get("vms", []), "vms")):
+            kw = _fields(v, VM, f"vms[{i}]", required=("name",))
+            gd = kw.get("guest", {})
+            kw["guest"] = GuestKernel(**_fields(gd, GuestKernel, f"vms[{i}].guest"))
+            kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
+                           for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
+            vms.append(VM(**kw))
+        sc = cls(host=host, cgroups=cgroups, tasks=tasks, vms=vms,
                  **{k: d[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in d})
         sc.validate()
         return sc
@@ -376,6 +582,20 @@ class Scenario:
         except tomllib.TOMLDecodeError as e:
             raise ScenarioError(source, "<toml>", f"malformed TOML: {e}") from None
         return cls.from_dict(d, source=source)
+
+
+def _task_dict(t: Task) -> dict:
+    td = {k: v for k, v in dataclasses.asdict(t).items() if k != "workload" and v is not None}
+    if td.get("cpus") is not None:
+        td["cpus"] = list(td["cpus"])
+    td["workload"] = t.workload.to_dict()
+    return td
+
+
+def _task_from(t, path) -> Task:
+    kw = _fields(t, Task, path, required=("name", "workload"))
+    kw["workload"] = workload_from_dict(kw["workload"], f"{path}.workload")
+    return Task(**kw)
 
 
 def _list(v, path):

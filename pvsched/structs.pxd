@@ -318,6 +318,7 @@ cdef struct Sim:
     s32 nvcpu
     s32* rt_head        # rq * 100 + prio
     s32* rt_tail
+    s32 rt_overloaded   # rqs with two or more queued RT tasks (push/pull candidates)
     u64* aff
     u64* idle_mask      # per kernel: bit per rq with nothing current
     op_t* ops
@@ -327,6 +328,7 @@ cdef struct Sim:
     s64 now
     u64 nevents
     s64 ctx_switch_ns
+    s64 idle_exit_ns
     int host_tick_exits
     int rt_guard
     s64 fs_runtime_ns

@@ -135,14 +135,15 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio")
 
 
 @dataclass
 class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
-    ("timer", period_ns)]``; repeated ``loops`` times (0 = forever), then the task exits.
-    A ``timer`` phase waits for the next expiry of an absolute periodic timer.
+    ("timer", period_ns), ("mmio", ns)]``; repeated ``loops`` times (0 = forever), then the task
+    exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer; an ``mmio``
+    phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``.
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
     ('exit', 0, 0, 0)
@@ -167,7 +168,7 @@ class Phases(Workload):
             if len(ph) != 2:
                 raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns")
             _check_int(f"{p}[1]", ph[1], 1)
-            timed = True
+            timed = timed or ph[0] != "mmio"
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
         _check_int(f"{path}.loops", self.loops, 0)
@@ -184,6 +185,8 @@ class Phases(Workload):
                 out.append(("sleep", ph[1], 0, 0))
             elif ph[0] == "timer":
                 out.append(("period", ph[1], 0, 0))
+            elif ph[0] == "mmio":
+                out.append(("vmexit", ph[1], 0, 0))
             else:
                 out.append(("yield", 0, 0, 0))
         out.append(("loop", start, self.loops, 0))
