@@ -1,16 +1,86 @@
-"""Command line: ``pvsched run SCENARIO.toml``, ``pvsched bench``.
+"""Command line: ``pvsched run|sweep|reproduce|bench`` (also ``python -m pvsched``).
 
->>> main(["--help"])  # doctest: +SKIP
+- ``pvsched run SCENARIO.toml`` prints the summary table (and per-VM vCPU time split); ``--json``,
+  ``--csv``, ``--parquet`` write the task table.
+- ``pvsched sweep SWEEP.toml --workers N [--scheduler ADDR]`` runs a sweep file
+  (:func:`pvsched.sweep.load_sweep_file`), streaming runs to the output directory; re-running the
+  same command resumes.
+- ``pvsched reproduce NAME`` reproduces a seed's published experiment (``--list`` names them).
+- ``pvsched bench`` measures engine throughput.
+
+Bad input gives a one-line ``pvsched: error: ...`` on stderr and exit status 2.
+
+>>> main(["reproduce", "--list"])  # doctest: +ELLIPSIS
+seed000 ...
+0
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from typing import List, Optional
 
 from pvsched.errors import NotModelledError, ScenarioError
+
+#: Experiments ``pvsched reproduce`` knows: one per seed thread (``../shared/seeds``). An experiment
+#: is implemented by a module ``pvsched.experiments.<name>`` with a ``reproduce() -> str`` function
+#: (the side-by-side table it prints); until then ``reproduce`` says it is not implemented yet.
+EXPERIMENTS = {
+    "seed000": "dynamic vCPU priority boosting via guest/host shared memory (Google, Dec 2023)",
+    "seed001": "guest halted time discounted from PELT under HLT pass-through (Amazon, Feb 2025)",
+    "seed002": "vCPU debooster in yield_to_task_fair + IPI-aware directed yield (Tencent, Nov 2025)",
+    "seed003": "skip rcuc wake-ups on nohz_full CPUs running a guest (Red Hat, 2024)",
+    "seed004": "exit to userspace on HLT/MWAIT for deferred VMM work (Amazon, Sep 2023)",
+}
+
+EXIT_BAD_INPUT = 2
+EXIT_NOT_IMPLEMENTED = 3
+
+
+class CliError(Exception):
+    """A one-line user-facing error (exit status ``code``)."""
+
+    def __init__(self, msg: str, code: int = EXIT_BAD_INPUT):
+        super().__init__(msg)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (no usage dump) on bad arguments."""
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _pandas_hint(e: ImportError) -> CliError:
+    return CliError(f"{e}; this output needs pandas and pyarrow: pip install \"pvsched[pandas]\"")
+
+
+# ------------------------------------------------------------------------------------------------ run
+def _vm_summary(r) -> str:
+    v = r.vcpus
+    if not len(v["name"]):
+        return ""
+    modes = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns")
+    hdr = f"{'vm':<20} {'vcpus':>5} {'guest%':>7} {'exit%':>7} {'poll%':>7} {'halt%':>7} {'steal%':>7} {'exits/s':>9}"
+    lines = [hdr, "-" * len(hdr)]
+    vms = []
+    for n in v["name"]:
+        vm = n.rsplit("/vcpu", 1)[0]
+        if vm not in vms:
+            vms.append(vm)
+    secs = max(r.now_ns, 1) / 1e9
+    for vm in vms:
+        rows = [i for i, n in enumerate(v["name"]) if n.rsplit("/vcpu", 1)[0] == vm]
+        tot = {m: int(v[m][rows].sum()) for m in modes}
+        life = max(sum(tot.values()), 1)
+        exits = int(sum(v[k][rows].sum() for k in v if k.startswith("exits_")))
+        lines.append(f"{vm[:20]:<20} {len(rows):5d} " + " ".join(f"{100.0 * tot[m] / life:7.2f}" for m in modes)
+                     + f" {exits / secs:9.0f}")
+    return "\n".join(lines)
 
 
 def _cmd_run(args) -> int:
@@ -22,6 +92,10 @@ def _cmd_run(args) -> int:
     sim = Simulation(sc)
     r = sim.run(until_ns=until)
     print(r.summary(max_rows=args.rows))
+    vms = _vm_summary(r)
+    if vms:
+        print()
+        print(vms)
     print(f"wall {r.wall_s:.3f} s, {r.events_per_s / 1e6:.2f} M events/s")
     if args.json:
         rows = []
@@ -31,8 +105,12 @@ def _cmd_run(args) -> int:
             d.update({k: getattr(tv, k) for k in r.TASK_COLUMNS})
             d.update(r.latency(n).summary())
             rows.append(d)
+        out = {"tasks": rows, "now_ns": r.now_ns, "events": r.events}
+        if len(r.vcpus["name"]):
+            out["vcpus"] = [{k: (str(val[i]) if k == "name" else int(val[i])) for k, val in r.vcpus.items()}
+                            for i in range(len(r.vcpus["name"]))]
         with open(args.json, "w") as f:
-            json.dump({"tasks": rows, "now_ns": r.now_ns, "events": r.events}, f, indent=1)
+            json.dump(out, f, indent=1)
     if args.csv:
         import csv
         with open(args.csv, "w", newline="") as f:
@@ -41,11 +119,76 @@ def _cmd_run(args) -> int:
             w.writerow(cols)
             for i, n in enumerate(r.task_names):
                 w.writerow([n] + [int(r.raw["task"][k][i]) for k in r.TASK_COLUMNS])
+    if args.parquet:
+        try:
+            df = r.to_pandas("tasks")
+            df.to_parquet(args.parquet, index=False)
+        except ImportError as e:
+            raise _pandas_hint(e) from None
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- sweep
+def _cmd_sweep(args) -> int:
+    from pvsched.sweep import SweepError, load_sweep_file, sweep
+    spec = load_sweep_file(args.sweep)
+    out = args.out or spec.output or os.path.splitext(os.path.basename(args.sweep))[0] + ".sweep"
+    seeds = args.seeds if args.seeds is not None else spec.seeds
+    if args.workers is not None and args.workers < 0:
+        raise CliError(f"--workers {args.workers}: must be >= 0")
+    try:
+        import pandas  # noqa: F401
+    except ImportError as e:
+        raise _pandas_hint(e) from None
+    t0 = time.perf_counter()
+    try:
+        df = sweep(spec.base, spec.grid, seeds, spec.metrics, out=out, workers=args.workers,
+                   scheduler=args.scheduler, progress=False if args.no_progress else None,
+                   overwrite=args.overwrite)
+    except ScenarioError as e:
+        raise ScenarioError(f"{args.sweep}: {e.path}", e.value, e.problem) from None
+    except SweepError as e:
+        raise CliError(f"{args.sweep}: {e}") from None
+    wall = time.perf_counter() - t0
+    import pandas as pd
+    with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_colwidth", 40):
+        shown = df.drop(columns=["cell_id", "seed"])
+        print(shown.to_string(max_rows=args.rows, index=False))
+    where = df.attrs.get("table") or out
+    print(f"{len(df)} runs ({df.attrs.get('new_runs', 0)} new, {df.attrs.get('resumed_runs', 0)} already on disk) "
+          f"in {wall:.2f} s -> {where}")
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    if args.parquet:
+        df.to_parquet(args.parquet, index=False)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ reproduce
+def _cmd_reproduce(args) -> int:
+    if args.list or args.experiment is None:
+        for name, title in EXPERIMENTS.items():
+            print(f"{name}  {title}")
+        if args.experiment is None and not args.list:
+            raise CliError("name an experiment to reproduce (listed above)")
+        return 0
+    name = args.experiment
+    if name not in EXPERIMENTS:
+        raise CliError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
+    import importlib
+    try:
+        mod = importlib.import_module(f"pvsched.experiments.{name}")
+    except ModuleNotFoundError as e:
+        if e.name and (e.name == "pvsched.experiments" or e.name.startswith("pvsched.experiments.")):
+            raise CliError(f"experiment {name} ({EXPERIMENTS[name]}) is not implemented yet",
+                           EXIT_NOT_IMPLEMENTED) from None
+        raise
+    print(mod.reproduce())
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- bench
 def _cmd_bench(args) -> int:
-    import os
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
     try:
         from scenarios import host_only
@@ -66,17 +209,49 @@ def _cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pvsched", description="Simulate double scheduling (Linux/KVM host and guests).")
-    sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="run a scenario TOML file and print its summary table")
-    r.add_argument("scenario")
+    p = _Parser(prog="pvsched", description="Simulate double scheduling (Linux/KVM host and guests).")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{run,sweep,reproduce,bench}",
+                           parser_class=_Parser)
+    r = sub.add_parser("run", help="run a scenario TOML file and print its summary table",
+                       description="Run one scenario file and print per-task CPU share, waits, switches and "
+                                   "wake-up latency (and each VM's vCPU time split).")
+    r.add_argument("scenario", help="scenario TOML file (see examples/)")
     r.add_argument("--until-ns", type=int, default=None, help="simulated time (default: the scenario's duration_ns)")
-    r.add_argument("--seed", type=int, default=None)
+    r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     r.add_argument("--rows", type=int, default=40, help="task rows to print")
-    r.add_argument("--json", help="write the task table as JSON")
-    r.add_argument("--csv", help="write the task table as CSV")
+    r.add_argument("--json", metavar="FILE", help="write the task (and vCPU) table as JSON")
+    r.add_argument("--csv", metavar="FILE", help="write the task table as CSV")
+    r.add_argument("--parquet", metavar="FILE", help="write the task table as Parquet (needs pandas, pyarrow)")
     r.set_defaults(fn=_cmd_run)
-    b = sub.add_parser("bench", help="measure engine throughput (events/s)")
+
+    s = sub.add_parser("sweep", help="run a sweep file: grid x seeds -> one table (resumable)",
+                       description="Run every cell of a sweep file's grid for each seed and write one tidy "
+                                   "table. Each finished run is saved at once; the same command again resumes "
+                                   "a killed sweep. Sweep file format: examples/sweep_busy_host.toml.")
+    s.add_argument("sweep", help="sweep TOML file")
+    s.add_argument("--workers", "-j", type=int, default=None,
+                   help="local worker processes (default: all cores; 0 = run in this process)")
+    s.add_argument("--scheduler", metavar="ADDR", default=None,
+                   help="run on a Dask distributed scheduler (e.g. tcp://10.0.0.1:8786) instead of local processes")
+    s.add_argument("--out", "-o", metavar="DIR", default=None,
+                   help="output directory (default: the file's `output`, else ./<name>.sweep)")
+    s.add_argument("--seeds", type=int, default=None, help="repetitions per cell (overrides the file)")
+    s.add_argument("--overwrite", action="store_true", help="clear an output directory that holds another sweep")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--rows", type=int, default=30, help="table rows to print")
+    s.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    s.add_argument("--parquet", metavar="FILE", help="also write the table as Parquet")
+    s.set_defaults(fn=_cmd_sweep)
+
+    x = sub.add_parser("reproduce", help="reproduce a seed's published experiment (--list names them)",
+                       description="Reproduce one seed thread's published result in shape, side by side with "
+                                   "the published numbers. Known: " + ", ".join(EXPERIMENTS) + ".")
+    x.add_argument("experiment", nargs="?", help="experiment name, e.g. seed000")
+    x.add_argument("--list", action="store_true", help="list the known experiments")
+    x.set_defaults(fn=_cmd_reproduce)
+
+    b = sub.add_parser("bench", help="measure engine throughput (events/s)",
+                       description="Time the host-only benchmark scenario (64 pCPUs, 1024 tasks).")
     b.add_argument("--duration-ns", type=int, default=1_000_000_000)
     b.add_argument("--repeat", type=int, default=3)
     b.set_defaults(fn=_cmd_bench)
@@ -85,11 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    from pvsched.sweep import SweepError
+
+    def fail(e, code=EXIT_BAD_INPUT):
+        msg = " ".join(str(e).splitlines()) or type(e).__name__
+        print(f"pvsched: error: {msg}", file=sys.stderr)
+        return code
     try:
         return args.fn(args)
-    except (ScenarioError, NotModelledError, FileNotFoundError) as e:
-        print(f"pvsched: error: {e}", file=sys.stderr)
-        return 2
+    except CliError as e:
+        return fail(e, e.code)
+    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError) as e:
+        return fail(e)
+    except KeyboardInterrupt:
+        print("pvsched: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

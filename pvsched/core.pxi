@@ -696,6 +696,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     if not s.fa.clk_run[cpu]:
         # A guest rq whose vCPU is not in guest mode: the task starts running at the next entry.
         return
+    if rq.vcpu >= 0 and s.vm[s.vcpu[rq.vcpu].vm].boost_mode and guest_switch_hooks(s, rq.vcpu, t):
+        return              # a doorbell exit before the task reaches user space
     if p.lat_start >= 0:
         record_latency(s, t, rq.seg_start)
     if p.remaining == 0:
@@ -857,6 +859,10 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
     if s.rq[cpu].fs_on:
         fair_server_update(s, cpu)
     if s.rq[cpu].vcpu >= 0:
+        if (p.cls == CLS_RT and cpu == local and s.vm[s.vcpu[s.rq[cpu].vcpu].vm].boost_mode
+                and (s.vm[s.vcpu[s.rq[cpu].vcpu].vm].triggers & TR_RT_ENQUEUE)):
+            s.vcpu[s.rq[cpu].vcpu].boost_req = VCPU_REQ_BOOST
+            s.vcpu[s.rq[cpu].vcpu].boost_cat = 1
         guest_wakeup_delivered(s, cpu, local)
     else:
         host_rq_enqueued(s, cpu)
@@ -884,6 +890,12 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.remaining = op.a + rand_upto(p, op.b)
             if p.remaining <= 0:
                 continue
+            return STEP_RUN
+        elif op.code == OP_CRITICAL:
+            p.remaining = op.a + rand_upto(p, op.b)
+            if p.remaining <= 0:
+                continue
+            p.in_critical = 1
             return STEP_RUN
         elif op.code == OP_HOG:
             p.pc -= 1
@@ -929,7 +941,16 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     # The running task finished its burst (or had none): act on its next op.
     cdef task_t* p = &s.task[t]
     cdef s64 wake_at = 0
-    cdef int r = program_advance(s, t, &wake_at)
+    cdef int r
+    cdef bint was_critical = p.in_critical
+    p.in_critical = 0
+    r = program_advance(s, t, &wake_at)
+    if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
+        # preempt_enable() with a reschedule pending
+        if p.remaining > 0 and s.fa.clk_run[cpu]:
+            ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
+        resched_deliver(s, cpu, True)
+        return
     if r == STEP_RUN:
         if not s.fa.clk_run[cpu]:
             # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
@@ -969,7 +990,13 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     if v >= 0:
         # Guest tick: the LAPIC timer interrupt (a preemption-timer exit unless timer exits are off).
         if s.vm[s.vcpu[v].vm].timer_exits:
+            s.vcpu[v].pending_irq = 1
             vcpu_exit(s, v, EXIT_GUEST_TIMER, s.vm[s.vcpu[v].vm].exit_ns)
+        elif s.vm[s.vcpu[v].vm].boost_mode:
+            guest_irq_hooks(s, v)
+        if s.vm[s.vcpu[v].vm].rogue == ROGUE_DOORBELL_STORM:
+            s.vcpu[v].boost_req = VCPU_REQ_BOOST
+            vcpu_exit(s, v, EXIT_DOORBELL, s.vm[s.vcpu[v].vm].doorbell_ns)
     else:
         host_interrupt(s, cpu, EXIT_HOST_TICK)
     settle_curr(s, cpu)
@@ -1045,8 +1072,10 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_fair_server(s, slot - s.slot_fs)
         elif slot < s.slot_vcpu:
             handle_rt_period(s, slot - s.slot_rt)
-        elif slot < s.slot_task:
+        elif slot < s.slot_vbudget:
             handle_vcpu(s, slot - s.slot_vcpu)
+        elif slot < s.slot_task:
+            handle_vbudget(s, slot - s.slot_vbudget)
         else:
             handle_task_timer(s, slot - s.slot_task)
     if until > s.now:

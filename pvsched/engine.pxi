@@ -14,9 +14,18 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
-       "vcpu": OP_VCPU}
+       "vcpu": OP_VCPU, "critical": OP_CRITICAL}
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
-EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio")
+EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
+                "doorbell", "budget")
+BOOST_TRIGGERS = {"irq_entry": TR_IRQ_ENTRY, "irq_exit": TR_IRQ_EXIT, "sched": TR_SCHED,
+                  "rt_enqueue": TR_RT_ENQUEUE, "user_return": TR_USER_RETURN, "kick_timer": TR_KICK_TIMER,
+                  "kick_intr": TR_KICK_INTR, "kick_unhalt": TR_KICK_UNHALT, "halt": TR_HALT,
+                  "pending_at_exit": TR_PENDING_EXIT, "preempt_disabled": TR_PREEMPT_DISABLED}
+BOOST_CAUSES = ("request", "pending", "kick_timer", "kick_intr", "kick_unhalt", "halt", "preempt_disabled")
+UNBOOST_CAUSES = ("exit", "doorbell", "cap", "budget")
+BOOST_MODES = {"off": BOOST_OFF, "dynamic": BOOST_DYNAMIC, "bounded": BOOST_BOUNDED}
+ROGUES = {"none": ROGUE_NONE, "hold_boost": ROGUE_HOLD_BOOST, "doorbell_storm": ROGUE_DOORBELL_STORM}
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
@@ -133,7 +142,7 @@ cdef class Engine:
             if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
         for i in range(opsv.shape[0]):
-            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_VCPU or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_CRITICAL or opsv[i, 1] < 0 or opsv[i, 2] < 0:
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -188,7 +197,7 @@ cdef class Engine:
         self.ntg = ntg
         nse = ntask + (ntg - 1) * ncpu
         ncfs = ntg * ncpu + nvcpu
-        nslots = 4 * nrq + nvcpu + ntask
+        nslots = 4 * nrq + 2 * nvcpu + ntask
         s.ncpu = ncpu
         s.nrq = nrq
         s.ntask = ntask
@@ -211,7 +220,8 @@ cdef class Engine:
         s.slot_fs = 2 * nrq
         s.slot_rt = 3 * nrq
         s.slot_vcpu = 4 * nrq
-        s.slot_task = 4 * nrq + nvcpu
+        s.slot_vbudget = 4 * nrq + nvcpu
+        s.slot_task = 4 * nrq + 2 * nvcpu
 
         s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
         s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))
@@ -293,6 +303,20 @@ cdef class Engine:
                 vmp.halt_poll_grow_start = int(vm["halt_poll_grow_start"])
                 vmp.halt_poll_shrink = int(vm["halt_poll_shrink"])
                 vmp.guest_poll_ns = int(vm["guest_poll_ns"])
+                bst = vm.get("boost", {})
+                vmp.boost_mode = BOOST_MODES[bst.get("mode", "off")]
+                vmp.boost_policy = POLICY_FIFO if bst.get("policy", "rr") == "fifo" else POLICY_RR
+                vmp.boost_prio = int(bst.get("priority", 8))
+                vmp.triggers = int(bst.get("triggers", 0))
+                vmp.cap_ns = int(bst.get("cap_ns", 3_000_000))
+                vmp.doorbell_ns = int(bst.get("doorbell_ns", 1_000))
+                vmp.setsched_ns = int(bst.get("setsched_ns", 2_000))
+                vmp.cs_budget_ns = int(bst.get("cs_budget_ns", 2_000_000))
+                vmp.gen_budget_ns = int(bst.get("gen_budget_ns", 500_000_000))
+                vmp.rogue = ROGUES[bst.get("rogue", "none")]
+                if not 1 <= vmp.boost_prio <= 99 or vmp.cap_ns < 0 or vmp.doorbell_ns < 0 \
+                        or vmp.setsched_ns < 0 or vmp.cs_budget_ns < 0 or vmp.gen_budget_ns < 0:
+                    raise ValueError(f"vm {kk - 1}: boost parameters out of range")
             s.fa.kp[kk].tick_nsec = s.kern[kk].tick_ns
         for kk in range(1, nkern):
             s.vm[kk - 1].vcpu_base = s.kern[kk].rq_base - ncpu
@@ -340,6 +364,10 @@ cdef class Engine:
             s.vcpu[v].vm = vvm[v]
             s.vcpu[v].rq = ncpu + v
             s.vcpu[v].task = -1
+            s.vcpu[v].hooked_task = -1
+            s.vcpu[v].pd_ts = -1
+            s.vcpu[v].boost_status = VCPU_BOOST_NORMAL if s.vm[vvm[v]].boost_mode else VCPU_BOOST_DISABLED
+            s.vcpu[v].guest_status = s.vcpu[v].boost_status
             s.vcpu[v].host_cpu = 0
             s.vcpu[v].mode = VM_OFF
 
@@ -359,6 +387,7 @@ cdef class Engine:
             p.policy = <u8>tpol[i]
             p.cls = CLS_RT if tpol[i] in (POLICY_FIFO, POLICY_RR) else CLS_FAIR
             p.rt_prio = 99 - <s32>trt[i] if p.cls == CLS_RT else MAX_RT_PRIO + 20 + <s32>tnice[i]
+            p.nice = <s32>tnice[i]
             p.rt_next = -1
             p.rt_prev = -1
             p.aff = i * maxw
@@ -426,6 +455,8 @@ cdef class Engine:
                 s.rq[i].busy_ns += s.now - s.rq[i].busy_since
                 s.rq[i].busy_since = s.now
         for i in range(s.nvcpu):
+            if s.vcpu[i].boost_status == VCPU_BOOST_BOOSTED:
+                boost_account(s, i)
             if s.vcpu[i].mode != VM_OFF:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
                 s.vcpu[i].mode_since = s.now
@@ -488,6 +519,12 @@ cdef class Engine:
             vc[m + "_ns"] = np.zeros(s.nvcpu, dtype=np.int64)
         for m in EXIT_REASONS:
             vc["exits_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+        for m in BOOST_CAUSES:
+            vc["boosts_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+        for m in UNBOOST_CAUSES:
+            vc["unboosts_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+        for m in ("boosted_run_ns", "boosted_blocked_ns", "boosted_wait_ns", "budget_refused", "boosted"):
+            vc[m] = np.zeros(s.nvcpu, dtype=np.int64)
         for c in range(s.nvcpu):
             vc["vm"][c] = s.vcpu[c].vm
             vc["task"][c] = s.vcpu[c].task
@@ -504,6 +541,16 @@ cdef class Engine:
                 vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
             for k, m in enumerate(EXIT_REASONS):
                 vc["exits_" + m][c] = s.vcpu[c].nr_exits[k]
+            for k, m in enumerate(BOOST_CAUSES):
+                vc["boosts_" + m][c] = s.vcpu[c].nr_boost[k]
+            for k, m in enumerate(UNBOOST_CAUSES):
+                vc["unboosts_" + m][c] = s.vcpu[c].nr_unboost[k]
+            vc["boosted_run_ns"][c] = (s.vcpu[c].boosted_ns[VM_GUEST] + s.vcpu[c].boosted_ns[VM_EXIT]
+                                       + s.vcpu[c].boosted_ns[VM_POLL])
+            vc["boosted_blocked_ns"][c] = s.vcpu[c].boosted_ns[VM_HALTED]
+            vc["boosted_wait_ns"][c] = s.vcpu[c].boosted_ns[VM_PREEMPTED]
+            vc["budget_refused"][c] = s.vcpu[c].nr_budget_refused
+            vc["boosted"][c] = s.vcpu[c].boost_status == VCPU_BOOST_BOOSTED
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

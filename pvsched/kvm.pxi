@@ -8,6 +8,8 @@
 
 cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
+    if vc.boost_status == VCPU_BOOST_BOOSTED:
+        boost_account(s, v)
     if vc.mode != VM_OFF:
         vc.t_mode[vc.mode] += s.now - vc.mode_since
     vc.mode_since = s.now
@@ -46,6 +48,11 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     rq.seg_start = s.now
+    vc.guest_status = vc.boost_status          # record_vcpu_boost_status at entry
+    if vc.pending_irq:
+        vc.pending_irq = 0
+        if s.vm[vc.vm].boost_mode and guest_irq_hooks(s, v):
+            return                              # the doorbell exited again at once
     if rq.tick_next:
         ev_arm(&s.q, s.slot_tick + grq, rq.tick_next if rq.tick_next > s.now else s.now)
         rq.tick_next = 0
@@ -56,6 +63,8 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
         return
     if t >= 0:
         p = &s.task[t]
+        if s.vm[vc.vm].boost_mode and vc.hooked_task != t and guest_switch_hooks(s, v, t):
+            return
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
         if p.remaining > 0:
@@ -82,6 +91,8 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
         return
     vc.nr_exits[reason] += 1
     ev_arm(&s.q, s.slot_vcpu + v, end + cost)
+    if s.vm[vc.vm].boost_mode:
+        pvsched_exit_eval(s, v, reason)
 
 cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
     # The guest ran out of work on this vCPU while in guest mode: it idles (HLT).
@@ -138,6 +149,8 @@ cdef void vcpu_block(Sim* s, s32 v) noexcept nogil:
     cdef s32 t = vc.task
     cdef s32 cpu = vc.host_cpu
     ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vm[vc.vm].boost_mode and (s.vm[vc.vm].triggers & TR_HALT):
+        vcpu_set_boost(s, v, True, BC_HALT)     # kvm_vcpu_block: boost before sleeping
     vcpu_set_mode(s, v, VM_HALTED)
     vc.nr_blocks += 1
     settle_curr(s, cpu)
@@ -232,6 +245,9 @@ cdef void resched_deliver(Sim* s, s32 cpu, bint local) noexcept nogil:
     if not f:
         return
     if s.rq[cpu].vcpu >= 0:
+        c = s.rq[cpu].curr
+        if c >= 0 and s.task[c].in_critical:
+            return          # preempt_count > 0: the reschedule waits for preempt_enable
         if s.fa.clk_run[cpu] and ((f & RESCHED_NOW) or local):
             schedule(s, cpu)
         return
@@ -263,10 +279,17 @@ cdef void guest_timer_interrupt(Sim* s, s32 v) noexcept nogil:
     cdef vm_t* vm = &s.vm[vc.vm]
     if vc.mode == VM_GUEST:
         if vm.timer_exits:
+            vc.pending_irq = 1
             vcpu_exit(s, v, EXIT_GUEST_TIMER, vm.exit_ns)
-    elif vc.mode == VM_HALTED or vc.mode == VM_POLL:
-        # kvm's hrtimer fires on the pCPU the vCPU last ran on
-        host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
+        elif vm.boost_mode:
+            guest_irq_hooks(s, v)               # posted timer: handled in guest, no exit
+    else:
+        vc.pending_irq = 1
+        if vc.mode == VM_HALTED or vc.mode == VM_POLL:
+            # kvm's hrtimer fires on the pCPU the vCPU last ran on
+            host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
+            if vm.boost_mode and (vm.triggers & TR_KICK_TIMER):
+                vcpu_set_boost(s, v, True, BC_KICK_TIMER)
 
 cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     # A guest task was enqueued on grq by an event on guest rq `local` (-2: no sender).
@@ -285,6 +308,14 @@ cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     if vc.guest_polling:
         vc.guest_polling = 0
         ev_cancel(&s.q, s.slot_vcpu + v)
+    if need_ipi or (remote and vc.mode == VM_HALTED):
+        if vm.boost_mode and not vm.posted_intr and (vm.triggers & TR_KICK_INTR):
+            vcpu_set_boost(s, v, True, BC_KICK_INTR)
+        if vc.mode == VM_GUEST and vm.posted_intr:
+            if vm.boost_mode:
+                guest_irq_hooks(s, v)
+        else:
+            vc.pending_irq = 1
     if vc.mode == VM_GUEST:
         if need_ipi and not vm.posted_intr:
             vcpu_exit(s, v, EXIT_IPI_RECV, vm.exit_ns)

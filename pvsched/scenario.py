@@ -222,6 +222,12 @@ class VM:
     halt_poll_grow_start: int = 10_000
     halt_poll_shrink: int = 2
     start_ns: int = 0
+    boost: "BoostPolicy" = None
+
+    def __post_init__(self):
+        if self.boost is None:
+            from pvsched.policies import BoostPolicy
+            self.boost = BoostPolicy()
 
     def cgroup_name(self) -> str:
         return f"vm:{self.name}"
@@ -266,6 +272,12 @@ class VM:
         _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
         _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
         _int(f"{path}.start_ns", self.start_ns, 0)
+        from pvsched.policies import BoostPolicy
+        if not isinstance(self.boost, BoostPolicy):
+            raise ScenarioError(f"{path}.boost", self.boost, "must be a BoostPolicy")
+        self.boost.validate(f"{path}.boost")
+        if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
+            raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -288,7 +300,14 @@ class VM:
                     ipi_virtualization=self.ipi_virtualization, timer_exits=self.timer_exits,
                     exit_ns=self.exit_ns, entry_ns=self.entry_ns, halt_poll_max_ns=self.halt_poll_ns,
                     halt_poll_grow=self.halt_poll_grow, halt_poll_grow_start=self.halt_poll_grow_start,
-                    halt_poll_shrink=self.halt_poll_shrink, guest_poll_ns=g.idle_poll_ns)
+                    halt_poll_shrink=self.halt_poll_shrink, guest_poll_ns=g.idle_poll_ns,
+                    boost=self.boost.engine_dict())
+
+    def thread_policy(self):
+        """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""
+        if self.boost.mode == "static":
+            return self.boost.policy, self.vcpu_nice, self.boost.priority
+        return self.vcpu_policy, self.vcpu_nice, self.vcpu_rt_priority
 
 
 def _validate_task(p, t, ncpus, cgroup_names):
@@ -452,7 +471,8 @@ class Scenario:
                 ops.append((OPS["vcpu"], 0, 0, 0))
             for i, n in enumerate(vm.vcpu_names()):
                 cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
-                add(n, vcpu_prog, vm.vcpu_policy, vm.vcpu_nice, vm.vcpu_rt_priority, remap[vm.cgroup_name()],
+                pol, nice, rtp = vm.thread_policy()
+                add(n, vcpu_prog, pol, nice, rtp, remap[vm.cgroup_name()],
                     vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
                 vcpu_vm.append(k)
             for t in vm.tasks:
@@ -505,7 +525,8 @@ class Scenario:
             d["vms"] = []
             for vm in self.vms:
                 vd = {f.name: getattr(vm, f.name) for f in dataclasses.fields(VM)
-                      if f.name not in ("tasks", "guest") and getattr(vm, f.name) is not None}
+                      if f.name not in ("tasks", "guest", "boost") and getattr(vm, f.name) is not None}
+                vd["boost"] = dataclasses.asdict(vm.boost)
                 for k in ("pin", "cpus"):
                     if k in vd:
                         vd[k] = list(vd[k])
@@ -550,6 +571,9 @@ class Scenario:
             kw = _fields(v, VM, f"vms[{i}]", required=("name",))
             gd = kw.get("guest", {})
             kw["guest"] = GuestKernel(**_fields(gd, GuestKernel, f"vms[{i}].guest"))
+            if "boost" in kw:
+                from pvsched.policies import BoostPolicy
+                kw["boost"] = BoostPolicy(**_fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"))
             kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                            for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
             vms.append(VM(**kw))

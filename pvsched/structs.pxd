@@ -161,6 +161,7 @@ cdef enum:
     OP_START_PERIOD = 8 # the periodic timer starts now + a
     OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns
     OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm.pxi
+    OP_CRITICAL = 11    # compute a ns with preemption disabled (guest: preempt_count > 0)
 
 cdef struct op_t:
     s32 code
@@ -179,7 +180,9 @@ cdef struct task_t:
     u8 state
     u8 on_rq            # queued in its class (a delayed fair entity counts)
     u8 state_new        # its first wake-up is in progress (wake_up_new_task)
-    s32 rt_prio         # kernel prio 0..98 = 99 - sched_priority
+    u8 in_critical      # running a preempt-disabled section (guest kernel code)
+    s32 rt_prio         # kernel prio 0..98 = 99 - sched_priority; fair: 120 + nice
+    s32 nice
     s32 rr_left         # SCHED_RR ticks left
     s32 rt_next
     s32 rt_prev
@@ -261,7 +264,50 @@ cdef enum:
     EXIT_IPI_RECV = 5   # interrupt delivery to a running vCPU without posted interrupts
     EXIT_HLT = 6
     EXIT_MMIO = 7
-    EXIT_NREASONS = 8
+    EXIT_DOORBELL = 8   # pvsched: the guest's synchronous unboost wrmsr
+    EXIT_BUDGET = 9     # pvsched bounded policy: the host forces an exit to end a boost
+    EXIT_NREASONS = 10
+
+# pvsched (seed 000) boost policy
+cdef enum:
+    BOOST_OFF = 0
+    BOOST_DYNAMIC = 1
+    BOOST_BOUNDED = 2
+    VCPU_BOOST_DISABLED = 0
+    VCPU_BOOST_NORMAL = 1
+    VCPU_BOOST_BOOSTED = 2
+    VCPU_REQ_NONE = 0
+    VCPU_REQ_UNBOOST = 1
+    VCPU_REQ_BOOST = 2
+    # switchable triggers
+    TR_IRQ_ENTRY = 1 << 0       # guest irq/NMI/softirq entry: lazy boost request
+    TR_IRQ_EXIT = 1 << 1        # guest irq exit to a preemptible context: (sync) unboost
+    TR_SCHED = 1 << 2           # guest __schedule: next RT -> boost, next fair -> unboost (lazy)
+    TR_RT_ENQUEUE = 1 << 3      # guest local enqueue of an RT task: lazy boost
+    TR_USER_RETURN = 1 << 4     # guest return to user of a non-RT task: (sync) unboost
+    TR_KICK_TIMER = 1 << 5      # host: LAPIC timer expiry kick of a blocked vCPU boosts
+    TR_KICK_INTR = 1 << 6       # host: interrupt/IPI injection without posted interrupts boosts
+    TR_KICK_UNHALT = 1 << 7     # host: PV-unhalt kick boosts
+    TR_HALT = 1 << 8            # host: boost in kvm_vcpu_block before sleeping
+    TR_PENDING_EXIT = 1 << 9    # host: a pending timer/interrupt at an exit needs a boost
+    TR_PREEMPT_DISABLED = 1 << 10  # patch-3 variant: preempt-disabled alone needs a boost
+    # boost causes / unboost causes (counters)
+    BC_REQUEST = 0
+    BC_PENDING = 1
+    BC_KICK_TIMER = 2
+    BC_KICK_INTR = 3
+    BC_KICK_UNHALT = 4
+    BC_HALT = 5
+    BC_PREEMPT_DISABLED = 6
+    BC_N = 7
+    UC_EXIT = 0             # re-evaluation at an ordinary exit found no need
+    UC_DOORBELL = 1         # the guest's synchronous unboost
+    UC_CAP = 2              # preempt-disabled boost over the cap
+    UC_BUDGET = 3           # bounded policy budget exhausted
+    UC_N = 4
+    ROGUE_NONE = 0
+    ROGUE_HOLD_BOOST = 1
+    ROGUE_DOORBELL_STORM = 2
 
 cdef struct vm_t:
     s32 kern
@@ -278,6 +324,17 @@ cdef struct vm_t:
     s64 halt_poll_grow_start
     s64 halt_poll_shrink
     s64 guest_poll_ns
+    # pvsched boost policy
+    u8 boost_mode
+    u8 boost_policy     # POLICY_RR / POLICY_FIFO while boosted
+    u8 rogue
+    s32 boost_prio      # sched_priority while boosted (1..99)
+    u32 triggers
+    s64 cap_ns          # max preempt-disabled boost (0 = off)
+    s64 doorbell_ns     # cost of the doorbell exit (fastpath wrmsr)
+    s64 setsched_ns     # cost of sched_setscheduler during an exit
+    s64 cs_budget_ns    # bounded: critical-section boost budget
+    s64 gen_budget_ns   # bounded: generic boost budget
 
 cdef struct vcpu_t:
     s32 vm
@@ -290,13 +347,30 @@ cdef struct vcpu_t:
     u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
     s64 mode_since
     s64 t_mode[6]
-    u64 nr_exits[8]
+    u64 nr_exits[10]
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
     u64 nr_poll_fail
     u64 nr_blocks
     u64 nr_kicks
+    # pvsched boost state
+    u8 boost_status     # host's authoritative copy
+    u8 guest_status     # the guest-visible copy (published at entry)
+    u8 boost_req        # written by the guest
+    u8 pending_irq      # an interrupt waits for injection at the next entry
+    u8 boost_cat        # 0 = critical-section boost, 1 = generic boost
+    u8 latched          # bounded: throttled until debt is repaid
+    s64 pd_ts           # host timestamp of the first exit that saw preempt_disabled
+    s64 boost_since
+    s64 unboost_since
+    s64 bacc_since      # boosted-time accounting mark
+    s32 hooked_task     # guest task the switch/return-to-user hooks last ran for
+    s64 debt_ns         # bounded: boosted time not yet repaid (1:1 by unboosted time)
+    s64 boosted_ns[6]   # boosted time by vCPU mode
+    u64 nr_boost[7]
+    u64 nr_unboost[4]
+    u64 nr_budget_refused
 
 cdef enum:
     RT_GUARD_FAIR_SERVER = 0
@@ -345,4 +419,5 @@ cdef struct Sim:
     s32 slot_fs         # + host rq
     s32 slot_rt         # + host rq
     s32 slot_vcpu       # + vcpu
+    s32 slot_vbudget    # + vcpu (bounded-boost budget timer)
     s32 slot_task       # + task

@@ -135,7 +135,7 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical")
 
 
 @dataclass
@@ -143,7 +143,8 @@ class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
     ("timer", period_ns), ("mmio", ns)]``; repeated ``loops`` times (0 = forever), then the task
     exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer; an ``mmio``
-    phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``.
+    phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a ``critical``
+    phase computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
     ('exit', 0, 0, 0)
@@ -187,6 +188,8 @@ class Phases(Workload):
                 out.append(("period", ph[1], 0, 0))
             elif ph[0] == "mmio":
                 out.append(("vmexit", ph[1], 0, 0))
+            elif ph[0] == "critical":
+                out.append(("critical", ph[1], 0, 0))
             else:
                 out.append(("yield", 0, 0, 0))
         out.append(("loop", start, self.loops, 0))
