@@ -23,6 +23,7 @@ cnp.import_array()
 include "core.pxi"
 include "kvm.pxi"
 include "boost.pxi"
+include "balance.pxi"
 include "_pelt_api.pxi"
 include "kernel_api.pxi"
 include "engine.pxi"

@@ -14,6 +14,13 @@ cdef void task_setscheduler(Sim* s, s32 t, u8 cls, u8 policy, s32 sched_priority
         # switching_from_fair: a delayed sleeper is dequeued for real first
         dequeue_entities(s, p.se, DEQUEUE_SLEEP | DEQUEUE_DELAYED)
     queued = p.on_rq
+    if not queued and s.fa.kp[p.kern].cfs:
+        # v6.5 detach/attach_task_cfs_rq of a sleeper: sleeper placement, then relative vruntime
+        if p.cls == CLS_FAIR and cls != CLS_FAIR:
+            place_entity_cfs(&s.fa, &s.fa.cfs[s.fa.se[p.se].cfs_rq], &s.fa.se[p.se], False)
+            s.fa.se[p.se].vruntime -= s.fa.cfs[s.fa.se[p.se].cfs_rq].min_vruntime
+        elif p.cls != CLS_FAIR and cls == CLS_FAIR:
+            s.fa.se[p.se].vruntime += s.fa.cfs[s.fa.se[p.se].cfs_rq].min_vruntime
     if running:
         settle_curr(s, cpu)
     if queued:

@@ -20,6 +20,15 @@ cdef inline bint task_allowed(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef s32 rel = cpu - s.kern[s.task[t].kern].rq_base
     return (s.aff[s.task[t].aff + (rel >> 6)] >> (rel & 63)) & 1
 
+cdef inline void add_nr_running(Sim* s, s32 cpu, s32 delta) noexcept nogil:
+    # rq->nr_running, and the kernel's count of overloaded rqs (>= 2 tasks) for balancing.
+    cdef u32 old = s.rq[cpu].nr_running
+    s.rq[cpu].nr_running = old + delta
+    if old < 2 and s.rq[cpu].nr_running >= 2:
+        s.kern[s.rq[cpu].kern].nr_overloaded += 1
+    elif old >= 2 and s.rq[cpu].nr_running < 2:
+        s.kern[s.rq[cpu].kern].nr_overloaded -= 1
+
 cdef inline bint is_guest_rq(Sim* s, s32 cpu) noexcept nogil:
     return s.rq[cpu].vcpu >= 0
 
@@ -33,6 +42,13 @@ cdef inline s32 task_parent_on(Sim* s, s32 t, s32 cpu) noexcept nogil:
     if s.task[t].kern == 0 and s.task[t].tg > 0:
         return s.fa.tg_se[s.task[t].tg * s.ncpu + cpu]
     return -1
+
+cdef inline void set_task_cpu(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # The task now belongs to rq `cpu`; its fair entity follows, whatever its current class.
+    cdef sched_entity* se = &s.fa.se[s.task[t].se]
+    s.task[t].cpu = cpu
+    se.cfs_rq = task_cfs_on(s, t, cpu)
+    se.parent = task_parent_on(s, t, cpu)
 
 cdef inline void set_idle_bit(Sim* s, s32 cpu, bint idle) noexcept nogil:
     cdef kern_t* k = &s.kern[s.rq[cpu].kern]
@@ -138,50 +154,56 @@ cdef inline int rq_prio(Sim* s, s32 cpu) noexcept nogil:
 
 cdef void rt_move(Sim* s, s32 t, s32 dst) noexcept nogil:
     rt_dequeue(s, t)
-    s.rq[s.task[t].cpu].nr_running -= 1
-    s.task[t].cpu = dst
+    add_nr_running(s, s.task[t].cpu, -1)
+    set_task_cpu(s, t, dst)
     s.task[t].nr_migrations += 1
     rt_enqueue(s, t, False)
-    s.rq[dst].nr_running += 1
+    add_nr_running(s, dst, 1)
 
 cdef void push_rt_task(Sim* s, s32 cpu) noexcept nogil:
-    # push_rt_tasks: a queued RT task that cannot run here goes to the allowed CPU running the
-    # lowest-priority work, if that is lower than the task's own priority.
-    cdef s32 t = rt_waiting(s, cpu, MAX_RT_PRIO)
-    cdef kern_t* k
-    cdef s32 c, best = -1
+    # push_rt_tasks: queued RT tasks that cannot run here go, highest first, to the allowed CPU
+    # running the lowest-priority work, if that is lower than the task's own priority.
+    cdef kern_t* k = &s.kern[s.rq[cpu].kern]
+    cdef s32 c, t, nxt, prio, best
     cdef int bestp
-    if t < 0:
-        return
-    k = &s.kern[s.rq[cpu].kern]
-    bestp = s.task[t].rt_prio
-    for c in range(k.rq_base, k.rq_base + k.nrq):
-        if c != cpu and task_allowed(s, t, c) and rq_prio(s, c) > bestp and not s.rq[c].rt_throttled:
-            bestp = rq_prio(s, c)
-            best = c
-    if best < 0:
-        return
-    rt_move(s, t, best)
-    wakeup_preempt(s, best, t)
-    resched_deliver(s, best, False)
+    for prio in range(MAX_RT_PRIO):
+        t = s.rt_head[cpu * MAX_RT_PRIO + prio]
+        while t >= 0:
+            nxt = s.task[t].rt_next
+            if t != s.rq[cpu].curr:
+                best = -1
+                bestp = s.task[t].rt_prio
+                for c in range(k.rq_base, k.rq_base + k.nrq):
+                    if c != cpu and task_allowed(s, t, c) and rq_prio(s, c) > bestp and not s.rq[c].rt_throttled:
+                        bestp = rq_prio(s, c)
+                        best = c
+                if best >= 0:
+                    rt_move(s, t, best)
+                    wakeup_preempt(s, best, t)
+                    resched_deliver(s, best, False)
+                    return
+            t = nxt
 
 cdef void pull_rt_task(Sim* s, s32 cpu) noexcept nogil:
     # pull_rt_task: this CPU is about to run lower-priority work; take the best waiting RT task
-    # from an overloaded CPU if it may run here.
+    # (any priority level, skipping ones not allowed here) from an overloaded CPU if it beats
+    # what this CPU would run.
     cdef kern_t* k = &s.kern[s.rq[cpu].kern]
-    cdef s32 c, t, best = -1
-    cdef int bestp = MAX_RT_PRIO
+    cdef s32 c, t, prio, best = -1
+    cdef int bestp = rt_highest_prio(&s.rq[cpu])
     for c in range(k.rq_base, k.rq_base + k.nrq):
         if c == cpu or s.rq[c].rt_nr < 2:
             continue
-        t = rt_waiting(s, c, bestp)
-        while t >= 0 and not task_allowed(s, t, cpu):
-            t = s.task[t].rt_next
-            if t >= 0 and t == s.rq[c].curr:
+        for prio in range(bestp if bestp < MAX_RT_PRIO else MAX_RT_PRIO):
+            t = s.rt_head[c * MAX_RT_PRIO + prio]
+            while t >= 0:
+                if t != s.rq[c].curr and task_allowed(s, t, cpu):
+                    break
                 t = s.task[t].rt_next
-        if t >= 0 and s.task[t].rt_prio < bestp:
-            bestp = s.task[t].rt_prio
-            best = t
+            if t >= 0:
+                bestp = prio
+                best = t
+                break
     if best >= 0:
         rt_move(s, best, cpu)
 
@@ -243,7 +265,7 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
         if cfs.idle_group:
             h_nr_idle = 1
         n = a.se[n].parent
-    rq.nr_running += 1
+    add_nr_running(s, p.cpu, 1)
     if rq_h_nr_queued == 0:
         fair_server_start(s, p.cpu)
 
@@ -304,7 +326,7 @@ cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
         if cfs.idle_group:
             h_nr_idle = h_nr_queued
         n = a.se[n].parent
-    s.rq[cpu].nr_running -= h_nr_queued
+    add_nr_running(s, cpu, -<s32>h_nr_queued)
     if h_nr_queued and s.fa.cfs[s.rq[cpu].cfs].h_nr_queued == 0:
         fair_server_stop(s, cpu)
     if t >= 0 and task_delayed:
@@ -372,6 +394,8 @@ cdef void task_tick_fair(Sim* s, s32 t) noexcept nogil:
         update_curr(a, cfs)
         update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
         update_cfs_group(a, n)
+        if a.kp[cfs.kern].cfs and cfs.nr_queued > 1:
+            check_preempt_tick(a, cfs, n)
         n = a.se[n].parent
 
 cdef void check_preempt_wakeup_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
@@ -383,6 +407,9 @@ cdef void check_preempt_wakeup_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     cdef bint cse_idle, pse_idle
     cdef u32 feat = a.kp[a.cfs[a.se[pse].cfs_rq].kern].features
     if se == pse:
+        return
+    if a.kp[a.cfs[a.se[pse].cfs_rq].kern].cfs:
+        check_preempt_wakeup_cfs(s, cpu, p)
         return
     if (feat & F_NEXT_BUDDY) and not a.se[pse].sched_delayed:
         set_next_buddy(a, pse)
@@ -407,6 +434,40 @@ cdef void check_preempt_wakeup_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
         cancel_protect_slice(&a.se[se])
     if pick_eevdf(a, cfs) == pse:
         resched_curr_lazy(a, cfs)
+
+cdef void check_preempt_wakeup_cfs(Sim* s, s32 cpu, s32 p) noexcept nogil:
+    # v6.5 check_preempt_wakeup: preempt when the wakee is a wakeup granularity behind curr.
+    cdef FairArena* a = &s.fa
+    cdef s32 donor = s.rq[cpu].curr
+    cdef s32 se = s.task[donor].se
+    cdef s32 pse = s.task[p].se
+    cdef cfs_rq_t* cfs = CFS_OF(s, se)
+    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef bint scale = cfs.nr_queued >= kp.nr_latency
+    cdef bint marked = False
+    if (kp.features & F_NEXT_BUDDY) and scale:
+        set_next_buddy(a, pse)
+        marked = True
+    if a.resched[cpu] & RESCHED_NOW:
+        return
+    if s.task[donor].policy == POLICY_IDLE and s.task[p].policy != POLICY_IDLE:
+        a.resched[cpu] |= RESCHED_NOW
+        return
+    if s.task[p].policy != POLICY_NORMAL or not (kp.features & F_WAKEUP_PREEMPTION):
+        return
+    find_matching_se(a, &se, &pse)
+    if a.se[se].idle and not a.se[pse].idle:
+        a.resched[cpu] |= RESCHED_NOW
+        return
+    if a.se[se].idle != a.se[pse].idle:
+        return
+    update_curr(a, CFS_OF(s, se))
+    if wakeup_preempt_entity(a, se, pse) == 1:
+        if not marked:
+            set_next_buddy(a, pse)
+        a.resched[cpu] |= RESCHED_NOW
+        if a.se[se].on_rq and (kp.features & F_LAST_BUDDY) and scale and a.se[se].my_q < 0:
+            set_last_buddy(a, se)
 
 cdef bint yield_to_task_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     # Directed yield from rq(cpu)->curr to p: next buddy on p's side, then yield_task_fair.
@@ -556,7 +617,7 @@ cdef void enqueue_task(Sim* s, s32 t, int flags) noexcept nogil:
         enqueue_task_fair(s, t, flags)
     else:
         rt_enqueue(s, t, False)
-        s.rq[p.cpu].nr_running += 1
+        add_nr_running(s, p.cpu, 1)
     p.on_rq = 1
 
 cdef bint dequeue_task(Sim* s, s32 t, int flags) noexcept nogil:
@@ -567,7 +628,7 @@ cdef bint dequeue_task(Sim* s, s32 t, int flags) noexcept nogil:
             return False
     else:
         rt_dequeue(s, t)
-        s.rq[p.cpu].nr_running -= 1
+        add_nr_running(s, p.cpu, -1)
     p.on_rq = 0
     return True
 
@@ -594,8 +655,9 @@ cdef s32 pick_next_task(Sim* s, s32 cpu, s32 prev) noexcept nogil:
     cdef s32 next = -1
     cdef bint rt_ok
     cdef bint prev_fair = prev >= 0 and s.task[prev].cls == CLS_FAIR
-    if rq.rt_nr == 0 and s.rt_overloaded > 0 and not rq.rt_throttled:
-        pull_rt_task(s, cpu)
+    if s.rt_overloaded > 0 and not rq.rt_throttled and (
+            rq.rt_nr == 0 or (prev >= 0 and s.task[prev].cls == CLS_RT and rt_highest_prio(rq) > s.task[prev].rt_prio)):
+        pull_rt_task(s, cpu)     # need_pull_rt_task: this rq's priority is dropping
     rt_ok = rq.rt_nr > 0 and not rq.rt_throttled
     if rq.fs_active and s.fa.cfs[rq.cfs].h_nr_runnable == 0:
         rq.fs_active = 0
@@ -606,6 +668,10 @@ cdef s32 pick_next_task(Sim* s, s32 cpu, s32 prev) noexcept nogil:
                 put_prev_task_fair(s, prev)
         return next
     next = pick_task_fair(s, cpu)
+    if next < 0 and not rt_ok and s.balance and s.kern[rq.kern].nr_overloaded > 0:
+        # sched_balance_newidle: pull a waiting task before going idle, then pick again
+        if newidle_balance(s, cpu):
+            next = pick_task_fair(s, cpu)
     if next < 0 and rt_ok:
         next = rt_pick(s, cpu)
         if next != prev and prev_fair:
@@ -652,10 +718,11 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         set_idle_bit(s, cpu, next < 0)
         if next >= 0:
             if prev < 0 and rq.vcpu < 0:
-                rq.seg_start = s.now + s.idle_exit_ns - s.ctx_switch_ns   # C-state exit
+                rq.seg_start = s.now + cstate_exit_ns(s, s.now - rq.idle_since) - s.ctx_switch_ns
             switch_in(s, cpu, next)
         else:
             rq.busy_ns += s.now - rq.busy_since
+            rq.idle_since = s.now
             if k.nohz_idle:
                 ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
@@ -667,6 +734,16 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         push_rt_task(s, cpu)
     if s.check:
         check_rq(s, cpu)
+
+cdef inline s64 cstate_exit_ns(Sim* s, s64 idle_ns) noexcept nogil:
+    # Exit latency of the deepest C-state whose target residency the idle period covered
+    # (an oracle governor); without a table, the flat idle_exit_ns.
+    cdef s32 i
+    cdef s64 lat = s.idle_exit_ns
+    for i in range(s.n_cstates):
+        if idle_ns >= s.cst_residency[i]:
+            lat = s.cst_latency[i]
+    return lat
 
 cdef inline void record_latency(Sim* s, s32 t, s64 at) noexcept nogil:
     # Wake-up latency: from the timer expiry to the moment the task executes (`at`).
@@ -812,14 +889,14 @@ cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef sched_entity* se = &s.fa.se[p.se]
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if p.cls == CLS_FAIR:
+        if s.fa.kp[old.kern].cfs:
+            se.vruntime -= old.min_vruntime   # v6.5 migrate_task_rq_fair: a waking task goes relative
         update_cfs_rq_avg(&s.fa, old)
         pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
         se.avg.last_update_time = 0
-        se.cfs_rq = task_cfs_on(s, t, cpu)
-        se.parent = task_parent_on(s, t, cpu)
-    p.cpu = cpu
+    set_task_cpu(s, t, cpu)
     p.nr_migrations += 1
 
 cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
@@ -839,8 +916,9 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
             p.state_new = 0
             cpu = select_new_cpu(s, t)
             if p.cls == CLS_RT:
-                p.cpu = cpu
+                set_task_cpu(s, t, cpu)
                 cpu = select_task_rq(s, t)
+                set_task_cpu(s, t, cpu)
             p.cpu = cpu
             flags = ENQUEUE_INITIAL
             if p.cls == CLS_FAIR:
@@ -1011,6 +1089,8 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
                 if rq.rt_nr > 1 and s.rt_head[cpu * MAX_RT_PRIO + p.rt_prio] != s.rt_tail[cpu * MAX_RT_PRIO + p.rt_prio]:
                     rt_requeue_tail(s, t)
                     s.fa.resched[cpu] |= RESCHED_NOW
+    if s.balance and rq.nr_running >= 2 and s.fa.cfs[rq.cfs].h_nr_runnable >= 2:
+        nohz_kick_balance(s, cpu)
     if t >= 0 or not k.nohz_idle:
         if s.fa.clk_run[cpu]:
             ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)

@@ -8,7 +8,14 @@ FEATURE_BITS = {
     "PREEMPT_SHORT": F_PREEMPT_SHORT, "NEXT_BUDDY": F_NEXT_BUDDY, "PICK_BUDDY": F_PICK_BUDDY,
     "DELAY_DEQUEUE": F_DELAY_DEQUEUE, "DELAY_ZERO": F_DELAY_ZERO,
     "WAKEUP_PREEMPTION": F_WAKEUP_PREEMPTION, "YIELD_FORFEIT": F_YIELD_FORFEIT,
+    "GENTLE_FAIR_SLEEPERS": F_GENTLE_FAIR_SLEEPERS, "START_DEBIT": F_START_DEBIT,
+    "LAST_BUDDY": F_LAST_BUDDY, "CACHE_HOT_BUDDY": F_CACHE_HOT_BUDDY, "ALT_PERIOD": F_ALT_PERIOD,
+    "BASE_SLICE": F_BASE_SLICE,
 }
+CFS_FEATURES = {"NEXT_BUDDY", "LAST_BUDDY", "CACHE_HOT_BUDDY", "WAKEUP_PREEMPTION", "GENTLE_FAIR_SLEEPERS",
+                "START_DEBIT", "ALT_PERIOD", "BASE_SLICE"}
+DEFAULT_FEATURES_CFS = (F_GENTLE_FAIR_SLEEPERS | F_START_DEBIT | F_LAST_BUDDY | F_CACHE_HOT_BUDDY
+                        | F_WAKEUP_PREEMPTION | F_ALT_PERIOD | F_BASE_SLICE)
 DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLINE | F_RUN_TO_PARITY
                     | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
                     | F_WAKEUP_PREEMPTION)
@@ -34,12 +41,23 @@ INVARIANTS = ("work_conservation", "curr_not_running", "affinity")
 cdef u64 INIT_MIN_VRUNTIME = <u64>(-(<s64>1 << 20))
 
 
+cdef void set_cfs_sysctls(kparams* kp, bint cfs, int ncpus) noexcept nogil:
+    # v6.5 sysctls, scaled like the base slice (factor 1 + ilog2(min(ncpus, 8))).
+    kp.cfs = cfs
+    kp.sched_latency_ns = base_slice_for(6_000_000, ncpus, 1)
+    kp.min_granularity_ns = base_slice_for(750_000, ncpus, 1)
+    kp.wakeup_granularity_ns = base_slice_for(1_000_000, ncpus, 1)
+    kp.nr_latency = 8
+
+
 cdef void init_cfs_rq(cfs_rq_t* c, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
     memset(c, 0, sizeof(cfs_rq_t))
     c.min_vruntime = INIT_MIN_VRUNTIME
     c.root = -1
     c.curr = -1
     c.next = -1
+    c.last = -1
+    c.skip = -1
     c.kern = kern
     c.cpu = cpu
     c.tg = tg
@@ -74,12 +92,13 @@ cdef class Engine:
                  tg_parent, tg_shares, tg_idle, task_policy, task_nice, task_rt_prio, task_tg,
                  task_start_ns, task_affinity, task_prog_start, task_prog_len, task_slice_ns, ops,
                  task_kern=None, task_vcpu=None, vms=(), vcpu_vm=None,
-                 unsigned long long seed=0, bint shuffle_ties=False, long long ctx_switch_ns=0,
-                 long long idle_exit_ns=0,
+                 bint cfs=False, unsigned long long seed=0, bint shuffle_ties=False, long long ctx_switch_ns=0,
+                 long long idle_exit_ns=0, cstates=(),
                  rt_guard="fair_server", long long fs_runtime_ns=50_000_000,
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
-                 bint host_tick_exits=True, bint check_invariants=False):
+                 bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
+                 long long migration_cost_ns=500_000):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
@@ -207,6 +226,13 @@ cdef class Engine:
         s.nops = opsv.shape[0]
         s.ctx_switch_ns = ctx_switch_ns
         s.idle_exit_ns = idle_exit_ns
+        cstates = sorted((int(r), int(l)) for r, l in cstates)
+        if len(cstates) > 8 or any(r < 0 or l < 0 for r, l in cstates):
+            raise ValueError("cstates: at most 8 (residency_ns, exit_latency_ns) pairs, non-negative")
+        s.n_cstates = len(cstates)
+        for i, (r, l) in enumerate(cstates):
+            s.cst_residency[i] = r
+            s.cst_latency[i] = l
         s.host_tick_exits = host_tick_exits
         s.rt_guard = RT_GUARDS[rt_guard]
         s.fs_runtime_ns = fs_runtime_ns
@@ -215,6 +241,8 @@ cdef class Engine:
         s.rt_period_ns = rt_period_ns
         s.rr_ticks = max(1, rr_timeslice_ms * hz // 1000)
         s.check = check_invariants
+        s.balance = load_balance
+        s.migration_cost_ns = migration_cost_ns
         s.slot_tick = 0
         s.slot_burst = nrq
         s.slot_fs = 2 * nrq
@@ -282,6 +310,7 @@ cdef class Engine:
                 s.fa.kp[kk].base_slice_ns = base_slice_ns
                 s.fa.kp[kk].features = features
                 s.fa.kp[kk].lazy = lazy
+                set_cfs_sysctls(&s.fa.kp[kk], cfs, ncpu)
             else:
                 vm = vms[kk - 1]
                 s.kern[kk].tick_ns = 1_000_000_000 // int(vm["hz"])
@@ -289,6 +318,7 @@ cdef class Engine:
                 s.fa.kp[kk].base_slice_ns = int(vm["base_slice_ns"])
                 s.fa.kp[kk].features = int(vm["features"])
                 s.fa.kp[kk].lazy = bool(vm["lazy"])
+                set_cfs_sysctls(&s.fa.kp[kk], bool(vm.get("cfs", False)), kern_n[kk])
                 vmp = &s.vm[kk - 1]
                 vmp.kern = kk
                 vmp.nvcpu = kern_n[kk]
@@ -554,6 +584,7 @@ cdef class Engine:
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents
+        out["balance_pulls"] = s.nr_balance_pulls
         out["violations"] = self.violations
         return out
 

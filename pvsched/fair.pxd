@@ -241,6 +241,137 @@ cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
         return (-a) // (-b)
     return a // b
 
+cdef inline void place_entity_cfs(FairArena* a, cfs_rq_t* cfs, sched_entity* se, bint initial) noexcept nogil:
+    # v6.5: sleepers get up to half a latency period of credit; new tasks start a slice late.
+    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef u64 vruntime = cfs.min_vruntime
+    cdef u64 thresh
+    if initial and (kp.features & F_START_DEBIT):
+        vruntime += calc_delta_fair(sched_slice(a, cfs, se), se)
+    if not initial:
+        thresh = kp.min_granularity_ns if se.idle else kp.sched_latency_ns
+        if kp.features & F_GENTLE_FAIR_SLEEPERS:
+            thresh >>= 1
+        vruntime -= thresh
+    if before(se.vruntime, vruntime):
+        se.vruntime = vruntime
+
+cdef inline u64 sched_slice(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+    # v6.5 sched_slice: the period share of se, weight by weight up the hierarchy.
+    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef u32 nr = cfs.nr_queued
+    cdef u64 slice
+    cdef load_weight lw
+    cdef cfs_rq_t* q
+    cdef s32 x = <s32>(se - a.se)
+    cdef bint idle = se.idle
+    if kp.features & F_ALT_PERIOD:
+        nr = a.cfs[root_cfs_of(a, cfs)].h_nr_queued
+    nr += 0 if se.on_rq else 1
+    slice = nr * kp.min_granularity_ns if nr > kp.nr_latency else kp.sched_latency_ns
+    while x >= 0:
+        q = &a.cfs[a.se[x].cfs_rq]
+        lw = q.load
+        if not a.se[x].on_rq:
+            lw.weight += a.se[x].load.weight
+        lw.inv_weight = 0
+        slice = __calc_delta(slice, a.se[x].load.weight, &lw)
+        x = a.se[x].parent
+    if (kp.features & F_BASE_SLICE) and slice < kp.min_granularity_ns:
+        slice = kp.min_granularity_ns
+    return slice
+
+cdef inline s32 root_cfs_of(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    # The rq's root cfs_rq: walk up the owning group entities.
+    cdef s32 ci = <s32>(cfs - a.cfs)
+    while a.cfs[ci].se >= 0:
+        ci = a.se[a.cfs[ci].se].cfs_rq
+    return ci
+
+cdef inline int wakeup_preempt_entity(FairArena* a, s32 curr, s32 se) noexcept nogil:
+    # v6.5: 1 if se is more than a wakeup granularity ahead of curr in vruntime.
+    cdef s64 vdiff = <s64>(a.se[curr].vruntime - a.se[se].vruntime)
+    cdef s64 gran
+    if vdiff <= 0:
+        return -1
+    gran = <s64>calc_delta_fair(a.kp[a.cfs[a.se[se].cfs_rq].kern].wakeup_granularity_ns, &a.se[se])
+    if vdiff > gran:
+        return 1
+    return 0
+
+cdef inline s32 tree_next(FairArena* a, s32 n) noexcept nogil:
+    # In-order successor in the tree.
+    cdef s32 p
+    if a.se[n].right >= 0:
+        n = a.se[n].right
+        while a.se[n].left >= 0:
+            n = a.se[n].left
+        return n
+    p = a.se[n].tparent
+    while p >= 0 and a.se[p].right == n:
+        n = p
+        p = a.se[p].tparent
+    return p
+
+cdef inline s32 pick_next_entity_cfs(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    # v6.5 pick_next_entity: the leftmost (or curr), with skip/next/last buddy adjustments.
+    cdef s32 curr = cfs.curr
+    cdef s32 left = tree_leftmost(a, cfs)
+    cdef s32 se, second
+    if curr >= 0 and not a.se[curr].on_rq:
+        curr = -1
+    if left < 0 or (curr >= 0 and before(a.se[curr].vruntime, a.se[left].vruntime)):
+        left = curr
+    se = left
+    if cfs.skip >= 0 and cfs.skip == se:
+        if se == curr:
+            second = tree_leftmost(a, cfs)
+        else:
+            second = tree_next(a, se)
+            if second < 0 or (curr >= 0 and before(a.se[curr].vruntime, a.se[second].vruntime)):
+                second = curr
+        if second >= 0 and wakeup_preempt_entity(a, second, left) < 1:
+            se = second
+    if cfs.next >= 0 and wakeup_preempt_entity(a, cfs.next, left) < 1:
+        se = cfs.next
+    elif cfs.last >= 0 and wakeup_preempt_entity(a, cfs.last, left) < 1:
+        se = cfs.last
+    return se
+
+cdef inline void check_preempt_tick(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+    # v6.5: preempt a curr that ran its ideal slice, or that is a slice ahead of the leftmost.
+    cdef sched_entity* curr = &a.se[n]
+    cdef u64 ideal = sched_slice(a, cfs, curr)
+    cdef u64 delta_exec = curr.sum_exec_runtime - curr.prev_sum_exec_runtime
+    cdef s32 left
+    cdef s64 delta
+    if delta_exec > ideal:
+        a.resched[cfs.cpu] |= RESCHED_NOW
+        clear_buddies(a, cfs, n)
+        return
+    if delta_exec < a.kp[cfs.kern].min_granularity_ns:
+        return
+    left = tree_leftmost(a, cfs)
+    if left < 0:
+        return
+    delta = <s64>(curr.vruntime - a.se[left].vruntime)
+    if delta < 0:
+        return
+    if <u64>delta > ideal:
+        a.resched[cfs.cpu] |= RESCHED_NOW
+
+cdef inline void set_last_buddy(FairArena* a, s32 n) noexcept nogil:
+    while n >= 0:
+        if not a.se[n].on_rq or a.se[n].idle:
+            return
+        a.cfs[a.se[n].cfs_rq].last = n
+        n = a.se[n].parent
+
+cdef inline void set_skip_buddy(FairArena* a, s32 n) noexcept nogil:
+    while n >= 0:
+        a.cfs[a.se[n].cfs_rq].skip = n
+        n = a.se[n].parent
+
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
     cdef kparams* kp = &a.kp[cfs.kern]
     cdef u64 vruntime = avg_vruntime(a, cfs)
@@ -289,16 +420,33 @@ cdef inline u64 cfs_rq_min_slice(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 # ---------------------------------------------------------------- buddies
 cdef inline void clear_buddies(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    # __clear_buddies_next: walk up while each level's next points at us.
+    # __clear_buddies_{next,last,skip}: walk up while each level's buddy points at us.
     cdef cfs_rq_t* c
-    if cfs.next != n:
-        return
-    while n >= 0:
-        c = &a.cfs[a.se[n].cfs_rq]
-        if c.next != n:
-            break
-        c.next = -1
-        n = a.se[n].parent
+    cdef s32 x
+    if cfs.next == n:
+        x = n
+        while x >= 0:
+            c = &a.cfs[a.se[x].cfs_rq]
+            if c.next != x:
+                break
+            c.next = -1
+            x = a.se[x].parent
+    if cfs.last == n:
+        x = n
+        while x >= 0:
+            c = &a.cfs[a.se[x].cfs_rq]
+            if c.last != x:
+                break
+            c.last = -1
+            x = a.se[x].parent
+    if cfs.skip == n:
+        x = n
+        while x >= 0:
+            c = &a.cfs[a.se[x].cfs_rq]
+            if c.skip != x:
+                break
+            c.skip = -1
+            x = a.se[x].parent
 
 cdef inline void set_next_buddy(FairArena* a, s32 n) noexcept nogil:
     while n >= 0:
@@ -424,6 +572,9 @@ cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     curr.exec_start = now
     curr.sum_exec_runtime += <u64>delta_exec
     curr.vruntime += calc_delta_fair(<u64>delta_exec, curr)
+    if a.kp[cfs.kern].cfs:
+        update_min_vruntime(a, cfs)    # CFS: preemption is decided at the tick and at wake-up
+        return
     resched = update_deadline(a, cfs, curr)
     update_min_vruntime(a, cfs)
     if cfs.nr_queued == 1:
@@ -434,6 +585,8 @@ cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 # ---------------------------------------------------------------- tree membership
 cdef inline void __enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+    if a.kp[cfs.kern].cfs:
+        a.se[n].deadline = a.se[n].vruntime   # CFS orders its tree by vruntime
     avg_vruntime_add(cfs, &a.se[n])
     tree_insert(a, cfs, n)
 
@@ -473,6 +626,8 @@ cdef inline s32 pick_eevdf(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # PICK_BUDDY (v6.13+): an eligible next buddy wins. A delayed pick is returned as is; the
     # caller must dequeue it (DEQUEUE_SLEEP | DEQUEUE_DELAYED) and restart the pick.
+    if a.kp[cfs.kern].cfs:
+        return pick_next_entity_cfs(a, cfs)
     if (a.kp[cfs.kern].features & F_PICK_BUDDY) and cfs.next >= 0 and entity_eligible(a, cfs, cfs.next):
         return cfs.next
     return pick_eevdf(a, cfs)
@@ -520,6 +675,26 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     cdef s64 oldw
+    if a.kp[cfs.kern].cfs:
+        # v6.5: the weight changes in place; vruntime is untouched
+        if se.on_rq:
+            if curr:
+                update_curr(a, cfs)
+            else:
+                __dequeue_entity(a, cfs, n)
+            cfs.load.weight -= se.load.weight
+        cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
+        cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
+        update_load_set(&se.load, weight)
+        se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
+        cfs.avg.load_avg += se.avg.load_avg
+        cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+        if se.on_rq:
+            cfs.load.weight += se.load.weight
+            if not curr:
+                __enqueue_entity(a, cfs, n)
+        cfs.load.inv_weight = 0
+        return
     if se.on_rq:
         update_curr(a, cfs)
         update_entity_lag(a, cfs, se)
@@ -587,9 +762,41 @@ cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 
         a.se[n].vlag = 0
 
 # ---------------------------------------------------------------- enqueue / dequeue entity
+cdef inline void enqueue_entity_cfs(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
+    # v6.5: vruntime is relative while off the queue unless the entity slept (renormalise).
+    cdef sched_entity* se = &a.se[n]
+    cdef bint curr = cfs.curr == n
+    cdef bint renorm = not (flags & ENQUEUE_WAKEUP) or (flags & ENQUEUE_MIGRATED)
+    if flags & ENQUEUE_INITIAL:
+        # task_fork_fair: start from the queue's base, START_DEBIT placement, as a relative value
+        se.vruntime = cfs.min_vruntime
+        place_entity_cfs(a, cfs, se, True)
+        se.vruntime -= cfs.min_vruntime
+    if renorm and curr:
+        se.vruntime += cfs.min_vruntime
+    update_curr(a, cfs)
+    if renorm and not curr:
+        se.vruntime += cfs.min_vruntime
+    update_load_avg(a, cfs, se, UPDATE_TG | DO_ATTACH)
+    se_update_runnable(a, se)
+    update_cfs_group(a, n)
+    cfs.load.weight += se.load.weight
+    cfs.load.inv_weight = 0
+    cfs.nr_queued += 1
+    if flags & ENQUEUE_WAKEUP:
+        place_entity_cfs(a, cfs, se, False)
+    if flags & ENQUEUE_MIGRATED:
+        se.exec_start = 0
+    if not curr:
+        __enqueue_entity(a, cfs, n)
+    se.on_rq = 1
+
 cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
+    if a.kp[cfs.kern].cfs:
+        enqueue_entity_cfs(a, cfs, n, flags)
+        return
     if curr:
         place_entity(a, cfs, se, flags)
     update_curr(a, cfs)
@@ -613,6 +820,23 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     cdef bint sleep = (flags & DEQUEUE_SLEEP) != 0
     cdef bint delay
     cdef int action = UPDATE_TG
+    if a.kp[cfs.kern].cfs:
+        update_curr(a, cfs)
+        update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
+        se_update_runnable(a, se)
+        clear_buddies(a, cfs, n)
+        if cfs.curr != n:
+            __dequeue_entity(a, cfs, n)
+        se.on_rq = 0
+        cfs.load.weight -= se.load.weight
+        cfs.load.inv_weight = 0
+        cfs.nr_queued -= 1
+        if not sleep:
+            se.vruntime -= cfs.min_vruntime      # normalise: relative while off the queue
+        update_cfs_group(a, n)
+        if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
+            update_min_vruntime(a, cfs)
+        return True
     update_curr(a, cfs)
     clear_buddies(a, cfs, n)
     if not (flags & DEQUEUE_DELAYED):
@@ -666,6 +890,9 @@ cdef inline void yield_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil
     cdef sched_entity* se = &a.se[n]
     clear_buddies(a, cfs, n)
     update_curr(a, cfs)
+    if a.kp[cfs.kern].cfs:
+        set_skip_buddy(a, n)                  # v6.5: yield = skip buddy
+        return
     if a.kp[cfs.kern].features & F_YIELD_FORFEIT:
         if entity_eligible(a, cfs, n):
             se.vruntime = se.deadline

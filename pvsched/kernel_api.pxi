@@ -352,9 +352,10 @@ cdef class FairRunqueue:
         return self.kp.base_slice_ns
 
 
-def _features_mask(features):
-    """features: None (v6.15 defaults), or a dict {name: bool} applied over the defaults."""
-    mask = DEFAULT_FEATURES
+def _features_mask(features, cfs=False):
+    """features: None (defaults: v6.15 EEVDF, or v6.5 CFS when ``cfs``), or a dict
+    {name: bool} applied over the defaults."""
+    mask = DEFAULT_FEATURES_CFS if cfs else DEFAULT_FEATURES
     if features is None:
         return mask
     for name, on in dict(features).items():

@@ -27,6 +27,23 @@ POLICIES = ("normal", "batch", "idle", "fifo", "rr")
 PREEMPT_MODELS = ("full", "lazy")
 SLICE_SCALING = ("none", "log", "linear")
 RT_GUARDS = ("fair_server", "rt_throttle", "none")
+FAIR_CLASSES = ("eevdf", "cfs")
+
+
+def _validate_features(path, features, fair_class):
+    from pvsched._core import CFS_FEATURES, FEATURE_BITS
+    if not isinstance(features, dict):
+        raise ScenarioError(f"{path}.features", features, "must be a table of name = bool")
+    eevdf_only = {"PLACE_LAG", "PLACE_DEADLINE_INITIAL", "PLACE_REL_DEADLINE", "RUN_TO_PARITY",
+                  "PREEMPT_SHORT", "PICK_BUDDY", "DELAY_DEQUEUE", "DELAY_ZERO", "YIELD_FORFEIT"}
+    for k, v in features.items():
+        if k not in FEATURE_BITS:
+            raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+        if fair_class == "cfs" and k not in CFS_FEATURES:
+            raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
+        if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:
+            raise ScenarioError(f"{path}.features.{k}", v, "not an EEVDF (v6.15) feature")
+        _bool(f"{path}.features.{k}", v)
 
 
 def _int(path, v, lo=None, hi=None):
@@ -41,7 +58,7 @@ def _int(path, v, lo=None, hi=None):
 
 
 def _choice(path, v, choices):
-    if v not in choices:
+    if not isinstance(v, str) or v not in choices:
         raise ScenarioError(path, v, f"must be one of {list(choices)}")
     return v
 
@@ -61,7 +78,14 @@ class Host:
     ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
     ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
     False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
-    ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period.
+    ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period;
+    ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
+    (the deepest state whose residency the idle period covered).
+    ``load_balance``: newly-idle balancing and the NOHZ idle-kick pull waiting fair tasks to idle
+    CPUs (in the host and in every guest kernel); periodic busy-to-busy balancing is not modelled.
+    ``fair_class``: "eevdf" (Linux v6.15, the default) or "cfs" (Linux v6.5 CFS: vruntime order,
+    sched_latency 6 ms / min_granularity 0.75 ms / wakeup_granularity 1 ms scaled by CPU count,
+    GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
 
@@ -72,6 +96,7 @@ class Host:
     cpus: int = 4
     hz: int = 1000
     preempt: str = "full"
+    fair_class: str = "eevdf"
     base_slice_ns: int = 700_000
     slice_scaling: str = "log"
     features: Dict[str, bool] = field(default_factory=dict)
@@ -84,21 +109,18 @@ class Host:
     nohz_idle: bool = True
     context_switch_ns: int = 0
     idle_exit_ns: int = 0
+    idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
+    load_balance: bool = True
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
         _int(f"{path}.hz", self.hz, 1, 10000)
         _choice(f"{path}.preempt", self.preempt, PREEMPT_MODELS)
+        _choice(f"{path}.fair_class", self.fair_class, FAIR_CLASSES)
         _int(f"{path}.base_slice_ns", self.base_slice_ns, 1, 10**9)
         _choice(f"{path}.slice_scaling", self.slice_scaling, SLICE_SCALING)
-        if not isinstance(self.features, dict):
-            raise ScenarioError(f"{path}.features", self.features, "must be a table of name = bool")
-        from pvsched._core import FEATURE_BITS
-        for k, v in self.features.items():
-            if k not in FEATURE_BITS:
-                raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
-            _bool(f"{path}.features.{k}", v)
+        _validate_features(path, self.features, self.fair_class)
         _choice(f"{path}.rt_guard", self.rt_guard, RT_GUARDS)
         _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1)
         _int(f"{path}.fair_server_runtime_ns", self.fair_server_runtime_ns, 1, self.fair_server_period_ns)
@@ -108,7 +130,15 @@ class Host:
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.context_switch_ns", self.context_switch_ns, 0, 10**9)
         _int(f"{path}.idle_exit_ns", self.idle_exit_ns, 0, 10**9)
+        if not isinstance(self.idle_states, (list, tuple)) or len(self.idle_states) > 8:
+            raise ScenarioError(f"{path}.idle_states", self.idle_states, "must be a list of at most 8 [residency_ns, exit_latency_ns]")
+        for i, st in enumerate(self.idle_states):
+            if not isinstance(st, (list, tuple)) or len(st) != 2:
+                raise ScenarioError(f"{path}.idle_states[{i}]", st, "must be [residency_ns, exit_latency_ns]")
+            _int(f"{path}.idle_states[{i}][0]", st[0], 0, 10**12)
+            _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
+        _bool(f"{path}.load_balance", self.load_balance)
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -117,7 +147,7 @@ class Host:
 
     def feature_mask(self) -> int:
         from pvsched._core import _features_mask
-        return _features_mask(self.features)
+        return _features_mask(self.features, self.fair_class == "cfs")
 
 
 @dataclass
@@ -164,6 +194,7 @@ class GuestKernel:
 
     hz: int = 1000
     preempt: str = "full"
+    fair_class: str = "eevdf"
     base_slice_ns: int = 700_000
     slice_scaling: str = "log"
     features: Dict[str, bool] = field(default_factory=dict)
@@ -173,15 +204,10 @@ class GuestKernel:
     def validate(self, path):
         _int(f"{path}.hz", self.hz, 1, 10000)
         _choice(f"{path}.preempt", self.preempt, PREEMPT_MODELS)
+        _choice(f"{path}.fair_class", self.fair_class, FAIR_CLASSES)
         _int(f"{path}.base_slice_ns", self.base_slice_ns, 1, 10**9)
         _choice(f"{path}.slice_scaling", self.slice_scaling, SLICE_SCALING)
-        if not isinstance(self.features, dict):
-            raise ScenarioError(f"{path}.features", self.features, "must be a table of name = bool")
-        from pvsched._core import FEATURE_BITS
-        for k, v in self.features.items():
-            if k not in FEATURE_BITS:
-                raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
-            _bool(f"{path}.features.{k}", v)
+        _validate_features(path, self.features, self.fair_class)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
 
@@ -242,7 +268,7 @@ class VM:
         if not isinstance(self.guest, GuestKernel):
             raise ScenarioError(f"{path}.guest", self.guest, "must be a GuestKernel")
         self.guest.validate(f"{path}.guest")
-        if self.cgroup is not None and self.cgroup not in cgroup_names:
+        if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
         if self.pin is not None:
@@ -295,7 +321,8 @@ class VM:
         from pvsched.kernel import base_slice_ns
         g = self.guest
         return dict(nvcpu=self.vcpus, hz=g.hz, base_slice_ns=base_slice_ns(self.vcpus, g.base_slice_ns, g.slice_scaling),
-                    features=_features_mask(g.features), lazy=g.preempt == "lazy", nohz_idle=g.nohz_idle,
+                    features=_features_mask(g.features, g.fair_class == "cfs"), cfs=g.fair_class == "cfs",
+                    lazy=g.preempt == "lazy", nohz_idle=g.nohz_idle,
                     hlt_exits=self.hlt_exits, posted_interrupts=self.posted_interrupts,
                     ipi_virtualization=self.ipi_virtualization, timer_exits=self.timer_exits,
                     exit_ns=self.exit_ns, entry_ns=self.entry_ns, halt_poll_max_ns=self.halt_poll_ns,
@@ -325,7 +352,8 @@ def _validate_task(p, t, ncpus, cgroup_names):
         _int(f"{p}.rt_priority", t.rt_priority, 1, 99)
     elif t.rt_priority != 0:
         raise ScenarioError(f"{p}.rt_priority", t.rt_priority, "only fifo/rr tasks have an RT priority")
-    if cgroup_names is not None and t.cgroup is not None and t.cgroup not in cgroup_names:
+    if cgroup_names is not None and t.cgroup is not None and (not isinstance(t.cgroup, str)
+                                                               or t.cgroup not in cgroup_names):
         raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
     if t.cpus is not None:
         if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
@@ -371,7 +399,7 @@ class Scenario:
             _int(f"{p}.weight", cg.weight, 1, 10000)
             _bool(f"{p}.idle", cg.idle)
         for i, cg in enumerate(self.cgroups):
-            if cg.parent is not None and cg.parent not in names:
+            if cg.parent is not None and (not isinstance(cg.parent, str) or cg.parent not in names):
                 raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "names no cgroup")
         for i, cg in enumerate(self.cgroups):
             seen, cur = set(), cg
@@ -485,7 +513,7 @@ class Scenario:
         arr = lambda k: np.array(cols[k], dtype=np.int64)
         return dict(
             ncpu=h.cpus, hz=h.hz, base_slice_ns=h.base_slice(), features=h.feature_mask(),
-            lazy=h.preempt == "lazy",
+            lazy=h.preempt == "lazy", cfs=h.fair_class == "cfs",
             tg_parent=np.array(tg_parent, dtype=np.int64), tg_shares=np.array(tg_shares, dtype=np.int64),
             tg_idle=np.array(tg_idle, dtype=np.int64),
             task_policy=arr("policy"), task_nice=arr("nice"), task_rt_prio=arr("rt_prio"), task_tg=arr("tg"),
@@ -496,10 +524,11 @@ class Scenario:
             vms=[vm.kernel_dict() for vm in self.vms], vcpu_vm=np.array(vcpu_vm, dtype=np.int64),
             ops=np.array(ops, dtype=np.int64).reshape(-1, 4),
             seed=self.seed, shuffle_ties=self.shuffle_ties, ctx_switch_ns=h.context_switch_ns,
-            idle_exit_ns=h.idle_exit_ns,
+            idle_exit_ns=h.idle_exit_ns, cstates=[tuple(x) for x in h.idle_states],
             rt_guard=h.rt_guard, fs_runtime_ns=h.fair_server_runtime_ns, fs_period_ns=h.fair_server_period_ns,
             rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
             nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=self.check_invariants,
+            load_balance=h.load_balance,
         ), names, [None] + [cgs[i].name for i in order]
 
     def _depth(self, i):

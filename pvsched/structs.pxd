@@ -20,6 +20,13 @@ cdef enum:
     F_DELAY_ZERO = 1 << 8             # *
     F_WAKEUP_PREEMPTION = 1 << 9      # *
     F_YIELD_FORFEIT = 1 << 10         # v6.18+/6.12.63: yield forfeits vruntime (off in v6.15)
+    # CFS (v6.5) features, defaults marked *
+    F_GENTLE_FAIR_SLEEPERS = 1 << 11  # *
+    F_START_DEBIT = 1 << 12           # *
+    F_LAST_BUDDY = 1 << 13            # *
+    F_CACHE_HOT_BUDDY = 1 << 14       # *
+    F_ALT_PERIOD = 1 << 15            # *
+    F_BASE_SLICE = 1 << 16            # *
 
 # enqueue / dequeue flags (sched.h)
 cdef enum:
@@ -53,6 +60,12 @@ cdef struct kparams:
     u64 tick_nsec           # TICK_NSEC = 1e9 / HZ
     u32 features
     int lazy                # PREEMPT_LAZY: fair resched requests are lazy
+    # CFS (Linux v6.5) instead of EEVDF: sysctls after CPU-count scaling
+    int cfs
+    u64 sched_latency_ns
+    u64 min_granularity_ns
+    u64 wakeup_granularity_ns
+    u32 nr_latency
 
 cdef struct sched_entity:
     load_weight load
@@ -94,6 +107,8 @@ cdef struct cfs_rq_t:
     s32 root
     s32 curr
     s32 next
+    s32 last                # CFS buddies (v6.5): last and skip
+    s32 skip
     s32 kern                # index into Sim.kp
     s32 cpu                 # rq index (for resched requests and the clock)
     s32 tg                  # task group, -1 for a guest root queue without groups
@@ -221,6 +236,7 @@ cdef struct rq_t:
     s64 seg_start       # workload progress of curr counts from here
     s64 busy_since
     s64 busy_ns
+    s64 idle_since
     s64 tick_next       # guest rq: tick due while the vCPU was out of guest mode (0 = none)
     u64 nr_switches
     u64 nr_ticks
@@ -244,6 +260,7 @@ cdef struct kern_t:
     s32 vm              # -1 = host
     s64 tick_ns
     int nohz_idle
+    s32 nr_overloaded   # rqs with nr_running >= 2 (root-domain "overload")
 
 # vCPU modes (time is accounted to exactly one at any instant once the VM started)
 cdef enum:
@@ -403,6 +420,9 @@ cdef struct Sim:
     u64 nevents
     s64 ctx_switch_ns
     s64 idle_exit_ns
+    s32 n_cstates       # C-states: exit latency of the deepest state whose residency fits the idle time
+    s64 cst_residency[8]
+    s64 cst_latency[8]
     int host_tick_exits
     int rt_guard
     s64 fs_runtime_ns
@@ -411,6 +431,9 @@ cdef struct Sim:
     s64 rt_period_ns
     s32 rr_ticks
     int check
+    int balance         # newly-idle and NOHZ idle-kick load balancing
+    s64 migration_cost_ns
+    u64 nr_balance_pulls
     u64 violations
     u64 violation_kind  # bitmask of invariant kinds seen
     # slot bases in the event queue

@@ -160,7 +160,7 @@ class Phases(Workload):
         timed = False
         for i, ph in enumerate(self.phases):
             p = f"{path}.phases[{i}]"
-            if not isinstance(ph, (list, tuple)) or not ph or ph[0] not in PHASE_KINDS:
+            if not isinstance(ph, (list, tuple)) or not ph or not isinstance(ph[0], str) or ph[0] not in PHASE_KINDS:
                 raise ScenarioError(p, ph, f"must start with one of {PHASE_KINDS}")
             if ph[0] == "yield":
                 if len(ph) != 1:
@@ -209,7 +209,7 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     if not isinstance(d, dict) or "kind" not in d:
         raise ScenarioError(path, d, "must be a table with a 'kind'")
     kind = d["kind"]
-    if kind not in WORKLOADS:
+    if not isinstance(kind, str) or kind not in WORKLOADS:
         raise ScenarioError(f"{path}.kind", kind, f"unknown workload; known: {sorted(WORKLOADS)}")
     cls = WORKLOADS[kind]
     params = {k: v for k, v in d.items() if k != "kind"}
