@@ -989,6 +989,7 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             wake_at[0] = p.period_next + rand_upto(p, op.b)
             if wake_at[0] <= s.now:
                 # Overrun: clock_nanosleep(TIMER_ABSTIME) returns at once; still a sample.
+                p.nr_overruns += 1
                 p.lat_start = wake_at[0]
                 continue
             return STEP_BLOCK
@@ -1124,7 +1125,10 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
     r = program_advance(s, t, &wake_at)
     if r == STEP_BLOCK:
         if p.timer_cpu < 0:
-            p.timer_cpu = p.cpu     # a new task that sleeps before it ever ran
+            # A new task whose program sleeps first: it was forked, ran for an instant and went
+            # to sleep, so its first wake-up is an ordinary sleeper's, not wake_up_new_task.
+            p.timer_cpu = p.cpu
+            p.state_new = 0
         p.state = TS_SLEEPING
         ev_arm(&s.q, s.slot_task + t, wake_at)
         return

@@ -436,6 +436,7 @@ cdef class Engine:
             se = &s.fa.se[i]
             init_se(se, i)
             se.task = i
+            se.vruntime = INIT_MIN_VRUNTIME     # (CFS) a sleeper since the queue's creation
             set_load_nice(&se.load, <int>tnice[i], tpol[i] == POLICY_IDLE)
             se.idle = tpol[i] == POLICY_IDLE
             se.depth = s.fa.tg[p.tg].depth + 1 if p.tg > 0 else 0
@@ -503,11 +504,12 @@ cdef class Engine:
         out = {}
         cols = {k: np.zeros(n, dtype=np.int64) for k in (
             "cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
-            "nr_yields", "lat_count", "lat_sum_ns", "lat_max_ns", "state", "cpu", "vruntime",
+            "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns", "state", "cpu", "vruntime",
             "sum_exec_runtime_ns")}
         cdef long long[:] v_cpu = cols["cpu_ns"], v_wait = cols["wait_ns"], v_sw = cols["nr_switches"]
         cdef long long[:] v_pre = cols["nr_preempted"], v_wk = cols["nr_wakeups"], v_mig = cols["nr_migrations"]
         cdef long long[:] v_y = cols["nr_yields"], v_lc = cols["lat_count"], v_ls = cols["lat_sum_ns"]
+        cdef long long[:] v_ov = cols["nr_overruns"]
         cdef long long[:] v_lm = cols["lat_max_ns"], v_st = cols["state"], v_c = cols["cpu"]
         cdef long long[:] v_vr = cols["vruntime"], v_se = cols["sum_exec_runtime_ns"]
         for i in range(n):
@@ -518,6 +520,7 @@ cdef class Engine:
             v_wk[i] = s.task[i].nr_wakeups
             v_mig[i] = s.task[i].nr_migrations
             v_y[i] = s.task[i].nr_yields
+            v_ov[i] = s.task[i].nr_overruns
             v_lc[i] = s.task[i].lat_count
             v_ls[i] = s.task[i].lat_sum
             v_lm[i] = s.task[i].lat_max

@@ -123,7 +123,7 @@ class Result:
     """
 
     TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
-                    "nr_yields", "lat_count", "lat_sum_ns", "lat_max_ns")
+                    "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns")
 
     def __init__(self, raw: dict, task_names: List[str], scenario=None, wall_s: float = float("nan")):
         self.raw = raw

@@ -220,6 +220,7 @@ cdef struct task_t:
     u64 nr_wakeups
     u64 nr_migrations
     u64 nr_yields
+    u64 nr_overruns     # periodic jobs that ended after their next period had begun
     u64 lat_count
     s64 lat_sum
     s64 lat_max
