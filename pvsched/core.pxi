@@ -1125,8 +1125,9 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
     r = program_advance(s, t, &wake_at)
     if r == STEP_BLOCK:
         if p.timer_cpu < 0:
-            # A new task whose program sleeps first: it was forked, ran for an instant and went
-            # to sleep, so its first wake-up is an ordinary sleeper's, not wake_up_new_task.
+            # A new task whose program sleeps first: it was forked (fork balance placed it), ran
+            # for an instant and went to sleep, so its first wake-up is an ordinary sleeper's.
+            set_task_cpu(s, t, select_new_cpu(s, t))
             p.timer_cpu = p.cpu
             p.state_new = 0
         p.state = TS_SLEEPING
