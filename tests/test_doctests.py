@@ -1,0 +1,16 @@
+"""Every docstring example in the public modules runs and prints what it shows."""
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
+           "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
+           "pvsched._core"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0
