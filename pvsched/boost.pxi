@@ -136,6 +136,8 @@ cdef bint guest_irq_hooks(Sim* s, s32 v) noexcept nogil:
     if vm.triggers & TR_IRQ_ENTRY:
         vc.boost_req = VCPU_REQ_BOOST
         vc.boost_cat = 0
+    # Whatever the irq exit does, the task that runs next returns to user (exit_to_user_mode_prepare)
+    vc.hooked_task = -1
     if (vm.triggers & TR_IRQ_EXIT) and not s.fa.resched[vc.rq] and c >= 0 and s.task[c].cls != CLS_RT:
         return guest_unboost_sync(s, v)
     return False

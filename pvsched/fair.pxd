@@ -419,34 +419,36 @@ cdef inline u64 cfs_rq_min_slice(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     return min_slice
 
 # ---------------------------------------------------------------- buddies
+cdef enum:
+    BUDDY_NEXT = 0
+    BUDDY_LAST = 1
+    BUDDY_SKIP = 2
+
+cdef inline s32* buddy_slot(cfs_rq_t* c, int which) noexcept nogil:
+    if which == BUDDY_NEXT:
+        return &c.next
+    if which == BUDDY_LAST:
+        return &c.last
+    return &c.skip
+
+cdef inline void __clear_buddy(FairArena* a, s32 n, int which) noexcept nogil:
+    # Walk up while each level's buddy of this kind points at us.
+    cdef s32* slot
+    while n >= 0:
+        slot = buddy_slot(&a.cfs[a.se[n].cfs_rq], which)
+        if slot[0] != n:
+            break
+        slot[0] = -1
+        n = a.se[n].parent
+
 cdef inline void clear_buddies(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    # __clear_buddies_{next,last,skip}: walk up while each level's buddy points at us.
-    cdef cfs_rq_t* c
-    cdef s32 x
+    # __clear_buddies_{next,last,skip} (only next exists under EEVDF).
     if cfs.next == n:
-        x = n
-        while x >= 0:
-            c = &a.cfs[a.se[x].cfs_rq]
-            if c.next != x:
-                break
-            c.next = -1
-            x = a.se[x].parent
+        __clear_buddy(a, n, BUDDY_NEXT)
     if cfs.last == n:
-        x = n
-        while x >= 0:
-            c = &a.cfs[a.se[x].cfs_rq]
-            if c.last != x:
-                break
-            c.last = -1
-            x = a.se[x].parent
+        __clear_buddy(a, n, BUDDY_LAST)
     if cfs.skip == n:
-        x = n
-        while x >= 0:
-            c = &a.cfs[a.se[x].cfs_rq]
-            if c.skip != x:
-                break
-            c.skip = -1
-            x = a.se[x].parent
+        __clear_buddy(a, n, BUDDY_SKIP)
 
 cdef inline void set_next_buddy(FairArena* a, s32 n) noexcept nogil:
     while n >= 0:

@@ -60,6 +60,10 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
         ev_arm(&s.q, s.slot_tick + grq, (s.now // k.tick_ns + 1) * k.tick_ns)
     if s.fa.resched[grq]:
         schedule(s, grq)        # switch_in of the new guest current does the rest
+        t = rq.curr
+        if (t >= 0 and s.fa.clk_run[grq] and s.vm[vc.vm].boost_mode and vc.hooked_task != t
+                and s.task[t].state == TS_RUNNING):
+            guest_switch_hooks(s, v, t)     # the same task goes on: it returns to user too
         return
     if t >= 0:
         p = &s.task[t]

@@ -30,6 +30,16 @@ RT_GUARDS = ("fair_server", "rt_throttle", "none")
 FAIR_CLASSES = ("eevdf", "cfs")
 
 
+def _validate_sched(path, k):
+    """The scheduler knobs a host and a guest kernel share."""
+    _int(f"{path}.hz", k.hz, 1, 10000)
+    _choice(f"{path}.preempt", k.preempt, PREEMPT_MODELS)
+    _choice(f"{path}.fair_class", k.fair_class, FAIR_CLASSES)
+    _int(f"{path}.base_slice_ns", k.base_slice_ns, 1, 10**9)
+    _choice(f"{path}.slice_scaling", k.slice_scaling, SLICE_SCALING)
+    _validate_features(path, k.features, k.fair_class)
+
+
 def _validate_features(path, features, fair_class):
     from pvsched._core import CFS_FEATURES, FEATURE_BITS
     if not isinstance(features, dict):
@@ -115,12 +125,7 @@ class Host:
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
-        _int(f"{path}.hz", self.hz, 1, 10000)
-        _choice(f"{path}.preempt", self.preempt, PREEMPT_MODELS)
-        _choice(f"{path}.fair_class", self.fair_class, FAIR_CLASSES)
-        _int(f"{path}.base_slice_ns", self.base_slice_ns, 1, 10**9)
-        _choice(f"{path}.slice_scaling", self.slice_scaling, SLICE_SCALING)
-        _validate_features(path, self.features, self.fair_class)
+        _validate_sched(path, self)
         _choice(f"{path}.rt_guard", self.rt_guard, RT_GUARDS)
         _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1)
         _int(f"{path}.fair_server_runtime_ns", self.fair_server_runtime_ns, 1, self.fair_server_period_ns)
@@ -202,12 +207,7 @@ class GuestKernel:
     idle_poll_ns: int = 0
 
     def validate(self, path):
-        _int(f"{path}.hz", self.hz, 1, 10000)
-        _choice(f"{path}.preempt", self.preempt, PREEMPT_MODELS)
-        _choice(f"{path}.fair_class", self.fair_class, FAIR_CLASSES)
-        _int(f"{path}.base_slice_ns", self.base_slice_ns, 1, 10**9)
-        _choice(f"{path}.slice_scaling", self.slice_scaling, SLICE_SCALING)
-        _validate_features(path, self.features, self.fair_class)
+        _validate_sched(path, self)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
 

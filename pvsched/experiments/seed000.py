@@ -16,7 +16,9 @@ What the seed does not state is a parameter of :class:`Setup`, with the default 
   stress-ng hog on wake-up; at weight 100 (or under EEVDF) vanilla already wakes the vCPU at
   once and boosting has little to fix (``pvsched reproduce seed000 --vm-weight 100`` shows it);
 - the Android guest's own activity: each vCPU runs a 0.25 ms burst every 10 +- 5 ms
-  (``guest_background_ns``). Heavier guest work makes a vCPU runnable-but-preempted when the
+  (``guest_background_ns``), and one guest thread a longer 3 ms burst every 100 +- 50 ms
+  (``guest_burst_ns``; with RT vCPUs such bursts are what starve host tasks, which is where
+  static's host maximum comes from). Heavier guest work makes a vCPU runnable-but-preempted when the
   cyclictest timer fires; the RFC has no host event for that case (the hv timer only fires in
   guest mode), so dynamic's tail grows towards vanilla's (``--guest-background-us 2000``);
 - static boost priority: SCHED_RR 8, like the RFC's dynamic boost (the chrt value is not given);
@@ -74,6 +76,7 @@ class Setup:
     hogs: int = 4
     vm_weight: int = 50
     guest_background_ns: int = 250_000
+    guest_burst_ns: int = 3_000_000
     static_priority: int = 8
     duration_ns: int = 3_000_000_000
     repeats: int = 3
@@ -96,6 +99,9 @@ class Setup:
         if self.guest_background_ns:
             tasks = tasks + [Task("bg", Periodic(run_ns=self.guest_background_ns, period_ns=10_000_000,
                                                  jitter_ns=5_000_000), count=self.vcpus)]
+        if self.guest_burst_ns:
+            tasks = tasks + [Task("burst", Periodic(run_ns=self.guest_burst_ns, period_ns=100_000_000,
+                                                    jitter_ns=50_000_000))]
         return VM("android", vcpus=self.vcpus, tasks=tasks, boost=boost, weight=self.vm_weight,
                   guest=GuestKernel(fair_class=self.guest_kernel, hz=self.guest_hz),
                   exit_ns=self.exit_ns, entry_ns=self.entry_ns, posted_interrupts=self.posted_interrupts)
@@ -217,6 +223,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--vm-weight", type=int, default=50, help="cpu.weight of the VM's cgroup")
     p.add_argument("--guest-background-us", type=int, default=250,
                    help="guest work per vCPU every 10 +- 5 ms (0: an otherwise idle guest)")
+    p.add_argument("--guest-burst-us", type=int, default=3000, help="one guest thread's burst every 100 +- 50 ms")
     p.add_argument("--duration-ms", type=int, default=3000, help="simulated time per cell (seed: 90 s)")
     p.add_argument("--repeats", type=int, default=3, help="seeds per cell (the mean is reported)")
     p.add_argument("--seed", type=int, default=0)
@@ -226,6 +233,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             p.error(f"--{name.replace('_', '-')} must be positive")
     setup = Setup(pcpus=a.pcpus, host_kernel=a.host_kernel, guest_kernel=a.host_kernel, hogs=a.hogs,
                   vm_weight=a.vm_weight, guest_background_ns=a.guest_background_us * 1000,
+                  guest_burst_ns=a.guest_burst_us * 1000,
                   duration_ns=a.duration_ms * 1_000_000, repeats=a.repeats, seed=a.seed)
     print(f"seed000: {setup.pcpus} pCPUs, 4 vCPUs, host {setup.host_kernel}, {setup.hogs} stress-ng hogs, VM "
           f"cpu.weight {setup.vm_weight}, guest background {a.guest_background_us} us/10 ms per vCPU, "
