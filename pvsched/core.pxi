@@ -930,8 +930,6 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
             if cpu != p.cpu:
                 migrate_task(s, t, cpu)
                 flags |= ENQUEUE_MIGRATED
-        if local == -2:
-            local = cpu
         enqueue_task(s, t, flags)
     wakeup_preempt(s, cpu, t)
     if s.rq[cpu].fs_on:
@@ -1111,11 +1109,14 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 wake_at = 0
     cdef int r
-    if p.state == TS_NEW:
+    cdef bint is_new = p.state == TS_NEW
+    if is_new:
         p.state_new = 1
         if p.vcpu >= 0:
             vcpu_set_mode(s, p.vcpu, VM_PREEMPTED)
-        p.timer_cpu = -2      # the forking CPU: treat the new task's CPU as local
+        # wake_up_new_task runs on the parent's CPU: taken to be the task's first allowed CPU
+        # (p.cpu at creation), so a child placed elsewhere is a remote wake-up.
+        p.timer_cpu = p.cpu
     elif p.timer_cpu >= 0:
         if p.kern > 0:
             guest_timer_interrupt(s, s.rq[p.timer_cpu].vcpu)
@@ -1124,7 +1125,7 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
     p.lat_start = s.now
     r = program_advance(s, t, &wake_at)
     if r == STEP_BLOCK:
-        if p.timer_cpu < 0:
+        if is_new:
             # A new task whose program sleeps first: it was forked (fork balance placed it), ran
             # for an instant and went to sleep, so its first wake-up is an ordinary sleeper's.
             set_task_cpu(s, t, select_new_cpu(s, t))

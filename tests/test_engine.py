@@ -313,20 +313,24 @@ def test_preempt_lazy_and_full_agree_on_local_timer_wakeups():
         return run([Task("ct", Cyclictest(interval_ns=700_000), slice_ns=100_000, count=2),
                     Task("h", Hog(), count=3)], 300 * MS, cpus=2, preempt=pre)
     full, lazy = go("full"), go("lazy")
-    assert full.latency("ct").max_ns < 1 * MS
-    assert lazy.latency("ct").max_ns < 1 * MS
+    # identical wake-up latencies; most wake-ups preempt at once (a delayed, ineligible sleeper
+    # may still wait out the hog's protected slice under both models)
+    assert full.latency("ct").count == lazy.latency("ct").count > 400
+    assert full.latency("ct").sum_ns == lazy.latency("ct").sum_ns
+    assert full.latency("ct").max_ns == lazy.latency("ct").max_ns
+    assert full.latency("ct").p50 < 20_000
 
 
 @pytest.mark.parametrize("pre,expect", [("full", 0), ("lazy", 900_000)])
 def test_preempt_lazy_delays_remote_wakeup_preemption(pre, expect):
-    # w is created on CPU 0 (its first allowed CPU) and sleeps there; its first wake-up (a timer
-    # on CPU 0 at 0.1 ms) places it on CPU 1 (fork balance: equal load, scan starts at its index).
-    # Its 0.1 ms custom slice beats the protected hog there (PREEMPT_SHORT). Under preempt=full
-    # the remote CPU reschedules at once (IPI); under lazy the request waits for CPU 1's next
-    # tick at 1 ms (kernel-reference §1.12).
+    # w is forked at 0.1 ms by a parent on CPU 0 (its first allowed CPU); fork balance places it
+    # on CPU 1 (equal load, the scan starts at its index): a remote wake-up. Its 0.1 ms custom
+    # slice beats the protected hog there (PREEMPT_SHORT). Under preempt=full the remote CPU
+    # reschedules at once (IPI); under lazy the request waits for CPU 1's next tick at 1 ms
+    # (kernel-reference §1.12).
     sim = Simulation(Scenario(host=Host(cpus=2, preempt=pre), tasks=[
         Task("h0", Hog(), cpus=[0]),
-        Task("w", Phases([("sleep", 100_000), ("run", 100_000)], loops=1), cpus=[0, 1], slice_ns=100_000),
+        Task("w", Phases([("run", 100_000)], loops=1), cpus=[0, 1], slice_ns=100_000, start_ns=100_000),
         Task("h1", Hog(), cpus=[1])]))
     r = sim.run(until_ns=5 * MS)
     assert r.task("w").cpu == 1
