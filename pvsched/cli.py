@@ -26,8 +26,8 @@ from typing import List, Optional
 from pvsched.errors import NotModelledError, ScenarioError
 
 #: Experiments ``pvsched reproduce`` knows: one per seed thread (``../shared/seeds``). An experiment
-#: is implemented by a module ``pvsched.experiments.<name>`` with a ``reproduce() -> str`` function
-#: (the side-by-side table it prints); until then ``reproduce`` says it is not implemented yet.
+#: is implemented once :data:`pvsched.experiments.EXPERIMENTS` registers its module (which has
+#: ``main(argv) -> int``); until then ``reproduce`` says it is not implemented yet.
 EXPERIMENTS = {
     "seed000": "dynamic vCPU priority boosting via guest/host shared memory (Google, Dec 2023)",
     "seed001": "guest halted time discounted from PELT under HLT pass-through (Amazon, Feb 2025)",
@@ -165,26 +165,32 @@ def _cmd_sweep(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------ reproduce
+def _implemented():
+    """Registered experiment modules (name -> module path)."""
+    try:
+        from pvsched import experiments
+    except ImportError:
+        return {}
+    return dict(getattr(experiments, "EXPERIMENTS", {}))
+
+
 def _cmd_reproduce(args) -> int:
+    done = _implemented()
+    names = list(EXPERIMENTS) + [n for n in done if n not in EXPERIMENTS]
     if args.list or args.experiment is None:
-        for name, title in EXPERIMENTS.items():
-            print(f"{name}  {title}")
+        for name in names:
+            state = "" if name in done else "  [not implemented yet]"
+            print(f"{name}  {EXPERIMENTS.get(name, '')}{state}")
         if args.experiment is None and not args.list:
             raise CliError("name an experiment to reproduce (listed above)")
         return 0
     name = args.experiment
-    if name not in EXPERIMENTS:
-        raise CliError(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
-    import importlib
-    try:
-        mod = importlib.import_module(f"pvsched.experiments.{name}")
-    except ModuleNotFoundError as e:
-        if e.name and (e.name == "pvsched.experiments" or e.name.startswith("pvsched.experiments.")):
-            raise CliError(f"experiment {name} ({EXPERIMENTS[name]}) is not implemented yet",
-                           EXIT_NOT_IMPLEMENTED) from None
-        raise
-    print(mod.reproduce())
-    return 0
+    if name not in names:
+        raise CliError(f"unknown experiment {name!r}; known: {', '.join(names)}")
+    if name not in done:
+        raise CliError(f"experiment {name} ({EXPERIMENTS[name]}) is not implemented yet", EXIT_NOT_IMPLEMENTED)
+    from pvsched import experiments
+    return int(experiments.get(name).main(list(args.args)) or 0)
 
 
 # ---------------------------------------------------------------------------------------------- bench
@@ -246,8 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("reproduce", help="reproduce a seed's published experiment (--list names them)",
                        description="Reproduce one seed thread's published result in shape, side by side with "
                                    "the published numbers. Known: " + ", ".join(EXPERIMENTS) + ".")
-    x.add_argument("experiment", nargs="?", help="experiment name, e.g. seed000")
     x.add_argument("--list", action="store_true", help="list the known experiments")
+    x.add_argument("experiment", nargs="?", help="experiment name, e.g. seed000")
+    x.add_argument("args", nargs=argparse.REMAINDER,
+                   help="options passed to the experiment (pvsched reproduce NAME --help lists them)")
     x.set_defaults(fn=_cmd_reproduce)
 
     b = sub.add_parser("bench", help="measure engine throughput (events/s)",

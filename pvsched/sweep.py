@@ -45,7 +45,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import math
 import os
 import pickle
 import signal
@@ -54,12 +53,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import numpy as np
 
 from pvsched.errors import ScenarioError
-from pvsched.paths import get_path, parse_path, set_path
+from pvsched.paths import parse_path, set_path
 
 __all__ = ["sweep", "sweep_cell", "run_cell", "cell_scenario", "expand_grid", "cell_seed", "cell_id",
            "default_metrics", "compute_metrics", "read_runs", "load_sweep_file", "SweepSpec", "SweepError",
@@ -699,7 +698,17 @@ class _Store:
             return None
         path = os.path.join(self.out, RESULTS)
         tmp = os.path.join(self.out, f".{RESULTS}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        df.to_parquet(tmp, index=False)
+        try:
+            df.to_parquet(tmp, index=False)
+        except Exception:
+            # a column Arrow cannot type (e.g. a grid path given an int in one cell and text in
+            # another): store such columns as text in the file; the returned table is unchanged
+            df = df.copy()
+            for c in df.columns:
+                if df[c].dtype == object and len({type(v) for v in df[c] if v is not None}) > 1:
+                    df[c] = [None if v is None else _column_value(v) if isinstance(v, str) else canonical_json(v)
+                             for v in df[c]]
+            df.to_parquet(tmp, index=False)
         os.replace(tmp, path)
         return path
 
@@ -920,16 +929,15 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     base_seed = base_d.get("seed", 0)
     cells = expand_grid(grid, seeds, base_seed)
 
-    # validate every cell (and the metric names against it) before running anything
+    # validate every cell (and the metric names against it) before running anything; the cell
+    # dicts are rebuilt at submission so that memory does not grow with the grid
     jobs_spec = None
-    prepared = []
     for cell in cells:
         d = _cell_dict(base_d, cell.params, cell.seed)
         sc = Scenario.from_dict(d, source=_cell_source(cell.params))
         spec = _check_metrics(metrics, sc, cell.params)
         if jobs_spec is None:
             jobs_spec = spec
-        prepared.append((cell, d))
 
     fingerprint = f"{_hash64(canonical_json({'base': base_d, 'metrics': _metrics_key(metrics)})):016x}"
     wanted = {c.cell_id: c for c in cells}
@@ -942,7 +950,7 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         records.update(store.load(wanted))
     resumed = len(records)
 
-    todo = [(cell, d) for cell, d in prepared if cell.cell_id not in records]
+    todo = [cell for cell in cells if cell.cell_id not in records]
     bar = _Progress(len(cells), resumed, progress)
 
     def on_done(cell: Cell, m: Dict[str, Any]):
@@ -956,14 +964,14 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     try:
         if todo:
             if scheduler is not None:
-                jobs = ((c, d, jobs_spec) for c, d in todo)
+                jobs = ((c, _cell_dict(base_d, c.params, c.seed), jobs_spec) for c in todo)
                 _run_dask(jobs, scheduler, on_done)
             else:
                 nw = (os.cpu_count() or 1) if workers is None else int(workers)
                 if nw < 0:
                     raise SweepError(f"workers = {workers!r}: must be >= 0")
                 spec = _ship(jobs_spec)
-                jobs = ((c, d, spec) for c, d in todo)
+                jobs = ((c, _cell_dict(base_d, c.params, c.seed), spec) for c in todo)
                 if nw == 0 or len(todo) == 1 and workers is None:
                     _run_serial(jobs, on_done)
                 else:
@@ -972,6 +980,8 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         bar.close()
 
     df = pd.DataFrame([_row(records[c.cell_id]) for c in cells])
+    pcols = list(dict.fromkeys(k for c in cells for k in c.params))      # explicit cells may differ
+    df = df[list(KEY_COLUMNS) + pcols + [c for c in df.columns if c not in pcols and c not in KEY_COLUMNS]]
     df.attrs.update(new_runs=len(todo), resumed_runs=resumed, wall_s=time.perf_counter() - t0)
     if store is not None:
         path = store.write_table(df)
@@ -1024,9 +1034,21 @@ def load_sweep_file(path) -> SweepSpec:
 
     Errors (:class:`~pvsched.ScenarioError`) name the file and the key path.
 
-    >>> import os, pvsched
-    >>> ex = os.path.join(os.path.dirname(pvsched.__file__), "..", "examples", "sweep_busy_host.toml")
-    >>> spec = load_sweep_file(ex) if os.path.exists(ex) else None
+    >>> import os, tempfile
+    >>> p = os.path.join(tempfile.mkdtemp(), "s.toml")
+    >>> _ = open(p, "w").write('''seeds = 2
+    ... [scenario]
+    ... duration_ns = 1_000_000
+    ... [[scenario.tasks]]
+    ... name = "h"
+    ... workload = { kind = "hog" }
+    ... [grid]
+    ... "host.cpus" = [1, 2]
+    ... ''')
+    >>> spec = load_sweep_file(p); spec.grid, spec.seeds
+    ({'host.cpus': [1, 2]}, 2)
+    >>> len(spec.run(workers=0))
+    4
     """
     try:
         import tomllib
