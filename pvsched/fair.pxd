@@ -672,6 +672,41 @@ cdef inline u64 calc_group_shares(FairArena* a, cfs_rq_t* gcfs) noexcept nogil:
         shares = tg_shares
     return <u64>shares
 
+cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight) noexcept nogil:
+    # v6.8-v6.13 reweight_eevdf (restored by the 2026 revert): V does not move under a reweight,
+    # so v' = V - (V - v)*w/w' and d' = V + (d - V)*w/w', with no lag inflation.
+    cdef sched_entity* se = &a.se[n]
+    cdef bint curr = cfs.curr == n
+    cdef u64 avruntime = 0
+    cdef s64 oldw = <s64>se.load.weight
+    cdef s64 vlag, vslice
+    if se.on_rq:
+        update_curr(a, cfs)
+        avruntime = avg_vruntime(a, cfs)
+        if not curr:
+            __dequeue_entity(a, cfs, n)
+        cfs.load.weight -= se.load.weight
+    cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
+    cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
+    if se.on_rq:
+        if avruntime != se.vruntime:
+            vlag = div_s64_trunc(<s64>(avruntime - se.vruntime) * oldw, <s64>weight)
+            se.vruntime = avruntime - <u64>vlag
+        vslice = div_s64_trunc(<s64>(se.deadline - avruntime) * oldw, <s64>weight)
+        se.deadline = avruntime + <u64>vslice
+    else:
+        se.vlag = div_s64_trunc(se.vlag * oldw, <s64>weight)
+    update_load_set(&se.load, weight)
+    se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
+    cfs.avg.load_avg += se.avg.load_avg
+    cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+    if se.on_rq:
+        cfs.load.weight += se.load.weight
+        if not curr:
+            __enqueue_entity(a, cfs, n)
+        update_min_vruntime(a, cfs)
+    cfs.load.inv_weight = 0
+
 cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight) noexcept nogil:
     # v6.14-v6.16: lag and relative deadline rescaled, then re-placed (place_entity, flags 0).
     cdef sched_entity* se = &a.se[n]
@@ -696,6 +731,9 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
             if not curr:
                 __enqueue_entity(a, cfs, n)
         cfs.load.inv_weight = 0
+        return
+    if a.kp[cfs.kern].features & F_REWEIGHT_INPLACE:
+        reweight_entity_inplace(a, cfs, n, weight)
         return
     if se.on_rq:
         update_curr(a, cfs)

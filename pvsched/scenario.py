@@ -45,7 +45,8 @@ def _validate_features(path, features, fair_class):
     if not isinstance(features, dict):
         raise ScenarioError(f"{path}.features", features, "must be a table of name = bool")
     eevdf_only = {"PLACE_LAG", "PLACE_DEADLINE_INITIAL", "PLACE_REL_DEADLINE", "RUN_TO_PARITY",
-                  "PREEMPT_SHORT", "PICK_BUDDY", "DELAY_DEQUEUE", "DELAY_ZERO", "YIELD_FORFEIT"}
+                  "PREEMPT_SHORT", "PICK_BUDDY", "DELAY_DEQUEUE", "DELAY_ZERO", "YIELD_FORFEIT",
+                  "REWEIGHT_INPLACE"}
     for k, v in features.items():
         if k not in FEATURE_BITS:
             raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")

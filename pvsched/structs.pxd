@@ -20,6 +20,7 @@ cdef enum:
     F_DELAY_ZERO = 1 << 8             # *
     F_WAKEUP_PREEMPTION = 1 << 9      # *
     F_YIELD_FORFEIT = 1 << 10         # v6.18+/6.12.63: yield forfeits vruntime (off in v6.15)
+    F_REWEIGHT_INPLACE = 1 << 17      # v6.8-v6.13 and the 2026 revert: rescale around V, no re-placement
     # CFS (v6.5) features, defaults marked *
     F_GENTLE_FAIR_SLEEPERS = 1 << 11  # *
     F_START_DEBIT = 1 << 12           # *

@@ -733,3 +733,20 @@ def test_result_continuation_and_monotonic(mixed_result):
     assert r1.task("h").cpu_ns == 10 * MS and r2.task("h").cpu_ns == 20 * MS
     # the first Result is a snapshot: the later run does not change it
     assert r1.task("h").cpu_ns == 10 * MS
+
+
+@pytest.mark.parametrize("feat,lo,hi", [
+    ({}, 0.0, 0.10),                            # v6.15: re-placement on reweight starves group b
+    ({"REWEIGHT_INPLACE": True}, 0.28, 0.36),   # v6.8-v6.13 / the 2026 revert: about 1/3
+])
+def test_reweight_model_and_sibling_group_share(feat, lo, hi):
+    # Group a (weight 200) holds a hog and a periodic sleeper per CPU, group b (100) a hog per CPU.
+    # Every wake-up and tick re-weights a's per-CPU entity; v6.14-v7.0 re-place it with
+    # place_entity, inflating a current entity's positive lag each time (kernel-reference §1.11).
+    n = 4
+    cg = [Cgroup("a", weight=200), Cgroup("b", weight=100)]
+    tasks = [Task("y", Periodic(run_ns=500_000, period_ns=4_000_000), cgroup="a", count=n),
+             Task("a", Hog(), cgroup="a", count=n), Task("b", Hog(), cgroup="b", count=n)]
+    r = Simulation(Scenario(host=Host(cpus=n, features=feat), cgroups=cg, tasks=tasks)).run(until_ns=1_000_000_000)
+    b_share = sum(r.task(f"b[{i}]").cpu_ns for i in range(n)) / n / 1e9
+    assert lo <= b_share <= hi
