@@ -415,6 +415,8 @@ cdef bint yield_to_task_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     if not a.se[n].on_rq:
         return False
     set_next_buddy(a, n)
+    if s.dbst_on:
+        yield_to_deboost(s, cpu, p)     # seed 002 vCPU debooster (yield.pxi)
     yield_task_fair(s, cpu)
     return True
 
@@ -705,6 +707,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         program_step(s, t, cpu)
     elif p.remaining > 0:
         ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
+    elif p.sync and rq.vcpu >= 0:
+        sync_resume(s, rq.vcpu, t)      # seed 002: a waiting task spins again
 
 cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
@@ -880,6 +884,7 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef op_t* op
     cdef int guard = 0
+    cdef int r
     while guard < 4096:
         guard += 1
         if p.pc >= p.prog_len:
@@ -935,6 +940,10 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code >= OP_LOCK:
+            r = sync_op(s, t, op)       # seed 002 guest sync ops (spin.pxi)
+            if r >= 0:
+                return r
     return STEP_EXIT
 
 cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
@@ -1076,7 +1085,11 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_vcpu(s, slot - s.slot_vcpu)
         elif slot < s.slot_task:
             handle_vbudget(s, slot - s.slot_vbudget)
-        else:
+        elif slot < s.slot_spin:
             handle_task_timer(s, slot - s.slot_task)
+        elif slot < s.slot_irq:
+            handle_spin(s, slot - s.slot_spin)          # seed 002 (spin.pxi)
+        else:
+            handle_irq_end(s, slot - s.slot_irq)
     if until > s.now:
         s.now = until
