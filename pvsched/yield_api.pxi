@@ -201,7 +201,7 @@ def deboost_factor(unsigned int nr_queued, curve="steps"):
     """
     if curve not in DEBOOST_CURVES:
         raise ValueError(f"curve={curve!r} not one of {sorted(DEBOOST_CURVES)}")
-    return deboost_cap(1_000_000, nr_queued, DEBOOST_CURVES[curve]) / 1_000_000
+    return <double>deboost_cap(1_000_000, nr_queued, DEBOOST_CURVES[curve]) / 1_000_000.0
 
 
 def ple_window_grow(unsigned long long window, unsigned long long base=4096, unsigned long long modifier=2,
