@@ -48,11 +48,12 @@ from pvsched._core import (  # noqa: E402,F401
     ple_window_shrink,
     yield_on_spin,
     yield_vcpu_state,
+    yield_vm_state,
 )
 from pvsched._core import py_deboost_penalty as deboost_penalty  # noqa: E402,F401
 
 __all__ += [
     "IpiContext", "bench_find_matching_se", "bench_ipi_context", "deboost_call", "deboost_entity",
     "deboost_factor", "deboost_lca", "deboost_penalty", "ple_window_grow", "ple_window_shrink",
-    "yield_on_spin", "yield_vcpu_state",
+    "yield_on_spin", "yield_vcpu_state", "yield_vm_state",
 ]

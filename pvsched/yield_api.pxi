@@ -483,3 +483,19 @@ def yield_on_spin(Engine engine, int v):
         if delta.get(name):
             kind = name[6:]
     return {"boosted": vm.last_boosted if delta.get("yield_to_ok") else None, "kind": kind, "counters": delta}
+
+
+def yield_vm_state(Engine engine, int vm, last_boosted=None):
+    """Read (and, for tests, set) a VM's kvm->last_boosted_vcpu and its yield-policy switches."""
+    cdef Sim* s = &engine.s
+    cdef vm_t* m
+    if not 0 <= vm < s.nvm:
+        raise ValueError(f"no VM {vm}")
+    m = &s.vm[vm]
+    if last_boosted is not None:
+        if not 0 <= last_boosted < m.nvcpu:
+            raise ValueError("last_boosted out of range")
+        m.last_boosted = last_boosted
+    return {"last_boosted": m.last_boosted, "ipi_aware": bool(m.ipi_aware), "relaxed_round": bool(m.relaxed),
+            "fix_last_boosted": bool(m.fix_lb), "candidate_order": "priority" if m.prio_order else "scan",
+            "ple": bool(m.ple), "vcpu_base": m.vcpu_base, "nvcpu": m.nvcpu}
