@@ -139,6 +139,7 @@ cdef inline int rq_prio(Sim* s, s32 cpu) noexcept nogil:
 cdef void rt_move(Sim* s, s32 t, s32 dst) noexcept nogil:
     rt_dequeue(s, t)
     s.rq[s.task[t].cpu].nr_running -= 1
+    se_set_task_cpu(s, t, dst)
     s.task[t].cpu = dst
     s.task[t].nr_migrations += 1
     rt_enqueue(s, t, False)
@@ -810,19 +811,25 @@ cdef s32 select_new_cpu(Sim* s, s32 t) noexcept nogil:
             best = c
     return best
 
-cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
-    # set_task_cpu for a sleeping task: move its entity to the target CPU's group queues.
-    cdef task_t* p = &s.task[t]
-    cdef sched_entity* se = &s.fa.se[p.se]
+cdef void se_set_task_cpu(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # set_task_rq: whatever the class, the task's fair entity follows it to `cpu`'s group queues
+    # (an RT-boosted vCPU thread that moves and later returns to fair must not keep the old CPU's
+    # queue as its cfs_rq). An attached PELT signal is detached from the old queue first.
+    cdef sched_entity* se = &s.fa.se[s.task[t].se]
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
-    if p.cls == CLS_FAIR:
+    if se.avg.last_update_time:
         update_cfs_rq_avg(&s.fa, old)
         pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
         se.avg.last_update_time = 0
-        se.cfs_rq = task_cfs_on(s, t, cpu)
-        se.parent = task_parent_on(s, t, cpu)
+    se.cfs_rq = task_cfs_on(s, t, cpu)
+    se.parent = task_parent_on(s, t, cpu)
+
+cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # set_task_cpu for a sleeping task: move its entity to the target CPU's group queues.
+    cdef task_t* p = &s.task[t]
+    se_set_task_cpu(s, t, cpu)
     p.cpu = cpu
     p.nr_migrations += 1
 

@@ -264,8 +264,8 @@ cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept
         if vc.irq_active:
             return
         if vm.posted_intr:
-            if vm.boost_mode:
-                guest_irq_hooks(s, vt)
+            if vm.boost_mode and guest_irq_hooks(s, vt):
+                return          # seed 000's doorbell exit: the IPI is taken at re-entry
             irq_start(s, vt)
         else:
             vcpu_exit(s, vt, EXIT_IPI_RECV, vm.exit_ns)

@@ -626,3 +626,65 @@ def test_determinism_with_locks_ipis_and_yields():
     assert v["critical_sections"][0] > 0 and v["ipi_round_trips"][1] > 0 and v["yield_to_attempts"].sum() > 0
     c = Simulation(sync_scenario(seed=4)).run(until_ns=100_000_000)
     assert not np.array_equal(a.raw["vm"]["critical_sections"], c.raw["vm"]["critical_sections"])
+
+
+# ---------------------------------------------------------------- robustness
+def test_rt_boosted_vcpu_that_migrates_returns_to_fair_on_its_new_cpu():
+    # Regression: seed 000's bounded boost makes a kicked vCPU thread RT; an RT wake-up may move it
+    # to another pCPU. Its fair entity must follow (set_task_rq), or the unboost enqueues it on one
+    # CPU with its entity chain on another (an out-of-bounds hierarchy walk in pick_next).
+    from pvsched.policies import BoostPolicy
+    vm = VM("v0", vcpus=4, tasks=[Task("l", SpinlockLoop(hold_ns=5_000, hold_dist="uniform", hold_spread_ns=1_000,
+                                                         think_ns=1_000, think_dist="exponential", sleep_ns=20_000)),
+                                  Task("i", IPISync(compute_ns=1_000, handler_ns=1), count=3)],
+            posted_interrupts=True, exit_ns=0, boost=BoostPolicy(mode="bounded"), guest=GuestKernel(preempt="lazy"),
+            yield_policy=YieldPolicy(candidate_order="priority", fix_last_boosted=True))
+    sc = Scenario(host=Host(cpus=3, context_switch_ns=3_000, preempt="lazy",
+                            debooster=Debooster(enabled=True, rate_limit_ns=0, rate_limit_mode="v1")),
+                  vms=[vm], seed=48, check_invariants=True)
+    r = Simulation(sc).run(until_ns=50_000_000)
+    assert r.violations["count"] == 0 and r.vm_row("v0")["ipi_round_trips"] > 100
+    assert r.raw["vcpu"]["boosts_kick_unhalt"].sum() + r.raw["vcpu"]["boosts_halt"].sum() > 0
+
+
+def _random_scenario(rng):
+    from pvsched.policies import BoostPolicy
+    vms = []
+    for k in range(rng.randint(1, 3)):
+        nv = rng.randint(2, 5)
+        tasks = []
+        for j in range(rng.randint(1, 3)):
+            if rng.random() < 0.5:
+                w = SpinlockLoop(nlocks=rng.randint(1, 2), hold_ns=rng.choice([1, 5_000, 200_000]),
+                                 hold_dist=rng.choice(["fixed", "uniform", "exponential"]),
+                                 think_ns=rng.choice([0, 1_000, 50_000]), pv=rng.random() < 0.6,
+                                 spin_threshold_ns=rng.choice([1, 10_000]), sleep_ns=rng.choice([0, 20_000]))
+            else:
+                w = IPISync(compute_ns=rng.choice([0, 1_000, 80_000]), handler_ns=rng.choice([1, 2_000]),
+                            targets=rng.randint(1, nv - 1), sleep_ns=rng.choice([0, 30_000]))
+            tasks.append(Task(f"t{j}", w, count=rng.randint(1, 3), cpus=rng.choice([None, [0]])))
+        vms.append(VM(f"v{k}", vcpus=nv, tasks=tasks, hlt_exits=rng.random() < 0.8,
+                      posted_interrupts=rng.random() < 0.3, ipi_virtualization=rng.random() < 0.2,
+                      timer_exits=rng.random() < 0.8, exit_ns=rng.choice([0, 1_500]), ple=rng.random() < 0.9,
+                      ple_window_grow=rng.choice([0, 2]), guest=GuestKernel(spinlock=rng.choice(["queued", "ticket"]),
+                                                                            idle_poll_ns=rng.choice([0, 20_000])),
+                      boost=BoostPolicy(mode=rng.choice(["vanilla", "dynamic", "bounded"])),
+                      yield_policy=YieldPolicy(ipi_aware=rng.random() < 0.5, candidate_order=rng.choice(["scan", "priority"]))))
+    host = Host(cpus=rng.randint(1, 4), context_switch_ns=rng.choice([0, 3_000]), preempt=rng.choice(["full", "lazy"]),
+                debooster=Debooster(enabled=rng.random() < 0.5, rate_limit_ns=rng.choice([0, 6_000_000])))
+    return Scenario(host=host, vms=vms, tasks=[Task("hog", Hog())] if rng.random() < 0.3 else [],
+                    seed=rng.randint(0, 99), check_invariants=True)
+
+
+def test_random_seed002_scenarios_run_clean():
+    import random
+    rng = random.Random(2024)
+    for _ in range(25):
+        sc = _random_scenario(rng)
+        r = Simulation(sc).run(until_ns=20_000_000)
+        assert r.violations["count"] == 0
+        v = r.vms
+        assert np.all(v["lock_acquisitions"] >= v["critical_sections"])
+        assert np.all(v["lock_acquisitions"] - v["critical_sections"] <= v["nlocks"])
+        modes = sum(r.vcpus[m] for m in ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns"))
+        assert np.all(modes <= r.now_ns)
