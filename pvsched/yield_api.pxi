@@ -441,6 +441,17 @@ def yield_vcpu_state(Engine engine, int v, **set_flags):
         if k not in _VCPU_FLAGS:
             raise ValueError(f"unknown flag {k!r}; known: {_VCPU_FLAGS}")
         val = int(val)
+        if k in ("ipi_last_receiver", "ipi_last_sender"):
+            if not -1 <= val < s.vm[c.vm].nvcpu:
+                raise ValueError(f"{k}={val} is not a vCPU of this VM (or -1)")
+        elif k == "ipi_time":
+            if not 0 <= val <= s.now:
+                raise ValueError("ipi_time must be in [0, now]")
+        elif k == "ple_window":
+            if not s.vm[c.vm].ple_window_base <= val <= s.vm[c.vm].ple_max:
+                raise ValueError("ple_window must lie between the VM's base and max windows")
+        elif val not in (0, 1):
+            raise ValueError(f"{k} is a flag (0 or 1)")
         if k == "ready": c.ready = val
         elif k == "blocking": c.blocking = val
         elif k == "preempted": c.preempted = val
