@@ -155,6 +155,7 @@ cdef inline int rq_prio(Sim* s, s32 cpu) noexcept nogil:
 cdef void rt_move(Sim* s, s32 t, s32 dst) noexcept nogil:
     rt_dequeue(s, t)
     add_nr_running(s, s.task[t].cpu, -1)
+    detach_task_pelt(s, t)
     set_task_cpu(s, t, dst)
     s.task[t].nr_migrations += 1
     rt_enqueue(s, t, False)
@@ -476,6 +477,8 @@ cdef bint yield_to_task_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     if not a.se[n].on_rq:
         return False
     set_next_buddy(a, n)
+    if s.dbst_on:
+        yield_to_deboost(s, cpu, p)     # seed 002 vCPU debooster (yield.pxi)
     yield_task_fair(s, cpu)
     return True
 
@@ -782,6 +785,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         program_step(s, t, cpu)
     elif p.remaining > 0:
         ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
+    elif p.sync and rq.vcpu >= 0:
+        sync_resume(s, rq.vcpu, t)      # seed 002: a waiting task spins again
 
 cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
@@ -883,19 +888,26 @@ cdef s32 select_new_cpu(Sim* s, s32 t) noexcept nogil:
             best = c
     return best
 
-cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
-    # set_task_cpu for a sleeping task: move its entity to the target CPU's group queues.
-    cdef task_t* p = &s.task[t]
-    cdef sched_entity* se = &s.fa.se[p.se]
+cdef void detach_task_pelt(Sim* s, s32 t) noexcept nogil:
+    # Leaving a CPU: an attached PELT signal is decayed and removed from the old queue first,
+    # whatever the task's class (an RT-boosted vCPU thread keeps its fair entity's signal).
+    cdef sched_entity* se = &s.fa.se[s.task[t].se]
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
-    if p.cls == CLS_FAIR:
-        if s.fa.kp[old.kern].cfs:
-            se.vruntime -= old.min_vruntime   # v6.5 migrate_task_rq_fair: a waking task goes relative
+    if se.avg.last_update_time:
         update_cfs_rq_avg(&s.fa, old)
         pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
         se.avg.last_update_time = 0
+
+cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # set_task_cpu for a sleeping task: move its entity to the target CPU's group queues.
+    cdef task_t* p = &s.task[t]
+    cdef sched_entity* se = &s.fa.se[p.se]
+    cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
+    if p.cls == CLS_FAIR and s.fa.kp[old.kern].cfs:
+        se.vruntime -= old.min_vruntime   # v6.5 migrate_task_rq_fair: a waking task goes relative
+    detach_task_pelt(s, t)
     set_task_cpu(s, t, cpu)
     p.nr_migrations += 1
 
@@ -956,6 +968,7 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef op_t* op
     cdef int guard = 0
+    cdef int r
     while guard < 4096:
         guard += 1
         if p.pc >= p.prog_len:
@@ -1012,6 +1025,10 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code >= OP_LOCK:
+            r = sync_op(s, t, op)       # seed 002 guest sync ops (spin.pxi)
+            if r >= 0:
+                return r
     return STEP_EXIT
 
 cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
@@ -1162,7 +1179,11 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_vcpu(s, slot - s.slot_vcpu)
         elif slot < s.slot_task:
             handle_vbudget(s, slot - s.slot_vbudget)
-        else:
+        elif slot < s.slot_spin:
             handle_task_timer(s, slot - s.slot_task)
+        elif slot < s.slot_irq:
+            handle_spin(s, slot - s.slot_spin)          # seed 002 (spin.pxi)
+        else:
+            handle_irq_end(s, slot - s.slot_irq)
     if until > s.now:
         s.now = until

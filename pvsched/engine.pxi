@@ -25,7 +25,7 @@ OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL}
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget")
+                "doorbell", "budget", "ple", "hypercall", "eoi")
 BOOST_TRIGGERS = {"irq_entry": TR_IRQ_ENTRY, "irq_exit": TR_IRQ_EXIT, "sched": TR_SCHED,
                   "rt_enqueue": TR_RT_ENQUEUE, "user_return": TR_USER_RETURN, "kick_timer": TR_KICK_TIMER,
                   "kick_intr": TR_KICK_INTR, "kick_unhalt": TR_KICK_UNHALT, "halt": TR_HALT,
@@ -99,7 +99,7 @@ cdef class Engine:
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
-                 long long migration_cost_ns=500_000):
+                 long long migration_cost_ns=500_000, debooster=None):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
@@ -162,7 +162,7 @@ cdef class Engine:
             if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
         for i in range(opsv.shape[0]):
-            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_CRITICAL or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_LAST or opsv[i, 1] < 0 or opsv[i, 2] < 0:
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -217,7 +217,7 @@ cdef class Engine:
         self.ntg = ntg
         nse = ntask + (ntg - 1) * ncpu
         ncfs = ntg * ncpu + nvcpu
-        nslots = 4 * nrq + 2 * nvcpu + ntask
+        nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu     # + seed-002 spin and IRQ slots
         s.ncpu = ncpu
         s.nrq = nrq
         s.ntask = ntask
@@ -251,6 +251,9 @@ cdef class Engine:
         s.slot_vcpu = 4 * nrq
         s.slot_vbudget = 4 * nrq + nvcpu
         s.slot_task = 4 * nrq + 2 * nvcpu
+        s.slot_spin = s.slot_task + ntask
+        s.slot_irq = s.slot_spin + nvcpu
+        s.slot_end = s.slot_irq + nvcpu
 
         s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
         s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))
@@ -452,6 +455,7 @@ cdef class Engine:
         if not nohz_idle:
             for c in range(ncpu):
                 ev_arm(&s.q, s.slot_tick + c, s.kern[0].tick_ns)
+        sync_setup(s, vms, debooster, opsv, tkern, tps, tpl)     # seed 002 (yield_api.pxi)
 
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
@@ -585,6 +589,7 @@ cdef class Engine:
             vc["boosted_wait_ns"][c] = s.vcpu[c].boosted_ns[VM_PREEMPTED]
             vc["budget_refused"][c] = s.vcpu[c].nr_budget_refused
             vc["boosted"][c] = s.vcpu[c].boost_status == VCPU_BOOST_BOOSTED
+        sync_results(s, out, vc)         # seed 002: vCPU yield columns, per-VM table (yield_api.pxi)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

@@ -34,3 +34,26 @@ __all__ = [
     "accumulate_pelt_segments", "LOAD_AVG_MAX", "PELT_MIN_DIVIDER", "NICE_0_LOAD", "MIN_SHARES",
     "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES",
 ]
+
+# Seed 002: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.
+from pvsched._core import (  # noqa: E402,F401
+    IpiContext,
+    bench_find_matching_se,
+    bench_ipi_context,
+    deboost_call,
+    deboost_entity,
+    deboost_factor,
+    deboost_lca,
+    ple_window_grow,
+    ple_window_shrink,
+    yield_on_spin,
+    yield_vcpu_state,
+    yield_vm_state,
+)
+from pvsched._core import py_deboost_penalty as deboost_penalty  # noqa: E402,F401
+
+__all__ += [
+    "IpiContext", "bench_find_matching_se", "bench_ipi_context", "deboost_call", "deboost_entity",
+    "deboost_factor", "deboost_lca", "deboost_penalty", "ple_window_grow", "ple_window_shrink",
+    "yield_on_spin", "yield_vcpu_state", "yield_vm_state",
+]

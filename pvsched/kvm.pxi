@@ -25,6 +25,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     # Guest mode ends: settle the guest's progress, freeze its clock, park its timers.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
+    if s.vm[vc.vm].sync_on:
+        sync_leave_guest(s, v)          # seed 002: spin segment / IRQ handler (spin.pxi)
     settle_curr(s, grq)
     s.fa.clk_base[grq] += s.now - s.fa.clk_entry[grq]
     s.fa.clk_run[grq] = 0
@@ -53,12 +55,14 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
         vc.pending_irq = 0
         if s.vm[vc.vm].boost_mode and guest_irq_hooks(s, v):
             return                              # the doorbell exited again at once
+    if s.vm[vc.vm].sync_on and sync_enter(s, v):
+        return                                  # seed 002: a guest IPI handler runs first
     if rq.tick_next:
         ev_arm(&s.q, s.slot_tick + grq, rq.tick_next if rq.tick_next > s.now else s.now)
         rq.tick_next = 0
     elif t >= 0 and not ev_armed(&s.q, s.slot_tick + grq):
         ev_arm(&s.q, s.slot_tick + grq, (s.now // k.tick_ns + 1) * k.tick_ns)
-    if s.fa.resched[grq]:
+    if s.fa.resched[grq] and not (t >= 0 and s.task[t].in_critical):
         schedule(s, grq)        # switch_in of the new guest current does the rest
         t = rq.curr
         if (t >= 0 and s.fa.clk_run[grq] and s.vm[vc.vm].boost_mode and vc.hooked_task != t
@@ -75,6 +79,8 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
             ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
         elif p.remaining == 0:
             program_step(s, t, grq)
+        elif p.sync:
+            sync_resume(s, v, t)        # seed 002: the waiter spins again (spin.pxi)
     else:
         vcpu_guest_idle(s, v)
 
@@ -166,6 +172,7 @@ cdef void vcpu_kick(Sim* s, s32 v, s32 from_cpu) noexcept nogil:
     # kvm_vcpu_kick of a halted vCPU: wake its thread (from pCPU `from_cpu`).
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.nr_kicks += 1
+    vc.ready = 1                # kvm_vcpu_wake_up
     halt_poll_adapt(s, v, s.now - vc.halt_start)
     vcpu_set_mode(s, v, VM_PREEMPTED)
     try_to_wake_up(s, vc.task, from_cpu if from_cpu >= 0 else vc.host_cpu)
@@ -183,7 +190,8 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.host_cpu = cpu
     vc.preempted = 0
-    if guest_busy(s, vc.rq) or not s.vm[vc.vm].hlt_exits:
+    yield_sched_in(s, v)        # seed 002: ready, PLE window shrink (yield.pxi)
+    if not sync_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = EXIT_ENTRY
         ev_arm(&s.q, s.slot_vcpu + v, s.rq[cpu].seg_start + s.vm[vc.vm].entry_ns)
@@ -203,6 +211,7 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     else:
         vcpu_set_mode(s, v, VM_PREEMPTED)
         vc.preempted = 1
+    yield_sched_out(s, v)       # seed 002: ready, preempted_in_kernel (yield.pxi)
 
 cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
@@ -216,7 +225,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
             schedule(s, cpu)          # the host's resched point before re-entry
             if s.rq[cpu].curr != vc.task:
                 return
-        if vc.exit_reason == EXIT_HLT and not guest_busy(s, vc.rq):
+        if vc.exit_reason == EXIT_HLT and sync_halt_ok(s, v):
             vcpu_halt_start(s, v)
         else:
             vcpu_enter(s, v)

@@ -198,6 +198,58 @@ class Result:
             raise KeyError(f"{name!r} is not a vCPU thread")
         return {k: int(v[rows[0]]) for k, v in self.vcpus.items() if k != "name"}
 
+    @property
+    def vms(self) -> Dict[str, np.ndarray]:
+        """Per-VM table (seed 002): guest lock acquisitions and critical sections (also per second),
+        IPI round trips (mean/max latency), guest-mode spin time, PLE exits, kvm_vcpu_on_spin and
+        yield_to outcomes by reason and by candidate class, debooster penalties applied / debounced
+        / rate-limited. Counts are totals since the start; ``*_per_s`` divide by the run time."""
+        raw = self.raw.get("vm", {})
+        n = len(next(iter(raw.values()))) if raw else 0
+        names = [vm.name for vm in self.scenario.vms] if self.scenario is not None else [f"vm{k}" for k in range(n)]
+        d = {"name": np.array(names[:n], dtype=object)}
+        d.update(raw)
+        secs = max(self.now_ns, 1) / 1e9
+        d["lock_acquisitions_per_s"] = d["lock_acquisitions"] / secs
+        d["critical_sections_per_s"] = d["critical_sections"] / secs
+        d["ipi_round_trips_per_s"] = d["ipi_round_trips"] / secs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d["ipi_rtt_mean_ns"] = np.where(d["ipi_round_trips"] > 0,
+                                            d["ipi_rtt_sum_ns"] / np.maximum(d["ipi_round_trips"], 1), np.nan)
+        d["yield_to_failures"] = (d["yield_to_esrch"] + d["yield_to_class"] + d["yield_to_running"]
+                                  + d["yield_to_not_runnable"] + d["yield_to_not_queued"])
+        return d
+
+    def vm_row(self, name: str) -> Dict[str, float]:
+        """One VM's row of :attr:`vms` by name."""
+        t = self.vms
+        rows = [i for i, n in enumerate(t["name"]) if n == name]
+        if not rows:
+            raise KeyError(f"no VM named {name!r}")
+        return {k: v[rows[0]].item() if hasattr(v[rows[0]], "item") else v[rows[0]] for k, v in t.items() if k != "name"}
+
+    def ipi_latency(self, vm: str) -> LatencyHistogram:
+        """IPI round-trip latency (send -> last handler done) of a VM's guest tasks."""
+        return self._vm_hist(vm, "vm_ipi_hist", "ipi_round_trips", "ipi_rtt_sum_ns", "ipi_rtt_max_ns")
+
+    def lock_wait(self, vm: str) -> LatencyHistogram:
+        """Contended spinlock wait (attempt -> acquisition) of a VM's guest tasks (no max kept)."""
+        return self._vm_hist(vm, "vm_lock_hist", None, "lock_wait_ns", None)
+
+    def _vm_hist(self, vm, key, ncol, scol, mcol):
+        t = self.vms
+        rows = [i for i, n in enumerate(t["name"]) if n == vm]
+        if not rows:
+            raise KeyError(f"no VM named {vm!r}")
+        i = rows[0]
+        counts = self.raw[key][i].astype(np.uint64)
+        n = int(counts.sum()) if ncol is None else int(t[ncol][i])
+        mx = int(t[mcol][i]) if mcol else 0
+        if not mcol and n:
+            lo, width = bucket_bounds(len(counts))
+            mx = int(lo[np.nonzero(counts)[0][-1]] + width[np.nonzero(counts)[0][-1]] - 1)
+        return LatencyHistogram(counts, n, int(t[scol][i]), mx)
+
     def to_pandas(self, table: str = "tasks"):
         import pandas as pd
         if table == "tasks":
@@ -210,7 +262,9 @@ class Result:
             return pd.DataFrame(self.cpus)
         if table == "vcpus":
             return pd.DataFrame(self.vcpus)
-        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus)")
+        if table == "vms":
+            return pd.DataFrame(self.vms)
+        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus, vms)")
 
     def summary(self, max_rows: int = 40) -> str:
         """A fixed-width text table: per task CPU share, wait, switches and latency percentiles."""

@@ -123,6 +123,12 @@ class Host:
     idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
     load_balance: bool = True
+    debooster: "Debooster" = None
+
+    def __post_init__(self):
+        if self.debooster is None:
+            from pvsched.directed_yield import Debooster
+            self.debooster = Debooster()
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -145,6 +151,10 @@ class Host:
             _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
         _bool(f"{path}.load_balance", self.load_balance)
+        from pvsched.directed_yield import Debooster
+        if not isinstance(self.debooster, Debooster):
+            raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
+        self.debooster.validate(f"{path}.debooster")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -206,11 +216,13 @@ class GuestKernel:
     features: Dict[str, bool] = field(default_factory=dict)
     nohz_idle: bool = True
     idle_poll_ns: int = 0
+    spinlock: str = "queued"
 
     def validate(self, path):
         _validate_sched(path, self)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
+        _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket"))
 
 
 @dataclass
@@ -250,11 +262,26 @@ class VM:
     halt_poll_shrink: int = 2
     start_ns: int = 0
     boost: "BoostPolicy" = None
+    ple: bool = True
+    ple_gap: int = 128
+    ple_window: int = 4096
+    ple_window_grow: int = 2
+    ple_window_shrink: int = 0
+    ple_window_max: int = 4294967295
+    guest_cpu_ghz: float = 2.0
+    yield_policy: "YieldPolicy" = None
 
     def __post_init__(self):
         if self.boost is None:
             from pvsched.policies import BoostPolicy
             self.boost = BoostPolicy()
+        if self.yield_policy is None:
+            from pvsched.directed_yield import YieldPolicy
+            self.yield_policy = YieldPolicy()
+
+    def nlocks(self) -> int:
+        """Guest spinlocks the VM's tasks use (seed 002 workloads name them 0, 1, ...)."""
+        return max([t.workload.locks_needed() for t in self.tasks if hasattr(t.workload, "locks_needed")] + [0])
 
     def cgroup_name(self) -> str:
         return f"vm:{self.name}"
@@ -305,6 +332,7 @@ class VM:
         self.boost.validate(f"{path}.boost")
         if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
             raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
+        self._validate_seed002(path)
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -315,6 +343,27 @@ class VM:
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
                 names.add(n)
+
+    def _validate_seed002(self, path):
+        # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
+        _bool(f"{path}.ple", self.ple)
+        _int(f"{path}.ple_gap", self.ple_gap, 0, 2**32 - 1)
+        _int(f"{path}.ple_window", self.ple_window, 1, 2**32 - 1)
+        _int(f"{path}.ple_window_grow", self.ple_window_grow, 0, 2**32 - 1)
+        _int(f"{path}.ple_window_shrink", self.ple_window_shrink, 0, 2**32 - 1)
+        _int(f"{path}.ple_window_max", self.ple_window_max, self.ple_window, 2**32 - 1)
+        if isinstance(self.guest_cpu_ghz, bool) or not isinstance(self.guest_cpu_ghz, (int, float)) \
+                or not 0.001 <= self.guest_cpu_ghz <= 100:
+            raise ScenarioError(f"{path}.guest_cpu_ghz", self.guest_cpu_ghz, "must be a number in 0.001..100")
+        from pvsched.directed_yield import YieldPolicy
+        if not isinstance(self.yield_policy, YieldPolicy):
+            raise ScenarioError(f"{path}.yield_policy", self.yield_policy, "must be a YieldPolicy")
+        self.yield_policy.validate(f"{path}.yield_policy")
+        for i, t in enumerate(self.tasks):
+            w = getattr(t, "workload", None)
+            if getattr(w, "kind", None) == "ipi_sync" and w.targets > self.vcpus - 1:
+                raise ScenarioError(f"{path}.tasks[{i}].workload.targets", w.targets,
+                                    f"a VM with {self.vcpus} vCPUs has {self.vcpus - 1} other vCPUs to interrupt")
 
     def kernel_dict(self) -> dict:
         """The per-VM parameters the engine takes."""
@@ -329,7 +378,11 @@ class VM:
                     exit_ns=self.exit_ns, entry_ns=self.entry_ns, halt_poll_max_ns=self.halt_poll_ns,
                     halt_poll_grow=self.halt_poll_grow, halt_poll_grow_start=self.halt_poll_grow_start,
                     halt_poll_shrink=self.halt_poll_shrink, guest_poll_ns=g.idle_poll_ns,
-                    boost=self.boost.engine_dict())
+                    boost=self.boost.engine_dict(),
+                    ple=self.ple, ple_gap=self.ple_gap, ple_window=self.ple_window,
+                    ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
+                    ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
+                    spinlock=g.spinlock, nlocks=self.nlocks(), **{"yield": self.yield_policy.engine_dict()})
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""
@@ -415,6 +468,8 @@ class Scenario:
         for i, t in enumerate(self.tasks):
             p = f"tasks[{i}]"
             _validate_task(p, t, self.host.cpus, names)
+            if getattr(t.workload, "guest_only", False):
+                raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only in a guest (VM task)")
             for n in t.names():
                 if n in tnames:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
@@ -530,6 +585,7 @@ class Scenario:
             rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
             nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=self.check_invariants,
             load_balance=h.load_balance,
+            debooster=h.debooster.engine_dict(),
         ), names, [None] + [cgs[i].name for i in order]
 
     def _depth(self, i):
@@ -555,8 +611,9 @@ class Scenario:
             d["vms"] = []
             for vm in self.vms:
                 vd = {f.name: getattr(vm, f.name) for f in dataclasses.fields(VM)
-                      if f.name not in ("tasks", "guest", "boost") and getattr(vm, f.name) is not None}
+                      if f.name not in ("tasks", "guest", "boost", "yield_policy") and getattr(vm, f.name) is not None}
                 vd["boost"] = dataclasses.asdict(vm.boost)
+                vd["yield_policy"] = dataclasses.asdict(vm.yield_policy)
                 for k in ("pin", "cpus"):
                     if k in vd:
                         vd[k] = list(vd[k])
@@ -591,6 +648,10 @@ class Scenario:
         for k in hd:
             if k not in hfields:
                 raise ScenarioError(f"host.{k}", hd[k], f"unknown key; known: {sorted(hfields)}")
+        hd = dict(hd)
+        if "debooster" in hd:
+            from pvsched.directed_yield import Debooster, _from
+            hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
         host = Host(**hd)
         cgroups = []
         for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
@@ -604,6 +665,9 @@ class Scenario:
             if "boost" in kw:
                 from pvsched.policies import BoostPolicy
                 kw["boost"] = BoostPolicy(**_fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"))
+            if "yield_policy" in kw:
+                from pvsched.directed_yield import YieldPolicy, _from
+                kw["yield_policy"] = _from(YieldPolicy, kw["yield_policy"], f"vms[{i}].yield_policy")
             kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                            for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
             vms.append(VM(**kw))

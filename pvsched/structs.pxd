@@ -225,6 +225,16 @@ cdef struct task_t:
     u64 lat_count
     s64 lat_sum
     s64 lat_max
+    # seed 002 guest synchronization (spin.pxi)
+    u8 sync             # SYNC_*: what the task spins or waits on
+    s32 sync_lock       # lock (global index) it waits for
+    s32 held_lock       # lock it holds, -1 = none
+    s32 lock_next       # next waiter in the lock's FIFO
+    s64 spin_left       # guest-mode spinning left before the PV halt (-1 = spin forever)
+    s64 spin_threshold  # PV spin threshold of the current lock op (-1 = no PV)
+    s64 wait_since      # contended lock attempt / IPI send time
+    s32 ipi_out         # IPI handlers still to complete for this sender
+    s64 ipi_handler_ns  # handler duration of its current IPI
 
 cdef struct rq_t:
     s32 curr            # task, -1 = idle
@@ -253,6 +263,11 @@ cdef struct rq_t:
     s64 rt_time
     s64 rt_period_start
     u64 rt_throttle_count
+    # seed 002 debooster per-rq state (host rqs)
+    s64 dbst_last       # rate limiter timestamp (0 = never)
+    s32 dbst_src        # last (yielder, target) pair, task indices
+    s32 dbst_dst
+    s64 dbst_pair_time
 
 cdef struct kern_t:
     s32 rq_base
@@ -285,7 +300,10 @@ cdef enum:
     EXIT_MMIO = 7
     EXIT_DOORBELL = 8   # pvsched: the guest's synchronous unboost wrmsr
     EXIT_BUDGET = 9     # pvsched bounded policy: the host forces an exit to end a boost
-    EXIT_NREASONS = 10
+    EXIT_PLE = 10       # seed 002: pause-loop exit (a guest spin loop outlasted the PLE window)
+    EXIT_HYPERCALL = 11 # seed 002: KVM_HC_KICK_CPU (PV spinlock unlock kicks a halted waiter)
+    EXIT_EOI = 12       # seed 002: EOI write trapped (no APICv virtual-interrupt delivery)
+    EXIT_NREASONS = 13
 
 # pvsched (seed 000) boost policy
 cdef enum:
@@ -354,6 +372,26 @@ cdef struct vm_t:
     s64 setsched_ns     # cost of sched_setscheduler during an exit
     s64 cs_budget_ns    # bounded: critical-section boost budget
     s64 gen_budget_ns   # bounded: generic boost budget
+    # seed 002: PLE, directed yield (kvm_vcpu_on_spin), IPI-aware yield, guest locks
+    u8 ple              # pause-loop exiting enabled (and ple_gap > 0)
+    u8 ipi_aware        # IPI-aware candidate selection (patch 9)
+    u8 relaxed          # relaxed second round (patch 10, enable_relaxed_boost)
+    u8 fix_lb           # last_boosted_vcpu stores the boosted vCPU index (patch 6)
+    u8 ipi_tracking     # ipi_context written on unicast fixed IPI delivery (patches 7-8)
+    u8 lock_kind        # LOCK_QUEUED / LOCK_TICKET
+    u8 sync_on          # the VM uses guest sync ops
+    u8 prio_order       # strict round as three passes (IPI receiver, pending, kernel) instead of one scan
+    u32 ple_gap
+    u64 ple_window_base
+    u64 ple_grow
+    u64 ple_shrink
+    u64 ple_max
+    s64 cpu_khz         # guest TSC frequency: PLE window cycles -> ns
+    s64 ipi_window_ns   # ipi_context recency window
+    s32 last_boosted    # kvm->last_boosted_vcpu
+    s32 lock_base       # first lock of this VM in Sim.locks
+    s32 nlock
+    u64 ys[48]          # YS_* counters
 
 cdef struct vcpu_t:
     s32 vm
@@ -366,7 +404,7 @@ cdef struct vcpu_t:
     u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
     s64 mode_since
     s64 t_mode[6]
-    u64 nr_exits[10]
+    u64 nr_exits[13]    # EXIT_NREASONS
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
@@ -390,6 +428,35 @@ cdef struct vcpu_t:
     u64 nr_boost[7]
     u64 nr_unboost[4]
     u64 nr_budget_refused
+    # seed 002: KVM directed-yield flags (kvm_main.c), PLE window, guest IRQ handler, ipi_context
+    u64 ple_window      # cycles
+    u8 ready
+    u8 blocking         # blocked in kvm_vcpu_block and not yet run again
+    u8 preempted_in_kernel
+    u8 in_spin_loop
+    u8 dy_eligible
+    u8 pv_unhalted
+    u8 spinning         # a guest spin segment is running (spin timer armed)
+    u8 irq_active       # a guest IPI handler is in progress
+    u8 irq_frozen       # ... and holds the guest clock (not suspended by an exit)
+    u8 ipi_pending      # ipi_context: an IPI sent by this vCPU awaits its EOI
+    s32 spin_task
+    s64 spin_seg_start
+    s64 irq_left        # handler time left while suspended
+    s32 ipi_ring        # offset of this vCPU's sender FIFO in Sim.ipi_ring
+    s32 ipi_cap
+    s32 ipi_head
+    s32 ipi_n           # IPIs queued for handling here
+    s32 ipi_last_receiver   # ipi_context (sender side)
+    s32 ipi_last_sender     # ipi_context (receiver side)
+    s64 ipi_time
+    s64 spin_ns
+    u64 nr_ple
+    u64 nr_yield_ok
+    u64 nr_yield_fail
+    u64 nr_ipi_handled
+
+cdef struct glock_t     # seed 002 guest spinlock, defined at the end
 
 cdef enum:
     RT_GUARD_FAIR_SERVER = 0
@@ -446,3 +513,90 @@ cdef struct Sim:
     s32 slot_vcpu       # + vcpu
     s32 slot_vbudget    # + vcpu (bounded-boost budget timer)
     s32 slot_task       # + task
+    # seed 002 (spin.pxi, yield.pxi)
+    glock_t* locks
+    s32 nlocks
+    s32* ipi_ring
+    u32* vm_hist        # nvm * HIST_NBUCKETS: IPI round-trip latency
+    u32* vm_lhist       # nvm * HIST_NBUCKETS: contended lock wait
+    s32 slot_spin       # + vcpu: spin segment end (PLE window / PV threshold)
+    s32 slot_irq        # + vcpu: guest IPI handler end
+    s32 slot_end        # first slot after the seed-002 slots
+    u8 dbst_on          # vCPU debooster in yield_to_task_fair
+    u8 dbst_curve       # DBST_CURVE_*
+    u8 dbst_rl_every    # v1 rate limiter: refresh the timestamp on every call
+    s64 dbst_rate_ns
+    s64 dbst_debounce_ns
+    u64 ys_host[48]     # YS_* counters for yields by host tasks
+
+# ---------------------------------------------------------------- seed 002: guest sync and directed yield
+cdef enum:
+    OP_LOCK = 12        # spin_lock: a = first lock (VM-local), b = PV spin threshold ns (-1 = no PV), c = lock count
+    OP_UNLOCK = 13      # spin_unlock of the lock held
+    OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
+    OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
+    OP_LAST = 15
+    WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
+    WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
+    SYNC_NONE = 0
+    SYNC_LOCK_SPIN = 1  # spinning for a lock (in guest mode when its vCPU runs)
+    SYNC_LOCK_HALT = 2  # PV spinlock: spun past the threshold, vCPU halted until kicked
+    SYNC_IPI_WAIT = 3   # csd_lock_wait: spinning until its IPIs are handled
+    LOCK_QUEUED = 0     # qspinlock (PV hybrid: lock stealing while the queue head is not spinning)
+    LOCK_TICKET = 1     # ticket lock: strict FIFO hand-off
+    DBST_CURVE_STEPS = 0    # the patch's queue-size table
+    DBST_CURVE_LINEAR = 1   # linear 6.0x at 2 entities -> 1.0x at 12, 1.0x above
+
+# Per-VM counters (vm_t.ys; Sim.ys_host for host yielders). Names in yield_api.pxi (YS_NAMES).
+cdef enum:
+    YS_LOCK_ACQ = 0
+    YS_LOCK_CONTENDED = 1
+    YS_LOCK_STEAL = 2
+    YS_CS_DONE = 3
+    YS_LOCK_WAIT_NS = 4
+    YS_PV_HALT = 5
+    YS_PV_KICK = 6
+    YS_SPIN_NS = 7
+    YS_IPI_SENT = 8
+    YS_IPI_RT = 9
+    YS_IPI_RT_NS = 10
+    YS_IPI_RT_MAX = 11
+    YS_IPI_TRACKED = 12
+    YS_EOI_CLR_RECV = 13
+    YS_EOI_CLR_SEND = 14
+    YS_PLE = 15
+    YS_ON_SPIN = 16
+    YS_NO_BOOST = 17
+    YS_RELAXED_ROUND = 18
+    YS_YT_ATTEMPT = 19
+    YS_YT_OK = 20
+    YS_YT_ESRCH = 21
+    YS_YT_CLASS = 22
+    YS_YT_RUNNING = 23
+    YS_YT_NOT_RUNNABLE = 24
+    YS_YT_NOT_QUEUED = 25
+    YS_BOOST_IPI = 26
+    YS_BOOST_PENDING = 27
+    YS_BOOST_KERNEL = 28
+    YS_BOOST_RELAXED = 29
+    YS_BOOST_VANILLA = 30
+    YS_BOOST_IPI_STALE = 31
+    YS_DB_APPLIED = 32
+    YS_DB_DEBOUNCED = 33
+    YS_DB_RATE_LIMITED = 34
+    YS_DB_CROSS_RQ = 35
+    YS_DB_SKIPPED = 36
+    YS_DB_PENALTY_NS = 37
+    YS_IPI_HANDLED = 38
+    YS_YT_SAME_RQ = 39          # successful yield_to whose target shares the yielder's rq
+    YS_YT_SAME_RQ_PICKED = 40   # ... and the target runs right after the yield (buddy honoured)
+    YS_BOOST_USEFUL = 41        # ground truth: the boosted vCPU holds the spinner's lock / owes it an IPI
+    YS_N = 42
+
+cdef struct glock_t:
+    s32 vm
+    s32 owner           # holding task, -1 = free
+    s32 head            # waiter FIFO (linked through task_t.lock_next)
+    s32 tail
+    s32 nwait
+    s64 hold_since

@@ -222,3 +222,143 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     w = cls(**params)
     w.validate(path)
     return w
+
+
+# ---------------------------------------------------------------- seed 002: guest synchronization
+DISTS = ("fixed", "uniform", "exponential")
+
+
+def _work_op(ns: int, dist: str, spread: int, kernel: bool = False) -> Op:
+    """A compute op: fixed ``ns``; uniform ``ns + U[0, spread]``; exponential with mean ``ns``
+    capped at ``spread`` (0 = 20 x mean). ``kernel``: preemption disabled (a critical section)."""
+    flags = (1 if dist == "exponential" else 0) | (16 if kernel else 0)
+    return ("work", ns, spread if dist != "fixed" else 0, flags)
+
+
+def _check_dist(path, dist):
+    if dist not in DISTS:
+        raise ScenarioError(path, dist, f"must be one of {list(DISTS)}")
+
+
+@dataclass
+class SpinlockLoop(Workload):
+    """A lock-heavy guest kernel path (guest tasks only): compute ``think_ns`` in user mode, take
+    spinlock ``lock`` (or one of ``nlocks`` locks from ``lock`` on, chosen uniformly per pass),
+    hold it ``hold_ns`` in a preempt-disabled critical section, release it; optionally sleep
+    ``sleep_ns`` (an I/O wait) after every ``sleep_every`` passes. Lock numbers are per VM.
+
+    ``pv``: PV spinlocks (kvm_wait/kick): a waiter spins ``spin_threshold_ns`` of guest time, then
+    halts its vCPU until the unlocker kicks it; ``pv=False`` spins forever. The lock kind (queued or
+    ticket) is the guest kernel's (:class:`pvsched.GuestKernel` ``spinlock``). Distributions:
+    ``fixed``, ``uniform`` (``ns + U[0, spread]``), ``exponential`` (mean ``ns``, capped at
+    ``spread``, 0 = 20 x mean).
+
+    >>> [op[0] for op in SpinlockLoop(think_ns=1000, hold_ns=500).ops()]
+    ['work', 'lock', 'work', 'unlock', 'loop']
+    """
+
+    lock: int = 0
+    nlocks: int = 1
+    hold_ns: int = 5_000
+    hold_dist: str = "fixed"
+    hold_spread_ns: int = 0
+    think_ns: int = 50_000
+    think_dist: str = "exponential"
+    think_spread_ns: int = 0
+    pv: bool = True
+    spin_threshold_ns: int = 1_000_000
+    sleep_ns: int = 0
+    sleep_jitter_ns: int = 0
+    sleep_every: int = 1
+    loops: int = 0
+    kind = "spinlock_loop"
+    guest_only = True
+
+    def validate(self, path):
+        _check_int(f"{path}.lock", self.lock, 0, 1_000_000)
+        _check_int(f"{path}.nlocks", self.nlocks, 1, 1_000_000)
+        _check_int(f"{path}.hold_ns", self.hold_ns, 1)
+        _check_dist(f"{path}.hold_dist", self.hold_dist)
+        _check_int(f"{path}.hold_spread_ns", self.hold_spread_ns, 0)
+        _check_int(f"{path}.think_ns", self.think_ns, 0)
+        _check_dist(f"{path}.think_dist", self.think_dist)
+        _check_int(f"{path}.think_spread_ns", self.think_spread_ns, 0)
+        if not isinstance(self.pv, bool):
+            raise ScenarioError(f"{path}.pv", self.pv, "must be true or false")
+        _check_int(f"{path}.spin_threshold_ns", self.spin_threshold_ns, 1)
+        _check_int(f"{path}.sleep_ns", self.sleep_ns, 0)
+        _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
+        _check_int(f"{path}.sleep_every", self.sleep_every, 1)
+        _check_int(f"{path}.loops", self.loops, 0)
+        if self.loops and self.sleep_ns and self.sleep_every > 1:
+            raise ScenarioError(f"{path}.loops", self.loops, "a finite loop count needs sleep_every = 1")
+
+    def locks_needed(self) -> int:
+        return self.lock + self.nlocks
+
+    def ops(self):
+        out = [_work_op(self.think_ns, self.think_dist, self.think_spread_ns),
+               ("lock", self.lock, self.spin_threshold_ns if self.pv else 0, self.nlocks),
+               _work_op(self.hold_ns, self.hold_dist, self.hold_spread_ns, kernel=True),
+               ("unlock", 0, 0, 0)]
+        if self.sleep_ns:
+            if self.sleep_every > 1:
+                out.append(("loop", 0, self.sleep_every, 0))
+            out.append(("sleep", self.sleep_ns, self.sleep_jitter_ns, 0))
+        out.append(("loop", 0, self.loops, 0))
+        if self.loops:
+            out.append(("exit", 0, 0, 0))
+        return out
+
+
+@dataclass
+class IPISync(Workload):
+    """IPI-based synchronization (guest tasks only), smp_call_function style: compute
+    ``compute_ns`` in user mode, then send an IPI to ``targets`` other vCPUs (1 = a uniformly random
+    other vCPU, smp_call_function_single; k > 1 = k consecutive vCPUs from a random start, a
+    TLB-shootdown-like multicast) and spin until every target ran the ``handler_ns`` handler.
+    Optionally sleep ``sleep_ns`` after every ``sleep_every`` passes.
+
+    >>> [op[0] for op in IPISync(compute_ns=1000).ops()]
+    ['work', 'ipi', 'loop']
+    """
+
+    compute_ns: int = 100_000
+    compute_dist: str = "exponential"
+    compute_spread_ns: int = 0
+    handler_ns: int = 3_000
+    targets: int = 1
+    sleep_ns: int = 0
+    sleep_jitter_ns: int = 0
+    sleep_every: int = 1
+    loops: int = 0
+    kind = "ipi_sync"
+    guest_only = True
+
+    def validate(self, path):
+        _check_int(f"{path}.compute_ns", self.compute_ns, 0)
+        _check_dist(f"{path}.compute_dist", self.compute_dist)
+        _check_int(f"{path}.compute_spread_ns", self.compute_spread_ns, 0)
+        _check_int(f"{path}.handler_ns", self.handler_ns, 1)
+        _check_int(f"{path}.targets", self.targets, 1, 4095)
+        _check_int(f"{path}.sleep_ns", self.sleep_ns, 0)
+        _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
+        _check_int(f"{path}.sleep_every", self.sleep_every, 1)
+        _check_int(f"{path}.loops", self.loops, 0)
+        if self.loops and self.sleep_ns and self.sleep_every > 1:
+            raise ScenarioError(f"{path}.loops", self.loops, "a finite loop count needs sleep_every = 1")
+
+    def ops(self):
+        out = [_work_op(self.compute_ns, self.compute_dist, self.compute_spread_ns),
+               ("ipi", self.targets, self.handler_ns, 0)]
+        if self.sleep_ns:
+            if self.sleep_every > 1:
+                out.append(("loop", 0, self.sleep_every, 0))
+            out.append(("sleep", self.sleep_ns, self.sleep_jitter_ns, 0))
+        out.append(("loop", 0, self.loops, 0))
+        if self.loops:
+            out.append(("exit", 0, 0, 0))
+        return out
+
+
+WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})

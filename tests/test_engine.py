@@ -709,7 +709,7 @@ def test_result_to_pandas(mixed_result):
     assert {"p50_ns", "p99_ns", "p999_ns"} <= set(df.columns)
     assert len(mixed_result.to_pandas("cpus")) == 2
     with pytest.raises(ValueError):
-        mixed_result.to_pandas("vms")
+        mixed_result.to_pandas("nope")
 
 
 def test_latency_histogram_percentile_accuracy():

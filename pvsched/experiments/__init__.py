@@ -2,10 +2,13 @@
 
 ``EXPERIMENTS`` maps a name to its module; each module has ``main(argv) -> int`` printing its
 tables with the seed's numbers beside the simulated ones.
+
+- :mod:`pvsched.experiments.seed000`: vCPU priority boosting (cyclictest and audio tables).
+- :mod:`pvsched.experiments.seed002`: vCPU debooster and IPI-aware directed yield.
 """
 import importlib
 
-EXPERIMENTS = {"seed000": "pvsched.experiments.seed000"}
+EXPERIMENTS = {"seed000": "pvsched.experiments.seed000", "seed002": "pvsched.experiments.seed002"}
 
 
 def get(name: str):

@@ -1,0 +1,236 @@
+"""Seed 002 (Tencent, Nov 2025): vCPU debooster + IPI-aware directed yield on overcommitted VMs.
+
+The seed's set-up: a 16-core host, 2, 3 or 4 VMs of 16 vCPUs, a lock-heavy guest load (dbench,
+16 clients per VM) and an IPI-heavy one (PARSEC dedup); throughput with both mechanisms vs a stock
+kernel: dbench +14.4 / +9.8 / +6.7 %, dedup +47.1 / +28.1 / +1.7 % for 2 / 3 / 4 VMs.
+
+pvsched's reproduction (``run()`` returns the rows, ``table()`` formats them, ``main()`` prints):
+
+- ``dbench``-like load (:func:`dbench_like`): per guest client, 20 us of user-mode work, one of 4 hot
+  guest spinlocks held 3 us in a preempt-disabled kernel section (PV qspinlock), then an I/O-like wait
+  of 0-100 us. Throughput = critical sections completed per second, all VMs.
+- ``dedup``-like load (:func:`dedup_like`): per guest thread, 100 us of user-mode work, then
+  smp_call_function_single to a random other vCPU (3 us handler) and a spin until it is handled.
+  Throughput = IPI round trips per second, all VMs.
+- Policies: ``baseline`` (v6.15 host, stock KVM: v6.12-v6.18 last_boosted_vcpu behaviour),
+  ``debooster`` (``Host(debooster=Debooster(enabled=True))``), ``ipi`` (``YieldPolicy(ipi_aware=True)``:
+  tracking, EOI clearing, tiered candidates, relaxed round, last_boosted fix) and ``both``.
+- Host: 16 pCPUs, HZ 1000, 3 us context switches (vcpu_put/load), 1.5 us exits, PLE on with the VMX
+  defaults at 2 GHz, software LAPIC (no APICv / IPIv: the seed's IPI tracking needs the exits).
+- Placement: pvsched does not model periodic load balancing, and fork-time placement puts exactly
+  one vCPU of every VM on each pCPU, so the VMs run in lock-step and no two vCPUs of one VM ever
+  share a runqueue (the only case the debooster acts on). ``placement="random"`` (default) pins the
+  vCPU threads to a seeded random balanced layout (every pCPU holds one thread per VM, VMs mixed at
+  random), a stand-in for a count-balancing host's steady state; ``placement="fork"`` keeps the
+  engine's own placement.
+
+Findings (see the module's ``main()`` output; numbers are simulated, not the seed's): IPI-aware
+directed yield reproduces the dedup shape (large gain at 2 VMs, shrinking with more VMs) because it
+boosts the one vCPU a spinning sender waits for, which the stock kernel-mode filter skips. The
+debooster does not reproduce the dbench gain here: it only acts on same-runqueue targets, its 6 ms
+per-runqueue limiter is mostly consumed by cross-runqueue yields, and its penalty lands on spinning
+waiters, which later become queue heads or holders and are then ineligible for directed yield (the
+600 us reverse-pair debounce meant to stop that can never fire under the 6 ms limiter).
+The hardware comparison (:func:`run_hw`) shows the review objection in numbers: with APICv the EOI
+is invisible (records only age out) and even stock KVM sees a preempted receiver's pending posted
+interrupt, so the baseline improves and the IPI-aware gain shrinks; with IPI virtualization nothing is
+tracked at all, and what remains of the gain comes from the pending-interrupt tier.
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+
+from pvsched.directed_yield import Debooster, YieldPolicy
+from pvsched.scenario import VM, Host, Scenario, Task
+from pvsched.simulation import Simulation
+from pvsched.workloads import IPISync, SpinlockLoop
+
+SEED_GAINS = {"dbench": {2: 14.4, 3: 9.8, 4: 6.7}, "dedup": {2: 47.1, 3: 28.1, 4: 1.7}}
+POLICIES = ("baseline", "debooster", "ipi", "both")
+LOADS = ("dbench", "dedup")
+
+
+def dbench_like() -> SpinlockLoop:
+    """Lock-heavy guest client: short kernel critical sections on a few hot spinlocks."""
+    return SpinlockLoop(lock=0, nlocks=4, hold_ns=3_000, hold_dist="exponential", think_ns=20_000,
+                        think_dist="exponential", pv=True, spin_threshold_ns=1_000_000,
+                        sleep_ns=50_000, sleep_jitter_ns=100_000, sleep_every=1)
+
+
+def dedup_like() -> IPISync:
+    """IPI-heavy guest thread: compute, then a synchronous cross-call to one other vCPU."""
+    return IPISync(compute_ns=100_000, compute_dist="exponential", handler_ns=3_000, targets=1)
+
+
+def placement(nvm: int, cpus: int = 16, vcpus: int = 16, seed: int = 0) -> List[List[int]]:
+    """A seeded random balanced pinning: each pCPU receives ``nvm * vcpus / cpus`` vCPU threads."""
+    slots = [c for c in range(cpus) for _ in range((nvm * vcpus + cpus - 1) // cpus)]
+    random.Random(seed).shuffle(slots)
+    return [slots[k * vcpus:(k + 1) * vcpus] for k in range(nvm)]
+
+
+def scenario(nvm: int, load: str, policy: str, *, cpus: int = 16, vcpus: int = 16,
+             duration_ns: int = 300_000_000, seed: int = 1, placement_mode: str = "random",
+             context_switch_ns: int = 3_000, vm_overrides: Optional[dict] = None) -> Scenario:
+    """One cell of the grid as a :class:`Scenario` (``policy`` in :data:`POLICIES`)."""
+    if load not in LOADS:
+        raise ValueError(f"load={load!r} not one of {LOADS}")
+    if policy not in POLICIES:
+        raise ValueError(f"policy={policy!r} not one of {POLICIES}")
+    if placement_mode not in ("random", "fork"):
+        raise ValueError("placement_mode must be 'random' or 'fork'")
+    work = dbench_like() if load == "dbench" else dedup_like()
+    pins = placement(nvm, cpus, vcpus, seed) if placement_mode == "random" else [None] * nvm
+    ipi = policy in ("ipi", "both")
+    vms = [VM(f"vm{k}", vcpus=vcpus, tasks=[Task("w", work, count=vcpus)], pin=pins[k],
+              start_ns=k * 1_234_567, yield_policy=YieldPolicy(ipi_aware=ipi), **(vm_overrides or {}))
+           for k in range(nvm)]
+    host = Host(cpus=cpus, context_switch_ns=context_switch_ns,
+                debooster=Debooster(enabled=policy in ("debooster", "both")))
+    return Scenario(host=host, vms=vms, duration_ns=duration_ns, seed=seed)
+
+
+def throughput(result, load: str) -> float:
+    """Guest operations per second summed over the VMs (critical sections or IPI round trips)."""
+    v = result.vms
+    col = "critical_sections" if load == "dbench" else "ipi_round_trips"
+    return float(v[col].sum()) / (result.now_ns / 1e9)
+
+
+def run(vms: Sequence[int] = (2, 3, 4), loads: Sequence[str] = LOADS, policies: Sequence[str] = POLICIES,
+        seeds: Sequence[int] = (1,), duration_ns: int = 300_000_000, cpus: int = 16, vcpus: int = 16,
+        placement_mode: str = "random", vm_overrides: Optional[dict] = None) -> List[Dict]:
+    """Run the grid; one row per (load, VMs, policy) with throughput averaged over ``seeds`` and
+    the gain vs the baseline of the same seeds, plus directed-yield diagnostics."""
+    if "baseline" not in policies:
+        policies = ("baseline",) + tuple(policies)
+    rows = []
+    for load in loads:
+        for n in vms:
+            per = {p: [] for p in policies}
+            diag = {p: {} for p in policies}
+            for seed in seeds:
+                for p in policies:
+                    r = Simulation(scenario(n, load, p, cpus=cpus, vcpus=vcpus, duration_ns=duration_ns, seed=seed,
+                                            placement_mode=placement_mode, vm_overrides=vm_overrides)).run()
+                    per[p].append(throughput(r, load))
+                    v = r.vms
+                    for k in ("yield_to_ok", "boost_useful", "deboost_applied", "ple_exits", "spin_ns"):
+                        diag[p][k] = diag[p].get(k, 0) + int(v[k].sum())
+            base = np.array(per["baseline"])
+            for p in policies:
+                tp = np.array(per[p])
+                gains = (tp - base) / base * 100.0
+                d = diag[p]
+                rows.append({
+                    "load": load, "vms": n, "policy": p, "throughput": float(tp.mean()),
+                    "gain_pct": float(gains.mean()), "gain_std": float(gains.std()),
+                    "seed_pct": SEED_GAINS[load].get(n) if p == "both" else None,
+                    "yield_to_ok": d["yield_to_ok"] // len(seeds), "boost_useful": d["boost_useful"] // len(seeds),
+                    "deboost_applied": d["deboost_applied"] // len(seeds), "ple_exits": d["ple_exits"] // len(seeds),
+                    "spin_pct": 100.0 * d["spin_ns"] / (len(seeds) * duration_ns * n * vcpus),
+                })
+    return rows
+
+
+def table(rows: List[Dict], *, title: str = "") -> str:
+    """The gains table (one line per load and VM count) with the seed's numbers beside 'both'."""
+    by = {(r["load"], r["vms"], r["policy"]): r for r in rows}
+    loads = sorted({r["load"] for r in rows}, key=LOADS.index)
+    nvms = sorted({r["vms"] for r in rows})
+    hdr = (f"{'load':<7} {'VMs':>3} {'baseline ops/s':>15} {'debooster':>10} {'ipi-aware':>10} {'both':>8}"
+           f" {'sd(both)':>8} {'seed (both)':>12}   {'useful/yields (base -> both)':>29}")
+    out = [title] if title else []
+    out += [hdr, "-" * len(hdr)]
+    for load in loads:
+        for n in nvms:
+            b = by.get((load, n, "baseline"))
+            if b is None:
+                continue
+
+            def g(p):
+                r = by.get((load, n, p))
+                return f"{r['gain_pct']:+.1f}%" if r else "-"
+            both = by.get((load, n, "both"), b)
+            seed = SEED_GAINS[load].get(n)
+            acc = (f"{b['boost_useful']}/{b['yield_to_ok']} -> {both['boost_useful']}/{both['yield_to_ok']}")
+            sd = f"{both['gain_std']:.1f}" if (load, n, "both") in by else "-"
+            out.append(f"{load:<7} {n:>3} {b['throughput']:>15.0f} {g('debooster'):>10} {g('ipi'):>10} {g('both'):>8}"
+                       f" {sd:>8} {('+%.1f%%' % seed) if seed is not None else '-':>12}   {acc:>29}")
+    return "\n".join(out)
+
+
+HW_MODES = {"software LAPIC": {}, "APICv": {"posted_interrupts": True},
+            "APICv + IPIv": {"posted_interrupts": True, "ipi_virtualization": True}}
+
+
+def run_hw(vms: Sequence[int] = (2, 3, 4), seeds: Sequence[int] = (1,), duration_ns: int = 300_000_000,
+           cpus: int = 16, vcpus: int = 16, placement_mode: str = "random") -> List[Dict]:
+    """The dedup-like load under software LAPIC, APICv (EOIs not seen: records only age out) and
+    APICv + IPI virtualization (ICR writes not seen: nothing is tracked); baseline vs IPI-aware."""
+    rows = []
+    for hw, kw in HW_MODES.items():
+        for n in vms:
+            tp = {p: [] for p in ("baseline", "ipi")}
+            tracked = boosts = 0
+            for seed in seeds:
+                for p in tp:
+                    r = Simulation(scenario(n, "dedup", p, cpus=cpus, vcpus=vcpus, duration_ns=duration_ns, seed=seed,
+                                            placement_mode=placement_mode, vm_overrides=kw)).run()
+                    tp[p].append(throughput(r, "dedup"))
+                    if p == "ipi":
+                        tracked += int(r.vms["ipi_tracked"].sum())
+                        boosts += int(r.vms["boost_ipi_receiver"].sum())
+            b, i = np.array(tp["baseline"]), np.array(tp["ipi"])
+            rows.append({"hw": hw, "vms": n, "baseline": float(b.mean()), "ipi": float(i.mean()),
+                         "gain_pct": float(((i - b) / b * 100).mean()), "ipi_tracked": tracked // len(seeds),
+                         "boost_ipi_receiver": boosts // len(seeds)})
+    return rows
+
+
+def hw_table(rows: List[Dict]) -> str:
+    hdr = (f"{'dedup-like, hardware':<22} {'VMs':>3} {'baseline ops/s':>15} {'ipi-aware ops/s':>16} {'gain':>8}"
+           f" {'IPIs tracked':>13} {'receiver boosts':>16}")
+    out = [hdr, "-" * len(hdr)]
+    for r in rows:
+        out.append(f"{r['hw']:<22} {r['vms']:>3} {r['baseline']:>15.0f} {r['ipi']:>16.0f} {r['gain_pct']:>+7.1f}%"
+                   f" {r['ipi_tracked']:>13} {r['boost_ipi_receiver']:>16}")
+    return "\n".join(out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="pvsched reproduce seed002", description=__doc__.split("\n")[0])
+    ap.add_argument("--duration-ms", type=int, default=300)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--cpus", type=int, default=16)
+    ap.add_argument("--vcpus", type=int, default=16)
+    ap.add_argument("--vms", type=int, nargs="+", default=[2, 3, 4])
+    ap.add_argument("--placement", choices=("random", "fork"), default="random")
+    ap.add_argument("--no-hw", action="store_true", help="skip the APICv / IPIv comparison")
+    a = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    rows = run(vms=a.vms, seeds=a.seeds, duration_ns=a.duration_ms * 1_000_000, cpus=a.cpus, vcpus=a.vcpus,
+               placement_mode=a.placement)
+    title = (f"seed 002: throughput gain vs baseline (simulated by pvsched; 'seed (both)' = the seed's published "
+             f"numbers)\n{a.cpus} pCPUs, {a.vcpus} vCPUs per VM, {a.duration_ms} ms simulated, seeds {a.seeds}, "
+             f"placement={a.placement}")
+    print(table(rows, title=title))
+    print(f"('useful' = boosts of the vCPU that holds the spinner's lock or owes it an IPI, ground truth KVM "
+          f"cannot see)")
+    if not a.no_hw:
+        print("\nWhat hardware interrupt virtualization hides from IPI-aware yield (APICv: EOIs are not seen; "
+              "IPIv: IPI sends are not seen):")
+        print(hw_table(run_hw(vms=a.vms, seeds=a.seeds[:1], duration_ns=a.duration_ms * 1_000_000, cpus=a.cpus,
+                              vcpus=a.vcpus, placement_mode=a.placement)))
+    print(f"({time.perf_counter() - t0:.1f} s wall)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
