@@ -188,6 +188,8 @@ class Result:
         d = {"name": np.array([self.task_names[t] for t in self.raw["vcpu"]["task"]], dtype=object)}
         d.update(self.raw["vcpu"])
         d["steal_ns"] = d["preempted_ns"]
+        if "exits_doorbell" in d:
+            d["doorbell_per_s"] = d["exits_doorbell"] * 1e9 / max(self.now_ns, 1)
         return d
 
     def vcpu(self, name: str) -> Dict[str, int]:
@@ -196,7 +198,8 @@ class Result:
         rows = np.nonzero(self.raw["vcpu"]["task"] == i)[0]
         if not len(rows):
             raise KeyError(f"{name!r} is not a vCPU thread")
-        return {k: int(v[rows[0]]) for k, v in self.vcpus.items() if k != "name"}
+        return {k: (float(v[rows[0]]) if k.endswith("_per_s") else int(v[rows[0]]))
+                for k, v in self.vcpus.items() if k != "name"}
 
     @property
     def vms(self) -> Dict[str, np.ndarray]:

@@ -130,6 +130,7 @@ def test_doorbell_storm_and_metrics():
     sc = one_vcpu([Task("spin", Hog())], BoostPolicy("dynamic", rogue="doorbell_storm"))
     v = run(sc, 500_000_000).vcpu("g/vcpu0")
     assert v["exits_doorbell"] >= 450          # one per guest tick (1000 Hz)
+    assert abs(v["doorbell_per_s"] - v["exits_doorbell"] / 0.5) < 1e-6
     for k in ("boosted_run_ns", "boosted_blocked_ns", "boosted_wait_ns", "boosts_request", "unboosts_doorbell",
               "budget_refused"):
         assert k in v
