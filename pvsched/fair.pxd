@@ -518,9 +518,19 @@ cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
 cdef inline u64 sub_positive(u64 a, u64 b) noexcept nogil:
     return a - b if a > b else 0
 
-cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+cdef inline void dequeue_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
     cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
+
+cdef inline void set_weight_load_avg(cfs_rq_t* cfs, sched_entity* se, u64 weight) noexcept nogil:
+    # update_load_set + the entity's load_avg at the new weight, re-added to the queue (enqueue_load_avg).
+    update_load_set(&se.load, weight)
+    se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
+    cfs.avg.load_avg += se.avg.load_avg
+    cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+
+cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+    dequeue_load_avg(cfs, se)
     if cfs.avg.load_sum < cfs.avg.load_avg * PELT_MIN_DIVIDER:
         cfs.avg.load_sum = cfs.avg.load_avg * PELT_MIN_DIVIDER
     cfs.avg.util_avg = sub_positive(cfs.avg.util_avg, se.avg.util_avg)
@@ -686,8 +696,7 @@ cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64
         if not curr:
             __dequeue_entity(a, cfs, n)
         cfs.load.weight -= se.load.weight
-    cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
-    cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
+    dequeue_load_avg(cfs, se)
     if se.on_rq:
         if avruntime != se.vruntime:
             vlag = div_s64_trunc(<s64>(avruntime - se.vruntime) * oldw, <s64>weight)
@@ -696,10 +705,7 @@ cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64
         se.deadline = avruntime + <u64>vslice
     else:
         se.vlag = div_s64_trunc(se.vlag * oldw, <s64>weight)
-    update_load_set(&se.load, weight)
-    se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
-    cfs.avg.load_avg += se.avg.load_avg
-    cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+    set_weight_load_avg(cfs, se, weight)
     if se.on_rq:
         cfs.load.weight += se.load.weight
         if not curr:
@@ -720,12 +726,8 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
             else:
                 __dequeue_entity(a, cfs, n)
             cfs.load.weight -= se.load.weight
-        cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
-        cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
-        update_load_set(&se.load, weight)
-        se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
-        cfs.avg.load_avg += se.avg.load_avg
-        cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+        dequeue_load_avg(cfs, se)
+        set_weight_load_avg(cfs, se, weight)
         if se.on_rq:
             cfs.load.weight += se.load.weight
             if not curr:
@@ -746,18 +748,14 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         cfs.load.weight -= se.load.weight
         cfs.load.inv_weight = 0
     # dequeue_load_avg / enqueue_load_avg around the weight change
-    cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
-    cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
+    dequeue_load_avg(cfs, se)
     if cfs.avg.load_sum < cfs.avg.load_avg * PELT_MIN_DIVIDER:
         cfs.avg.load_sum = cfs.avg.load_avg * PELT_MIN_DIVIDER
     oldw = <s64>se.load.weight
     se.vlag = div_s64_trunc(se.vlag * oldw, <s64>weight)
     if se.rel_deadline:
         se.deadline = <u64>div_s64_trunc(<s64>se.deadline * oldw, <s64>weight)
-    update_load_set(&se.load, weight)
-    se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
-    cfs.avg.load_avg += se.avg.load_avg
-    cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+    set_weight_load_avg(cfs, se, weight)
     if se.on_rq:
         place_entity(a, cfs, se, 0)
         cfs.load.weight += se.load.weight
