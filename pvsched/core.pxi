@@ -29,9 +29,6 @@ cdef inline void add_nr_running(Sim* s, s32 cpu, s32 delta) noexcept nogil:
     elif old >= 2 and s.rq[cpu].nr_running < 2:
         s.kern[s.rq[cpu].kern].nr_overloaded -= 1
 
-cdef inline bint is_guest_rq(Sim* s, s32 cpu) noexcept nogil:
-    return s.rq[cpu].vcpu >= 0
-
 cdef inline s32 task_cfs_on(Sim* s, s32 t, s32 cpu) noexcept nogil:
     # The cfs_rq a task's entity joins on rq `cpu` (its task group's queue there).
     if s.task[t].kern == 0:
@@ -133,17 +130,6 @@ cdef inline void rt_requeue_tail(Sim* s, s32 t) noexcept nogil:
         return
     rt_dequeue(s, t)
     rt_enqueue(s, t, False)
-
-cdef s32 rt_waiting(Sim* s, s32 cpu, s32 limit_prio) noexcept nogil:
-    # Highest-priority queued RT task on rq `cpu` that is not running there (prio < limit_prio).
-    cdef s32 prio, t
-    for prio in range(limit_prio if limit_prio < MAX_RT_PRIO else MAX_RT_PRIO):
-        t = s.rt_head[cpu * MAX_RT_PRIO + prio]
-        while t >= 0:
-            if t != s.rq[cpu].curr:
-                return t
-            t = s.task[t].rt_next
-    return -1
 
 cdef inline int rq_prio(Sim* s, s32 cpu) noexcept nogil:
     # cpupri view of a CPU: the running task's prio (idle = lowest).

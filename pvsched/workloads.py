@@ -28,15 +28,19 @@ def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
 
 
 class Workload:
-    """Base class: subclasses return their program from :meth:`ops`."""
+    """Base class: subclasses return their program from :meth:`ops`. ``minimums`` maps integer
+    fields to their lowest allowed value; :meth:`validate` checks them in that order."""
 
     kind = "workload"
+    minimums: Tuple[Tuple[str, int], ...] = ()
 
     def ops(self) -> List[Op]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def validate(self, path: str) -> None:
         """Raise :class:`ScenarioError` naming ``path`` if a parameter is bad."""
+        for name, lo in self.minimums:
+            _check_int(f"{path}.{name}", getattr(self, name), lo)
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind}
@@ -74,13 +78,7 @@ class Periodic(Workload):
     run_jitter_ns: int = 0
     offset_ns: int = 0
     kind = "periodic"
-
-    def validate(self, path):
-        _check_int(f"{path}.run_ns", self.run_ns, 1)
-        _check_int(f"{path}.period_ns", self.period_ns, 1)
-        _check_int(f"{path}.jitter_ns", self.jitter_ns, 0)
-        _check_int(f"{path}.run_jitter_ns", self.run_jitter_ns, 0)
-        _check_int(f"{path}.offset_ns", self.offset_ns, 0)
+    minimums = (("run_ns", 1), ("period_ns", 1), ("jitter_ns", 0), ("run_jitter_ns", 0), ("offset_ns", 0))
 
     def ops(self):
         return [("start_period", self.offset_ns, 0, 0), ("period", self.period_ns, self.jitter_ns, 0),
@@ -99,10 +97,7 @@ class Cyclictest(Workload):
     interval_ns: int = 1_000_000
     work_ns: int = 2_000
     kind = "cyclictest"
-
-    def validate(self, path):
-        _check_int(f"{path}.interval_ns", self.interval_ns, 1)
-        _check_int(f"{path}.work_ns", self.work_ns, 1)
+    minimums = (("interval_ns", 1), ("work_ns", 1))
 
     def ops(self):
         return [("start_period", 0, 0, 0), ("period", self.interval_ns, 0, 0),
@@ -123,12 +118,7 @@ class RunSleep(Workload):
     run_jitter_ns: int = 0
     sleep_jitter_ns: int = 0
     kind = "run_sleep"
-
-    def validate(self, path):
-        _check_int(f"{path}.run_ns", self.run_ns, 1)
-        _check_int(f"{path}.sleep_ns", self.sleep_ns, 1)
-        _check_int(f"{path}.run_jitter_ns", self.run_jitter_ns, 0)
-        _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
+    minimums = (("run_ns", 1), ("sleep_ns", 1), ("run_jitter_ns", 0), ("sleep_jitter_ns", 0))
 
     def ops(self):
         return [("run", self.run_ns, self.run_jitter_ns, 0),
