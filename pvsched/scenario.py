@@ -206,7 +206,12 @@ class Task:
 class GuestKernel:
     """The guest's own scheduler: the same EEVDF/RT code as the host, with its own HZ, preemption
     model and features. ``idle_poll_ns`` > 0 enables guest-side idle polling (cpuidle-haltpoll):
-    the idle guest spins that long in guest mode before it executes HLT."""
+    the idle guest spins that long in guest mode before it executes HLT.
+
+    ``spinlock``: ``queued`` (pv qspinlock: FIFO, the queue head blocks stealing while it spins),
+    ``ticket`` (strict FIFO hand-off) or ``tas`` (x86 ``virt_spin_lock``: the test-and-set lock a
+    guest uses when PV spinlocks are off, e.g. no KVM_FEATURE_PV_UNHALT or ``nopvspin``; unfair,
+    any waiter that runs may take a free lock; workloads must then use ``pv=False``)."""
 
     hz: int = 1000
     preempt: str = "full"
@@ -222,7 +227,7 @@ class GuestKernel:
         _validate_sched(path, self)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
-        _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket"))
+        _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket", "tas"))
 
 
 @dataclass
@@ -337,6 +342,10 @@ class VM:
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
             _validate_task(p, t, self.vcpus, None)
+            if self.guest.spinlock == "tas" and getattr(t.workload, "pv", False) \
+                    and getattr(t.workload, "kind", "") == "spinlock_loop":
+                raise ScenarioError(f"{p}.workload.pv", True, "guest.spinlock 'tas' (virt_spin_lock) is the lock "
+                                    "a guest uses without PV spinlocks; set pv=false")
             if t.cgroup is not None:
                 raise ScenarioError(f"{p}.cgroup", t.cgroup, "guest cgroups are not modelled yet")
             for n in t.names():

@@ -18,7 +18,9 @@
 #   whose vCPU is preempted blocks everybody (lock-waiter preemption); only while the head is
 #   halted in pv_wait (pending cleared) may an arrival steal the free lock
 #   (pv_hybrid_queued_unfair_trylock). Ticket locks hand the lock to the next ticket at unlock,
-#   whether or not that waiter runs.
+#   whether or not that waiter runs. Test-and-set locks (virt_spin_lock, no PV wait) leave the lock
+#   free at unlock: the first waiter (arrival order) executing in guest mode wins at once; if none
+#   executes, whoever runs first (a resumed waiter or a newcomer) takes it.
 # * An IPI is handled on the target vCPU in guest mode: the handler runs for the sender's handler
 #   time with the guest clock frozen (no task progresses), then EOI: a trapped EOI write (exit) and
 #   the ipi_context clearing unless APICv virtualizes EOI. Senders spin until every target handled it.
@@ -127,6 +129,33 @@ cdef inline s32 lock_queue_pop(Sim* s, glock_t* lk) noexcept nogil:
         lk.nwait -= 1
     return w
 
+cdef void lock_queue_unlink(Sim* s, glock_t* lk, s32 t) noexcept nogil:
+    # Remove t from anywhere in the waiter list (test-and-set locks: any spinner may win).
+    cdef s32 prev = -1
+    cdef s32 w = lk.head
+    while w >= 0 and w != t:
+        prev = w
+        w = s.task[w].lock_next
+    if w < 0:
+        return
+    if prev < 0:
+        lk.head = s.task[t].lock_next
+    else:
+        s.task[prev].lock_next = s.task[t].lock_next
+    if lk.tail == t:
+        lk.tail = prev
+    s.task[t].lock_next = -1
+    lk.nwait -= 1
+
+cdef s32 tas_winner(Sim* s, glock_t* lk) noexcept nogil:
+    # The first waiter (in arrival order) whose cmpxchg can run now: it executes in guest mode.
+    cdef s32 w = lk.head
+    while w >= 0:
+        if s.task[w].sync == SYNC_LOCK_SPIN and task_executing(s, w):
+            return w
+        w = s.task[w].lock_next
+    return -1
+
 cdef void lock_take(Sim* s, s32 L, s32 t) noexcept nogil:
     cdef glock_t* lk = &s.locks[L]
     cdef vm_t* vm = &s.vm[lk.vm]
@@ -185,6 +214,14 @@ cdef void lock_release(Sim* s, s32 t) noexcept nogil:
     vm.ys[YS_CS_DONE] += 1
     w = lk.head
     if w < 0:
+        return
+    if vm.lock_kind == LOCK_TAS:
+        # virt_spin_lock: the lock is simply free; a spinner that executes now wins the race,
+        # otherwise the first one to run again (or a newcomer) takes it.
+        w = tas_winner(s, lk)
+        if w >= 0:
+            lock_queue_unlink(s, lk, w)
+            lock_grant(s, L, w)
         return
     kick = s.task[w].sync == SYNC_LOCK_HALT
     if vm.lock_kind == LOCK_TICKET or lock_head_spinning(s, w):
@@ -352,6 +389,10 @@ cdef void sync_resume(Sim* s, s32 v, s32 t) noexcept nogil:
         p.spin_left = p.spin_threshold
     if p.sync == SYNC_LOCK_SPIN:
         lk = &s.locks[p.sync_lock]
+        if lk.owner < 0 and s.vm[lk.vm].lock_kind == LOCK_TAS:
+            lock_queue_unlink(s, lk, t)
+            lock_grant(s, p.sync_lock, t)
+            return
         if lk.owner < 0 and lk.head == t:
             lock_queue_pop(s, lk)
             lock_grant(s, p.sync_lock, t)
@@ -405,7 +446,8 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         if op.c > 1:
             L += <s32>rand_upto(p, op.c - 1)
         lk = &s.locks[L]
-        if lk.owner < 0 and (lk.head < 0 or (vm.lock_kind == LOCK_QUEUED and s.task[lk.head].sync == SYNC_LOCK_HALT)):
+        if lk.owner < 0 and (lk.head < 0 or vm.lock_kind == LOCK_TAS
+                             or (vm.lock_kind == LOCK_QUEUED and s.task[lk.head].sync == SYNC_LOCK_HALT)):
             if lk.head >= 0:
                 vm.ys[YS_LOCK_STEAL] += 1
             lock_take(s, L, t)
@@ -413,7 +455,7 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         vm.ys[YS_LOCK_CONTENDED] += 1
         p.sync = SYNC_LOCK_SPIN
         p.sync_lock = L
-        p.spin_threshold = op.b if op.b > 0 else -1      # 0 = no PV spinlock: spin forever
+        p.spin_threshold = op.b if op.b > 0 and vm.lock_kind != LOCK_TAS else -1   # -1: spin forever
         p.spin_left = p.spin_threshold
         p.wait_since = s.now
         p.in_critical = 1

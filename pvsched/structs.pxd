@@ -378,7 +378,7 @@ cdef struct vm_t:
     u8 relaxed          # relaxed second round (patch 10, enable_relaxed_boost)
     u8 fix_lb           # last_boosted_vcpu stores the boosted vCPU index (patch 6)
     u8 ipi_tracking     # ipi_context written on unicast fixed IPI delivery (patches 7-8)
-    u8 lock_kind        # LOCK_QUEUED / LOCK_TICKET
+    u8 lock_kind        # LOCK_QUEUED / LOCK_TICKET / LOCK_TAS
     u8 sync_on          # the VM uses guest sync ops
     u8 prio_order       # strict round as three passes (IPI receiver, pending, kernel) instead of one scan
     u32 ple_gap
@@ -544,6 +544,7 @@ cdef enum:
     SYNC_IPI_WAIT = 3   # csd_lock_wait: spinning until its IPIs are handled
     LOCK_QUEUED = 0     # qspinlock (PV hybrid: lock stealing while the queue head is not spinning)
     LOCK_TICKET = 1     # ticket lock: strict FIFO hand-off
+    LOCK_TAS = 2        # virt_spin_lock: test-and-set, no queue, no PV wait (guest without PV spinlocks)
     DBST_CURVE_STEPS = 0    # the patch's queue-size table
     DBST_CURVE_LINEAR = 1   # linear 6.0x at 2 entities -> 1.0x at 12, 1.0x above
 

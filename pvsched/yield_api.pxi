@@ -14,7 +14,7 @@ YS_NAMES = (
     "deboost_applied", "deboost_debounced", "deboost_rate_limited", "deboost_cross_rq", "deboost_skipped",
     "deboost_penalty_ns", "ipi_handled", "yield_to_same_rq", "yield_to_same_rq_picked", "boost_useful")
 assert len(YS_NAMES) == YS_N
-LOCK_KINDS = {"queued": LOCK_QUEUED, "ticket": LOCK_TICKET}
+LOCK_KINDS = {"queued": LOCK_QUEUED, "ticket": LOCK_TICKET, "tas": LOCK_TAS}
 DEBOOST_CURVES = {"steps": DBST_CURVE_STEPS, "linear": DBST_CURVE_LINEAR}
 CANDIDATE_ORDERS = ("scan", "priority")
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}

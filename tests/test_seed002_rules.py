@@ -464,9 +464,9 @@ def lock_vm(pcpus=4, vcpus=4, ntask=8, kind="queued", until=100_000_000, **wkw):
     return r
 
 
-@pytest.mark.parametrize("kind", ["queued", "ticket"])
+@pytest.mark.parametrize("kind", ["queued", "ticket", "tas"])
 def test_spinlock_mutual_exclusion_and_counters(kind):
-    r = lock_vm(kind=kind)
+    r = lock_vm(kind=kind, pv=kind != "tas")
     v = r.vm_row("g")
     # one lock, fixed 20 us holds: the completed sections fit in the run (two holders would not)
     assert v["critical_sections"] * 20_000 <= r.now_ns + 20_000
@@ -476,6 +476,26 @@ def test_spinlock_mutual_exclusion_and_counters(kind):
     assert r.lock_wait("g").count <= v["lock_contended"]
     if kind == "ticket":
         assert v["lock_steals"] == 0
+    if kind == "tas":
+        assert v["pv_halts"] == 0 and v["pv_kicks"] == 0       # virt_spin_lock has no PV wait
+
+
+def test_tas_lock_survives_waiter_preemption_that_stalls_fifo_locks():
+    # 8 vCPUs on 4 pCPUs, one lock: a FIFO lock hands the lock to the next waiter even when its
+    # vCPU is preempted (everyone waits for it); test-and-set gives it to a waiter that runs.
+    kw = dict(pcpus=4, vcpus=8, ntask=8, hold_ns=5_000, think_ns=20_000, pv=False)
+    fifo = lock_vm(kind="ticket", **kw).vm_row("g")
+    tas = lock_vm(kind="tas", **kw).vm_row("g")
+    assert tas["critical_sections"] > 1.5 * fifo["critical_sections"]
+    assert tas["spin_ns"] < fifo["spin_ns"]
+    assert tas["lock_steals"] > 0       # a newcomer took a lock whose waiters were all preempted
+
+
+def test_tas_lock_rejects_pv_waiters():
+    sc = Scenario(host=Host(cpus=2), vms=[VM("g", vcpus=2, guest=GuestKernel(spinlock="tas"),
+                                              tasks=[Task("w", SpinlockLoop(pv=True))])])
+    with pytest.raises(ScenarioError, match=r"vms\[0\]\.tasks\[0\]\.workload\.pv"):
+        sc.validate()
 
 
 def test_uncontended_lock_never_spins():
@@ -652,12 +672,13 @@ def _random_scenario(rng):
     vms = []
     for k in range(rng.randint(1, 3)):
         nv = rng.randint(2, 5)
+        kind = rng.choice(["queued", "ticket", "tas"])
         tasks = []
         for j in range(rng.randint(1, 3)):
             if rng.random() < 0.5:
                 w = SpinlockLoop(nlocks=rng.randint(1, 2), hold_ns=rng.choice([1, 5_000, 200_000]),
                                  hold_dist=rng.choice(["fixed", "uniform", "exponential"]),
-                                 think_ns=rng.choice([0, 1_000, 50_000]), pv=rng.random() < 0.6,
+                                 think_ns=rng.choice([0, 1_000, 50_000]), pv=rng.random() < 0.6 and kind != "tas",
                                  spin_threshold_ns=rng.choice([1, 10_000]), sleep_ns=rng.choice([0, 20_000]))
             else:
                 w = IPISync(compute_ns=rng.choice([0, 1_000, 80_000]), handler_ns=rng.choice([1, 2_000]),
@@ -666,7 +687,7 @@ def _random_scenario(rng):
         vms.append(VM(f"v{k}", vcpus=nv, tasks=tasks, hlt_exits=rng.random() < 0.8,
                       posted_interrupts=rng.random() < 0.3, ipi_virtualization=rng.random() < 0.2,
                       timer_exits=rng.random() < 0.8, exit_ns=rng.choice([0, 1_500]), ple=rng.random() < 0.9,
-                      ple_window_grow=rng.choice([0, 2]), guest=GuestKernel(spinlock=rng.choice(["queued", "ticket"]),
+                      ple_window_grow=rng.choice([0, 2]), guest=GuestKernel(spinlock=kind,
                                                                             idle_poll_ns=rng.choice([0, 20_000])),
                       boost=BoostPolicy(mode=rng.choice(["vanilla", "dynamic", "bounded"])),
                       yield_policy=YieldPolicy(ipi_aware=rng.random() < 0.5, candidate_order=rng.choice(["scan", "priority"]))))
