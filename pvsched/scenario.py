@@ -211,7 +211,13 @@ class GuestKernel:
     ``spinlock``: ``queued`` (pv qspinlock: FIFO, the queue head blocks stealing while it spins),
     ``ticket`` (strict FIFO hand-off) or ``tas`` (x86 ``virt_spin_lock``: the test-and-set lock a
     guest uses when PV spinlocks are off, e.g. no KVM_FEATURE_PV_UNHALT or ``nopvspin``; unfair,
-    any waiter that runs may take a free lock; workloads must then use ``pv=False``)."""
+    any waiter that runs may take a free lock; workloads must then use ``pv=False``).
+
+    ``pv_sched_yield``: KVM_FEATURE_PV_SCHED_YIELD (Linux 5.3+ guests, arch/x86/kernel/kvm.c): after
+    a call-function IPI to several CPUs (``IPISync(targets >= 2)``; single-target calls use the
+    native path) the sender checks its targets and, for the first one that is busy and whose vCPU
+    is preempted (steal-time flag), makes a KVM_HC_SCHED_YIELD hypercall: the host yields to that
+    vCPU (kvm_sched_yield: not if single_task_running(), not to a vCPU that is not ready)."""
 
     hz: int = 1000
     preempt: str = "full"
@@ -222,9 +228,11 @@ class GuestKernel:
     nohz_idle: bool = True
     idle_poll_ns: int = 0
     spinlock: str = "queued"
+    pv_sched_yield: bool = False
 
     def validate(self, path):
         _validate_sched(path, self)
+        _bool(f"{path}.pv_sched_yield", self.pv_sched_yield)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
         _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket", "tas"))
@@ -391,7 +399,7 @@ class VM:
                     ple=self.ple, ple_gap=self.ple_gap, ple_window=self.ple_window,
                     ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
                     ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
-                    spinlock=g.spinlock, nlocks=self.nlocks(), **{"yield": self.yield_policy.engine_dict()})
+                    spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(), **{"yield": self.yield_policy.engine_dict()})
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""

@@ -77,6 +77,8 @@ cdef void spin_seg_start(Sim* s, s32 v) noexcept nogil:
         w = s.now + p.spin_left
         if when < 0 or w <= when:
             when = w
+    if vc.sy_target >= 0:
+        when = s.now
     if when >= 0:
         ev_arm(&s.q, s.slot_spin + v, when)
 
@@ -322,6 +324,7 @@ cdef void ipi_done(Sim* s, s32 t) noexcept nogil:
     if <u64>lat > vm.ys[YS_IPI_RT_MAX]:
         vm.ys[YS_IPI_RT_MAX] = <u64>lat
     s.vm_hist[<s64>s.kern[p.kern].vm * HIST_NBUCKETS + hist_bucket(lat)] += 1
+    s.vcpu[s.rq[p.cpu].vcpu].sy_target = -1
     sync_wake_running(s, t)
 
 cdef void handle_irq_end(Sim* s, s32 v) noexcept nogil:
@@ -487,8 +490,29 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
             vcpu_exit(s, v, EXIT_IPI_SEND, vm.exit_ns)     # the ICR write traps
         elif p.sync == SYNC_IPI_WAIT:
             spin_seg_start(s, v)
+        if vm.pv_sched_yield and k >= 2 and p.sync == SYNC_IPI_WAIT:
+            for j in range(k):
+                vt = vm.vcpu_base + (me + 1 + (start + j) % (n - 1)) % n
+                if s.vcpu[vt].preempted and guest_busy(s, s.vcpu[vt].rq):
+                    s.vcpu[v].sy_target = vt        # issued once the sender runs in guest mode again
+                    if s.vcpu[v].spinning:
+                        ev_arm(&s.q, s.slot_spin + v, s.now)
+                    break
         return STEP_RUN
     return -1
+
+cdef void kvm_sched_yield(Sim* s, s32 v, s32 vt) noexcept nogil:
+    # The guest's KVM_HC_SCHED_YIELD (kvm_smp_send_call_func_ipi) and the host's kvm_sched_yield.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef vm_t* vm = &s.vm[vc.vm]
+    vm.ys[YS_SCHED_YIELD] += 1
+    vcpu_exit(s, v, EXIT_HYPERCALL, vm.exit_ns)
+    if s.rq[vc.host_cpu].nr_running == 1 or not s.vcpu[vt].ready or vt == v:
+        return          # single_task_running(), or the target is not ready
+    if s.rq[vc.host_cpu].curr != vc.task:
+        return
+    if yield_to(s, vc.host_cpu, s.vcpu[vt].task) > 0:
+        vm.ys[YS_SCHED_YIELD_OK] += 1
 
 # ---------------------------------------------------------------- spin timer
 cdef void handle_spin(Sim* s, s32 v) noexcept nogil:
@@ -497,7 +521,12 @@ cdef void handle_spin(Sim* s, s32 v) noexcept nogil:
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 t = vc.spin_task
     cdef task_t* p = &s.task[t]
+    cdef s32 vt = vc.sy_target
     spin_seg_end(s, v)
+    if vt >= 0:
+        vc.sy_target = -1
+        kvm_sched_yield(s, v, vt)
+        return
     if p.sync == SYNC_LOCK_SPIN and p.spin_threshold >= 0 and p.spin_left <= 0:
         pv_wait(s, v, t)
         return

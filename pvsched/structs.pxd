@@ -378,6 +378,7 @@ cdef struct vm_t:
     u8 relaxed          # relaxed second round (patch 10, enable_relaxed_boost)
     u8 fix_lb           # last_boosted_vcpu stores the boosted vCPU index (patch 6)
     u8 ipi_tracking     # ipi_context written on unicast fixed IPI delivery (patches 7-8)
+    u8 pv_sched_yield   # guest KVM_HC_SCHED_YIELD after a multi-target call-function IPI
     u8 lock_kind        # LOCK_QUEUED / LOCK_TICKET / LOCK_TAS
     u8 sync_on          # the VM uses guest sync ops
     u8 prio_order       # strict round as three passes (IPI receiver, pending, kernel) instead of one scan
@@ -449,6 +450,7 @@ cdef struct vcpu_t:
     s32 ipi_n           # IPIs queued for handling here
     s32 ipi_last_receiver   # ipi_context (sender side)
     s32 ipi_last_sender     # ipi_context (receiver side)
+    s32 sy_target           # PV sched-yield hypercall due at the next spin start (vCPU index), -1 none
     s64 ipi_time
     s64 spin_ns
     u64 nr_ple
@@ -592,7 +594,9 @@ cdef enum:
     YS_YT_SAME_RQ = 39          # successful yield_to whose target shares the yielder's rq
     YS_YT_SAME_RQ_PICKED = 40   # ... and the target runs right after the yield (buddy honoured)
     YS_BOOST_USEFUL = 41        # ground truth: the boosted vCPU holds the spinner's lock / owes it an IPI
-    YS_N = 42
+    YS_SCHED_YIELD = 42         # guest PV sched-yield hypercalls (KVM_HC_SCHED_YIELD)
+    YS_SCHED_YIELD_OK = 43      # ... whose kvm_vcpu_yield_to succeeded
+    YS_N = 44
 
 cdef struct glock_t:
     s32 vm

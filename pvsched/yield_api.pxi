@@ -12,7 +12,8 @@ YS_NAMES = (
     "yield_to_running", "yield_to_not_runnable", "yield_to_not_queued", "boost_ipi_receiver",
     "boost_pending_irq", "boost_kernel", "boost_relaxed", "boost_vanilla", "boost_ipi_stale",
     "deboost_applied", "deboost_debounced", "deboost_rate_limited", "deboost_cross_rq", "deboost_skipped",
-    "deboost_penalty_ns", "ipi_handled", "yield_to_same_rq", "yield_to_same_rq_picked", "boost_useful")
+    "deboost_penalty_ns", "ipi_handled", "yield_to_same_rq", "yield_to_same_rq_picked", "boost_useful",
+    "sched_yield_hypercalls", "sched_yield_ok")
 assert len(YS_NAMES) == YS_N
 LOCK_KINDS = {"queued": LOCK_QUEUED, "ticket": LOCK_TICKET, "tas": LOCK_TAS}
 DEBOOST_CURVES = {"steps": DBST_CURVE_STEPS, "linear": DBST_CURVE_LINEAR}
@@ -78,6 +79,7 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
         vm.relaxed = bool(y.get("relaxed_round", True))
         vm.fix_lb = bool(y.get("fix_last_boosted", False))
         vm.ipi_tracking = bool(y.get("ipi_tracking", True))
+        vm.pv_sched_yield = bool(d.get("pv_sched_yield", False))
         vm.ipi_window_ns = iwin
         vm.prio_order = order == "priority"
         vm.last_boosted = 0
@@ -124,6 +126,7 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
         ring_total += vc.ipi_cap
         vc.ipi_last_receiver = -1
         vc.ipi_last_sender = -1
+        vc.sy_target = -1
         vc.spin_task = -1
     for i in range(s.ntask):
         s.task[i].sync_lock = -1

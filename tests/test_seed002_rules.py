@@ -687,7 +687,7 @@ def _random_scenario(rng):
         vms.append(VM(f"v{k}", vcpus=nv, tasks=tasks, hlt_exits=rng.random() < 0.8,
                       posted_interrupts=rng.random() < 0.3, ipi_virtualization=rng.random() < 0.2,
                       timer_exits=rng.random() < 0.8, exit_ns=rng.choice([0, 1_500]), ple=rng.random() < 0.9,
-                      ple_window_grow=rng.choice([0, 2]), guest=GuestKernel(spinlock=kind,
+                      ple_window_grow=rng.choice([0, 2]), guest=GuestKernel(spinlock=kind, pv_sched_yield=rng.random() < 0.5,
                                                                             idle_poll_ns=rng.choice([0, 20_000])),
                       boost=BoostPolicy(mode=rng.choice(["vanilla", "dynamic", "bounded"])),
                       yield_policy=YieldPolicy(ipi_aware=rng.random() < 0.5, candidate_order=rng.choice(["scan", "priority"]))))
@@ -709,3 +709,38 @@ def test_random_seed002_scenarios_run_clean():
         assert np.all(v["lock_acquisitions"] - v["critical_sections"] <= v["nlocks"])
         modes = sum(r.vcpus[m] for m in ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns"))
         assert np.all(modes <= r.now_ns)
+
+
+# ---------------------------------------------------------------- guest PV sched yield
+def sched_yield_vms(targets, pcpus=4, pvsy=True, until=150_000_000):
+    w = IPISync(compute_ns=100_000, handler_ns=3_000, targets=targets)
+    sc = Scenario(host=Host(cpus=pcpus), check_invariants=True,
+                  vms=[VM(f"g{k}", vcpus=8, tasks=[Task("w", w, count=8)], start_ns=k * 1_234_567,
+                          guest=GuestKernel(pv_sched_yield=pvsy)) for k in range(2)])
+    r = Simulation(sc).run(until_ns=until)
+    assert r.violations["count"] == 0
+    return r
+
+
+def test_pv_sched_yield_hypercall_yields_to_a_preempted_multicast_target():
+    r = sched_yield_vms(targets=2)
+    v = r.vms
+    hc = int(v["sched_yield_hypercalls"].sum())
+    assert hc > 100 and 0 < v["sched_yield_ok"].sum() <= hc
+    assert r.vcpus["exits_hypercall"].sum() == hc          # one hypercall exit each (no PV kicks here)
+    off = sched_yield_vms(targets=2, pvsy=False).vms
+    assert off["sched_yield_hypercalls"].sum() == 0
+    assert v["ipi_round_trips"].sum() > 1.2 * off["ipi_round_trips"].sum()
+
+
+def test_pv_sched_yield_not_for_single_target_calls_or_running_targets():
+    # smp_call_function_single takes the native IPI path; on an idle host no vCPU is preempted.
+    assert sched_yield_vms(targets=1).vms["sched_yield_hypercalls"].sum() == 0
+    assert sched_yield_vms(targets=2, pcpus=16).vms["sched_yield_hypercalls"].sum() == 0
+
+
+def test_pv_sched_yield_flag_is_validated():
+    sc = Scenario(host=Host(cpus=2), vms=[VM("g", vcpus=2, guest=GuestKernel(pv_sched_yield="yes"),
+                                              tasks=[Task("w", IPISync(targets=1))])])
+    with pytest.raises(ScenarioError, match=r"vms\[0\]\.guest\.pv_sched_yield"):
+        sc.validate()
