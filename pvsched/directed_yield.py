@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pvsched.errors import ScenarioError
 
 PENALTY_CURVES = ("steps", "linear")
-RATE_LIMIT_MODES = ("v2", "v1")
+RATE_LIMIT_MODES = ("v1", "v2")
 CANDIDATE_ORDERS = ("scan", "priority")
 
 
@@ -35,9 +35,14 @@ class Debooster:
     - penalty = clamp(gran + 1.1 x need, gran, cap), need = max(0, target vruntime - yielder
       vruntime) at the LCA; a reverse pair (B yields to A within ``debounce_ns`` of A yielding to
       B, same runqueue) is first cut to max(need, gran).
-    - ``rate_limit_ns``: per-runqueue rate limit (0 = off). ``v2`` lets one call through per
-      window (the window restarts only when a call passes); ``v1`` (the first posting) restarts
-      the window on every call, so a steady stream of yields never passes.
+    - ``rate_limit_ns``: per-runqueue rate limit (0 = off). ``v1`` (the default: the seed's
+      posting, patch 2/10) restarts the window on every call, limited or not, so a penalty is
+      applied only to the first yield after ``rate_limit_ns`` without any yield_to on that
+      runqueue; during a pause-loop storm none passes. ``v2`` (the Dec 2025 repost) lets one call
+      through per window (the window restarts only when a call passes).
+    - The rest follows v1 (Linux v6.18-rc4 base): the cap counts the LCA cfs_rq's ``nr_queued``,
+      vlag is set to V - vruntime and min_vruntime updated after the push. pvsched reads the
+      exact clock where v1 reads ``rq->clock`` without updating it (fixed in v2).
     Note: with the defaults (6 ms > 600 us) the debounce can never trigger, because a reverse pair
     within 600 us on one runqueue is always rate-limited first.
     """
@@ -45,7 +50,7 @@ class Debooster:
     enabled: bool = False
     curve: str = "steps"
     rate_limit_ns: int = 6_000_000
-    rate_limit_mode: str = "v2"
+    rate_limit_mode: str = "v1"
     debounce_ns: int = 600_000
 
     def validate(self, path: str) -> None:

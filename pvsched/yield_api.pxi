@@ -31,7 +31,7 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
     vms = list(vms)
     db = dict(debooster or {})
     curve = db.get("curve", "steps")
-    mode = db.get("rate_limit_mode", "v2")
+    mode = db.get("rate_limit_mode", "v1")
     rate = int(db.get("rate_limit_ns", 6_000_000))
     debounce = int(db.get("debounce_ns", 600_000))
     if curve not in DEBOOST_CURVES or mode not in ("v1", "v2") or not 0 <= rate <= 10**12 \
