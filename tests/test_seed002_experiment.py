@@ -1,16 +1,18 @@
 """Seed 002 experiment: the acceptance shape, asserted on a reduced run of the full grid
-(16 pCPUs, 16 vCPUs per VM, 2/3/4 VMs, 200 ms simulated, two seeds; about 4 s).
+(16 pCPUs, 16 vCPUs per VM, 2/3/4 VMs, 200 ms simulated, two seeds; about 6 s).
 
-What pvsched reproduces: the IPI-heavy (dedup-like) load gains a lot at 2 VMs, less as VMs are added,
-never regresses, and the gain comes from IPI-aware directed yield. What it does not: the lock-heavy
-(dbench-like) gain attributed to the debooster; that part of the published shape is kept below as a
-strict xfail so that a model change that starts reproducing it is noticed.
+What pvsched reproduces: with both mechanisms on, both loads gain at 2 VMs, less at 4, and never
+regress; the IPI-heavy (dedup-like) gain comes from IPI-aware directed yield. What it does not: the
+lock-heavy (dbench-like) gain attributed to the debooster. In pvsched the KVM half's
+last_boosted_vcpu fix (patch 6) carries the dbench gain, and the debooster alone (the posted v1
+limiter lets about one penalty per run through) stays within the baseline's perturbation noise.
+That part of the published shape is a strict xfail so that a model change that reproduces it is
+noticed.
 """
 import pytest
 
 from pvsched.experiments import seed002 as E
 
-NOISE = 3.0     # percent; seed-to-seed spread of a cell is 0.1-2.5 points except dedup at 2 VMs (~13)
 VMS = (2, 3, 4)
 
 
@@ -24,46 +26,57 @@ def gain(grid, load, n, policy):
     return grid[(load, n, policy)]["gain_pct"]
 
 
-def test_dedup_gain_with_both_is_large_at_2_vms_shrinks_and_never_regresses(grid):
-    both = {n: gain(grid, "dedup", n, "both") for n in VMS}
+def noise(grid, load, n):
+    # the baseline's own sensitivity to a 1 ns perturbation, floored at 1 point
+    return max(1.0, grid[(load, n, "baseline")]["noise_pct"])
+
+
+@pytest.mark.parametrize("load", E.LOADS)
+def test_gain_with_both_is_positive_at_2_vms_smaller_at_4_and_never_a_regression(grid, load):
+    both = {n: gain(grid, load, n, "both") for n in VMS}
     assert both[2] > 15.0
-    assert both[2] > both[3] and both[2] > both[4]
-    assert all(b > -NOISE for b in both.values())
+    assert both[2] > both[4]
+    for n in VMS:
+        assert both[n] > -noise(grid, load, n)
 
 
 def test_dedup_gain_comes_mostly_from_ipi_aware_yield(grid):
-    for n in VMS:
+    for n in (3, 4):      # at 2 VMs the baseline is bistable (noise of hundreds of percent)
         ipi, db, both = (gain(grid, "dedup", n, p) for p in ("ipi", "debooster", "both"))
-        assert ipi > db + NOISE
+        assert ipi > db + noise(grid, "dedup", n)
         assert ipi > 0.75 * both
+        assert ipi > gain(grid, "dedup", n, "lbfix") + noise(grid, "dedup", n)   # more than patch 6 alone
     # mechanism: the boosted vCPU is the one the spinner waits for far more often
     for n in VMS:
         base, aware = grid[("dedup", n, "baseline")], grid[("dedup", n, "ipi")]
         assert aware["boost_useful"] > 1.5 * base["boost_useful"]
 
 
-def test_dbench_never_regresses_beyond_noise_with_both(grid):
+def test_dbench_kvm_side_gain_is_the_last_boosted_fix(grid):
     for n in VMS:
-        assert gain(grid, "dbench", n, "both") > -NOISE
+        fix, ipi = gain(grid, "dbench", n, "lbfix"), gain(grid, "dbench", n, "ipi")
+        assert fix > 10.0
+        assert abs(ipi - fix) < 2.0 + noise(grid, "dbench", n)
 
 
-def test_debooster_cells_really_apply_penalties(grid):
-    # the debooster's (lack of) effect is not an inert switch: it fires in every cell where it is on
+def test_debooster_is_live_but_rarely_passes_the_v1_limiter(grid):
     for load in E.LOADS:
         for n in VMS:
-            assert grid[(load, n, "debooster")]["deboost_applied"] > 0
             assert grid[(load, n, "baseline")]["deboost_applied"] == 0
+            assert grid[(load, n, "debooster")]["deboost_applied"] < 20      # per run, for ~10^5 yields
+    assert sum(grid[(load, n, "debooster")]["deboost_applied"] for load in E.LOADS for n in VMS) > 0
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "pvsched does not reproduce the seed's dbench gain from the debooster: it acts only on same-runqueue "
-    "targets, its 6 ms per-rq limiter is mostly consumed by cross-runqueue yields, and its penalty lands on "
-    "spinning waiters that later become queue heads/holders and are then ineligible for directed yield "
-    "(the 600 us debounce can never fire under the 6 ms limiter). See pvsched/experiments/seed002.py."))
-def test_dbench_shape_as_published(grid):
-    both = {n: gain(grid, "dbench", n, "both") for n in VMS}
-    assert both[2] > NOISE and both[2] > both[4]
+    "pvsched does not reproduce the seed's dbench gain from the debooster alone: with the posted v1 "
+    "limiter (the 6 ms window restarts on every yield_to) about one penalty per run passes during "
+    "pause-loop storms, so the debooster's effect stays within the baseline's perturbation noise; "
+    "with the v2 limiter or none, penalties land on FIFO-lock waiters that become queue heads and "
+    "throughput falls. The KVM half's last_boosted_vcpu fix carries the dbench gain instead. "
+    "See pvsched/experiments/seed002.py."))
+def test_dbench_gain_comes_from_the_debooster_as_published(grid):
     for n in VMS:
+        assert gain(grid, "dbench", n, "debooster") > noise(grid, "dbench", n)
         assert gain(grid, "dbench", n, "debooster") > gain(grid, "dbench", n, "ipi")
 
 
@@ -74,14 +87,15 @@ def test_table_prints_seed_numbers_beside_the_simulated_gains(grid):
     for load in E.LOADS:
         for n in VMS:
             line = next(ln for ln in lines if ln.split()[:2] == [load, str(n)])
-            assert f"+{E.SEED_GAINS[load][n]:.1f}%" in line
-            assert f"{gain(grid, load, n, 'both'):+.1f}%" in line
+            assert f"+{E.SEED_GAINS[load][n]:.1f}% ({E.SEED_POLICY[load]})" in line
+            for p in ("debooster", "ipi", "both", "lbfix"):
+                assert f"{gain(grid, load, n, p):+.1f}%" in line
 
 
 def test_main_prints_the_table(capsys):
     assert E.main(["--duration-ms", "20", "--vms", "2", "--cpus", "4", "--vcpus", "4"]) == 0
     out = capsys.readouterr().out
-    assert "seed (both)" in out and "+47.1%" in out and "+14.4%" in out
+    assert "+47.1% (both)" in out and "+14.4% (debooster)" in out and "lb-fix" in out
 
 
 def test_scenario_cells_differ_only_in_the_policy():
@@ -90,11 +104,16 @@ def test_scenario_cells_differ_only_in_the_policy():
     assert [vm.pin for vm in a.vms] == [vm.pin for vm in b.vms]
     assert not a.host.debooster.enabled and b.host.debooster.enabled
     assert not a.vms[0].yield_policy.ipi_aware and b.vms[0].yield_policy.ipi_aware
-    # the stand-in placement is balanced: every pCPU holds one vCPU thread per VM
+    # the stand-in placement is balanced: every pCPU holds two vCPU threads (VMs mixed at random)
     pins = [c for vm in a.vms for c in vm.pin]
     assert sorted(pins) == sorted(list(range(16)) * 2)
+    assert not a.vms[0].yield_policy.fix_last_boosted                   # v6.18 KVM: the bug
+    assert E.scenario(2, "dedup", "lbfix").vms[0].yield_policy.fix_last_boosted
+    assert E.scenario(2, "dedup", "baseline", kvm="v6.19").vms[0].yield_policy.fix_last_boosted
     with pytest.raises(ValueError):
         E.scenario(2, "vips", "both")
+    with pytest.raises(ValueError):
+        E.scenario(2, "dedup", "both", kvm="v7.0")
 
 
 def test_hardware_ipi_virtualization_hides_tracking_but_not_the_pending_tier():

@@ -6,35 +6,48 @@ kernel: dbench +14.4 / +9.8 / +6.7 %, dedup +47.1 / +28.1 / +1.7 % for 2 / 3 / 4
 
 pvsched's reproduction (``run()`` returns the rows, ``table()`` formats them, ``main()`` prints):
 
-- ``dbench``-like load (:func:`dbench_like`): per guest client, 20 us of user-mode work, one of 4 hot
-  guest spinlocks held 3 us in a preempt-disabled kernel section (PV qspinlock), then an I/O-like wait
-  of 0-100 us. Throughput = critical sections completed per second, all VMs.
+- ``dbench``-like load (:func:`dbench_like`): per guest client, 20 us of kernel/user work, then one
+  of 4 hot guest spinlocks held 3 us in a preempt-disabled section (PV qspinlock), back to back: dbench
+  on an in-memory filesystem keeps its clients CPU-bound. Throughput = critical sections per second.
 - ``dedup``-like load (:func:`dedup_like`): per guest thread, 100 us of user-mode work, then
   smp_call_function_single to a random other vCPU (3 us handler) and a spin until it is handled.
   Throughput = IPI round trips per second, all VMs.
-- Policies: ``baseline`` (v6.15 host, stock KVM: v6.12-v6.18 last_boosted_vcpu behaviour),
-  ``debooster`` (``Host(debooster=Debooster(enabled=True))``), ``ipi`` (``YieldPolicy(ipi_aware=True)``:
-  tracking, EOI clearing, tiered candidates, relaxed round, last_boosted fix) and ``both``.
+- Policies: ``baseline`` (v6.15 host scheduler, stock v6.18 KVM with the last_boosted_vcpu bug, as
+  under the series' v1), ``debooster`` (patches 1-5, ``Host(debooster=Debooster(enabled=True))``,
+  the posted v1 rate limiter), ``ipi`` (patches 6-10, ``YieldPolicy(ipi_aware=True)``: the
+  last_boosted fix, tracking, EOI clearing, tiered candidates, relaxed round), ``both``, and
+  ``lbfix`` (patch 6 alone). ``kvm="v6.19"`` gives every policy the fixed KVM (the series' v2 base).
 - Host: 16 pCPUs, HZ 1000, 3 us context switches (vcpu_put/load), 1.5 us exits, PLE on with the VMX
   defaults at 2 GHz, software LAPIC (no APICv / IPIv: the seed's IPI tracking needs the exits).
-- Placement: pvsched does not model periodic load balancing, and fork-time placement puts exactly
-  one vCPU of every VM on each pCPU, so the VMs run in lock-step and no two vCPUs of one VM ever
-  share a runqueue (the only case the debooster acts on). ``placement="random"`` (default) pins the
-  vCPU threads to a seeded random balanced layout (every pCPU holds one thread per VM, VMs mixed at
-  random), a stand-in for a count-balancing host's steady state; ``placement="fork"`` keeps the
-  engine's own placement.
+- Placement: pvsched does not model periodic busy-CPU load balancing, and fork-time placement puts
+  one vCPU of every VM on each pCPU (no two vCPUs of a VM share a runqueue, the only case the
+  debooster acts on). ``placement="random"`` (default) pins the vCPU threads to a seeded random
+  balanced layout (every pCPU holds ``VMs`` threads, VMs mixed at random), a stand-in for a
+  count-balancing host's steady state; ``placement="fork"`` keeps the engine's own placement.
+- Noise: each cell reports ``noise_pct``, the baseline's change when its context-switch cost moves
+  by 1 ns. The 2-VM cells are bistable (the two VMs fall into or out of accidental co-scheduling):
+  for dedup at 2 VMs one seed's baseline is stuck in a pause-loop storm that a 1 ns change, or any
+  of the policies, knocks it out of, so that cell's gains (hundreds of percent) say little.
 
-Findings (see the module's ``main()`` output; numbers are simulated, not the seed's): IPI-aware
-directed yield reproduces the dedup shape (large gain at 2 VMs, shrinking with more VMs) because it
-boosts the one vCPU a spinning sender waits for, which the stock kernel-mode filter skips. The
-debooster does not reproduce the dbench gain here: it only acts on same-runqueue targets, its 6 ms
-per-runqueue limiter is mostly consumed by cross-runqueue yields, and its penalty lands on spinning
-waiters, which later become queue heads or holders and are then ineligible for directed yield (the
-600 us reverse-pair debounce meant to stop that can never fire under the 6 ms limiter).
-The hardware comparison (:func:`run_hw`) shows the review objection in numbers: with APICv the EOI
-is invisible (records only age out) and even stock KVM sees a preempted receiver's pending posted
-interrupt, so the baseline improves and the IPI-aware gain shrinks; with IPI virtualization nothing is
-tracked at all, and what remains of the gain comes from the pending-interrupt tier.
+Findings (numbers are simulated, not the seed's; see ``main()``):
+
+- IPI-aware directed yield reproduces the dedup shape (large gain at 2 VMs, +16 / +15 % at 3 / 4,
+  never a regression): it boosts the one vCPU a spinning sender waits for, which the stock
+  kernel-mode filter skips; the last_boosted fix alone gives about half of it.
+- The dbench gain the seed attributes to the debooster is not reproduced. With the posted v1
+  limiter (the 6 ms window restarts on every yield_to call, limited or not) about one penalty per
+  run gets through during pause-loop storms, so the debooster's effect (+4 / +2 / -0.3 %) is within
+  the perturbation noise. Letting more penalties through makes things worse: with the v2 limiter or
+  none, the penalty lands on FIFO-lock waiters that later become queue heads and, being ineligible,
+  stall the lock (-2 % to -70 %). With unfair test-and-set guest locks (``GuestKernel(spinlock="tas")``)
+  an unthrottled debooster does help a little (+2 to +6 %).
+- The KVM half's last_boosted_vcpu fix (patch 6) gives dbench +45 / +33 / +33 %: the v6.12-v6.18
+  loop restarts its scan near the low vCPU indices, so the same few vCPUs are boosted over and over.
+  On a fixed (v6.19) KVM every dbench policy is within noise.
+- The hardware comparison (:func:`run_hw`) shows the review objection in numbers: with APICv the EOI
+  is invisible (records only age out) and even stock KVM sees a preempted receiver's pending posted
+  interrupt, so the baseline improves and the IPI-aware gain shrinks; with IPI virtualization nothing
+  is tracked at all, and what remains of the gain comes from the pending-interrupt tier.
 """
 from __future__ import annotations
 
