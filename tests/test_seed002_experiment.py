@@ -125,3 +125,14 @@ def test_hardware_ipi_virtualization_hides_tracking_but_not_the_pending_tier():
     assert apicv["baseline"] > 1.1 * sw["baseline"]
     assert sw["gain_pct"] > apicv["gain_pct"] > 0 and ipiv["gain_pct"] > 0
     assert "APICv + IPIv" in E.hw_table(list(rows.values()))
+
+
+def test_guest_pv_sched_yield_already_covers_multi_target_calls():
+    rows = {(r["vms"], r["policy"]): r["gain_pct"] for r in E.run_pvsy(vms=(3, 4), seeds=(1, 2),
+                                                                      duration_ns=200_000_000)}
+    for n in (3, 4):
+        pvsy, ipi, both = rows[(n, "guest pv-sched-yield")], rows[(n, "ipi-aware")], rows[(n, "both")]
+        assert pvsy > 5.0 and ipi > 0.0
+        assert pvsy > ipi                   # the guest's own hint beats the host-side inference here
+        assert both < pvsy + 3.0            # and IPI-aware yield adds nothing on top of it
+    assert "guest pv-sched-yield" in E.pvsy_table(E.run_pvsy(vms=(2,), duration_ns=20_000_000, cpus=4, vcpus=4))
