@@ -418,6 +418,10 @@ cdef bint sync_halt_ok(Sim* s, s32 v) noexcept nogil:
     return not guest_busy(s, vc.rq)
 
 # ---------------------------------------------------------------- ops (from program_advance)
+cdef inline s32 ipi_target(s32 me, s32 start, s32 j, s32 n) noexcept nogil:
+    # The j-th of k consecutive other vCPUs from `start` (k = 1: a uniform other vCPU).
+    return (me + 1 + (start + j) % (n - 1)) % n
+
 cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
     # Returns -1 when the op completed at once (the interpreter goes on), else a STEP_* code.
     cdef task_t* p = &s.task[t]
@@ -484,20 +488,19 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         # k consecutive other vCPUs from a uniformly random start (k = 1: a uniform other vCPU)
         start = <s32>rand_upto(p, n - 2)
         for j in range(k):
-            vt = (me + 1 + (start + j) % (n - 1)) % n
-            ipi_deliver(s, v, vm.vcpu_base + vt, t, k == 1)
+            ipi_deliver(s, v, vm.vcpu_base + ipi_target(me, start, j, n), t, k == 1)
+        if vm.pv_sched_yield and k >= 2 and p.sync == SYNC_IPI_WAIT:
+            # kvm_smp_send_call_func_ipi: the first busy target whose vCPU is preempted; the
+            # hypercall is issued from the sender's spin (spin_seg_start arms it at once)
+            for j in range(k):
+                vt = vm.vcpu_base + ipi_target(me, start, j, n)
+                if s.vcpu[vt].preempted and guest_busy(s, s.vcpu[vt].rq):
+                    s.vcpu[v].sy_target = vt
+                    break
         if not vm.ipiv and s.vcpu[v].mode == VM_GUEST:
             vcpu_exit(s, v, EXIT_IPI_SEND, vm.exit_ns)     # the ICR write traps
         elif p.sync == SYNC_IPI_WAIT:
             spin_seg_start(s, v)
-        if vm.pv_sched_yield and k >= 2 and p.sync == SYNC_IPI_WAIT:
-            for j in range(k):
-                vt = vm.vcpu_base + (me + 1 + (start + j) % (n - 1)) % n
-                if s.vcpu[vt].preempted and guest_busy(s, s.vcpu[vt].rq):
-                    s.vcpu[v].sy_target = vt        # issued once the sender runs in guest mode again
-                    if s.vcpu[v].spinning:
-                        ev_arm(&s.q, s.slot_spin + v, s.now)
-                    break
         return STEP_RUN
     return -1
 
@@ -507,10 +510,8 @@ cdef void kvm_sched_yield(Sim* s, s32 v, s32 vt) noexcept nogil:
     cdef vm_t* vm = &s.vm[vc.vm]
     vm.ys[YS_SCHED_YIELD] += 1
     vcpu_exit(s, v, EXIT_HYPERCALL, vm.exit_ns)
-    if s.rq[vc.host_cpu].nr_running == 1 or not s.vcpu[vt].ready or vt == v:
-        return          # single_task_running(), or the target is not ready
-    if s.rq[vc.host_cpu].curr != vc.task:
-        return
+    if s.rq[vc.host_cpu].nr_running == 1 or not s.vcpu[vt].ready:
+        return          # single_task_running(), or the target is not ready (targets exclude self)
     if yield_to(s, vc.host_cpu, s.vcpu[vt].task) > 0:
         vm.ys[YS_SCHED_YIELD_OK] += 1
 
