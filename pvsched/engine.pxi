@@ -89,6 +89,18 @@ cdef class Engine:
     def __cinit__(self):
         memset(&self.s, 0, sizeof(Sim))
 
+    def __dealloc__(self):
+        # Every array the constructor (or the seed-002 setup) allocated; free(NULL) is a no-op,
+        # so a constructor that failed half-way is released too.
+        cdef Sim* s = &self.s
+        free(s.fa.se); free(s.fa.cfs); free(s.fa.kp); free(s.fa.tg)
+        free(s.fa.clk_base); free(s.fa.clk_entry); free(s.fa.clk_run); free(s.fa.resched)
+        free(s.fa.tg_cfs); free(s.fa.tg_se)
+        free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
+        free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
+        free(s.q.heap); free(s.q.pos)
+        free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+
     def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
                  tg_parent, tg_shares, tg_idle, task_policy, task_nice, task_rt_prio, task_tg,
                  task_start_ns, task_affinity, task_prog_start, task_prog_len, task_slice_ns, ops,
