@@ -98,7 +98,7 @@ cdef class Engine:
         free(s.fa.tg_cfs); free(s.fa.tg_se)
         free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
-        free(s.q.heap); free(s.q.pos)
+        free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
 
     def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
@@ -110,7 +110,7 @@ cdef class Engine:
                  rt_guard="fair_server", long long fs_runtime_ns=50_000_000,
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
-                 bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
+                 bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True, bint periodic_balance=True,
                  long long migration_cost_ns=500_000, debooster=None):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
@@ -255,6 +255,7 @@ cdef class Engine:
         s.rr_ticks = max(1, rr_timeslice_ms * hz // 1000)
         s.check = check_invariants
         s.balance = load_balance
+        s.periodic_balance = periodic_balance
         s.migration_cost_ns = migration_cost_ns
         s.slot_tick = 0
         s.slot_burst = nrq
@@ -290,13 +291,15 @@ cdef class Engine:
         s.idle_mask = <u64*>calloc(sum((kn + 63) // 64 for kn in kern_n), sizeof(u64))
         s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
         s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
+        s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
+        s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))
         s.q.heap = <ev_t*>calloc(nslots, sizeof(ev_t))
         s.q.pos = <s32*>malloc(nslots * sizeof(s32))
         if (not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clk_base
                 or not s.fa.clk_entry or not s.fa.clk_run or not s.kern or not s.vm or not s.vcpu
                 or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
                 or not s.rt_head or not s.rt_tail or not s.aff or not s.idle_mask or not s.ops
-                or not s.hist or not s.q.heap or not s.q.pos):
+                or not s.hist or not s.q.heap or not s.q.pos or not s.lb_skip or not s.lb_tasks):
             raise MemoryError("pvsched: scenario too large for memory")
         s.q.nslots = nslots
         for i in range(nslots):
@@ -364,6 +367,9 @@ cdef class Engine:
                         or vmp.setsched_ns < 0 or vmp.cs_budget_ns < 0 or vmp.gen_budget_ns < 0:
                     raise ValueError(f"vm {kk - 1}: boost parameters out of range")
             s.fa.kp[kk].tick_nsec = s.kern[kk].tick_ns
+            s.kern[kk].hz = hz if kk == 0 else int(vms[kk - 1]["hz"])
+            for c in range(s.kern[kk].rq_base, s.kern[kk].rq_base + kern_n[kk]):
+                s.rq[c].sd_balance_interval = kern_n[kk]     # sd_init: balance_interval = sd_weight (ms)
         for kk in range(1, nkern):
             s.vm[kk - 1].vcpu_base = s.kern[kk].rq_base - ncpu
 
@@ -553,7 +559,8 @@ cdef class Engine:
                 hv[i, c] = s.hist[<s64>i * HIST_NBUCKETS + c]
         out["task_lat_hist"] = hist
         cpu = {k: np.zeros(s.ncpu, dtype=np.int64) for k in (
-            "busy_ns", "nr_switches", "nr_ticks", "fs_activations", "rt_throttle_count", "nr_running")}
+            "busy_ns", "nr_switches", "nr_ticks", "fs_activations", "rt_throttle_count", "nr_running",
+            "lb_runs", "lb_moved", "lb_failed")}
         for c in range(s.ncpu):
             cpu["busy_ns"][c] = s.rq[c].busy_ns
             cpu["nr_switches"][c] = s.rq[c].nr_switches
@@ -561,6 +568,9 @@ cdef class Engine:
             cpu["fs_activations"][c] = s.rq[c].fs_activations
             cpu["rt_throttle_count"][c] = s.rq[c].rt_throttle_count
             cpu["nr_running"][c] = s.rq[c].nr_running
+            cpu["lb_runs"][c] = s.rq[c].nr_lb_runs
+            cpu["lb_moved"][c] = s.rq[c].nr_lb_moved
+            cpu["lb_failed"][c] = s.rq[c].nr_lb_failed
         out["cpu"] = cpu
         vc = {k: np.zeros(s.nvcpu, dtype=np.int64) for k in (
             "vm", "task", "host_cpu", "mode", "nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks",
@@ -606,6 +616,12 @@ cdef class Engine:
         out["now_ns"] = s.now
         out["events"] = s.nevents
         out["balance_pulls"] = s.nr_balance_pulls
+        out["balance"] = {k: {"host": 0, "guests": 0} for k in ("periodic_runs", "periodic_moved", "periodic_failed")}
+        for c in range(s.nrq):
+            side = "host" if c < s.ncpu else "guests"
+            out["balance"]["periodic_runs"][side] += s.rq[c].nr_lb_runs
+            out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
+            out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
         out["violations"] = self.violations
         return out
 

@@ -93,7 +93,10 @@ class Host:
     ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
     (the deepest state whose residency the idle period covered).
     ``load_balance``: newly-idle balancing and the NOHZ idle-kick pull waiting fair tasks to idle
-    CPUs (in the host and in every guest kernel); periodic busy-to-busy balancing is not modelled.
+    CPUs (in the host and in every guest kernel). ``periodic_balance`` (needs ``load_balance``)
+    adds the busy CPUs' periodic balance at the tick (sched_balance_rq over one LLC domain: every
+    sd_weight x 16 ms while busy, load/util imbalance with imbalance_pct 117, cache-hot and
+    ineligible tasks held back until balancing has failed).
     ``fair_class``: "eevdf" (Linux v6.15, the default) or "cfs" (Linux v6.5 CFS: vruntime order,
     sched_latency 6 ms / min_granularity 0.75 ms / wakeup_granularity 1 ms scaled by CPU count,
     GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
@@ -123,6 +126,7 @@ class Host:
     idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
     load_balance: bool = True
+    periodic_balance: bool = True
     debooster: "Debooster" = None
 
     def __post_init__(self):
@@ -151,6 +155,7 @@ class Host:
             _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
         _bool(f"{path}.load_balance", self.load_balance)
+        _bool(f"{path}.periodic_balance", self.periodic_balance)
         from pvsched.directed_yield import Debooster
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
@@ -601,7 +606,7 @@ class Scenario:
             rt_guard=h.rt_guard, fs_runtime_ns=h.fair_server_runtime_ns, fs_period_ns=h.fair_server_period_ns,
             rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
             nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=self.check_invariants,
-            load_balance=h.load_balance,
+            load_balance=h.load_balance, periodic_balance=h.periodic_balance,
             debooster=h.debooster.engine_dict(),
         ), names, [None] + [cgs[i].name for i in order]
 

@@ -118,6 +118,8 @@ cdef struct cfs_rq_t:
     sched_avg avg
     u64 tg_load_avg_contrib
     u64 last_update_tg_load_avg
+    u64 h_load              # hierarchical load (update_cfs_rq_h_load), valid for one jiffy
+    s64 h_load_stamp        # jiffy + 1 of the last h_load update, 0 = never
 
 cdef struct task_group:
     s32 parent
@@ -268,6 +270,14 @@ cdef struct rq_t:
     s32 dbst_src        # last (yielder, target) pair, task indices
     s32 dbst_dst
     s64 dbst_pair_time
+    # periodic balancing: rq->next_balance and this CPU's sched_domain (one level), in jiffies / ms
+    s64 next_balance
+    s64 sd_last_balance
+    u32 sd_balance_interval
+    u32 sd_nr_balance_failed
+    u64 nr_lb_runs
+    u64 nr_lb_moved
+    u64 nr_lb_failed
 
 cdef struct kern_t:
     s32 rq_base
@@ -278,6 +288,7 @@ cdef struct kern_t:
     s64 tick_ns
     int nohz_idle
     s32 nr_overloaded   # rqs with nr_running >= 2 (root-domain "overload")
+    s32 hz
 
 # vCPU modes (time is accounted to exactly one at any instant once the VM started)
 cdef enum:
@@ -503,6 +514,9 @@ cdef struct Sim:
     s32 rr_ticks
     int check
     int balance         # newly-idle and NOHZ idle-kick load balancing
+    int periodic_balance  # busy CPUs' periodic sched_balance_rq (needs balance)
+    u8* lb_skip         # per rq: excluded from this balance pass (all its tasks pinned)
+    s32* lb_tasks       # scratch: the source rq's fair tasks
     s64 migration_cost_ns
     u64 nr_balance_pulls
     u64 violations
