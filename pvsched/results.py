@@ -182,6 +182,24 @@ class Result:
         return d
 
     @property
+    def balance(self) -> Dict[str, Dict[str, int]]:
+        """Load-balancing counts, host and guest kernels apart: tasks pulled by the idle paths
+        (newly-idle and NOHZ idle-kick, all kernels together), and the busy CPUs' periodic
+        balance passes, tasks they moved, and passes that found an imbalance but moved nothing
+        (``cpus`` has the host's per-CPU ``lb_runs`` / ``lb_moved`` / ``lb_failed``).
+
+        >>> from pvsched import Host, Scenario, Simulation, Task
+        >>> from pvsched.workloads import Hog
+        >>> sc = Scenario(host=Host(cpus=4), tasks=[Task("h", Hog(), count=6)])
+        >>> b = Simulation(sc).run(until_ns=1_000_000_000).balance
+        >>> b["periodic_moved"]["host"] > 0, b["periodic_moved"]["guests"]
+        (True, 0)
+        """
+        d = {k: dict(v) for k, v in self.raw["balance"].items()}
+        d["idle_pulls"] = int(self.raw["balance_pulls"])
+        return d
+
+    @property
     def vcpus(self) -> Dict[str, np.ndarray]:
         """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal; they
         add up to the time since the VM started), exits by reason, halt-polling counters."""
