@@ -183,7 +183,10 @@ def test_share_proportional_to_weight_one_cpu(nices, fair_class):
         got = r.task(f"t{i}").cpu_ns
         total += got
         expect = TEN_S * sched_prio_to_weight(n) / W
-        assert abs(got - expect) <= 0.01 * expect, (i, n, got, expect)
+        # CFS START_DEBIT places each new task a vslice ahead once; the first one, alone on the
+        # queue, is debited a whole 6 ms period of its own runtime, which 10 s never pays back
+        debit = 6_000_000 if fair_class == "cfs" else 0
+        assert abs(got - expect) <= 0.01 * expect + debit, (i, n, got, expect)
     assert total == TEN_S
 
 
@@ -276,6 +279,7 @@ def scenarios(draw, fair_classes=("eevdf", "cfs")):
                 rt_runtime_ns=draw(st.sampled_from([95_000_000, 950_000_000])),
                 rt_period_ns=draw(st.sampled_from([100_000_000, 1_000_000_000])),
                 load_balance=draw(st.booleans()),
+                periodic_balance=draw(st.booleans()),
                 fair_class=fair_class)
     if host.fair_server_runtime_ns > host.fair_server_period_ns:
         host.fair_server_runtime_ns = host.fair_server_period_ns
@@ -309,6 +313,13 @@ def test_random_scenarios_keep_invariants(case):
         # CPU time handed out equals CPU time used (no context-switch cost configured)
         assert int(cpu_ns.sum()) == int(busy.sum())
         assert int(cpu_ns.sum()) <= sc.host.cpus * stop
+        # every periodic-balance move is a migration; none happens with balancing off
+        moved = int(r.cpus["lb_moved"].sum())
+        assert moved <= int(r.raw["task"]["nr_migrations"].sum())
+        if not (sc.host.load_balance and sc.host.periodic_balance):
+            assert int(r.cpus["lb_runs"].sum()) == 0
+        assert (r.cpus["lb_failed"] <= r.cpus["lb_runs"]).all()
+        assert ((r.cpus["lb_moved"] == 0) | (r.cpus["lb_runs"] > 0)).all()
         # tasks pinned to one CPU together never get more than that CPU's time
         pinned = {}
         for i, name in enumerate(r.task_names):
