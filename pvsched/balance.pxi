@@ -11,39 +11,40 @@
 # candidate goes first (the tail of cfs_tasks, ordered here by exec_start).
 
 cdef s32 collect_fair_tasks(Sim* s, s32 src, s32* out) noexcept nogil:
-    # Every fair task in src's entity hierarchy, the running one included (rq->cfs_tasks).
+    # Every fair task in src's entity hierarchy, the running one included (rq->cfs_tasks). Each
+    # entity is pushed at most once (curr is out of its tree), so the stack never outgrows it.
     cdef FairArena* a = &s.fa
-    cdef s32 stack[64]
+    cdef s32* stack = s.lb_stack
     cdef s32 sp = 0
     cdef s32 n, t, m = 0
     cdef cfs_rq_t* c = &a.cfs[s.rq[src].cfs]
     if c.root >= 0:
         stack[sp] = c.root
         sp += 1
-    if c.curr >= 0 and sp < 64:
+    if c.curr >= 0:
         stack[sp] = c.curr
         sp += 1
     while sp > 0:
         sp -= 1
         n = stack[sp]
         if n != a.cfs[a.se[n].cfs_rq].curr:
-            if a.se[n].left >= 0 and sp < 64:
+            if a.se[n].left >= 0:
                 stack[sp] = a.se[n].left
                 sp += 1
-            if a.se[n].right >= 0 and sp < 64:
+            if a.se[n].right >= 0:
                 stack[sp] = a.se[n].right
                 sp += 1
         if a.se[n].my_q >= 0:
             c = &a.cfs[a.se[n].my_q]
-            if c.root >= 0 and sp < 64:
+            if c.root >= 0:
                 stack[sp] = c.root
                 sp += 1
-            if c.curr >= 0 and sp < 64:
+            if c.curr >= 0:
                 stack[sp] = c.curr
                 sp += 1
             continue
         t = a.se[n].task
-        if t >= 0 and s.task[t].cls == CLS_FAIR and m < s.ntask:
+        if t >= 0 and s.task[t].cls == CLS_FAIR:
             out[m] = t
             m += 1
     return m
@@ -157,35 +158,31 @@ cdef inline s64 get_sd_balance_interval(kern_t* k, rq_t* rq, bint busy) noexcept
 
 cdef u64 task_h_load(Sim* s, s32 t, s64 stamp) noexcept nogil:
     # update_cfs_rq_h_load + task_h_load: the task's share of its root queue's load, the
-    # per-queue h_load cached for the jiffy (stamp = jiffy + 1).
+    # per-queue h_load cached for the jiffy (stamp = jiffy + 1). path[] holds the group entities
+    # from the task's queue up to the first queue already fresh this jiffy (or to the root).
     cdef FairArena* a = &s.fa
-    cdef s32 pcfs[32]
-    cdef s32 pse[32]
-    cdef s32 d = 0, i, g, top
+    cdef s32* path = s.lb_stack
+    cdef s32 d = 0, g, i
     cdef s32 c0 = a.se[s.task[t].se].cfs_rq
+    cdef bint fresh = False
     cdef cfs_rq_t* c
-    cdef cfs_rq_t* child
     g = a.cfs[c0].se
-    top = -1
-    while g >= 0 and d < 32:
-        pcfs[d] = a.se[g].cfs_rq
-        pse[d] = g
+    while g >= 0:
+        path[d] = g
         d += 1
         if a.cfs[a.se[g].cfs_rq].h_load_stamp == stamp:
-            top = d - 1
+            fresh = True
             break
         g = a.cfs[a.se[g].cfs_rq].se
-    if top < 0:
-        c = &a.cfs[pcfs[d - 1] if d > 0 else c0]
+    if not fresh:
+        c = &a.cfs[a.se[path[d - 1]].cfs_rq if d > 0 else c0]
         c.h_load = c.avg.load_avg
         c.h_load_stamp = stamp
-        top = d - 1
-    i = top
+    i = d - 1
     while i >= 0:
-        c = &a.cfs[pcfs[i]]
-        child = &a.cfs[a.se[pse[i]].my_q]
-        child.h_load = c.h_load * a.se[pse[i]].avg.load_avg // (c.avg.load_avg + 1)
-        child.h_load_stamp = stamp
+        c = &a.cfs[a.se[path[i]].cfs_rq]
+        a.cfs[a.se[path[i]].my_q].h_load = c.h_load * a.se[path[i]].avg.load_avg // (c.avg.load_avg + 1)
+        a.cfs[a.se[path[i]].my_q].h_load_stamp = stamp
         i -= 1
     c = &a.cfs[c0]
     return a.se[s.task[t].se].avg.load_avg * c.h_load // (c.avg.load_avg + 1)

@@ -98,7 +98,7 @@ cdef class Engine:
         free(s.fa.tg_cfs); free(s.fa.tg_se)
         free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
-        free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks)
+        free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
 
     def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
@@ -293,13 +293,14 @@ cdef class Engine:
         s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
         s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
         s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))
+        s.lb_stack = <s32*>calloc(nse + ntg + 1, sizeof(s32))
         s.q.heap = <ev_t*>calloc(nslots, sizeof(ev_t))
         s.q.pos = <s32*>malloc(nslots * sizeof(s32))
         if (not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clk_base
                 or not s.fa.clk_entry or not s.fa.clk_run or not s.kern or not s.vm or not s.vcpu
                 or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
                 or not s.rt_head or not s.rt_tail or not s.aff or not s.idle_mask or not s.ops
-                or not s.hist or not s.q.heap or not s.q.pos or not s.lb_skip or not s.lb_tasks):
+                or not s.hist or not s.q.heap or not s.q.pos or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
             raise MemoryError("pvsched: scenario too large for memory")
         s.q.nslots = nslots
         for i in range(nslots):

@@ -517,6 +517,7 @@ cdef struct Sim:
     int periodic_balance  # busy CPUs' periodic sched_balance_rq (needs balance)
     u8* lb_skip         # per rq: excluded from this balance pass (all its tasks pinned)
     s32* lb_tasks       # scratch: the source rq's fair tasks
+    s32* lb_stack       # scratch: entity walk stack / group-entity path (>= entities + groups)
     s64 migration_cost_ns
     u64 nr_balance_pulls
     u64 violations

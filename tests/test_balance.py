@@ -117,3 +117,16 @@ def test_periodic_balance_moves_group_load_by_hierarchical_share():
     assert b_ms(on) == pytest.approx(3000, rel=0.02)
     assert on.cpus["lb_moved"].sum() == 2                         # two of A's hogs, nothing else
     assert on.tasks["cpu_ns"].sum() / MS == pytest.approx(6000, rel=0.01)
+
+
+def test_deep_hierarchies_and_long_queues_balance_without_losing_tasks():
+    # a 40-level cgroup chain and 400 tasks: the entity walk and the h_load path have no fixed cap
+    chain = [Cgroup("c0")] + [Cgroup(f"c{i}", parent=f"c{i - 1}") for i in range(1, 40)]
+    tasks = [Task("deep", Hog(), cgroup="c39", count=5), Task("top", Hog()),
+             Task("many", Hog(), cpus=[0], count=400)]
+    sc = Scenario(host=Host(cpus=3), cgroups=chain, tasks=tasks, check_invariants=True)
+    r = run(sc, 1500)
+    t = r.tasks
+    assert t["cpu_ns"].sum() == 3 * 1500 * MS
+    assert (t["cpu_ns"] > 0).all()
+    assert r.cpus["lb_runs"].sum() > 0
