@@ -279,14 +279,14 @@ cdef s32 find_busiest(Sim* s, s32 dst, int* mig, s64* imbalance) noexcept nogil:
     cdef u64 util, load, total_load = 0, total_cap = 0, sds_avg, b_avg = 0, l_avg = 0, l_util = 0, x, y
     cdef int typ, l_type = GROUP_HAS_SPARE
     for cpu in range(k.rq_base, k.rq_base + k.nrq):
+        total_cap += 1024                   # group capacity counts even for an excluded CPU
         if s.lb_skip[cpu] and cpu != dst:
-            continue
+            continue                        # (its load and tasks do not: env->cpus)
         c = &s.fa.cfs[s.rq[cpu].cfs]
         util = c.avg.util_avg if c.avg.util_avg < 1024 else 1024
         load = c.avg.load_avg
         typ = group_classify(s.rq[cpu].nr_running, util, c.avg.runnable_avg)
         total_load += load
-        total_cap += 1024
         if cpu == dst:
             l_type = typ
             l_avg = load

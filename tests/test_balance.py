@@ -130,3 +130,26 @@ def test_deep_hierarchies_and_long_queues_balance_without_losing_tasks():
     assert t["cpu_ns"].sum() == 3 * 1500 * MS
     assert (t["cpu_ns"] > 0).all()
     assert r.cpus["lb_runs"].sum() > 0
+
+
+def test_a_pinned_busiest_cpu_is_skipped_and_the_next_busiest_balanced():
+    # CPU 0 holds 3 pinned hogs (the highest load); 5 free hogs sit 2/2/1 on CPUs 1-3. The CPU
+    # with one hog finds CPU 0 busiest, every task there pinned, and redoes the search without it.
+    def sc(periodic):
+        tasks = [Task("p", Hog(), cpus=[0], count=3), Task("f", Hog(), cpus=[1, 2, 3], count=5)]
+        return Scenario(host=Host(cpus=4, periodic_balance=periodic), tasks=tasks, check_invariants=True)
+
+    def shares(r):
+        t = r.tasks
+        return ([t["cpu_ns"][i] / MS for i, n in enumerate(t["name"]) if n.startswith("p")],
+                [t["cpu_ns"][i] / MS for i, n in enumerate(t["name"]) if n.startswith("f")])
+
+    p_off, f_off = shares(run(sc(False), 3000))
+    on = run(sc(True), 3000)
+    p_on, f_on = shares(on)
+    assert max(f_off) / min(f_off) > 1.9
+    assert max(f_on) / min(f_on) < 1.5
+    assert sum(f_on) == pytest.approx(3 * 3000, rel=0.001)
+    assert all(x == pytest.approx(1000, rel=0.01) for x in p_on)     # pinned hogs never move
+    assert on.tasks["nr_migrations"][:3].sum() == 0
+    assert on.cpus["lb_moved"][0] == 0 and on.cpus["lb_moved"][3] > 0
