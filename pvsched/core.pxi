@@ -1093,7 +1093,7 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
                     s.fa.resched[cpu] |= RESCHED_NOW
     if s.balance and rq.nr_running >= 2 and s.fa.cfs[rq.cfs].h_nr_runnable >= 2:
         nohz_kick_balance(s, cpu)
-    if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and s.now // k.tick_ns >= rq.next_balance:
+    if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and lb_jiffies(s, k) >= rq.next_balance:
         sched_balance_domains(s, cpu)       # sched_balance_trigger -> SCHED_SOFTIRQ
     if t >= 0 or not k.nohz_idle:
         if s.fa.clk_run[cpu]:

@@ -110,8 +110,8 @@ cdef class Engine:
                  rt_guard="fair_server", long long fs_runtime_ns=50_000_000,
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
-                 bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True, bint periodic_balance=True,
-                 long long migration_cost_ns=500_000, debooster=None):
+                 bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
+                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
