@@ -11,22 +11,22 @@ from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t
 import numpy as np
 cimport numpy as cnp
 
-from pvsched.calc cimport *
-from pvsched.pelt cimport *
-from pvsched.structs cimport *
-from pvsched.fair cimport *
-from pvsched.events cimport *
-from pvsched.hist cimport *
+from pvsched.sched.calc cimport *
+from pvsched.sched.pelt cimport *
+from pvsched.sched.sched cimport *
+from pvsched.sched.fair cimport *
+from pvsched.engine.events cimport *
+from pvsched.engine.hist cimport *
 
 cnp.import_array()
 
-include "core.pxi"
-include "kvm.pxi"
-include "boost.pxi"
-include "balance.pxi"
-include "spin.pxi"
-include "yield.pxi"
-include "_pelt_api.pxi"
-include "kernel_api.pxi"
-include "engine.pxi"
-include "yield_api.pxi"
+include "sched/core.pxi"
+include "kvm/vcpu.pxi"
+include "policies/boost.pxi"
+include "sched/balance.pxi"
+include "guest/sync.pxi"
+include "kvm/directed_yield.pxi"
+include "sched/pelt_api.pxi"
+include "sched/kernel_api.pxi"
+include "engine/engine.pxi"
+include "engine/yield_api.pxi"

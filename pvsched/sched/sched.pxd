@@ -2,8 +2,8 @@
 # One fair-class implementation serves host and guest kernels; `kparams` says which kernel a
 # cfs_rq belongs to (host, or guest k), so rules and tunables can differ per kernel.
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
-from pvsched.calc cimport u64, s64, u32, s32, load_weight
-from pvsched.pelt cimport sched_avg
+from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight
+from pvsched.sched.pelt cimport sched_avg
 
 ctypedef uint8_t u8
 
@@ -147,7 +147,7 @@ cdef struct FairArena:
     int ncpu
 
 # ---------------------------------------------------------------- engine level
-from pvsched.events cimport EventQueue
+from pvsched.engine.events cimport EventQueue
 
 cdef enum:
     POLICY_NORMAL = 0

@@ -8,7 +8,7 @@ initialisers from kernel/sched/fair.c (``init_entity_runnable_average``,
 ``post_init_entity_util_avg``).
 
 Everything here is ``cdef inline ... noexcept nogil`` and is compiled into
-each module that does ``from pvsched.pelt cimport *``.  The arithmetic mirrors
+each module that does ``from pvsched.sched.pelt cimport *``.  The arithmetic mirrors
 the kernel's C types on LP64 (``unsigned long`` = 64 bit): 64-bit sums wrap
 modulo 2**64 and ``util_sum`` / ``period_contrib`` / the return value of
 ``accumulate_sum`` are 32 bit and wrap modulo 2**32, exactly as in the kernel.

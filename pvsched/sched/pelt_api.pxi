@@ -1,7 +1,7 @@
 # Python-visible PELT API.  Textually included by pvsched/_core.pyx.
 #
 # The C-level functions and constants come from pvsched/pelt.pxd.  Because
-# ``from pvsched.pelt cimport *`` already binds the names ``decay_load``,
+# ``from pvsched.sched.pelt cimport *`` already binds the names ``decay_load``,
 # ``accumulate_pelt_segments``, ``LOAD_AVG_MAX`` and ``PELT_MIN_DIVIDER`` at
 # compile time, the Python objects of the same names cannot be declared with
 # ``def decay_load`` (Cython would shadow the nogil C function).  They are
@@ -13,7 +13,7 @@ cimport cython
 from libc.stdint cimport uint64_t, int64_t, uint32_t
 from libc.limits cimport ULONG_MAX
 from cpython.number cimport PyNumber_Index
-from pvsched.pelt cimport *
+from pvsched.sched.pelt cimport *
 
 cdef object _PELT_U64_MAX = (1 << 64) - 1
 cdef object _PELT_U32_MAX = (1 << 32) - 1

@@ -2,7 +2,7 @@
 # Every source of future events (a CPU's tick, a CPU's current burst, a task's timer, ...) owns
 # one slot, armed at most once, so the heap never holds stale entries and never allocates.
 # Order: (time, seq). seq is a FIFO counter, or a seeded random key when tie-shuffling is on.
-from pvsched.calc cimport u64, s64, u32, s32
+from pvsched.sched.calc cimport u64, s64, u32, s32
 
 cdef struct ev_t:
     s64 time

@@ -1,9 +1,9 @@
 # EEVDF fair class, per cfs_rq (kernel/sched/fair.c, Linux v6.15).
 # One implementation for host and guest kernels. Hierarchy walks (enqueue_task_fair,
 # dequeue_entities, pick_task_fair) live in the engine (`core.pxi`), which calls these.
-from pvsched.calc cimport *
-from pvsched.structs cimport *
-from pvsched.pelt cimport *
+from pvsched.sched.calc cimport *
+from pvsched.sched.sched cimport *
+from pvsched.sched.pelt cimport *
 
 cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
     if a.clk_run[cpu]:

@@ -1,6 +1,6 @@
 # Streaming log-linear latency histogram (HdrHistogram-like): exact below 32 ns, then 32
 # sub-buckets per power of two (relative error <= 1/32). Values >= 2^42 ns land in the last bucket.
-from pvsched.calc cimport u64, s64, u32
+from pvsched.sched.calc cimport u64, s64, u32
 
 cdef enum:
     HIST_SUB_BITS = 5
