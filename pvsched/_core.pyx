@@ -15,8 +15,15 @@ from pvsched.sched.calc cimport *
 from pvsched.sched.pelt cimport *
 from pvsched.sched.sched cimport *
 from pvsched.sched.fair cimport *
+from pvsched.guest.workload cimport *
+from pvsched.guest.sync cimport *
+from pvsched.policies.boost cimport *
+from pvsched.policies.debooster cimport *
+from pvsched.policies.ipi_aware_yield cimport *
+from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
+from pvsched.engine.sim cimport *
 
 cnp.import_array()
 

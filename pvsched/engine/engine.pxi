@@ -354,18 +354,18 @@ cdef class Engine:
                 vmp.halt_poll_shrink = int(vm["halt_poll_shrink"])
                 vmp.guest_poll_ns = int(vm["guest_poll_ns"])
                 bst = vm.get("boost", {})
-                vmp.boost_mode = BOOST_MODES[bst.get("mode", "off")]
-                vmp.boost_policy = POLICY_FIFO if bst.get("policy", "rr") == "fifo" else POLICY_RR
-                vmp.boost_prio = int(bst.get("priority", 8))
-                vmp.triggers = int(bst.get("triggers", 0))
-                vmp.cap_ns = int(bst.get("cap_ns", 3_000_000))
-                vmp.doorbell_ns = int(bst.get("doorbell_ns", 1_000))
-                vmp.setsched_ns = int(bst.get("setsched_ns", 2_000))
-                vmp.cs_budget_ns = int(bst.get("cs_budget_ns", 2_000_000))
-                vmp.gen_budget_ns = int(bst.get("gen_budget_ns", 500_000_000))
-                vmp.rogue = ROGUES[bst.get("rogue", "none")]
-                if not 1 <= vmp.boost_prio <= 99 or vmp.cap_ns < 0 or vmp.doorbell_ns < 0 \
-                        or vmp.setsched_ns < 0 or vmp.cs_budget_ns < 0 or vmp.gen_budget_ns < 0:
+                vmp.boost.mode = BOOST_MODES[bst.get("mode", "off")]
+                vmp.boost.policy = POLICY_FIFO if bst.get("policy", "rr") == "fifo" else POLICY_RR
+                vmp.boost.prio = int(bst.get("priority", 8))
+                vmp.boost.triggers = int(bst.get("triggers", 0))
+                vmp.boost.cap_ns = int(bst.get("cap_ns", 3_000_000))
+                vmp.boost.doorbell_ns = int(bst.get("doorbell_ns", 1_000))
+                vmp.boost.setsched_ns = int(bst.get("setsched_ns", 2_000))
+                vmp.boost.cs_budget_ns = int(bst.get("cs_budget_ns", 2_000_000))
+                vmp.boost.gen_budget_ns = int(bst.get("gen_budget_ns", 500_000_000))
+                vmp.boost.rogue = ROGUES[bst.get("rogue", "none")]
+                if not 1 <= vmp.boost.prio <= 99 or vmp.boost.cap_ns < 0 or vmp.boost.doorbell_ns < 0 \
+                        or vmp.boost.setsched_ns < 0 or vmp.boost.cs_budget_ns < 0 or vmp.boost.gen_budget_ns < 0:
                     raise ValueError(f"vm {kk - 1}: boost parameters out of range")
             s.fa.kp[kk].tick_nsec = s.kern[kk].tick_ns
             s.kern[kk].hz = hz if kk == 0 else int(vms[kk - 1]["hz"])
@@ -417,10 +417,10 @@ cdef class Engine:
             s.vcpu[v].vm = vvm[v]
             s.vcpu[v].rq = ncpu + v
             s.vcpu[v].task = -1
-            s.vcpu[v].hooked_task = -1
-            s.vcpu[v].pd_ts = -1
-            s.vcpu[v].boost_status = VCPU_BOOST_NORMAL if s.vm[vvm[v]].boost_mode else VCPU_BOOST_DISABLED
-            s.vcpu[v].guest_status = s.vcpu[v].boost_status
+            s.vcpu[v].boost.hooked_task = -1
+            s.vcpu[v].boost.pd_ts = -1
+            s.vcpu[v].boost.status = VCPU_BOOST_NORMAL if s.vm[vvm[v]].boost.mode else VCPU_BOOST_DISABLED
+            s.vcpu[v].boost.guest_status = s.vcpu[v].boost.status
             s.vcpu[v].host_cpu = 0
             s.vcpu[v].mode = VM_OFF
 
@@ -510,7 +510,7 @@ cdef class Engine:
                 s.rq[i].busy_ns += s.now - s.rq[i].busy_since
                 s.rq[i].busy_since = s.now
         for i in range(s.nvcpu):
-            if s.vcpu[i].boost_status == VCPU_BOOST_BOOSTED:
+            if s.vcpu[i].boost.status == VCPU_BOOST_BOOSTED:
                 boost_account(s, i)
             if s.vcpu[i].mode != VM_OFF:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
@@ -603,15 +603,15 @@ cdef class Engine:
             for k, m in enumerate(EXIT_REASONS):
                 vc["exits_" + m][c] = s.vcpu[c].nr_exits[k]
             for k, m in enumerate(BOOST_CAUSES):
-                vc["boosts_" + m][c] = s.vcpu[c].nr_boost[k]
+                vc["boosts_" + m][c] = s.vcpu[c].boost.nr_boost[k]
             for k, m in enumerate(UNBOOST_CAUSES):
-                vc["unboosts_" + m][c] = s.vcpu[c].nr_unboost[k]
-            vc["boosted_run_ns"][c] = (s.vcpu[c].boosted_ns[VM_GUEST] + s.vcpu[c].boosted_ns[VM_EXIT]
-                                       + s.vcpu[c].boosted_ns[VM_POLL])
-            vc["boosted_blocked_ns"][c] = s.vcpu[c].boosted_ns[VM_HALTED]
-            vc["boosted_wait_ns"][c] = s.vcpu[c].boosted_ns[VM_PREEMPTED]
-            vc["budget_refused"][c] = s.vcpu[c].nr_budget_refused
-            vc["boosted"][c] = s.vcpu[c].boost_status == VCPU_BOOST_BOOSTED
+                vc["unboosts_" + m][c] = s.vcpu[c].boost.nr_unboost[k]
+            vc["boosted_run_ns"][c] = (s.vcpu[c].boost.boosted_ns[VM_GUEST] + s.vcpu[c].boost.boosted_ns[VM_EXIT]
+                                       + s.vcpu[c].boost.boosted_ns[VM_POLL])
+            vc["boosted_blocked_ns"][c] = s.vcpu[c].boost.boosted_ns[VM_HALTED]
+            vc["boosted_wait_ns"][c] = s.vcpu[c].boost.boosted_ns[VM_PREEMPTED]
+            vc["budget_refused"][c] = s.vcpu[c].boost.nr_budget_refused
+            vc["boosted"][c] = s.vcpu[c].boost.status == VCPU_BOOST_BOOSTED
         sync_results(s, out, vc)         # seed 002: vCPU yield columns, per-VM table (yield_api.pxi)
         out["vcpu"] = vc
         out["now_ns"] = s.now

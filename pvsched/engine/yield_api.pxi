@@ -37,11 +37,11 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
     if curve not in DEBOOST_CURVES or mode not in ("v1", "v2") or not 0 <= rate <= 10**12 \
             or not 0 <= debounce <= 10**12:
         raise ValueError(f"debooster parameters out of range: {db}")
-    s.dbst_on = bool(db.get("enabled", False))
-    s.dbst_curve = DEBOOST_CURVES[curve]
-    s.dbst_rl_every = mode == "v1"
-    s.dbst_rate_ns = rate
-    s.dbst_debounce_ns = debounce
+    s.dbst.on = bool(db.get("enabled", False))
+    s.dbst.curve = DEBOOST_CURVES[curve]
+    s.dbst.rl_every = mode == "v1"
+    s.dbst.rate_ns = rate
+    s.dbst.debounce_ns = debounce
     ntask_vm = [0] * max(s.nvm, 1)
     for i in range(s.ntask):
         if tkern[i] > 0 and s.task[i].vcpu < 0:
@@ -71,19 +71,19 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
         vm.ple_shrink = shrink
         vm.ple_max = wmax
         vm.cpu_khz = khz
-        vm.lock_kind = LOCK_KINDS[kind]
-        vm.nlock = nl
-        vm.lock_base = nlock_total
+        vm.gsync.lock_kind = LOCK_KINDS[kind]
+        vm.gsync.nlock = nl
+        vm.gsync.lock_base = nlock_total
         nlock_total += nl
-        vm.ipi_aware = bool(y.get("ipi_aware", False))
-        vm.relaxed = bool(y.get("relaxed_round", True))
+        vm.ipi_yield.aware = bool(y.get("ipi_aware", False))
+        vm.ipi_yield.relaxed = bool(y.get("relaxed_round", True))
         vm.fix_lb = bool(y.get("fix_last_boosted", False))
-        vm.ipi_tracking = bool(y.get("ipi_tracking", True))
-        vm.pv_sched_yield = bool(d.get("pv_sched_yield", False))
-        vm.ipi_window_ns = iwin
-        vm.prio_order = order == "priority"
+        vm.ipi_yield.tracking = bool(y.get("ipi_tracking", True))
+        vm.gsync.pv_sched_yield = bool(d.get("pv_sched_yield", False))
+        vm.ipi_yield.window_ns = iwin
+        vm.ipi_yield.prio_order = order == "priority"
         vm.last_boosted = 0
-        vm.sync_on = 0
+        vm.gsync.on = 0
     for i in range(s.ntask):
         for n in range(tpl[i]):
             code = <s32>opsv[tps[i] + n, 0]
@@ -96,9 +96,9 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
             if tkern[i] == 0:
                 raise ValueError(f"task {i}: lock and IPI ops run only in guest tasks")
             vm = &s.vm[tkern[i] - 1]
-            vm.sync_on = 1
-            if code == OP_LOCK and (opsv[tps[i] + n, 3] < 1 or opsv[tps[i] + n, 1] + opsv[tps[i] + n, 3] > vm.nlock):
-                raise ValueError(f"task {i}: lock op names locks outside the VM's {vm.nlock}")
+            vm.gsync.on = 1
+            if code == OP_LOCK and (opsv[tps[i] + n, 3] < 1 or opsv[tps[i] + n, 1] + opsv[tps[i] + n, 3] > vm.gsync.nlock):
+                raise ValueError(f"task {i}: lock op names locks outside the VM's {vm.gsync.nlock}")
             if code == OP_IPI and (opsv[tps[i] + n, 1] < 1 or opsv[tps[i] + n, 1] > vm.nvcpu - 1
                                    or opsv[tps[i] + n, 2] < 1):
                 raise ValueError(f"task {i}: IPI op needs 1..{vm.nvcpu - 1} targets and a handler time")
@@ -112,7 +112,7 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
     if not s.locks or not s.ipi_ring or not s.vm_hist or not s.vm_lhist:
         raise MemoryError("pvsched: scenario too large for memory")
     for k in range(s.nvm):
-        for L in range(s.vm[k].lock_base, s.vm[k].lock_base + s.vm[k].nlock):
+        for L in range(s.vm[k].gsync.lock_base, s.vm[k].gsync.lock_base + s.vm[k].gsync.nlock):
             s.locks[L].vm = k
             s.locks[L].owner = -1
             s.locks[L].head = -1
@@ -121,22 +121,22 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
     for v in range(s.nvcpu):
         vc = &s.vcpu[v]
         vc.ple_window = s.vm[vc.vm].ple_window_base
-        vc.ipi_ring = ring_total
-        vc.ipi_cap = ntask_vm[vc.vm] + 1
-        ring_total += vc.ipi_cap
-        vc.ipi_last_receiver = -1
-        vc.ipi_last_sender = -1
-        vc.sy_target = -1
-        vc.spin_task = -1
+        vc.gsync.ipi_ring = ring_total
+        vc.gsync.ipi_cap = ntask_vm[vc.vm] + 1
+        ring_total += vc.gsync.ipi_cap
+        vc.ipi.last_receiver = -1
+        vc.ipi.last_sender = -1
+        vc.gsync.sy_target = -1
+        vc.gsync.spin_task = -1
     for i in range(s.ntask):
-        s.task[i].sync_lock = -1
-        s.task[i].held_lock = -1
-        s.task[i].lock_next = -1
-        s.task[i].spin_left = -1
-        s.task[i].spin_threshold = -1
+        s.task[i].sync.lock = -1
+        s.task[i].sync.held_lock = -1
+        s.task[i].sync.lock_next = -1
+        s.task[i].sync.spin_left = -1
+        s.task[i].sync.spin_threshold = -1
     for i in range(s.ncpu):
-        s.rq[i].dbst_src = -1
-        s.rq[i].dbst_dst = -1
+        s.rq[i].dbst.src = -1
+        s.rq[i].dbst.dst = -1
     return 0
 
 
@@ -148,11 +148,11 @@ cdef void sync_results(Sim* s, dict out, dict vc):
         "ready", "preempted_in_kernel")}
     for v in range(s.nvcpu):
         cols["ple_window"][v] = s.vcpu[v].ple_window
-        cols["spin_ns"][v] = s.vcpu[v].spin_ns
+        cols["spin_ns"][v] = s.vcpu[v].gsync.spin_ns
         cols["ple_exits"][v] = s.vcpu[v].nr_ple
         cols["yield_ok"][v] = s.vcpu[v].nr_yield_ok
         cols["yield_fail"][v] = s.vcpu[v].nr_yield_fail
-        cols["ipi_handled"][v] = s.vcpu[v].nr_ipi_handled
+        cols["ipi_handled"][v] = s.vcpu[v].gsync.nr_ipi_handled
         cols["ready"][v] = s.vcpu[v].ready
         cols["preempted_in_kernel"][v] = s.vcpu[v].preempted_in_kernel
     vc.update(cols)
@@ -160,7 +160,7 @@ cdef void sync_results(Sim* s, dict out, dict vc):
     for k in range(s.nvm):
         for j, name in enumerate(YS_NAMES):
             vmt[name][k] = <s64>s.vm[k].ys[j]
-    vmt["nlocks"] = np.array([s.vm[k].nlock for k in range(s.nvm)], dtype=np.int64)
+    vmt["nlocks"] = np.array([s.vm[k].gsync.nlock for k in range(s.nvm)], dtype=np.int64)
     out["vm"] = vmt
     hist = np.zeros((s.nvm, HIST_NBUCKETS), dtype=np.uint32)
     lhist = np.zeros((s.nvm, HIST_NBUCKETS), dtype=np.uint32)
@@ -287,16 +287,16 @@ cdef class IpiContext:
         if not self.vc:
             raise MemoryError()
         self.vm.nvcpu = nvcpu
-        self.vm.ipi_tracking = 1
-        self.vm.ipi_aware = 1
-        self.vm.ipi_window_ns = window_ns
+        self.vm.ipi_yield.tracking = 1
+        self.vm.ipi_yield.aware = 1
+        self.vm.ipi_yield.window_ns = window_ns
         self.s.vm = &self.vm
         self.s.vcpu = self.vc
         self.s.nvm = 1
         self.s.nvcpu = nvcpu
         for v in range(nvcpu):
-            self.vc[v].ipi_last_receiver = -1
-            self.vc[v].ipi_last_sender = -1
+            self.vc[v].ipi.last_receiver = -1
+            self.vc[v].ipi.last_sender = -1
 
     def __dealloc__(self):
         free(self.vc)
@@ -325,8 +325,8 @@ cdef class IpiContext:
 
     def state(self, v):
         cdef vcpu_t* c = &self.vc[self._v(v)]
-        return {"last_ipi_receiver": c.ipi_last_receiver, "last_ipi_sender": c.ipi_last_sender,
-                "pending_ipi": bool(c.ipi_pending), "ipi_time_ns": c.ipi_time}
+        return {"last_ipi_receiver": c.ipi.last_receiver, "last_ipi_sender": c.ipi.last_sender,
+                "pending_ipi": bool(c.ipi.pending), "ipi_time_ns": c.ipi.time}
 
     @property
     def counters(self):
@@ -463,16 +463,16 @@ def yield_vcpu_state(Engine engine, int v, **set_flags):
         elif k == "dy_eligible": c.dy_eligible = val
         elif k == "pv_unhalted": c.pv_unhalted = val
         elif k == "pending_irq": c.pending_irq = val
-        elif k == "ipi_pending": c.ipi_pending = val
-        elif k == "ipi_last_receiver": c.ipi_last_receiver = val
-        elif k == "ipi_last_sender": c.ipi_last_sender = val
-        elif k == "ipi_time": c.ipi_time = val
+        elif k == "ipi_pending": c.ipi.pending = val
+        elif k == "ipi_last_receiver": c.ipi.last_receiver = val
+        elif k == "ipi_last_sender": c.ipi.last_sender = val
+        elif k == "ipi_time": c.ipi.time = val
         elif k == "ple_window": c.ple_window = val
     return {"ready": c.ready, "blocking": c.blocking, "preempted": c.preempted,
             "preempted_in_kernel": c.preempted_in_kernel, "in_spin_loop": c.in_spin_loop,
             "dy_eligible": c.dy_eligible, "pv_unhalted": c.pv_unhalted, "pending_irq": c.pending_irq,
-            "ipi_pending": c.ipi_pending, "ipi_last_receiver": c.ipi_last_receiver,
-            "ipi_last_sender": c.ipi_last_sender, "ipi_time": c.ipi_time, "ple_window": c.ple_window,
+            "ipi_pending": c.ipi.pending, "ipi_last_receiver": c.ipi.last_receiver,
+            "ipi_last_sender": c.ipi.last_sender, "ipi_time": c.ipi.time, "ple_window": c.ple_window,
             "mode": VCPU_MODES[c.mode - 1] if c.mode else "off", "task": c.task, "host_cpu": c.host_cpu}
 
 
@@ -510,6 +510,6 @@ def yield_vm_state(Engine engine, int vm, last_boosted=None):
         if not 0 <= last_boosted < m.nvcpu:
             raise ValueError("last_boosted out of range")
         m.last_boosted = last_boosted
-    return {"last_boosted": m.last_boosted, "ipi_aware": bool(m.ipi_aware), "relaxed_round": bool(m.relaxed),
-            "fix_last_boosted": bool(m.fix_lb), "candidate_order": "priority" if m.prio_order else "scan",
+    return {"last_boosted": m.last_boosted, "ipi_aware": bool(m.ipi_yield.aware), "relaxed_round": bool(m.ipi_yield.relaxed),
+            "fix_last_boosted": bool(m.fix_lb), "candidate_order": "priority" if m.ipi_yield.prio_order else "scan",
             "ple": bool(m.ple), "vcpu_base": m.vcpu_base, "nvcpu": m.nvcpu}

@@ -36,7 +36,7 @@ cdef inline bint task_executing(Sim* s, s32 t) noexcept nogil:
 cdef inline bint lock_head_spinning(Sim* s, s32 w) noexcept nogil:
     # The queue head sets the pending bit only while it actually spins in guest mode.
     cdef s32 cpu = s.task[w].cpu
-    return (s.task[w].sync == SYNC_LOCK_SPIN and s.rq[cpu].curr == w
+    return (s.task[w].sync.state == SYNC_LOCK_SPIN and s.rq[cpu].curr == w
             and s.vcpu[s.rq[cpu].vcpu].mode == VM_GUEST)
 
 cdef inline s64 ple_window_ns(vm_t* vm, u64 cycles) noexcept nogil:
@@ -63,21 +63,21 @@ cdef void spin_seg_start(Sim* s, s32 v) noexcept nogil:
     cdef task_t* p
     cdef s64 when = -1
     cdef s64 w
-    if vc.spinning or t < 0 or vc.mode != VM_GUEST or not s.fa.clk_run[vc.rq]:
+    if vc.gsync.spinning or t < 0 or vc.mode != VM_GUEST or not s.fa.clk_run[vc.rq]:
         return
     p = &s.task[t]
-    if p.sync != SYNC_LOCK_SPIN and p.sync != SYNC_IPI_WAIT:
+    if p.sync.state != SYNC_LOCK_SPIN and p.sync.state != SYNC_IPI_WAIT:
         return
-    vc.spinning = 1
-    vc.spin_task = t
-    vc.spin_seg_start = s.now
+    vc.gsync.spinning = 1
+    vc.gsync.spin_task = t
+    vc.gsync.spin_seg_start = s.now
     if vm.ple:
         when = s.now + ple_window_ns(vm, vc.ple_window)
-    if p.sync == SYNC_LOCK_SPIN and p.spin_left >= 0:
-        w = s.now + p.spin_left
+    if p.sync.state == SYNC_LOCK_SPIN and p.sync.spin_left >= 0:
+        w = s.now + p.sync.spin_left
         if when < 0 or w <= when:
             when = w
-    if vc.sy_target >= 0:
+    if vc.gsync.sy_target >= 0:
         when = s.now
     if when >= 0:
         ev_arm(&s.q, s.slot_spin + v, when)
@@ -86,17 +86,17 @@ cdef void spin_seg_end(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef task_t* p
     cdef s64 el
-    if not vc.spinning:
+    if not vc.gsync.spinning:
         return
-    vc.spinning = 0
+    vc.gsync.spinning = 0
     ev_cancel(&s.q, s.slot_spin + v)
-    el = s.now - vc.spin_seg_start
-    p = &s.task[vc.spin_task]
-    if p.spin_left >= 0 and p.sync == SYNC_LOCK_SPIN:
-        p.spin_left -= el
-        if p.spin_left < 0:
-            p.spin_left = 0
-    vc.spin_ns += el
+    el = s.now - vc.gsync.spin_seg_start
+    p = &s.task[vc.gsync.spin_task]
+    if p.sync.spin_left >= 0 and p.sync.state == SYNC_LOCK_SPIN:
+        p.sync.spin_left -= el
+        if p.sync.spin_left < 0:
+            p.sync.spin_left = 0
+    vc.gsync.spin_ns += el
     s.vm[vc.vm].ys[YS_SPIN_NS] += <u64>el
 
 cdef void sync_wake_running(Sim* s, s32 t) noexcept nogil:
@@ -105,7 +105,7 @@ cdef void sync_wake_running(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s32 cpu = p.cpu
     cdef s32 v = s.rq[cpu].vcpu
-    p.sync = SYNC_NONE
+    p.sync.state = SYNC_NONE
     p.remaining = 0
     if task_executing(s, t):
         spin_seg_end(s, v)
@@ -113,9 +113,9 @@ cdef void sync_wake_running(Sim* s, s32 t) noexcept nogil:
 
 # ---------------------------------------------------------------- spinlocks
 cdef inline void lock_queue_push(Sim* s, glock_t* lk, s32 t) noexcept nogil:
-    s.task[t].lock_next = -1
+    s.task[t].sync.lock_next = -1
     if lk.tail >= 0:
-        s.task[lk.tail].lock_next = t
+        s.task[lk.tail].sync.lock_next = t
     else:
         lk.head = t
     lk.tail = t
@@ -124,10 +124,10 @@ cdef inline void lock_queue_push(Sim* s, glock_t* lk, s32 t) noexcept nogil:
 cdef inline s32 lock_queue_pop(Sim* s, glock_t* lk) noexcept nogil:
     cdef s32 w = lk.head
     if w >= 0:
-        lk.head = s.task[w].lock_next
+        lk.head = s.task[w].sync.lock_next
         if lk.head < 0:
             lk.tail = -1
-        s.task[w].lock_next = -1
+        s.task[w].sync.lock_next = -1
         lk.nwait -= 1
     return w
 
@@ -137,25 +137,25 @@ cdef void lock_queue_unlink(Sim* s, glock_t* lk, s32 t) noexcept nogil:
     cdef s32 w = lk.head
     while w >= 0 and w != t:
         prev = w
-        w = s.task[w].lock_next
+        w = s.task[w].sync.lock_next
     if w < 0:
         return
     if prev < 0:
-        lk.head = s.task[t].lock_next
+        lk.head = s.task[t].sync.lock_next
     else:
-        s.task[prev].lock_next = s.task[t].lock_next
+        s.task[prev].sync.lock_next = s.task[t].sync.lock_next
     if lk.tail == t:
         lk.tail = prev
-    s.task[t].lock_next = -1
+    s.task[t].sync.lock_next = -1
     lk.nwait -= 1
 
 cdef s32 tas_winner(Sim* s, glock_t* lk) noexcept nogil:
     # The first waiter (in arrival order) whose cmpxchg can run now: it executes in guest mode.
     cdef s32 w = lk.head
     while w >= 0:
-        if s.task[w].sync == SYNC_LOCK_SPIN and task_executing(s, w):
+        if s.task[w].sync.state == SYNC_LOCK_SPIN and task_executing(s, w):
             return w
-        w = s.task[w].lock_next
+        w = s.task[w].sync.lock_next
     return -1
 
 cdef void lock_take(Sim* s, s32 L, s32 t) noexcept nogil:
@@ -163,14 +163,14 @@ cdef void lock_take(Sim* s, s32 L, s32 t) noexcept nogil:
     cdef vm_t* vm = &s.vm[lk.vm]
     lk.owner = t
     lk.hold_since = s.now
-    s.task[t].held_lock = L
+    s.task[t].sync.held_lock = L
     vm.ys[YS_LOCK_ACQ] += 1
 
 cdef void lock_grant(Sim* s, s32 L, s32 w) noexcept nogil:
     # A waiter gets the lock (popped from the queue by the caller).
     cdef task_t* p = &s.task[w]
     cdef vm_t* vm = &s.vm[s.locks[L].vm]
-    cdef s64 waited = s.now - p.wait_since
+    cdef s64 waited = s.now - p.sync.wait_since
     lock_take(s, L, w)
     vm.ys[YS_LOCK_WAIT_NS] += <u64>waited
     s.vm_lhist[<s64>s.locks[L].vm * HIST_NBUCKETS + hist_bucket(waited)] += 1
@@ -185,7 +185,7 @@ cdef void pv_kick(Sim* s, s32 from_v, s32 to_v) noexcept nogil:
     cdef s32 t
     vm.ys[YS_PV_KICK] += 1
     tv.pv_unhalted = 1
-    if vm.boost_mode and (vm.triggers & TR_KICK_UNHALT):
+    if vm.boost.mode and (vm.boost.triggers & TR_KICK_UNHALT):
         vcpu_set_boost(s, to_v, True, BC_KICK_UNHALT)
     if tv.mode == VM_HALTED:
         vcpu_kick(s, to_v, from_cpu)
@@ -194,7 +194,7 @@ cdef void pv_kick(Sim* s, s32 from_v, s32 to_v) noexcept nogil:
     elif tv.mode == VM_GUEST:
         # HLT pass-through: the waiter halted inside the guest; the kick interrupt wakes it there
         t = s.rq[tv.rq].curr
-        if t >= 0 and s.task[t].sync == SYNC_LOCK_HALT:
+        if t >= 0 and s.task[t].sync.state == SYNC_LOCK_HALT:
             tv.pv_unhalted = 0
             sync_resume(s, to_v, t)
     if from_v >= 0 and s.vcpu[from_v].mode == VM_GUEST:
@@ -202,7 +202,7 @@ cdef void pv_kick(Sim* s, s32 from_v, s32 to_v) noexcept nogil:
 
 cdef void lock_release(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
-    cdef s32 L = p.held_lock
+    cdef s32 L = p.sync.held_lock
     cdef glock_t* lk
     cdef vm_t* vm
     cdef s32 w
@@ -211,13 +211,13 @@ cdef void lock_release(Sim* s, s32 t) noexcept nogil:
         return
     lk = &s.locks[L]
     vm = &s.vm[lk.vm]
-    p.held_lock = -1
+    p.sync.held_lock = -1
     lk.owner = -1
     vm.ys[YS_CS_DONE] += 1
     w = lk.head
     if w < 0:
         return
-    if vm.lock_kind == LOCK_TAS:
+    if vm.gsync.lock_kind == LOCK_TAS:
         # virt_spin_lock: the lock is simply free; a spinner that executes now wins the race,
         # otherwise the first one to run again (or a newcomer) takes it.
         w = tas_winner(s, lk)
@@ -225,8 +225,8 @@ cdef void lock_release(Sim* s, s32 t) noexcept nogil:
             lock_queue_unlink(s, lk, w)
             lock_grant(s, L, w)
         return
-    kick = s.task[w].sync == SYNC_LOCK_HALT
-    if vm.lock_kind == LOCK_TICKET or lock_head_spinning(s, w):
+    kick = s.task[w].sync.state == SYNC_LOCK_HALT
+    if vm.gsync.lock_kind == LOCK_TICKET or lock_head_spinning(s, w):
         lock_queue_pop(s, lk)
         lock_grant(s, L, w)
     if kick:
@@ -236,7 +236,7 @@ cdef void pv_wait(Sim* s, s32 v, s32 t) noexcept nogil:
     # kvm_wait: the waiter spun past its threshold; it halts the vCPU (task stays current).
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
-    s.task[t].sync = SYNC_LOCK_HALT
+    s.task[t].sync.state = SYNC_LOCK_HALT
     vm.ys[YS_PV_HALT] += 1
     if vc.pv_unhalted:
         # a kick already arrived: HLT returns at once
@@ -250,10 +250,10 @@ cdef void pv_wait(Sim* s, s32 v, s32 t) noexcept nogil:
 cdef void ipi_track(Sim* s, s32 vs, s32 vt) noexcept nogil:
     # kvm_track_ipi_communication: sender-side fields and the receiver's last_ipi_sender.
     cdef vm_t* vm = &s.vm[s.vcpu[vs].vm]
-    s.vcpu[vs].ipi_last_receiver = vt - vm.vcpu_base
-    s.vcpu[vs].ipi_pending = 1
-    s.vcpu[vs].ipi_time = s.now
-    s.vcpu[vt].ipi_last_sender = vs - vm.vcpu_base
+    s.vcpu[vs].ipi.last_receiver = vt - vm.vcpu_base
+    s.vcpu[vs].ipi.pending = 1
+    s.vcpu[vs].ipi.time = s.now
+    s.vcpu[vt].ipi.last_sender = vs - vm.vcpu_base
     vm.ys[YS_IPI_TRACKED] += 1
 
 cdef void ipi_eoi_clear(Sim* s, s32 v) noexcept nogil:
@@ -261,29 +261,29 @@ cdef void ipi_eoi_clear(Sim* s, s32 v) noexcept nogil:
     # flag only if the sender's last receiver is this vCPU and the IPI is within the window.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
-    cdef s32 sender = vc.ipi_last_sender
+    cdef s32 sender = vc.ipi.last_sender
     cdef vcpu_t* sd
-    vc.ipi_pending = 0
-    vc.ipi_last_sender = -1
-    vc.ipi_last_receiver = -1
+    vc.ipi.pending = 0
+    vc.ipi.last_sender = -1
+    vc.ipi.last_receiver = -1
     vm.ys[YS_EOI_CLR_RECV] += 1
     if sender >= 0:
         sd = &s.vcpu[vm.vcpu_base + sender]
-        if sd.ipi_last_receiver == v - vm.vcpu_base and s.now - sd.ipi_time <= vm.ipi_window_ns:
-            sd.ipi_pending = 0
+        if sd.ipi.last_receiver == v - vm.vcpu_base and s.now - sd.ipi.time <= vm.ipi_yield.window_ns:
+            sd.ipi.pending = 0
             vm.ys[YS_EOI_CLR_SEND] += 1
 
 cdef void irq_start(Sim* s, s32 v) noexcept nogil:
     # The guest takes the IPI: freeze the guest rq (no task progresses) for the handler time.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s64 h
-    if vc.irq_active:
-        h = vc.irq_left
+    if vc.gsync.irq_active:
+        h = vc.gsync.irq_left
     else:
-        h = s.task[s.ipi_ring[vc.ipi_ring + vc.ipi_head]].ipi_handler_ns
+        h = s.task[s.ipi_ring[vc.gsync.ipi_ring + vc.gsync.ipi_head]].sync.ipi_handler_ns
     vcpu_leave_guest(s, v)
-    vc.irq_active = 1
-    vc.irq_frozen = 1
+    vc.gsync.irq_active = 1
+    vc.gsync.irq_frozen = 1
     ev_arm(&s.q, s.slot_irq + v, s.now + h)
 
 cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept nogil:
@@ -291,25 +291,25 @@ cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept
     cdef vcpu_t* vc = &s.vcpu[vt]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 slot
-    if unicast and vm.ipi_aware and vm.ipi_tracking and not vm.ipiv:
+    if unicast and vm.ipi_yield.aware and vm.ipi_yield.tracking and not vm.ipiv:
         ipi_track(s, vs, vt)      # with IPI virtualization the ICR write never reaches KVM
-    slot = vc.ipi_head + vc.ipi_n
-    if slot >= vc.ipi_cap:
-        slot -= vc.ipi_cap
-    s.ipi_ring[vc.ipi_ring + slot] = sender
-    vc.ipi_n += 1
+    slot = vc.gsync.ipi_head + vc.gsync.ipi_n
+    if slot >= vc.gsync.ipi_cap:
+        slot -= vc.gsync.ipi_cap
+    s.ipi_ring[vc.gsync.ipi_ring + slot] = sender
+    vc.gsync.ipi_n += 1
     vc.pending_irq = 1
     if vc.mode == VM_GUEST:
-        if vc.irq_active:
+        if vc.gsync.irq_active:
             return
         if vm.posted_intr:
-            if vm.boost_mode and guest_irq_hooks(s, vt):
+            if vm.boost.mode and guest_irq_hooks(s, vt):
                 return          # seed 000's doorbell exit: the IPI is taken at re-entry
             irq_start(s, vt)
         else:
             vcpu_exit(s, vt, EXIT_IPI_RECV, vm.exit_ns)
     elif vc.mode == VM_HALTED:
-        if vm.boost_mode and not vm.posted_intr and (vm.triggers & TR_KICK_INTR):
+        if vm.boost.mode and not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
             vcpu_set_boost(s, vt, True, BC_KICK_INTR)
         vcpu_kick(s, vt, s.vcpu[vs].host_cpu)
     elif vc.mode == VM_POLL:
@@ -318,33 +318,33 @@ cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept
 cdef void ipi_done(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef vm_t* vm = &s.vm[s.kern[p.kern].vm]
-    cdef s64 lat = s.now - p.wait_since
+    cdef s64 lat = s.now - p.sync.wait_since
     vm.ys[YS_IPI_RT] += 1
     vm.ys[YS_IPI_RT_NS] += <u64>lat
     if <u64>lat > vm.ys[YS_IPI_RT_MAX]:
         vm.ys[YS_IPI_RT_MAX] = <u64>lat
     s.vm_hist[<s64>s.kern[p.kern].vm * HIST_NBUCKETS + hist_bucket(lat)] += 1
-    s.vcpu[s.rq[p.cpu].vcpu].sy_target = -1
+    s.vcpu[s.rq[p.cpu].vcpu].gsync.sy_target = -1
     sync_wake_running(s, t)
 
 cdef void handle_irq_end(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 grq = vc.rq
-    cdef s32 sender = s.ipi_ring[vc.ipi_ring + vc.ipi_head]
+    cdef s32 sender = s.ipi_ring[vc.gsync.ipi_ring + vc.gsync.ipi_head]
     cdef bint eoi_exit = not vm.posted_intr
-    vc.irq_active = 0
-    vc.irq_frozen = 0
-    vc.ipi_head += 1
-    if vc.ipi_head == vc.ipi_cap:
-        vc.ipi_head = 0
-    vc.ipi_n -= 1
-    vc.nr_ipi_handled += 1
+    vc.gsync.irq_active = 0
+    vc.gsync.irq_frozen = 0
+    vc.gsync.ipi_head += 1
+    if vc.gsync.ipi_head == vc.gsync.ipi_cap:
+        vc.gsync.ipi_head = 0
+    vc.gsync.ipi_n -= 1
+    vc.gsync.nr_ipi_handled += 1
     vm.ys[YS_IPI_HANDLED] += 1
-    s.task[sender].ipi_out -= 1
-    if s.task[sender].ipi_out == 0:
+    s.task[sender].sync.ipi_out -= 1
+    if s.task[sender].sync.ipi_out == 0:
         ipi_done(s, sender)
-    if eoi_exit and vm.ipi_aware and vm.ipi_tracking:
+    if eoi_exit and vm.ipi_yield.aware and vm.ipi_yield.tracking:
         ipi_eoi_clear(s, v)     # with APICv the EOI of an edge IPI never reaches KVM
     # resume the guest clock where the handler froze it
     s.fa.clk_entry[grq] = s.now
@@ -352,7 +352,7 @@ cdef void handle_irq_end(Sim* s, s32 v) noexcept nogil:
     s.rq[grq].seg_start = s.now
     if eoi_exit:
         vcpu_exit(s, v, EXIT_EOI, vm.exit_ns)      # the next queued IPI is taken at re-entry
-    elif vc.ipi_n > 0:
+    elif vc.gsync.ipi_n > 0:
         irq_start(s, v)
     else:
         vcpu_enter(s, v)
@@ -364,10 +364,10 @@ cdef void sync_leave_guest(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
     spin_seg_end(s, v)
-    if vc.irq_active and vc.irq_frozen:
-        vc.irq_left = ev_expiry(&s.q, s.slot_irq + v) - s.now
+    if vc.gsync.irq_active and vc.gsync.irq_frozen:
+        vc.gsync.irq_left = ev_expiry(&s.q, s.slot_irq + v) - s.now
         ev_cancel(&s.q, s.slot_irq + v)
-        vc.irq_frozen = 0
+        vc.gsync.irq_frozen = 0
         s.fa.clk_entry[grq] = s.now
         s.fa.clk_run[grq] = 1
         s.rq[grq].seg_start = s.now
@@ -377,7 +377,7 @@ cdef bint sync_enter(Sim* s, s32 v) noexcept nogil:
     # now owns the vCPU (vcpu_enter stops; it runs again when the handler ends).
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.pv_unhalted = 0
-    if vc.irq_active or vc.ipi_n > 0:
+    if vc.gsync.irq_active or vc.gsync.ipi_n > 0:
         irq_start(s, v)
         return True
     return False
@@ -387,20 +387,20 @@ cdef void sync_resume(Sim* s, s32 v, s32 t) noexcept nogil:
     # kvm_wait and spins again; a queue head that finds its lock free takes it; else spin.
     cdef task_t* p = &s.task[t]
     cdef glock_t* lk
-    if p.sync == SYNC_LOCK_HALT:
-        p.sync = SYNC_LOCK_SPIN
-        p.spin_left = p.spin_threshold
-    if p.sync == SYNC_LOCK_SPIN:
-        lk = &s.locks[p.sync_lock]
-        if lk.owner < 0 and s.vm[lk.vm].lock_kind == LOCK_TAS:
+    if p.sync.state == SYNC_LOCK_HALT:
+        p.sync.state = SYNC_LOCK_SPIN
+        p.sync.spin_left = p.sync.spin_threshold
+    if p.sync.state == SYNC_LOCK_SPIN:
+        lk = &s.locks[p.sync.lock]
+        if lk.owner < 0 and s.vm[lk.vm].gsync.lock_kind == LOCK_TAS:
             lock_queue_unlink(s, lk, t)
-            lock_grant(s, p.sync_lock, t)
+            lock_grant(s, p.sync.lock, t)
             return
         if lk.owner < 0 and lk.head == t:
             lock_queue_pop(s, lk)
-            lock_grant(s, p.sync_lock, t)
+            lock_grant(s, p.sync.lock, t)
             return
-    if p.sync == SYNC_LOCK_SPIN or p.sync == SYNC_IPI_WAIT:
+    if p.sync.state == SYNC_LOCK_SPIN or p.sync.state == SYNC_IPI_WAIT:
         spin_seg_start(s, v)
 
 cdef bint sync_halt_ok(Sim* s, s32 v) noexcept nogil:
@@ -408,12 +408,12 @@ cdef bint sync_halt_ok(Sim* s, s32 v) noexcept nogil:
     # task still current until kicked; otherwise the guest must be idle.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 t
-    if not s.vm[vc.vm].sync_on:
+    if not s.vm[vc.vm].gsync.on:
         return not guest_busy(s, vc.rq)
-    if vc.ipi_n > 0 or vc.irq_active:
+    if vc.gsync.ipi_n > 0 or vc.gsync.irq_active:
         return False
     t = s.rq[vc.rq].curr
-    if t >= 0 and s.task[t].sync == SYNC_LOCK_HALT:
+    if t >= 0 and s.task[t].sync.state == SYNC_LOCK_HALT:
         return not vc.pv_unhalted
     return not guest_busy(s, vc.rq)
 
@@ -449,22 +449,22 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         lock_release(s, t)
         return -1
     if op.code == OP_LOCK:
-        L = vm.lock_base + <s32>op.a
+        L = vm.gsync.lock_base + <s32>op.a
         if op.c > 1:
             L += <s32>rand_upto(p, op.c - 1)
         lk = &s.locks[L]
-        if lk.owner < 0 and (lk.head < 0 or vm.lock_kind == LOCK_TAS
-                             or (vm.lock_kind == LOCK_QUEUED and s.task[lk.head].sync == SYNC_LOCK_HALT)):
+        if lk.owner < 0 and (lk.head < 0 or vm.gsync.lock_kind == LOCK_TAS
+                             or (vm.gsync.lock_kind == LOCK_QUEUED and s.task[lk.head].sync.state == SYNC_LOCK_HALT)):
             if lk.head >= 0:
                 vm.ys[YS_LOCK_STEAL] += 1
             lock_take(s, L, t)
             return -1
         vm.ys[YS_LOCK_CONTENDED] += 1
-        p.sync = SYNC_LOCK_SPIN
-        p.sync_lock = L
-        p.spin_threshold = op.b if op.b > 0 and vm.lock_kind != LOCK_TAS else -1   # -1: spin forever
-        p.spin_left = p.spin_threshold
-        p.wait_since = s.now
+        p.sync.state = SYNC_LOCK_SPIN
+        p.sync.lock = L
+        p.sync.spin_threshold = op.b if op.b > 0 and vm.gsync.lock_kind != LOCK_TAS else -1   # -1: spin forever
+        p.sync.spin_left = p.sync.spin_threshold
+        p.sync.wait_since = s.now
         p.in_critical = 1
         p.remaining = -1
         lock_queue_push(s, lk, t)
@@ -478,10 +478,10 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         if k < 1:
             return -1
         me = v - vm.vcpu_base
-        p.sync = SYNC_IPI_WAIT
-        p.ipi_out = k
-        p.ipi_handler_ns = op.b
-        p.wait_since = s.now
+        p.sync.state = SYNC_IPI_WAIT
+        p.sync.ipi_out = k
+        p.sync.ipi_handler_ns = op.b
+        p.sync.wait_since = s.now
         p.in_critical = 1
         p.remaining = -1
         vm.ys[YS_IPI_SENT] += <u64>k
@@ -489,17 +489,17 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         start = <s32>rand_upto(p, n - 2)
         for j in range(k):
             ipi_deliver(s, v, vm.vcpu_base + ipi_target(me, start, j, n), t, k == 1)
-        if vm.pv_sched_yield and k >= 2 and p.sync == SYNC_IPI_WAIT:
+        if vm.gsync.pv_sched_yield and k >= 2 and p.sync.state == SYNC_IPI_WAIT:
             # kvm_smp_send_call_func_ipi: the first busy target whose vCPU is preempted; the
             # hypercall is issued from the sender's spin (spin_seg_start arms it at once)
             for j in range(k):
                 vt = vm.vcpu_base + ipi_target(me, start, j, n)
                 if s.vcpu[vt].preempted and guest_busy(s, s.vcpu[vt].rq):
-                    s.vcpu[v].sy_target = vt
+                    s.vcpu[v].gsync.sy_target = vt
                     break
         if not vm.ipiv and s.vcpu[v].mode == VM_GUEST:
             vcpu_exit(s, v, EXIT_IPI_SEND, vm.exit_ns)     # the ICR write traps
-        elif p.sync == SYNC_IPI_WAIT:
+        elif p.sync.state == SYNC_IPI_WAIT:
             spin_seg_start(s, v)
         return STEP_RUN
     return -1
@@ -520,15 +520,15 @@ cdef void handle_spin(Sim* s, s32 v) noexcept nogil:
     # The spin segment reached the PV threshold (halt) or the PLE window (pause-loop exit).
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
-    cdef s32 t = vc.spin_task
+    cdef s32 t = vc.gsync.spin_task
     cdef task_t* p = &s.task[t]
-    cdef s32 vt = vc.sy_target
+    cdef s32 vt = vc.gsync.sy_target
     spin_seg_end(s, v)
     if vt >= 0:
-        vc.sy_target = -1
+        vc.gsync.sy_target = -1
         kvm_sched_yield(s, v, vt)
         return
-    if p.sync == SYNC_LOCK_SPIN and p.spin_threshold >= 0 and p.spin_left <= 0:
+    if p.sync.state == SYNC_LOCK_SPIN and p.sync.spin_threshold >= 0 and p.sync.spin_left <= 0:
         pv_wait(s, v, t)
         return
     handle_pause(s, v)
@@ -541,14 +541,14 @@ cdef void sync_finalize(Sim* s) noexcept nogil:
     cdef s64 el
     for v in range(s.nvcpu):
         vc = &s.vcpu[v]
-        if not vc.spinning:
+        if not vc.gsync.spinning:
             continue
-        el = s.now - vc.spin_seg_start
-        vc.spin_seg_start = s.now
-        p = &s.task[vc.spin_task]
-        if p.spin_left >= 0 and p.sync == SYNC_LOCK_SPIN:
-            p.spin_left -= el
-            if p.spin_left < 0:
-                p.spin_left = 0
-        vc.spin_ns += el
+        el = s.now - vc.gsync.spin_seg_start
+        vc.gsync.spin_seg_start = s.now
+        p = &s.task[vc.gsync.spin_task]
+        if p.sync.spin_left >= 0 and p.sync.state == SYNC_LOCK_SPIN:
+            p.sync.spin_left -= el
+            if p.sync.spin_left < 0:
+                p.sync.spin_left = 0
+        vc.gsync.spin_ns += el
         s.vm[vc.vm].ys[YS_SPIN_NS] += <u64>el

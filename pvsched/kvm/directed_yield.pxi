@@ -12,12 +12,12 @@ cdef inline bint guest_in_kernel(Sim* s, s32 v) noexcept nogil:
     # disabled (a lock holder's critical section), or spinning for a lock / an IPI.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 t
-    if vc.irq_active:
+    if vc.gsync.irq_active:
         return True
     t = s.rq[vc.rq].curr
     if t < 0:
         return True
-    return s.task[t].in_critical != 0 or s.task[t].sync != SYNC_NONE
+    return s.task[t].in_critical != 0 or s.task[t].sync.state != SYNC_NONE
 
 cdef void yield_sched_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out (+ kvm_arch_vcpu_put): a runnable thread is preempted -> ready, and x86 records
@@ -76,11 +76,11 @@ cdef void handle_pause(Sim* s, s32 v) noexcept nogil:
 # ---------------------------------------------------------------- candidate predicates
 cdef inline bint vcpu_has_pending_interrupt(vm_t* vm, vcpu_t* c) noexcept nogil:
     # kvm_arch_dy_has_pending_interrupt (x86): only an APICv posted-interrupt descriptor is visible.
-    return vm.posted_intr != 0 and (c.pending_irq != 0 or c.ipi_n > 0)
+    return vm.posted_intr != 0 and (c.pending_irq != 0 or c.gsync.ipi_n > 0)
 
 cdef inline bint vcpu_dy_runnable(vm_t* vm, vcpu_t* c) noexcept nogil:
     # kvm_arch_dy_runnable: a pending event (KVM_REQ_EVENT), PV unhalt, or a posted interrupt.
-    return c.pending_irq != 0 or c.pv_unhalted != 0 or c.ipi_n > 0
+    return c.pending_irq != 0 or c.pv_unhalted != 0 or c.gsync.ipi_n > 0
 
 cdef inline bint eligible_for_directed_yield(vcpu_t* c) noexcept nogil:
     # A vCPU that itself sits in kvm_vcpu_on_spin is eligible every other time it is examined.
@@ -91,8 +91,8 @@ cdef inline bint eligible_for_directed_yield(vcpu_t* c) noexcept nogil:
 
 cdef inline bint vcpu_is_ipi_receiver(Sim* s, vm_t* vm, vcpu_t* me, s32 idx) noexcept nogil:
     # kvm_vcpu_is_ipi_receiver: me sent its last IPI to idx, it is not EOI'd, and it is recent.
-    return (vm.ipi_tracking != 0 and me.ipi_pending != 0 and me.ipi_last_receiver == idx
-            and s.now - me.ipi_time <= vm.ipi_window_ns)
+    return (vm.ipi_yield.tracking != 0 and me.ipi.pending != 0 and me.ipi.last_receiver == idx
+            and s.now - me.ipi.time <= vm.ipi_yield.window_ns)
 
 # ---------------------------------------------------------------- yield_to
 cdef inline u64* ys_of_task(Sim* s, s32 t) noexcept nogil:
@@ -148,14 +148,14 @@ cdef inline bint boost_is_useful(Sim* s, s32 me, s32 v) noexcept nogil:
     cdef vcpu_t* c = &s.vcpu[v]
     if t < 0:
         return False
-    if s.task[t].sync == SYNC_LOCK_SPIN or s.task[t].sync == SYNC_LOCK_HALT:
-        h = s.locks[s.task[t].sync_lock].owner
+    if s.task[t].sync.state == SYNC_LOCK_SPIN or s.task[t].sync.state == SYNC_LOCK_HALT:
+        h = s.locks[s.task[t].sync.lock].owner
         if h < 0:
-            h = s.locks[s.task[t].sync_lock].head      # a free lock waits for its queue head
+            h = s.locks[s.task[t].sync.lock].head      # a free lock waits for its queue head
         return h >= 0 and s.rq[s.task[h].cpu].vcpu == v and s.rq[s.task[h].cpu].curr == h
-    if s.task[t].sync == SYNC_IPI_WAIT:
-        for j in range(c.ipi_n):
-            if s.ipi_ring[c.ipi_ring + (c.ipi_head + j) % c.ipi_cap] == t:
+    if s.task[t].sync.state == SYNC_IPI_WAIT:
+        for j in range(c.gsync.ipi_n):
+            if s.ipi_ring[c.gsync.ipi_ring + (c.gsync.ipi_head + j) % c.gsync.ipi_cap] == t:
                 return True
     return False
 
@@ -192,7 +192,7 @@ cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
         return
     mc.in_spin_loop = 1
     while True:
-        npass = 3 if (first and vm.ipi_aware and vm.prio_order) else 1
+        npass = 3 if (first and vm.ipi_yield.aware and vm.ipi_yield.prio_order) else 1
         for pss in range(npass):
             yielded = 0
             start = vm.last_boosted + 1
@@ -205,7 +205,7 @@ cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
                     continue
                 if c.blocking and not vcpu_dy_runnable(vm, c):
                     continue
-                if vm.ipi_aware:
+                if vm.ipi_yield.aware:
                     if first:
                         # kvm_vcpu_is_good_yield_candidate (yield_to_kernel_mode = true on VMX)
                         if vcpu_is_ipi_receiver(s, vm, mc, idx):
@@ -231,12 +231,12 @@ cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
                 useful = boost_is_useful(s, me, base + idx)
                 yielded = yield_to(s, mc.host_cpu, c.task)
                 if yielded > 0:
-                    vm.last_boosted = idx if (vm.fix_lb or vm.ipi_aware) else i
+                    vm.last_boosted = idx if (vm.fix_lb or vm.ipi_yield.aware) else i
                     mc.nr_yield_ok += 1
                     vm.ys[boost_stat(kind)] += 1
                     if useful:
                         vm.ys[YS_BOOST_USEFUL] += 1
-                    if kind == CAND_IPI and c.ipi_n == 0 and not c.irq_active:
+                    if kind == CAND_IPI and c.gsync.ipi_n == 0 and not c.gsync.irq_active:
                         vm.ys[YS_BOOST_IPI_STALE] += 1     # its IPI was already handled (EOI unseen)
                     stop = True
                     break
@@ -249,7 +249,7 @@ cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
             if stop:
                 break
         stop = yielded > 0
-        if not stop and vm.ipi_aware and vm.relaxed and first:
+        if not stop and vm.ipi_yield.aware and vm.ipi_yield.relaxed and first:
             first = False
             vm.ys[YS_RELAXED_ROUND] += 1
             continue
@@ -353,9 +353,9 @@ cdef void yield_to_deboost(Sim* s, s32 cpu, s32 p) noexcept nogil:
     cdef u64 gran, need, penalty
     cdef s64 d
     # per-rq rate limiter (v2: one pass per window; v1: the timestamp moves on every call)
-    limited = rq.dbst_last != 0 and s.now - rq.dbst_last <= s.dbst_rate_ns
-    if s.dbst_rl_every or not limited:
-        rq.dbst_last = s.now
+    limited = rq.dbst.last != 0 and s.now - rq.dbst.last <= s.dbst.rate_ns
+    if s.dbst.rl_every or not limited:
+        rq.dbst.last = s.now
     if limited:
         ys[YS_DB_RATE_LIMITED] += 1
         return
@@ -383,13 +383,13 @@ cdef void yield_to_deboost(Sim* s, s32 cpu, s32 p) noexcept nogil:
     gran = calc_delta_fair(a.kp[0].base_slice_ns, &a.se[ya])
     d = <s64>(a.se[ta].vruntime - a.se[ya].vruntime)     # wrap-safe fairness gap
     need = <u64>d if d > 0 else 0
-    reverse = (rq.dbst_src == p and rq.dbst_dst == y and s.now - rq.dbst_pair_time <= s.dbst_debounce_ns)
-    penalty = deboost_penalty(gran, need, cfs.nr_queued, reverse, s.dbst_curve)
+    reverse = (rq.dbst.src == p and rq.dbst.dst == y and s.now - rq.dbst.pair_time <= s.dbst.debounce_ns)
+    penalty = deboost_penalty(gran, need, cfs.nr_queued, reverse, s.dbst.curve)
     if reverse:
         ys[YS_DB_DEBOUNCED] += 1
-    rq.dbst_src = y
-    rq.dbst_dst = p
-    rq.dbst_pair_time = s.now
+    rq.dbst.src = y
+    rq.dbst.dst = p
+    rq.dbst.pair_time = s.now
     deboost_apply(a, cfs, ya, penalty)
     ys[YS_DB_APPLIED] += 1
     ys[YS_DB_PENALTY_NS] += penalty

@@ -8,7 +8,7 @@
 
 cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
-    if vc.boost_status == VCPU_BOOST_BOOSTED:
+    if vc.boost.status == VCPU_BOOST_BOOSTED:
         boost_account(s, v)
     if vc.mode != VM_OFF:
         vc.t_mode[vc.mode] += s.now - vc.mode_since
@@ -25,7 +25,7 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     # Guest mode ends: settle the guest's progress, freeze its clock, park its timers.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
-    if s.vm[vc.vm].sync_on:
+    if s.vm[vc.vm].gsync.on:
         sync_leave_guest(s, v)          # seed 002: spin segment / IRQ handler (spin.pxi)
     settle_curr(s, grq)
     s.fa.clk_base[grq] += s.now - s.fa.clk_entry[grq]
@@ -50,12 +50,12 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     rq.seg_start = s.now
-    vc.guest_status = vc.boost_status          # record_vcpu_boost_status at entry
+    vc.boost.guest_status = vc.boost.status          # record_vcpu_boost_status at entry
     if vc.pending_irq:
         vc.pending_irq = 0
-        if s.vm[vc.vm].boost_mode and guest_irq_hooks(s, v):
+        if s.vm[vc.vm].boost.mode and guest_irq_hooks(s, v):
             return                              # the doorbell exited again at once
-    if s.vm[vc.vm].sync_on and sync_enter(s, v):
+    if s.vm[vc.vm].gsync.on and sync_enter(s, v):
         return                                  # seed 002: a guest IPI handler runs first
     if rq.tick_next:
         ev_arm(&s.q, s.slot_tick + grq, rq.tick_next if rq.tick_next > s.now else s.now)
@@ -65,13 +65,13 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     if s.fa.resched[grq] and not (t >= 0 and s.task[t].in_critical):
         schedule(s, grq)        # switch_in of the new guest current does the rest
         t = rq.curr
-        if (t >= 0 and s.fa.clk_run[grq] and s.vm[vc.vm].boost_mode and vc.hooked_task != t
+        if (t >= 0 and s.fa.clk_run[grq] and s.vm[vc.vm].boost.mode and vc.boost.hooked_task != t
                 and s.task[t].state == TS_RUNNING):
             guest_switch_hooks(s, v, t)     # the same task goes on: it returns to user too
         return
     if t >= 0:
         p = &s.task[t]
-        if s.vm[vc.vm].boost_mode and vc.hooked_task != t and guest_switch_hooks(s, v, t):
+        if s.vm[vc.vm].boost.mode and vc.boost.hooked_task != t and guest_switch_hooks(s, v, t):
             return
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
@@ -79,7 +79,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
             ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
         elif p.remaining == 0:
             program_step(s, t, grq)
-        elif p.sync:
+        elif p.sync.state:
             sync_resume(s, v, t)        # seed 002: the waiter spins again (spin.pxi)
     else:
         vcpu_guest_idle(s, v)
@@ -101,7 +101,7 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
         return
     vc.nr_exits[reason] += 1
     ev_arm(&s.q, s.slot_vcpu + v, end + cost)
-    if s.vm[vc.vm].boost_mode:
+    if s.vm[vc.vm].boost.mode:
         pvsched_exit_eval(s, v, reason)
 
 cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
@@ -159,7 +159,7 @@ cdef void vcpu_block(Sim* s, s32 v) noexcept nogil:
     cdef s32 t = vc.task
     cdef s32 cpu = vc.host_cpu
     ev_cancel(&s.q, s.slot_vcpu + v)
-    if s.vm[vc.vm].boost_mode and (s.vm[vc.vm].triggers & TR_HALT):
+    if s.vm[vc.vm].boost.mode and (s.vm[vc.vm].boost.triggers & TR_HALT):
         vcpu_set_boost(s, v, True, BC_HALT)     # kvm_vcpu_block: boost before sleeping
     vcpu_set_mode(s, v, VM_HALTED)
     vc.nr_blocks += 1
@@ -294,14 +294,14 @@ cdef void guest_timer_interrupt(Sim* s, s32 v) noexcept nogil:
         if vm.timer_exits:
             vc.pending_irq = 1
             vcpu_exit(s, v, EXIT_GUEST_TIMER, vm.exit_ns)
-        elif vm.boost_mode:
+        elif vm.boost.mode:
             guest_irq_hooks(s, v)               # posted timer: handled in guest, no exit
     else:
         vc.pending_irq = 1
         if vc.mode == VM_HALTED or vc.mode == VM_POLL:
             # kvm's hrtimer fires on the pCPU the vCPU last ran on
             host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
-            if vm.boost_mode and (vm.triggers & TR_KICK_TIMER):
+            if vm.boost.mode and (vm.boost.triggers & TR_KICK_TIMER):
                 vcpu_set_boost(s, v, True, BC_KICK_TIMER)
 
 cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
@@ -322,10 +322,10 @@ cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
         vc.guest_polling = 0
         ev_cancel(&s.q, s.slot_vcpu + v)
     if need_ipi or (remote and vc.mode == VM_HALTED):
-        if vm.boost_mode and not vm.posted_intr and (vm.triggers & TR_KICK_INTR):
+        if vm.boost.mode and not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
             vcpu_set_boost(s, v, True, BC_KICK_INTR)
         if vc.mode == VM_GUEST and vm.posted_intr:
-            if vm.boost_mode:
+            if vm.boost.mode:
                 guest_irq_hooks(s, v)
         else:
             vc.pending_irq = 1

@@ -45,9 +45,9 @@ cdef void task_setscheduler(Sim* s, s32 t, u8 cls, u8 policy, s32 sched_priority
 
 cdef inline void boost_account(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
-    if vc.boost_status == VCPU_BOOST_BOOSTED:
-        vc.boosted_ns[vc.mode] += s.now - vc.bacc_since
-    vc.bacc_since = s.now
+    if vc.boost.status == VCPU_BOOST_BOOSTED:
+        vc.boost.boosted_ns[vc.mode] += s.now - vc.boost.bacc_since
+    vc.boost.bacc_since = s.now
 
 cdef inline bint guest_preempt_disabled(Sim* s, s32 v) noexcept nogil:
     cdef s32 c = s.rq[s.vcpu[v].rq].curr
@@ -58,38 +58,38 @@ cdef void vcpu_set_boost(Sim* s, s32 v, bint on, int cause) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s64 budget
-    if on == (vc.boost_status == VCPU_BOOST_BOOSTED):
+    if on == (vc.boost.status == VCPU_BOOST_BOOSTED):
         return
-    if on and vm.boost_mode == BOOST_BOUNDED:
-        vc.debt_ns -= s.now - vc.unboost_since      # uncharged time repays the debt 1:1
-        vc.unboost_since = s.now
-        if vc.debt_ns <= 0:
-            vc.debt_ns = 0
-            vc.latched = 0
-        if vc.latched:
-            vc.nr_budget_refused += 1
+    if on and vm.boost.mode == BOOST_BOUNDED:
+        vc.boost.debt_ns -= s.now - vc.boost.unboost_since      # uncharged time repays the debt 1:1
+        vc.boost.unboost_since = s.now
+        if vc.boost.debt_ns <= 0:
+            vc.boost.debt_ns = 0
+            vc.boost.latched = 0
+        if vc.boost.latched:
+            vc.boost.nr_budget_refused += 1
             return
     boost_account(s, v)
     if on:
-        task_setscheduler(s, vc.task, CLS_RT, vm.boost_policy, vm.boost_prio)
-        vc.boost_status = VCPU_BOOST_BOOSTED
-        vc.boost_since = s.now
-        vc.nr_boost[cause] += 1
-        vc.boost_cat = 1 if cause == BC_REQUEST and vc.boost_cat == 1 else 0
-        if vm.boost_mode == BOOST_BOUNDED:
-            budget = vm.gen_budget_ns if vc.boost_cat else vm.cs_budget_ns
-            budget -= vc.debt_ns
+        task_setscheduler(s, vc.task, CLS_RT, vm.boost.policy, vm.boost.prio)
+        vc.boost.status = VCPU_BOOST_BOOSTED
+        vc.boost.since = s.now
+        vc.boost.nr_boost[cause] += 1
+        vc.boost.cat = 1 if cause == BC_REQUEST and vc.boost.cat == 1 else 0
+        if vm.boost.mode == BOOST_BOUNDED:
+            budget = vm.boost.gen_budget_ns if vc.boost.cat else vm.boost.cs_budget_ns
+            budget -= vc.boost.debt_ns
             ev_arm(&s.q, s.slot_vbudget + v, s.now + (budget if budget > 0 else 0))
     else:
         task_setscheduler(s, vc.task, CLS_FAIR, POLICY_NORMAL, 0)
-        vc.boost_status = VCPU_BOOST_NORMAL
-        vc.nr_unboost[cause] += 1
-        if vm.boost_mode == BOOST_BOUNDED:
-            vc.debt_ns += s.now - vc.boost_since
-            vc.unboost_since = s.now
+        vc.boost.status = VCPU_BOOST_NORMAL
+        vc.boost.nr_unboost[cause] += 1
+        if vm.boost.mode == BOOST_BOUNDED:
+            vc.boost.debt_ns += s.now - vc.boost.since
+            vc.boost.unboost_since = s.now
             ev_cancel(&s.q, s.slot_vbudget + v)
-    if vc.mode == VM_EXIT and vm.setsched_ns and ev_armed(&s.q, s.slot_vcpu + v):
-        ev_arm(&s.q, s.slot_vcpu + v, ev_expiry(&s.q, s.slot_vcpu + v) + vm.setsched_ns)
+    if vc.mode == VM_EXIT and vm.boost.setsched_ns and ev_armed(&s.q, s.slot_vcpu + v):
+        ev_arm(&s.q, s.slot_vcpu + v, ev_expiry(&s.q, s.slot_vcpu + v) + vm.boost.setsched_ns)
 
 cdef void pvsched_exit_eval(Sim* s, s32 v, int reason) noexcept nogil:
     # kvm_vcpu_do_pv_sched after every VM exit: read schedinfo, re-decide boost both ways.
@@ -97,16 +97,16 @@ cdef void pvsched_exit_eval(Sim* s, s32 v, int reason) noexcept nogil:
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef bint pd = guest_preempt_disabled(s, v)
     cdef bint exceeds, pending, needs
-    cdef u8 req = VCPU_REQ_BOOST if vm.rogue == ROGUE_HOLD_BOOST else vc.boost_req
+    cdef u8 req = VCPU_REQ_BOOST if vm.boost.rogue == ROGUE_HOLD_BOOST else vc.boost.req
     if pd:
-        if vc.pd_ts < 0:
-            vc.pd_ts = s.now
+        if vc.boost.pd_ts < 0:
+            vc.boost.pd_ts = s.now
     else:
-        vc.pd_ts = -1
-    exceeds = pd and vm.cap_ns > 0 and s.now - vc.pd_ts >= vm.cap_ns
-    pending = vc.pending_irq and (vm.triggers & TR_PENDING_EXIT) != 0
-    needs = (req == VCPU_REQ_BOOST or pending or (pd and (vm.triggers & TR_PREEMPT_DISABLED) != 0)) and not exceeds
-    if needs and vm.boost_mode == BOOST_BOUNDED and vc.latched:
+        vc.boost.pd_ts = -1
+    exceeds = pd and vm.boost.cap_ns > 0 and s.now - vc.boost.pd_ts >= vm.boost.cap_ns
+    pending = vc.pending_irq and (vm.boost.triggers & TR_PENDING_EXIT) != 0
+    needs = (req == VCPU_REQ_BOOST or pending or (pd and (vm.boost.triggers & TR_PREEMPT_DISABLED) != 0)) and not exceeds
+    if needs and vm.boost.mode == BOOST_BOUNDED and vc.boost.latched:
         needs = False
         vcpu_set_boost(s, v, False, UC_BUDGET)
         return
@@ -122,9 +122,9 @@ cdef bint guest_unboost_sync(Sim* s, s32 v) noexcept nogil:
     # boosted and preempt_count is 0. Returns True when it exited.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 c = s.rq[vc.rq].curr
-    vc.boost_req = VCPU_REQ_UNBOOST
-    if vc.guest_status == VCPU_BOOST_BOOSTED and c >= 0 and not s.task[c].in_critical:
-        vcpu_exit(s, v, EXIT_DOORBELL, s.vm[vc.vm].doorbell_ns)
+    vc.boost.req = VCPU_REQ_UNBOOST
+    if vc.boost.guest_status == VCPU_BOOST_BOOSTED and c >= 0 and not s.task[c].in_critical:
+        vcpu_exit(s, v, EXIT_DOORBELL, s.vm[vc.vm].boost.doorbell_ns)
         return True
     return False
 
@@ -133,12 +133,12 @@ cdef bint guest_irq_hooks(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 c = s.rq[vc.rq].curr
-    if vm.triggers & TR_IRQ_ENTRY:
-        vc.boost_req = VCPU_REQ_BOOST
-        vc.boost_cat = 0
+    if vm.boost.triggers & TR_IRQ_ENTRY:
+        vc.boost.req = VCPU_REQ_BOOST
+        vc.boost.cat = 0
     # Whatever the irq exit does, the task that runs next returns to user (exit_to_user_mode_prepare)
-    vc.hooked_task = -1
-    if (vm.triggers & TR_IRQ_EXIT) and not s.fa.resched[vc.rq] and c >= 0 and s.task[c].cls != CLS_RT:
+    vc.boost.hooked_task = -1
+    if (vm.boost.triggers & TR_IRQ_EXIT) and not s.fa.resched[vc.rq] and c >= 0 and s.task[c].cls != CLS_RT:
         return guest_unboost_sync(s, v)
     return False
 
@@ -146,24 +146,24 @@ cdef bint guest_switch_hooks(Sim* s, s32 v, s32 t) noexcept nogil:
     # Guest __schedule chose t (lazy request), then t returns to user (sync unboost if not RT).
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
-    vc.hooked_task = t
+    vc.boost.hooked_task = t
     if s.task[t].cls == CLS_RT:
-        if vm.triggers & TR_SCHED:
-            vc.boost_req = VCPU_REQ_BOOST
-            vc.boost_cat = 1
+        if vm.boost.triggers & TR_SCHED:
+            vc.boost.req = VCPU_REQ_BOOST
+            vc.boost.cat = 1
         return False
-    if vm.triggers & TR_SCHED:
-        vc.boost_req = VCPU_REQ_UNBOOST
-    if vm.triggers & TR_USER_RETURN:
+    if vm.boost.triggers & TR_SCHED:
+        vc.boost.req = VCPU_REQ_UNBOOST
+    if vm.boost.triggers & TR_USER_RETURN:
         return guest_unboost_sync(s, v)
     return False
 
 cdef void handle_vbudget(Sim* s, s32 v) noexcept nogil:
     # Bounded policy: the boost used its budget. Latch, then force the vCPU off RT.
     cdef vcpu_t* vc = &s.vcpu[v]
-    if vc.boost_status != VCPU_BOOST_BOOSTED:
+    if vc.boost.status != VCPU_BOOST_BOOSTED:
         return
-    vc.latched = 1
+    vc.boost.latched = 1
     if vc.mode == VM_GUEST:
         vcpu_exit(s, v, EXIT_BUDGET, s.vm[vc.vm].exit_ns)
     else:

@@ -463,7 +463,7 @@ cdef bint yield_to_task_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     if not a.se[n].on_rq:
         return False
     set_next_buddy(a, n)
-    if s.dbst_on:
+    if s.dbst.on:
         yield_to_deboost(s, cpu, p)     # seed 002 vCPU debooster (yield.pxi)
     yield_task_fair(s, cpu)
     return True
@@ -762,7 +762,7 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     if not s.fa.clk_run[cpu]:
         # A guest rq whose vCPU is not in guest mode: the task starts running at the next entry.
         return
-    if rq.vcpu >= 0 and s.vm[s.vcpu[rq.vcpu].vm].boost_mode and guest_switch_hooks(s, rq.vcpu, t):
+    if rq.vcpu >= 0 and s.vm[s.vcpu[rq.vcpu].vm].boost.mode and guest_switch_hooks(s, rq.vcpu, t):
         return              # a doorbell exit before the task reaches user space
     if p.lat_start >= 0:
         record_latency(s, t, rq.seg_start)
@@ -771,7 +771,7 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         program_step(s, t, cpu)
     elif p.remaining > 0:
         ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
-    elif p.sync and rq.vcpu >= 0:
+    elif p.sync.state and rq.vcpu >= 0:
         sync_resume(s, rq.vcpu, t)      # seed 002: a waiting task spins again
 
 cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
@@ -933,10 +933,10 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
     if s.rq[cpu].fs_on:
         fair_server_update(s, cpu)
     if s.rq[cpu].vcpu >= 0:
-        if (p.cls == CLS_RT and cpu == local and s.vm[s.vcpu[s.rq[cpu].vcpu].vm].boost_mode
-                and (s.vm[s.vcpu[s.rq[cpu].vcpu].vm].triggers & TR_RT_ENQUEUE)):
-            s.vcpu[s.rq[cpu].vcpu].boost_req = VCPU_REQ_BOOST
-            s.vcpu[s.rq[cpu].vcpu].boost_cat = 1
+        if (p.cls == CLS_RT and cpu == local and s.vm[s.vcpu[s.rq[cpu].vcpu].vm].boost.mode
+                and (s.vm[s.vcpu[s.rq[cpu].vcpu].vm].boost.triggers & TR_RT_ENQUEUE)):
+            s.vcpu[s.rq[cpu].vcpu].boost.req = VCPU_REQ_BOOST
+            s.vcpu[s.rq[cpu].vcpu].boost.cat = 1
         guest_wakeup_delivered(s, cpu, local)
     else:
         host_rq_enqueued(s, cpu)
@@ -1072,11 +1072,11 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
         if s.vm[s.vcpu[v].vm].timer_exits:
             s.vcpu[v].pending_irq = 1
             vcpu_exit(s, v, EXIT_GUEST_TIMER, s.vm[s.vcpu[v].vm].exit_ns)
-        elif s.vm[s.vcpu[v].vm].boost_mode:
+        elif s.vm[s.vcpu[v].vm].boost.mode:
             guest_irq_hooks(s, v)
-        if s.vm[s.vcpu[v].vm].rogue == ROGUE_DOORBELL_STORM:
-            s.vcpu[v].boost_req = VCPU_REQ_BOOST
-            vcpu_exit(s, v, EXIT_DOORBELL, s.vm[s.vcpu[v].vm].doorbell_ns)
+        if s.vm[s.vcpu[v].vm].boost.rogue == ROGUE_DOORBELL_STORM:
+            s.vcpu[v].boost.req = VCPU_REQ_BOOST
+            vcpu_exit(s, v, EXIT_DOORBELL, s.vm[s.vcpu[v].vm].boost.doorbell_ns)
     else:
         host_interrupt(s, cpu, EXIT_HOST_TICK)
     settle_curr(s, cpu)

@@ -1,9 +1,14 @@
-# Data layout of the engine: arrays of C structs indexed by small integers.
+# The scheduler's data (kernel/sched/sched.h, include/linux/sched.h): entities, runqueues, task
+# groups, tasks and per-CPU rqs, as arrays of C structs indexed by small integers.
 # One fair-class implementation serves host and guest kernels; `kparams` says which kernel a
 # cfs_rq belongs to (host, or guest k), so rules and tunables can differ per kernel.
+# A task carries the state of the guest synchronisation it may run (guest/sync.pxd) and a host rq
+# the debooster's per-rq state (policies/debooster.pxd), declared there by their owners.
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
 from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight
 from pvsched.sched.pelt cimport sched_avg
+from pvsched.guest.sync cimport sync_task
+from pvsched.policies.debooster cimport deboost_rq
 
 ctypedef uint8_t u8
 
@@ -146,9 +151,7 @@ cdef struct FairArena:
     s32* tg_se              # tg * ncpu + cpu -> group se index
     int ncpu
 
-# ---------------------------------------------------------------- engine level
-from pvsched.engine.events cimport EventQueue
-
+# ---------------------------------------------------------------- tasks and per-CPU runqueues
 cdef enum:
     POLICY_NORMAL = 0
     POLICY_FIFO = 1
@@ -166,26 +169,6 @@ cdef enum:
     TS_RUNNING = 2      # current on its CPU
     TS_SLEEPING = 3     # blocked (its se may still be queued as sched_delayed)
     TS_DEAD = 4
-
-# Workload program ops: (code, a, b, c).
-cdef enum:
-    OP_RUN = 1          # compute a ns (+ uniform jitter in [0, b])
-    OP_SLEEP = 2        # sleep a ns (+ uniform jitter in [0, b])
-    OP_PERIOD = 3       # sleep until the next periodic expiry: next += a; wake at next + U[0, b]
-    OP_YIELD = 4        # sched_yield()
-    OP_LOOP = 5         # jump to pc a; b = total passes of the body (0 = forever)
-    OP_EXIT = 6
-    OP_HOG = 7          # compute forever
-    OP_START_PERIOD = 8 # the periodic timer starts now + a
-    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns
-    OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm.pxi
-    OP_CRITICAL = 11    # compute a ns with preemption disabled (guest: preempt_count > 0)
-
-cdef struct op_t:
-    s32 code
-    s64 a
-    s64 b
-    s64 c
 
 cdef struct task_t:
     s32 se
@@ -227,16 +210,7 @@ cdef struct task_t:
     u64 lat_count
     s64 lat_sum
     s64 lat_max
-    # seed 002 guest synchronization (spin.pxi)
-    u8 sync             # SYNC_*: what the task spins or waits on
-    s32 sync_lock       # lock (global index) it waits for
-    s32 held_lock       # lock it holds, -1 = none
-    s32 lock_next       # next waiter in the lock's FIFO
-    s64 spin_left       # guest-mode spinning left before the PV halt (-1 = spin forever)
-    s64 spin_threshold  # PV spin threshold of the current lock op (-1 = no PV)
-    s64 wait_since      # contended lock attempt / IPI send time
-    s32 ipi_out         # IPI handlers still to complete for this sender
-    s64 ipi_handler_ns  # handler duration of its current IPI
+    sync_task sync      # guest synchronisation (guest/sync.pxd)
 
 cdef struct rq_t:
     s32 curr            # task, -1 = idle
@@ -265,11 +239,7 @@ cdef struct rq_t:
     s64 rt_time
     s64 rt_period_start
     u64 rt_throttle_count
-    # seed 002 debooster per-rq state (host rqs)
-    s64 dbst_last       # rate limiter timestamp (0 = never)
-    s32 dbst_src        # last (yielder, target) pair, task indices
-    s32 dbst_dst
-    s64 dbst_pair_time
+    deboost_rq dbst     # host rqs: the debooster's rate limiter and last pair (policies/debooster.pxd)
     # periodic balancing: rq->next_balance and this CPU's sched_domain (one level), in jiffies / ms
     s64 next_balance
     s64 sd_last_balance
@@ -290,333 +260,7 @@ cdef struct kern_t:
     s32 nr_overloaded   # rqs with nr_running >= 2 (root-domain "overload")
     s32 hz
 
-# vCPU modes (time is accounted to exactly one at any instant once the VM started)
-cdef enum:
-    VM_OFF = 0
-    VM_GUEST = 1        # the thread runs on a pCPU, in guest mode
-    VM_EXIT = 2         # the thread runs on a pCPU, in the host: exit handling / entry
-    VM_POLL = 3         # the thread runs on a pCPU, halt-polling
-    VM_HALTED = 4       # the thread sleeps (kvm_vcpu_block)
-    VM_PREEMPTED = 5    # the thread is runnable but not running (steal time)
-    VM_NMODES = 6
-
-cdef enum:
-    EXIT_ENTRY = 0      # (re)entry after the thread was switched in: not an exit
-    EXIT_HOST_TICK = 1  # host tick interrupt
-    EXIT_HOST_INTR = 2  # other host interrupts: resched IPI, host timers
-    EXIT_GUEST_TIMER = 3  # guest LAPIC timer (VMX preemption timer)
-    EXIT_IPI_SEND = 4   # guest ICR write
-    EXIT_IPI_RECV = 5   # interrupt delivery to a running vCPU without posted interrupts
-    EXIT_HLT = 6
-    EXIT_MMIO = 7
-    EXIT_DOORBELL = 8   # pvsched: the guest's synchronous unboost wrmsr
-    EXIT_BUDGET = 9     # pvsched bounded policy: the host forces an exit to end a boost
-    EXIT_PLE = 10       # seed 002: pause-loop exit (a guest spin loop outlasted the PLE window)
-    EXIT_HYPERCALL = 11 # seed 002: KVM_HC_KICK_CPU (PV spinlock unlock kicks a halted waiter)
-    EXIT_EOI = 12       # seed 002: EOI write trapped (no APICv virtual-interrupt delivery)
-    EXIT_NREASONS = 13
-
-# pvsched (seed 000) boost policy
-cdef enum:
-    BOOST_OFF = 0
-    BOOST_DYNAMIC = 1
-    BOOST_BOUNDED = 2
-    VCPU_BOOST_DISABLED = 0
-    VCPU_BOOST_NORMAL = 1
-    VCPU_BOOST_BOOSTED = 2
-    VCPU_REQ_NONE = 0
-    VCPU_REQ_UNBOOST = 1
-    VCPU_REQ_BOOST = 2
-    # switchable triggers
-    TR_IRQ_ENTRY = 1 << 0       # guest irq/NMI/softirq entry: lazy boost request
-    TR_IRQ_EXIT = 1 << 1        # guest irq exit to a preemptible context: (sync) unboost
-    TR_SCHED = 1 << 2           # guest __schedule: next RT -> boost, next fair -> unboost (lazy)
-    TR_RT_ENQUEUE = 1 << 3      # guest local enqueue of an RT task: lazy boost
-    TR_USER_RETURN = 1 << 4     # guest return to user of a non-RT task: (sync) unboost
-    TR_KICK_TIMER = 1 << 5      # host: LAPIC timer expiry kick of a blocked vCPU boosts
-    TR_KICK_INTR = 1 << 6       # host: interrupt/IPI injection without posted interrupts boosts
-    TR_KICK_UNHALT = 1 << 7     # host: PV-unhalt kick boosts
-    TR_HALT = 1 << 8            # host: boost in kvm_vcpu_block before sleeping
-    TR_PENDING_EXIT = 1 << 9    # host: a pending timer/interrupt at an exit needs a boost
-    TR_PREEMPT_DISABLED = 1 << 10  # patch-3 variant: preempt-disabled alone needs a boost
-    # boost causes / unboost causes (counters)
-    BC_REQUEST = 0
-    BC_PENDING = 1
-    BC_KICK_TIMER = 2
-    BC_KICK_INTR = 3
-    BC_KICK_UNHALT = 4
-    BC_HALT = 5
-    BC_PREEMPT_DISABLED = 6
-    BC_N = 7
-    UC_EXIT = 0             # re-evaluation at an ordinary exit found no need
-    UC_DOORBELL = 1         # the guest's synchronous unboost
-    UC_CAP = 2              # preempt-disabled boost over the cap
-    UC_BUDGET = 3           # bounded policy budget exhausted
-    UC_N = 4
-    ROGUE_NONE = 0
-    ROGUE_HOLD_BOOST = 1
-    ROGUE_DOORBELL_STORM = 2
-
-cdef struct vm_t:
-    s32 kern
-    s32 vcpu_base
-    s32 nvcpu
-    u8 hlt_exits
-    u8 posted_intr
-    u8 ipiv
-    u8 timer_exits
-    s64 exit_ns
-    s64 entry_ns
-    s64 halt_poll_max_ns
-    s64 halt_poll_grow
-    s64 halt_poll_grow_start
-    s64 halt_poll_shrink
-    s64 guest_poll_ns
-    # pvsched boost policy
-    u8 boost_mode
-    u8 boost_policy     # POLICY_RR / POLICY_FIFO while boosted
-    u8 rogue
-    s32 boost_prio      # sched_priority while boosted (1..99)
-    u32 triggers
-    s64 cap_ns          # max preempt-disabled boost (0 = off)
-    s64 doorbell_ns     # cost of the doorbell exit (fastpath wrmsr)
-    s64 setsched_ns     # cost of sched_setscheduler during an exit
-    s64 cs_budget_ns    # bounded: critical-section boost budget
-    s64 gen_budget_ns   # bounded: generic boost budget
-    # seed 002: PLE, directed yield (kvm_vcpu_on_spin), IPI-aware yield, guest locks
-    u8 ple              # pause-loop exiting enabled (and ple_gap > 0)
-    u8 ipi_aware        # IPI-aware candidate selection (patch 9)
-    u8 relaxed          # relaxed second round (patch 10, enable_relaxed_boost)
-    u8 fix_lb           # last_boosted_vcpu stores the boosted vCPU index (patch 6)
-    u8 ipi_tracking     # ipi_context written on unicast fixed IPI delivery (patches 7-8)
-    u8 pv_sched_yield   # guest KVM_HC_SCHED_YIELD after a multi-target call-function IPI
-    u8 lock_kind        # LOCK_QUEUED / LOCK_TICKET / LOCK_TAS
-    u8 sync_on          # the VM uses guest sync ops
-    u8 prio_order       # strict round as three passes (IPI receiver, pending, kernel) instead of one scan
-    u32 ple_gap
-    u64 ple_window_base
-    u64 ple_grow
-    u64 ple_shrink
-    u64 ple_max
-    s64 cpu_khz         # guest TSC frequency: PLE window cycles -> ns
-    s64 ipi_window_ns   # ipi_context recency window
-    s32 last_boosted    # kvm->last_boosted_vcpu
-    s32 lock_base       # first lock of this VM in Sim.locks
-    s32 nlock
-    u64 ys[48]          # YS_* counters
-
-cdef struct vcpu_t:
-    s32 vm
-    s32 task            # the vCPU thread
-    s32 rq              # the guest runqueue
-    s32 host_cpu        # pCPU it last ran on (its hrtimers live there)
-    u8 mode
-    u8 exit_reason
-    u8 guest_polling    # guest cpuidle haltpoll in progress (in guest mode)
-    u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
-    s64 mode_since
-    s64 t_mode[6]
-    u64 nr_exits[13]    # EXIT_NREASONS
-    s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
-    s64 halt_start
-    u64 nr_poll_ok
-    u64 nr_poll_fail
-    u64 nr_blocks
-    u64 nr_kicks
-    # pvsched boost state
-    u8 boost_status     # host's authoritative copy
-    u8 guest_status     # the guest-visible copy (published at entry)
-    u8 boost_req        # written by the guest
-    u8 pending_irq      # an interrupt waits for injection at the next entry
-    u8 boost_cat        # 0 = critical-section boost, 1 = generic boost
-    u8 latched          # bounded: throttled until debt is repaid
-    s64 pd_ts           # host timestamp of the first exit that saw preempt_disabled
-    s64 boost_since
-    s64 unboost_since
-    s64 bacc_since      # boosted-time accounting mark
-    s32 hooked_task     # guest task the switch/return-to-user hooks last ran for
-    s64 debt_ns         # bounded: boosted time not yet repaid (1:1 by unboosted time)
-    s64 boosted_ns[6]   # boosted time by vCPU mode
-    u64 nr_boost[7]
-    u64 nr_unboost[4]
-    u64 nr_budget_refused
-    # seed 002: KVM directed-yield flags (kvm_main.c), PLE window, guest IRQ handler, ipi_context
-    u64 ple_window      # cycles
-    u8 ready
-    u8 blocking         # blocked in kvm_vcpu_block and not yet run again
-    u8 preempted_in_kernel
-    u8 in_spin_loop
-    u8 dy_eligible
-    u8 pv_unhalted
-    u8 spinning         # a guest spin segment is running (spin timer armed)
-    u8 irq_active       # a guest IPI handler is in progress
-    u8 irq_frozen       # ... and holds the guest clock (not suspended by an exit)
-    u8 ipi_pending      # ipi_context: an IPI sent by this vCPU awaits its EOI
-    s32 spin_task
-    s64 spin_seg_start
-    s64 irq_left        # handler time left while suspended
-    s32 ipi_ring        # offset of this vCPU's sender FIFO in Sim.ipi_ring
-    s32 ipi_cap
-    s32 ipi_head
-    s32 ipi_n           # IPIs queued for handling here
-    s32 ipi_last_receiver   # ipi_context (sender side)
-    s32 ipi_last_sender     # ipi_context (receiver side)
-    s32 sy_target           # PV sched-yield hypercall due at the next spin start (vCPU index), -1 none
-    s64 ipi_time
-    s64 spin_ns
-    u64 nr_ple
-    u64 nr_yield_ok
-    u64 nr_yield_fail
-    u64 nr_ipi_handled
-
-cdef struct glock_t     # seed 002 guest spinlock, defined at the end
-
 cdef enum:
     RT_GUARD_FAIR_SERVER = 0
     RT_GUARD_THROTTLE = 1
     RT_GUARD_NONE = 2
-
-cdef struct Sim:
-    FairArena fa
-    task_t* task
-    s32 ntask
-    rq_t* rq
-    s32 ncpu            # host pCPUs: rqs [0, ncpu)
-    s32 nrq             # all rqs: host then guest (one per vCPU)
-    kern_t* kern
-    s32 nkern
-    vm_t* vm
-    s32 nvm
-    vcpu_t* vcpu
-    s32 nvcpu
-    s32* rt_head        # rq * 100 + prio
-    s32* rt_tail
-    s32 rt_overloaded   # rqs with two or more queued RT tasks (push/pull candidates)
-    u64* aff
-    u64* idle_mask      # per kernel: bit per rq with nothing current
-    op_t* ops
-    s32 nops
-    u32* hist           # ntask * HIST_NBUCKETS
-    EventQueue q
-    s64 now
-    u64 nevents
-    s64 ctx_switch_ns
-    s64 idle_exit_ns
-    s32 n_cstates       # C-states: exit latency of the deepest state whose residency fits the idle time
-    s64 cst_residency[8]
-    s64 cst_latency[8]
-    int host_tick_exits
-    int rt_guard
-    s64 fs_runtime_ns
-    s64 fs_period_ns
-    s64 rt_runtime_ns
-    s64 rt_period_ns
-    s32 rr_ticks
-    int check
-    int balance         # newly-idle and NOHZ idle-kick load balancing
-    int periodic_balance  # busy CPUs' periodic sched_balance_rq (needs balance)
-    u8* lb_skip         # per rq: excluded from this balance pass (all its tasks pinned)
-    s32* lb_tasks       # scratch: the source rq's fair tasks
-    s32* lb_stack       # scratch: entity walk stack / group-entity path (>= entities + groups)
-    s64 migration_cost_ns
-    u64 nr_balance_pulls
-    u64 violations
-    u64 violation_kind  # bitmask of invariant kinds seen
-    # slot bases in the event queue
-    s32 slot_tick       # + rq
-    s32 slot_burst      # + rq
-    s32 slot_fs         # + host rq
-    s32 slot_rt         # + host rq
-    s32 slot_vcpu       # + vcpu
-    s32 slot_vbudget    # + vcpu (bounded-boost budget timer)
-    s32 slot_task       # + task
-    # seed 002 (spin.pxi, yield.pxi)
-    glock_t* locks
-    s32 nlocks
-    s32* ipi_ring
-    u32* vm_hist        # nvm * HIST_NBUCKETS: IPI round-trip latency
-    u32* vm_lhist       # nvm * HIST_NBUCKETS: contended lock wait
-    s32 slot_spin       # + vcpu: spin segment end (PLE window / PV threshold)
-    s32 slot_irq        # + vcpu: guest IPI handler end
-    s32 slot_end        # first slot after the seed-002 slots
-    u8 dbst_on          # vCPU debooster in yield_to_task_fair
-    u8 dbst_curve       # DBST_CURVE_*
-    u8 dbst_rl_every    # v1 rate limiter: refresh the timestamp on every call
-    s64 dbst_rate_ns
-    s64 dbst_debounce_ns
-    u64 ys_host[48]     # YS_* counters for yields by host tasks
-
-# ---------------------------------------------------------------- seed 002: guest sync and directed yield
-cdef enum:
-    OP_LOCK = 12        # spin_lock: a = first lock (VM-local), b = PV spin threshold ns (-1 = no PV), c = lock count
-    OP_UNLOCK = 13      # spin_unlock of the lock held
-    OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
-    OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
-    OP_LAST = 15
-    WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
-    WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
-    SYNC_NONE = 0
-    SYNC_LOCK_SPIN = 1  # spinning for a lock (in guest mode when its vCPU runs)
-    SYNC_LOCK_HALT = 2  # PV spinlock: spun past the threshold, vCPU halted until kicked
-    SYNC_IPI_WAIT = 3   # csd_lock_wait: spinning until its IPIs are handled
-    LOCK_QUEUED = 0     # qspinlock (PV hybrid: lock stealing while the queue head is not spinning)
-    LOCK_TICKET = 1     # ticket lock: strict FIFO hand-off
-    LOCK_TAS = 2        # virt_spin_lock: test-and-set, no queue, no PV wait (guest without PV spinlocks)
-    DBST_CURVE_STEPS = 0    # the patch's queue-size table
-    DBST_CURVE_LINEAR = 1   # linear 6.0x at 2 entities -> 1.0x at 12, 1.0x above
-
-# Per-VM counters (vm_t.ys; Sim.ys_host for host yielders). Names in yield_api.pxi (YS_NAMES).
-cdef enum:
-    YS_LOCK_ACQ = 0
-    YS_LOCK_CONTENDED = 1
-    YS_LOCK_STEAL = 2
-    YS_CS_DONE = 3
-    YS_LOCK_WAIT_NS = 4
-    YS_PV_HALT = 5
-    YS_PV_KICK = 6
-    YS_SPIN_NS = 7
-    YS_IPI_SENT = 8
-    YS_IPI_RT = 9
-    YS_IPI_RT_NS = 10
-    YS_IPI_RT_MAX = 11
-    YS_IPI_TRACKED = 12
-    YS_EOI_CLR_RECV = 13
-    YS_EOI_CLR_SEND = 14
-    YS_PLE = 15
-    YS_ON_SPIN = 16
-    YS_NO_BOOST = 17
-    YS_RELAXED_ROUND = 18
-    YS_YT_ATTEMPT = 19
-    YS_YT_OK = 20
-    YS_YT_ESRCH = 21
-    YS_YT_CLASS = 22
-    YS_YT_RUNNING = 23
-    YS_YT_NOT_RUNNABLE = 24
-    YS_YT_NOT_QUEUED = 25
-    YS_BOOST_IPI = 26
-    YS_BOOST_PENDING = 27
-    YS_BOOST_KERNEL = 28
-    YS_BOOST_RELAXED = 29
-    YS_BOOST_VANILLA = 30
-    YS_BOOST_IPI_STALE = 31
-    YS_DB_APPLIED = 32
-    YS_DB_DEBOUNCED = 33
-    YS_DB_RATE_LIMITED = 34
-    YS_DB_CROSS_RQ = 35
-    YS_DB_SKIPPED = 36
-    YS_DB_PENALTY_NS = 37
-    YS_IPI_HANDLED = 38
-    YS_YT_SAME_RQ = 39          # successful yield_to whose target shares the yielder's rq
-    YS_YT_SAME_RQ_PICKED = 40   # ... and the target runs right after the yield (buddy honoured)
-    YS_BOOST_USEFUL = 41        # ground truth: the boosted vCPU holds the spinner's lock / owes it an IPI
-    YS_SCHED_YIELD = 42         # guest PV sched-yield hypercalls (KVM_HC_SCHED_YIELD)
-    YS_SCHED_YIELD_OK = 43      # ... whose kvm_vcpu_yield_to succeeded
-    YS_N = 44
-
-cdef struct glock_t:
-    s32 vm
-    s32 owner           # holding task, -1 = free
-    s32 head            # waiter FIFO (linked through task_t.lock_next)
-    s32 tail
-    s32 nwait
-    s64 hold_since
