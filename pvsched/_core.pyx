@@ -14,7 +14,6 @@ cimport numpy as cnp
 from pvsched.sched.calc cimport *
 from pvsched.sched.pelt cimport *
 from pvsched.sched.sched cimport *
-from pvsched.sched.fair cimport *
 from pvsched.guest.workload cimport *
 from pvsched.guest.sync cimport *
 from pvsched.policies.boost cimport *
@@ -27,13 +26,28 @@ from pvsched.engine.sim cimport *
 
 cnp.import_array()
 
+include "sched/fair_tree.pxi"
+include "sched/fair.pxi"
+include "sched/cfs.pxi"
+include "sched/load_avg.pxi"
+include "sched/cgroup.pxi"
+include "sched/fair_class.pxi"
+include "sched/rt.pxi"
+include "sched/deadline.pxi"
 include "sched/core.pxi"
-include "kvm/vcpu.pxi"
-include "policies/boost.pxi"
+include "sched/syscalls.pxi"
 include "sched/balance.pxi"
+include "guest/workload.pxi"
 include "guest/sync.pxi"
+include "kvm/vcpu.pxi"
+include "kvm/halt.pxi"
+include "kvm/lapic.pxi"
 include "kvm/directed_yield.pxi"
+include "policies/boost.pxi"
+include "policies/debooster.pxi"
+include "policies/ipi_aware_yield.pxi"
+include "engine/loop.pxi"
 include "sched/pelt_api.pxi"
 include "sched/kernel_api.pxi"
 include "engine/engine.pxi"
-include "engine/yield_api.pxi"
+include "engine/probes.pxi"

@@ -20,9 +20,6 @@ DEFAULT_FEATURES_CFS = (F_GENTLE_FAIR_SLEEPERS | F_START_DEBIT | F_LAST_BUDDY | 
 DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLINE | F_RUN_TO_PARITY
                     | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
                     | F_WAKEUP_PREEMPTION)
-OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
-       "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
-       "vcpu": OP_VCPU, "critical": OP_CRITICAL}
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
                 "doorbell", "budget", "ple", "hypercall", "eoi")
@@ -474,7 +471,10 @@ cdef class Engine:
         if not nohz_idle:
             for c in range(ncpu):
                 ev_arm(&s.q, s.slot_tick + c, s.kern[0].tick_ns)
-        sync_setup(s, vms, debooster, opsv, tkern, tps, tpl)     # seed 002 (yield_api.pxi)
+        debooster_build(s, debooster)
+        directed_yield_build(s, vms)
+        ipi_aware_yield_build(s, vms)
+        guest_sync_build(s, vms, opsv, tkern, tps, tpl)
 
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
@@ -515,6 +515,7 @@ cdef class Engine:
             if s.vcpu[i].mode != VM_OFF:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
                 s.vcpu[i].mode_since = s.now
+        sync_finalize(s)
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -612,7 +613,8 @@ cdef class Engine:
             vc["boosted_wait_ns"][c] = s.vcpu[c].boost.boosted_ns[VM_PREEMPTED]
             vc["budget_refused"][c] = s.vcpu[c].boost.nr_budget_refused
             vc["boosted"][c] = s.vcpu[c].boost.status == VCPU_BOOST_BOOSTED
-        sync_results(s, out, vc)         # seed 002: vCPU yield columns, per-VM table (yield_api.pxi)
+        directed_yield_results(s, out, vc)
+        guest_sync_results(s, out, vc)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

@@ -1,9 +1,8 @@
-# Seed 002, guest side: guest spinlocks (queued / ticket, with PV-spinlock halt and kick),
-# IPI-based synchronization (smp_call_function: send, spin until handled), and the spin
+# Guest synchronisation: guest spinlocks (queued / ticket / test-and-set, with PV-spinlock halt
+# and kick), IPI-based synchronisation (smp_call_function: send, spin until handled), and the spin
 # segments that pause-loop exiting watches.
 #
 # Model
-# -----
 # * A spinning guest task stays current on its vCPU and burns guest time (remaining = -1,
 #   preemption disabled). While its vCPU is in guest mode a "spin segment" runs; the vCPU's spin
 #   slot fires at the earlier of the PLE window (converted to ns at the guest TSC frequency) and,
@@ -26,8 +25,6 @@
 #   the ipi_context clearing unless APICv virtualizes EOI. Senders spin until every target handled it.
 # * Lock/IPI state is per-VM arrays allocated at Engine construction; nothing is allocated per event.
 
-from libc.math cimport log as c_log
-
 cdef inline bint task_executing(Sim* s, s32 t) noexcept nogil:
     # t is current on its guest rq and the guest clock runs (vCPU in guest mode, no IRQ handler).
     cdef s32 cpu = s.task[t].cpu
@@ -39,23 +36,8 @@ cdef inline bint lock_head_spinning(Sim* s, s32 w) noexcept nogil:
     return (s.task[w].sync.state == SYNC_LOCK_SPIN and s.rq[cpu].curr == w
             and s.vcpu[s.rq[cpu].vcpu].mode == VM_GUEST)
 
-cdef inline s64 ple_window_ns(vm_t* vm, u64 cycles) noexcept nogil:
-    # cycles at the guest TSC frequency -> ns (cycles <= UINT_MAX, khz >= 1: no overflow)
-    return <s64>((cycles * <u64>1000000 + <u64>vm.cpu_khz - 1) // <u64>vm.cpu_khz)
-
-cdef inline s64 sample_work(task_t* p, s64 a, s64 b, s64 flags) noexcept nogil:
-    cdef double u
-    cdef s64 cap, v
-    if flags & WORK_EXP:
-        if a <= 0:
-            return 0
-        u = (<double>(splitmix64(&p.rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0)   # (0, 1]
-        cap = b if b > 0 else 20 * a
-        v = <s64>(-<double>a * c_log(u) + 0.5)
-        return v if v < cap else cap
-    return a + rand_upto(p, b)
-
 # ---------------------------------------------------------------- spin segments
+
 cdef void spin_seg_start(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
@@ -112,6 +94,7 @@ cdef void sync_wake_running(Sim* s, s32 t) noexcept nogil:
         ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start if s.rq[cpu].seg_start > s.now else s.now)
 
 # ---------------------------------------------------------------- spinlocks
+
 cdef inline void lock_queue_push(Sim* s, glock_t* lk, s32 t) noexcept nogil:
     s.task[t].sync.lock_next = -1
     if lk.tail >= 0:
@@ -176,30 +159,6 @@ cdef void lock_grant(Sim* s, s32 L, s32 w) noexcept nogil:
     s.vm_lhist[<s64>s.locks[L].vm * HIST_NBUCKETS + hist_bucket(waited)] += 1
     sync_wake_running(s, w)
 
-cdef void pv_kick(Sim* s, s32 from_v, s32 to_v) noexcept nogil:
-    # KVM_HC_KICK_CPU from the unlocker: a hypercall exit, then kvm_pv_kick_cpu_op (APIC_DM_REMRD:
-    # pv_unhalted, KVM_REQ_EVENT, kvm_vcpu_kick). Seed 000's kick_unhalt trigger may boost.
-    cdef vcpu_t* tv = &s.vcpu[to_v]
-    cdef vm_t* vm = &s.vm[tv.vm]
-    cdef s32 from_cpu = s.vcpu[from_v].host_cpu if from_v >= 0 else tv.host_cpu
-    cdef s32 t
-    vm.ys[YS_PV_KICK] += 1
-    tv.pv_unhalted = 1
-    if vm.boost.mode and (vm.boost.triggers & TR_KICK_UNHALT):
-        vcpu_set_boost(s, to_v, True, BC_KICK_UNHALT)
-    if tv.mode == VM_HALTED:
-        vcpu_kick(s, to_v, from_cpu)
-    elif tv.mode == VM_POLL:
-        vcpu_poll_success(s, to_v)
-    elif tv.mode == VM_GUEST:
-        # HLT pass-through: the waiter halted inside the guest; the kick interrupt wakes it there
-        t = s.rq[tv.rq].curr
-        if t >= 0 and s.task[t].sync.state == SYNC_LOCK_HALT:
-            tv.pv_unhalted = 0
-            sync_resume(s, to_v, t)
-    if from_v >= 0 and s.vcpu[from_v].mode == VM_GUEST:
-        vcpu_exit(s, from_v, EXIT_HYPERCALL, vm.exit_ns)
-
 cdef void lock_release(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s32 L = p.sync.held_lock
@@ -246,32 +205,7 @@ cdef void pv_wait(Sim* s, s32 v, s32 t) noexcept nogil:
     if vm.hlt_exits:
         vcpu_exit(s, v, EXIT_HLT, vm.exit_ns)
 
-# ---------------------------------------------------------------- IPIs
-cdef void ipi_track(Sim* s, s32 vs, s32 vt) noexcept nogil:
-    # kvm_track_ipi_communication: sender-side fields and the receiver's last_ipi_sender.
-    cdef vm_t* vm = &s.vm[s.vcpu[vs].vm]
-    s.vcpu[vs].ipi.last_receiver = vt - vm.vcpu_base
-    s.vcpu[vs].ipi.pending = 1
-    s.vcpu[vs].ipi.time = s.now
-    s.vcpu[vt].ipi.last_sender = vs - vm.vcpu_base
-    vm.ys[YS_IPI_TRACKED] += 1
-
-cdef void ipi_eoi_clear(Sim* s, s32 v) noexcept nogil:
-    # kvm_clear_ipi_on_eoi: (1) always clear the receiver's context; (2) clear the sender's pending
-    # flag only if the sender's last receiver is this vCPU and the IPI is within the window.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    cdef s32 sender = vc.ipi.last_sender
-    cdef vcpu_t* sd
-    vc.ipi.pending = 0
-    vc.ipi.last_sender = -1
-    vc.ipi.last_receiver = -1
-    vm.ys[YS_EOI_CLR_RECV] += 1
-    if sender >= 0:
-        sd = &s.vcpu[vm.vcpu_base + sender]
-        if sd.ipi.last_receiver == v - vm.vcpu_base and s.now - sd.ipi.time <= vm.ipi_yield.window_ns:
-            sd.ipi.pending = 0
-            vm.ys[YS_EOI_CLR_SEND] += 1
+# ---------------------------------------------------------------- the guest IPI handler
 
 cdef void irq_start(Sim* s, s32 v) noexcept nogil:
     # The guest takes the IPI: freeze the guest rq (no task progresses) for the handler time.
@@ -285,35 +219,6 @@ cdef void irq_start(Sim* s, s32 v) noexcept nogil:
     vc.gsync.irq_active = 1
     vc.gsync.irq_frozen = 1
     ev_arm(&s.q, s.slot_irq + v, s.now + h)
-
-cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept nogil:
-    # kvm_irq_delivery_to_apic for a fixed IPI from vCPU vs to vt on behalf of task `sender`.
-    cdef vcpu_t* vc = &s.vcpu[vt]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    cdef s32 slot
-    if unicast and vm.ipi_yield.aware and vm.ipi_yield.tracking and not vm.ipiv:
-        ipi_track(s, vs, vt)      # with IPI virtualization the ICR write never reaches KVM
-    slot = vc.gsync.ipi_head + vc.gsync.ipi_n
-    if slot >= vc.gsync.ipi_cap:
-        slot -= vc.gsync.ipi_cap
-    s.ipi_ring[vc.gsync.ipi_ring + slot] = sender
-    vc.gsync.ipi_n += 1
-    vc.pending_irq = 1
-    if vc.mode == VM_GUEST:
-        if vc.gsync.irq_active:
-            return
-        if vm.posted_intr:
-            if vm.boost.mode and guest_irq_hooks(s, vt):
-                return          # seed 000's doorbell exit: the IPI is taken at re-entry
-            irq_start(s, vt)
-        else:
-            vcpu_exit(s, vt, EXIT_IPI_RECV, vm.exit_ns)
-    elif vc.mode == VM_HALTED:
-        if vm.boost.mode and not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
-            vcpu_set_boost(s, vt, True, BC_KICK_INTR)
-        vcpu_kick(s, vt, s.vcpu[vs].host_cpu)
-    elif vc.mode == VM_POLL:
-        vcpu_poll_success(s, vt)
 
 cdef void ipi_done(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
@@ -357,7 +262,8 @@ cdef void handle_irq_end(Sim* s, s32 v) noexcept nogil:
     else:
         vcpu_enter(s, v)
 
-# ---------------------------------------------------------------- hooks called from kvm.pxi
+# ---------------------------------------------------------------- entry points for the KVM layer
+
 cdef void sync_leave_guest(Sim* s, s32 v) noexcept nogil:
     # Top of vcpu_leave_guest: end the spin segment; an exit during a handler suspends it
     # (and undoes the handler's freeze so the caller's freeze charges nothing twice).
@@ -418,6 +324,7 @@ cdef bint sync_halt_ok(Sim* s, s32 v) noexcept nogil:
     return not guest_busy(s, vc.rq)
 
 # ---------------------------------------------------------------- ops (from program_advance)
+
 cdef inline s32 ipi_target(s32 me, s32 start, s32 j, s32 n) noexcept nogil:
     # The j-th of k consecutive other vCPUs from `start` (k = 1: a uniform other vCPU).
     return (me + 1 + (start + j) % (n - 1)) % n
@@ -504,18 +411,8 @@ cdef int sync_op(Sim* s, s32 t, op_t* op) noexcept nogil:
         return STEP_RUN
     return -1
 
-cdef void kvm_sched_yield(Sim* s, s32 v, s32 vt) noexcept nogil:
-    # The guest's KVM_HC_SCHED_YIELD (kvm_smp_send_call_func_ipi) and the host's kvm_sched_yield.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    vm.ys[YS_SCHED_YIELD] += 1
-    vcpu_exit(s, v, EXIT_HYPERCALL, vm.exit_ns)
-    if s.rq[vc.host_cpu].nr_running == 1 or not s.vcpu[vt].ready:
-        return          # single_task_running(), or the target is not ready (targets exclude self)
-    if yield_to(s, vc.host_cpu, s.vcpu[vt].task) > 0:
-        vm.ys[YS_SCHED_YIELD_OK] += 1
-
 # ---------------------------------------------------------------- spin timer
+
 cdef void handle_spin(Sim* s, s32 v) noexcept nogil:
     # The spin segment reached the PV threshold (halt) or the PLE window (pause-loop exit).
     cdef vcpu_t* vc = &s.vcpu[v]
@@ -552,3 +449,102 @@ cdef void sync_finalize(Sim* s) noexcept nogil:
                 p.sync.spin_left = 0
         vc.gsync.spin_ns += el
         s.vm[vc.vm].ys[YS_SPIN_NS] += <u64>el
+
+# ---------------------------------------------------------------- building and results
+LOCK_KINDS = {"queued": LOCK_QUEUED, "ticket": LOCK_TICKET, "tas": LOCK_TAS}
+
+
+cdef int guest_sync_build(Sim* s, list vms, long long[:, :] opsv, long long[:] tkern, long long[:] tps,
+                          long long[:] tpl) except -1:
+    # Per-VM lock tables and IPI rings sized by the scenario; nothing is allocated per event.
+    cdef s32 k, i, n, v, code, nlock_total = 0, ring_total = 0, L
+    cdef vm_t* vm
+    cdef vcpu_t* vc
+    ntask_vm = [0] * max(s.nvm, 1)
+    for i in range(s.ntask):
+        if tkern[i] > 0 and s.task[i].vcpu < 0:
+            ntask_vm[tkern[i] - 1] += 1
+    for k in range(s.nvm):
+        d = vms[k]
+        vm = &s.vm[k]
+        nl = int(d.get("nlocks", 0))
+        kind = d.get("spinlock", "queued")
+        if not (0 <= nl <= 1_000_000 and kind in LOCK_KINDS):
+            raise ValueError(f"vm {k}: lock parameters out of range")
+        vm.gsync.lock_kind = LOCK_KINDS[kind]
+        vm.gsync.nlock = nl
+        vm.gsync.lock_base = nlock_total
+        nlock_total += nl
+        vm.gsync.pv_sched_yield = bool(d.get("pv_sched_yield", False))
+        vm.gsync.on = 0
+    for i in range(s.ntask):
+        for n in range(tpl[i]):
+            code = <s32>opsv[tps[i] + n, 0]
+            if code < OP_LOCK:
+                continue
+            if code == OP_WORK:
+                if opsv[tps[i] + n, 3] & ~(WORK_EXP | WORK_KERNEL):
+                    raise ValueError(f"task {i}: work op flags {opsv[tps[i] + n, 3]} unknown")
+                continue
+            if tkern[i] == 0:
+                raise ValueError(f"task {i}: lock and IPI ops run only in guest tasks")
+            vm = &s.vm[tkern[i] - 1]
+            vm.gsync.on = 1
+            if code == OP_LOCK and (opsv[tps[i] + n, 3] < 1 or opsv[tps[i] + n, 1] + opsv[tps[i] + n, 3] > vm.gsync.nlock):
+                raise ValueError(f"task {i}: lock op names locks outside the VM's {vm.gsync.nlock}")
+            if code == OP_IPI and (opsv[tps[i] + n, 1] < 1 or opsv[tps[i] + n, 1] > vm.nvcpu - 1
+                                   or opsv[tps[i] + n, 2] < 1):
+                raise ValueError(f"task {i}: IPI op needs 1..{vm.nvcpu - 1} targets and a handler time")
+    for v in range(s.nvcpu):
+        ring_total += ntask_vm[s.vcpu[v].vm] + 1
+    s.nlocks = nlock_total
+    s.locks = <glock_t*>calloc(max(nlock_total, 1), sizeof(glock_t))
+    s.ipi_ring = <s32*>calloc(max(ring_total, 1), sizeof(s32))
+    s.vm_hist = <u32*>calloc(max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.vm_lhist = <u32*>calloc(max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
+    if not s.locks or not s.ipi_ring or not s.vm_hist or not s.vm_lhist:
+        raise MemoryError("pvsched: scenario too large for memory")
+    for k in range(s.nvm):
+        for L in range(s.vm[k].gsync.lock_base, s.vm[k].gsync.lock_base + s.vm[k].gsync.nlock):
+            s.locks[L].vm = k
+            s.locks[L].owner = -1
+            s.locks[L].head = -1
+            s.locks[L].tail = -1
+    ring_total = 0
+    for v in range(s.nvcpu):
+        vc = &s.vcpu[v]
+        vc.gsync.ipi_ring = ring_total
+        vc.gsync.ipi_cap = ntask_vm[vc.vm] + 1
+        ring_total += vc.gsync.ipi_cap
+        vc.gsync.sy_target = -1
+        vc.gsync.spin_task = -1
+    for i in range(s.ntask):
+        s.task[i].sync.lock = -1
+        s.task[i].sync.held_lock = -1
+        s.task[i].sync.lock_next = -1
+        s.task[i].sync.spin_left = -1
+        s.task[i].sync.spin_threshold = -1
+    return 0
+
+
+cdef void guest_sync_results(Sim* s, dict out, dict vc):
+    # Per-vCPU spin and IPI columns, the per-VM lock count, IPI round-trip and lock-wait histograms.
+    cdef s32 v, k, c
+    spin = np.zeros(s.nvcpu, dtype=np.int64)
+    handled = np.zeros(s.nvcpu, dtype=np.int64)
+    for v in range(s.nvcpu):
+        spin[v] = s.vcpu[v].gsync.spin_ns
+        handled[v] = s.vcpu[v].gsync.nr_ipi_handled
+    vc["spin_ns"] = spin
+    vc["ipi_handled"] = handled
+    out["vm"]["nlocks"] = np.array([s.vm[k].gsync.nlock for k in range(s.nvm)], dtype=np.int64)
+    hist = np.zeros((s.nvm, HIST_NBUCKETS), dtype=np.uint32)
+    lhist = np.zeros((s.nvm, HIST_NBUCKETS), dtype=np.uint32)
+    cdef unsigned int[:, :] hv = hist
+    cdef unsigned int[:, :] lv = lhist
+    for k in range(s.nvm):
+        for c in range(HIST_NBUCKETS):
+            hv[k, c] = s.vm_hist[<s64>k * HIST_NBUCKETS + c]
+            lv[k, c] = s.vm_lhist[<s64>k * HIST_NBUCKETS + c]
+    out["vm_ipi_hist"] = hist
+    out["vm_lock_hist"] = lhist

@@ -1,12 +1,7 @@
-# Seed 002, host side: pause-loop exits and the PLE window (arch/x86/kvm/vmx.c, x86.h),
-# kvm_vcpu_on_spin with its per-vCPU flags (virt/kvm/kvm_main.c), core yield_to() with its failure
-# cases (kernel/sched/syscalls.c), and the two mechanisms of the series:
-#   * the vCPU debooster in yield_to_task_fair (patches 1-5, "sched/fair: ... yield deboost"),
-#   * IPI-aware directed yield: ipi_context, EOI clearing, candidate priority, relaxed round,
-#     and the last_boosted_vcpu fix (patches 6-10).
-# Everything is per event, C-level, and off unless the scenario switches it on.
+# Pause-loop exiting and directed yield (arch/x86/kvm/vmx.c, virt/kvm/kvm_main.c, Linux v6.15):
+# the per-vCPU flags the preempt notifiers keep (ready, preempted_in_kernel), the PLE window,
+# handle_pause, kvm_vcpu_on_spin's candidate scan and the KVM_HC_SCHED_YIELD hypercall.
 
-# ---------------------------------------------------------------- preempt notifiers
 cdef inline bint guest_in_kernel(Sim* s, s32 v) noexcept nogil:
     # Guest CPL 0 at this instant: an IRQ handler, the idle loop, kernel code with preemption
     # disabled (a lock holder's critical section), or spinning for a lock / an IPI.
@@ -50,6 +45,11 @@ cdef void yield_sched_in(Sim* s, s32 v) noexcept nogil:
         vc.ple_window = w
 
 # ---------------------------------------------------------------- PLE
+
+cdef inline s64 ple_window_ns(vm_t* vm, u64 cycles) noexcept nogil:
+    # cycles at the guest TSC frequency -> ns (cycles <= UINT_MAX, khz >= 1: no overflow)
+    return <s64>((cycles * <u64>1000000 + <u64>vm.cpu_khz - 1) // <u64>vm.cpu_khz)
+
 cdef inline void grow_ple_window(vm_t* vm, vcpu_t* vc) noexcept nogil:
     # __grow_ple_window: modifier < 1 -> base; < base -> multiply; else add; capped at max.
     cdef u64 w = vc.ple_window
@@ -74,6 +74,7 @@ cdef void handle_pause(Sim* s, s32 v) noexcept nogil:
     kvm_vcpu_on_spin(s, v)
 
 # ---------------------------------------------------------------- candidate predicates
+
 cdef inline bint vcpu_has_pending_interrupt(vm_t* vm, vcpu_t* c) noexcept nogil:
     # kvm_arch_dy_has_pending_interrupt (x86): only an APICv posted-interrupt descriptor is visible.
     return vm.posted_intr != 0 and (c.pending_irq != 0 or c.gsync.ipi_n > 0)
@@ -89,50 +90,8 @@ cdef inline bint eligible_for_directed_yield(vcpu_t* c) noexcept nogil:
         c.dy_eligible = not c.dy_eligible
     return eligible
 
-cdef inline bint vcpu_is_ipi_receiver(Sim* s, vm_t* vm, vcpu_t* me, s32 idx) noexcept nogil:
-    # kvm_vcpu_is_ipi_receiver: me sent its last IPI to idx, it is not EOI'd, and it is recent.
-    return (vm.ipi_yield.tracking != 0 and me.ipi.pending != 0 and me.ipi.last_receiver == idx
-            and s.now - me.ipi.time <= vm.ipi_yield.window_ns)
-
-# ---------------------------------------------------------------- yield_to
-cdef inline u64* ys_of_task(Sim* s, s32 t) noexcept nogil:
-    if t >= 0 and s.task[t].vcpu >= 0:
-        return s.vm[s.vcpu[s.task[t].vcpu].vm].ys
-    return s.ys_host
-
-cdef int yield_to(Sim* s, s32 cpu, s32 p) noexcept nogil:
-    # Core yield_to(p, preempt = true) from rq(cpu)->curr. Returns -1 (-ESRCH), 0 or 1.
-    cdef s32 curr = s.rq[cpu].curr
-    cdef s32 p_rq = s.task[p].cpu
-    cdef u64* ys = ys_of_task(s, curr)
-    ys[YS_YT_ATTEMPT] += 1
-    if s.rq[cpu].nr_running == 1 and s.rq[p_rq].nr_running == 1:
-        ys[YS_YT_ESRCH] += 1
-        return -1
-    if s.task[curr].cls != CLS_FAIR or s.task[p].cls != s.task[curr].cls:
-        ys[YS_YT_CLASS] += 1            # RT has no yield_to_task; or a different class
-        return 0
-    if s.rq[p_rq].curr == p:
-        ys[YS_YT_RUNNING] += 1          # task_on_cpu
-        return 0
-    if s.task[p].state != TS_RUNNABLE:
-        ys[YS_YT_NOT_RUNNABLE] += 1     # not TASK_RUNNING (e.g. blocked in kvm_vcpu_block)
-        return 0
-    if not yield_to_task_fair(s, cpu, p):
-        ys[YS_YT_NOT_QUEUED] += 1
-        return 0
-    ys[YS_YT_OK] += 1
-    if p_rq != cpu:
-        s.fa.resched[p_rq] |= RESCHED_NOW       # resched_curr(p_rq), not lazy
-        resched_deliver(s, p_rq, False)
-    schedule(s, cpu)
-    if p_rq == cpu:
-        ys[YS_YT_SAME_RQ] += 1
-        if s.rq[cpu].curr == p:
-            ys[YS_YT_SAME_RQ_PICKED] += 1
-    return 1
-
 # ---------------------------------------------------------------- kvm_vcpu_on_spin
+
 cdef enum:
     CAND_VANILLA = 0
     CAND_IPI = 1
@@ -259,137 +218,82 @@ cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
     mc.in_spin_loop = 0
     mc.dy_eligible = 0
 
-# ---------------------------------------------------------------- vCPU debooster
-cdef inline u64 deboost_cap(u64 gran, u32 nr, int curve) noexcept nogil:
-    # Upper bound of the penalty by the number of entities queued at the LCA.
-    if curve == DBST_CURVE_LINEAR:
-        if nr <= 2:
-            return gran * 6
-        if nr > 12:
-            return gran
-        return gran * (60 - 5 * (nr - 2)) // 10      # 6.0x at 2, -0.5x per entity, 1.0x at 12
-    if nr <= 2:
-        return gran * 6
-    if nr == 3:
-        return gran * 4
-    if nr <= 6:
-        return (gran * 5) // 2
-    if nr <= 8:
-        return gran * 2
-    if nr <= 12:
-        return (gran * 3) // 2
-    return gran
+# ---------------------------------------------------------------- KVM_HC_SCHED_YIELD
 
-cdef inline u64 deboost_floor(u64 gran, u32 nr) noexcept nogil:
-    # The patch's baseline push when there is no fairness gap (never above gran, so after the
-    # clamp to [gran, cap] it cannot change the result; kept for fidelity).
-    if nr == 3:
-        return (gran * 15) // 16
-    if 4 <= nr <= 6:
-        return (gran * 5) // 8
-    if 7 <= nr <= 8:
-        return gran // 2
-    if 9 <= nr <= 12:
-        return (gran * 3) // 8
-    if nr > 12:
-        return gran // 4
-    return gran
+cdef void kvm_sched_yield(Sim* s, s32 v, s32 vt) noexcept nogil:
+    # The guest's KVM_HC_SCHED_YIELD (kvm_smp_send_call_func_ipi) and the host's kvm_sched_yield.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef vm_t* vm = &s.vm[vc.vm]
+    vm.ys[YS_SCHED_YIELD] += 1
+    vcpu_exit(s, v, EXIT_HYPERCALL, vm.exit_ns)
+    if s.rq[vc.host_cpu].nr_running == 1 or not s.vcpu[vt].ready:
+        return          # single_task_running(), or the target is not ready (targets exclude self)
+    if yield_to(s, vc.host_cpu, s.vcpu[vt].task) > 0:
+        vm.ys[YS_SCHED_YIELD_OK] += 1
 
-cdef inline u64 deboost_penalty(u64 gran, u64 need, u32 nr, bint reverse, int curve) noexcept nogil:
-    # yield_deboost_calculate_penalty: gran + 1.1 x need, debounced to max(need, gran) on a
-    # reverse pair, clamped to [gran, cap(nr)]. Saturating u64 arithmetic throughout.
-    cdef u64 U64_MAX = ~(<u64>0)
-    cdef u64 penalty, weighted, alt, maxp, base
-    if gran > U64_MAX // 8:
-        gran = U64_MAX // 8
-    penalty = gran
-    if need:
-        weighted = need + need // 10 if need <= U64_MAX - need // 10 else U64_MAX
-        if weighted > U64_MAX - penalty:
-            weighted = U64_MAX - penalty
-        penalty += weighted
-    if reverse:
-        alt = need if need > gran else gran
-        if penalty > alt:
-            penalty = alt
-    maxp = deboost_cap(gran, nr, curve)
-    if penalty < gran:
-        penalty = gran
-    if penalty > maxp:
-        penalty = maxp
-    if need == 0:
-        base = deboost_floor(gran, nr)
-        if penalty < base:
-            penalty = base
-    return penalty
 
-cdef void deboost_apply(FairArena* a, cfs_rq_t* cfs, s32 n, u64 penalty) noexcept nogil:
-    # yield_deboost_apply_penalty (v1): vruntime += penalty, deadline = vruntime + vslice,
-    # vlag = V - vruntime, update_min_vruntime. The yielder's entity is curr at its level (not in
-    # the tree, so (S, W) are untouched); a queued entity is taken out of the tree and re-inserted
-    # so that the sums and the augmented tree stay exact. vruntime is u64 modular: adding a bounded
-    # penalty is always safe (the patch's raw `vruntime > U64_MAX - penalty` test would refuse it
-    # right after v6.15 starts min_vruntime at -2^20; pvsched bounds the penalty instead).
-    cdef sched_entity* se = &a.se[n]
-    cdef bint curr = cfs.curr == n
-    if not curr:
-        __dequeue_entity(a, cfs, n)
-    se.vruntime += penalty
-    se.deadline = se.vruntime + calc_delta_fair(se.slice, se)
-    if not curr:
-        __enqueue_entity(a, cfs, n)
-    se.vlag = <s64>(avg_vruntime(a, cfs) - se.vruntime)
-    update_min_vruntime(a, cfs)
+# ---------------------------------------------------------------- building and results
+UINT_MAX = 4294967295
+YS_NAMES = (
+    "lock_acquisitions", "lock_contended", "lock_steals", "critical_sections", "lock_wait_ns",
+    "pv_halts", "pv_kicks", "spin_ns", "ipi_sent", "ipi_round_trips", "ipi_rtt_sum_ns", "ipi_rtt_max_ns",
+    "ipi_tracked", "eoi_clear_receiver", "eoi_clear_sender", "ple_exits", "on_spin", "on_spin_no_boost",
+    "relaxed_rounds", "yield_to_attempts", "yield_to_ok", "yield_to_esrch", "yield_to_class",
+    "yield_to_running", "yield_to_not_runnable", "yield_to_not_queued", "boost_ipi_receiver",
+    "boost_pending_irq", "boost_kernel", "boost_relaxed", "boost_vanilla", "boost_ipi_stale",
+    "deboost_applied", "deboost_debounced", "deboost_rate_limited", "deboost_cross_rq", "deboost_skipped",
+    "deboost_penalty_ns", "ipi_handled", "yield_to_same_rq", "yield_to_same_rq_picked", "boost_useful",
+    "sched_yield_hypercalls", "sched_yield_ok")
 
-cdef void yield_to_deboost(Sim* s, s32 cpu, s32 p) noexcept nogil:
-    # Called from yield_to_task_fair between set_next_buddy and yield_task_fair.
-    cdef FairArena* a = &s.fa
-    cdef rq_t* rq = &s.rq[cpu]
-    cdef s32 y = rq.curr
-    cdef u64* ys = ys_of_task(s, y)
-    cdef s32 ya, ta
-    cdef cfs_rq_t* cfs
-    cdef bint limited, reverse
-    cdef u64 gran, need, penalty
-    cdef s64 d
-    # per-rq rate limiter (v2: one pass per window; v1: the timestamp moves on every call)
-    limited = rq.dbst.last != 0 and s.now - rq.dbst.last <= s.dbst.rate_ns
-    if s.dbst.rl_every or not limited:
-        rq.dbst.last = s.now
-    if limited:
-        ys[YS_DB_RATE_LIMITED] += 1
-        return
-    if y < 0 or y == p or s.task[p].cls != CLS_FAIR:
-        ys[YS_DB_SKIPPED] += 1
-        return
-    if s.task[p].cpu != cpu:
-        ys[YS_DB_CROSS_RQ] += 1         # the debooster acts only on a target in the same rq
-        return
-    ya = s.task[y].se
-    ta = s.task[p].se
-    if not a.se[ya].on_rq or not a.se[ta].on_rq:
-        ys[YS_DB_SKIPPED] += 1
-        return
-    find_matching_se(a, &ya, &ta)
-    if ya < 0 or ta < 0 or a.se[ya].cfs_rq != a.se[ta].cfs_rq:
-        ys[YS_DB_SKIPPED] += 1
-        return
-    cfs = &a.cfs[a.se[ya].cfs_rq]
-    if cfs.nr_queued <= 1 or a.se[ya].slice == 0:
-        ys[YS_DB_SKIPPED] += 1
-        return
-    if cfs.curr != ya:
-        update_curr(a, cfs)
-    gran = calc_delta_fair(a.kp[0].base_slice_ns, &a.se[ya])
-    d = <s64>(a.se[ta].vruntime - a.se[ya].vruntime)     # wrap-safe fairness gap
-    need = <u64>d if d > 0 else 0
-    reverse = (rq.dbst.src == p and rq.dbst.dst == y and s.now - rq.dbst.pair_time <= s.dbst.debounce_ns)
-    penalty = deboost_penalty(gran, need, cfs.nr_queued, reverse, s.dbst.curve)
-    if reverse:
-        ys[YS_DB_DEBOUNCED] += 1
-    rq.dbst.src = y
-    rq.dbst.dst = p
-    rq.dbst.pair_time = s.now
-    deboost_apply(a, cfs, ya, penalty)
-    ys[YS_DB_APPLIED] += 1
-    ys[YS_DB_PENALTY_NS] += penalty
+assert len(YS_NAMES) == YS_N
+
+
+cdef int directed_yield_build(Sim* s, list vms) except -1:
+    # VMX PLE module parameters per VM (a ple_gap of 0 disables PLE) and the guest TSC frequency.
+    cdef s32 k, v
+    cdef vm_t* vm
+    for k in range(s.nvm):
+        d = vms[k]
+        vm = &s.vm[k]
+        gap = int(d.get("ple_gap", 128))
+        win = int(d.get("ple_window", 4096))
+        grow = int(d.get("ple_window_grow", 2))
+        shrink = int(d.get("ple_window_shrink", 0))
+        wmax = int(d.get("ple_window_max", UINT_MAX))
+        khz = int(d.get("guest_cpu_khz", 2_000_000))
+        if not (0 <= gap <= UINT_MAX and 1 <= win <= UINT_MAX and 0 <= grow <= UINT_MAX and 0 <= shrink <= UINT_MAX
+                and win <= wmax <= UINT_MAX and 1_000 <= khz <= 100_000_000):
+            raise ValueError(f"vm {k}: PLE parameters out of range")
+        vm.ple = bool(d.get("ple", True)) and gap > 0
+        vm.ple_gap = gap
+        vm.ple_window_base = win
+        vm.ple_grow = grow
+        vm.ple_shrink = shrink
+        vm.ple_max = wmax
+        vm.cpu_khz = khz
+        vm.fix_lb = bool(dict(d.get("yield", {}) or {}).get("fix_last_boosted", False))
+        vm.last_boosted = 0
+    for v in range(s.nvcpu):
+        s.vcpu[v].ple_window = s.vm[s.vcpu[v].vm].ple_window_base
+    return 0
+
+
+cdef void directed_yield_results(Sim* s, dict out, dict vc):
+    # Per-vCPU PLE / yield columns, the per-VM counters (YS_*) and those of host yielders.
+    cdef s32 v, k, j
+    cols = {k2: np.zeros(s.nvcpu, dtype=np.int64) for k2 in (
+        "ple_window", "ple_exits", "yield_ok", "yield_fail", "ready", "preempted_in_kernel")}
+    for v in range(s.nvcpu):
+        cols["ple_window"][v] = s.vcpu[v].ple_window
+        cols["ple_exits"][v] = s.vcpu[v].nr_ple
+        cols["yield_ok"][v] = s.vcpu[v].nr_yield_ok
+        cols["yield_fail"][v] = s.vcpu[v].nr_yield_fail
+        cols["ready"][v] = s.vcpu[v].ready
+        cols["preempted_in_kernel"][v] = s.vcpu[v].preempted_in_kernel
+    vc.update(cols)
+    vmt = {name: np.zeros(s.nvm, dtype=np.int64) for name in YS_NAMES}
+    for k in range(s.nvm):
+        for j, name in enumerate(YS_NAMES):
+            vmt[name][k] = <s64>s.vm[k].ys[j]
+    out["vm"] = vmt
+    out["host_yield"] = {name: <s64>s.ys_host[j] for j, name in enumerate(YS_NAMES)}

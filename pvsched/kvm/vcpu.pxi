@@ -1,5 +1,5 @@
 # KVM layer: the vCPU state machine between a host vCPU thread and its guest runqueue
-# (virt/kvm/kvm_main.c, arch/x86/kvm: vcpu_run, exits, halt-polling, kick, preempt notifiers).
+# (virt/kvm/kvm_main.c, arch/x86/kvm: vcpu_run, exits, entries, preempt notifiers).
 #
 # A vCPU is a host task (OP_VCPU program) whose behaviour is this file. While that thread is
 # current on a pCPU, the vCPU is in guest mode, handling an exit, or halt-polling; otherwise it
@@ -104,87 +104,6 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
     if s.vm[vc.vm].boost.mode:
         pvsched_exit_eval(s, v, reason)
 
-cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
-    # The guest ran out of work on this vCPU while in guest mode: it idles (HLT).
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    if not vm.hlt_exits:
-        return          # HLT/MWAIT pass-through: the guest idles inside the vCPU thread
-    if vm.guest_poll_ns > 0:
-        vc.guest_polling = 1
-        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.guest_poll_ns)
-        return
-    vcpu_exit(s, v, EXIT_HLT, vm.exit_ns)
-
-cdef void halt_poll_adapt(Sim* s, s32 v, s64 halt_ns) noexcept nogil:
-    # kvm_vcpu_halt's grow/shrink of vcpu->halt_poll_ns (every wake-up here is a valid one).
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    cdef s64 mx = vm.halt_poll_max_ns
-    cdef s64 val
-    if mx == 0:
-        vc.halt_poll_ns = 0
-        return
-    if halt_ns <= vc.halt_poll_ns:
-        return
-    if vc.halt_poll_ns and halt_ns > mx:
-        val = 0 if vm.halt_poll_shrink == 0 else vc.halt_poll_ns // vm.halt_poll_shrink
-        if val < vm.halt_poll_grow_start:
-            val = 0
-        vc.halt_poll_ns = val
-    elif vc.halt_poll_ns < mx and halt_ns < mx:
-        val = vc.halt_poll_ns * vm.halt_poll_grow
-        if val < vm.halt_poll_grow_start:
-            val = vm.halt_poll_grow_start
-        if val > mx:
-            val = mx
-        vc.halt_poll_ns = val
-
-cdef void vcpu_halt_start(Sim* s, s32 v) noexcept nogil:
-    # HLT handled: poll for a wake-up (only while alone on the pCPU), then block.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef s64 w = vc.halt_poll_ns
-    if w > s.vm[vc.vm].halt_poll_max_ns:
-        w = s.vm[vc.vm].halt_poll_max_ns
-    vc.halt_start = s.now
-    if w > 0 and s.rq[vc.host_cpu].nr_running == 1 and not s.fa.resched[vc.host_cpu]:
-        vcpu_set_mode(s, v, VM_POLL)
-        ev_arm(&s.q, s.slot_vcpu + v, s.now + w)
-    else:
-        vcpu_block(s, v)
-
-cdef void vcpu_block(Sim* s, s32 v) noexcept nogil:
-    # kvm_vcpu_block: the thread sleeps until kicked.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef s32 t = vc.task
-    cdef s32 cpu = vc.host_cpu
-    ev_cancel(&s.q, s.slot_vcpu + v)
-    if s.vm[vc.vm].boost.mode and (s.vm[vc.vm].boost.triggers & TR_HALT):
-        vcpu_set_boost(s, v, True, BC_HALT)     # kvm_vcpu_block: boost before sleeping
-    vcpu_set_mode(s, v, VM_HALTED)
-    vc.nr_blocks += 1
-    settle_curr(s, cpu)
-    s.task[t].state = TS_SLEEPING
-    dequeue_task(s, t, DEQUEUE_SLEEP)
-    schedule(s, cpu)
-
-cdef void vcpu_kick(Sim* s, s32 v, s32 from_cpu) noexcept nogil:
-    # kvm_vcpu_kick of a halted vCPU: wake its thread (from pCPU `from_cpu`).
-    cdef vcpu_t* vc = &s.vcpu[v]
-    vc.nr_kicks += 1
-    vc.ready = 1                # kvm_vcpu_wake_up
-    halt_poll_adapt(s, v, s.now - vc.halt_start)
-    vcpu_set_mode(s, v, VM_PREEMPTED)
-    try_to_wake_up(s, vc.task, from_cpu if from_cpu >= 0 else vc.host_cpu)
-
-cdef void vcpu_poll_success(Sim* s, s32 v) noexcept nogil:
-    cdef vcpu_t* vc = &s.vcpu[v]
-    vc.nr_poll_ok += 1
-    halt_poll_adapt(s, v, s.now - vc.halt_start)
-    vcpu_set_mode(s, v, VM_EXIT)
-    vc.exit_reason = EXIT_ENTRY
-    ev_arm(&s.q, s.slot_vcpu + v, s.now + s.vm[vc.vm].entry_ns)
-
 cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     # The vCPU thread got a pCPU (kvm_sched_in): resume KVM_RUN.
     cdef vcpu_t* vc = &s.vcpu[v]
@@ -233,7 +152,8 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vc.nr_poll_fail += 1
         vcpu_block(s, v)
 
-# ---------------------------------------------------------------- host side hooks
+# ---------------------------------------------------------------- host side
+
 cdef void host_interrupt(Sim* s, s32 cpu, int reason) noexcept nogil:
     # A host interrupt on pCPU `cpu`; a vCPU running there in guest mode takes an exit for it.
     cdef s32 c
@@ -284,55 +204,3 @@ cdef void host_rq_enqueued(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 c = s.rq[cpu].curr
     if c >= 0 and s.task[c].vcpu >= 0 and s.vcpu[s.task[c].vcpu].mode == VM_POLL:
         vcpu_block(s, s.task[c].vcpu)
-
-# ---------------------------------------------------------------- guest side hooks
-cdef void guest_timer_interrupt(Sim* s, s32 v) noexcept nogil:
-    # A guest hrtimer (LAPIC timer) expires for vCPU v.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    if vc.mode == VM_GUEST:
-        if vm.timer_exits:
-            vc.pending_irq = 1
-            vcpu_exit(s, v, EXIT_GUEST_TIMER, vm.exit_ns)
-        elif vm.boost.mode:
-            guest_irq_hooks(s, v)               # posted timer: handled in guest, no exit
-    else:
-        vc.pending_irq = 1
-        if vc.mode == VM_HALTED or vc.mode == VM_POLL:
-            # kvm's hrtimer fires on the pCPU the vCPU last ran on
-            host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
-            if vm.boost.mode and (vm.boost.triggers & TR_KICK_TIMER):
-                vcpu_set_boost(s, v, True, BC_KICK_TIMER)
-
-cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
-    # A guest task was enqueued on grq by an event on guest rq `local` (-2: no sender).
-    # Deliver the interrupt/IPI to the target vCPU as KVM would.
-    cdef s32 v = s.rq[grq].vcpu
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    cdef bint remote = local >= 0 and local != grq
-    cdef bint need_ipi = remote and (s.rq[grq].curr < 0 or (s.fa.resched[grq] & RESCHED_NOW))
-    cdef s32 sv
-    if need_ipi and vc.guest_polling:
-        need_ipi = False        # TIF_POLLING_NRFLAG: the idle loop notices without an IPI
-    if need_ipi and not vm.ipiv:
-        sv = s.rq[local].vcpu
-        vcpu_exit(s, sv, EXIT_IPI_SEND, vm.exit_ns)
-    if vc.guest_polling:
-        vc.guest_polling = 0
-        ev_cancel(&s.q, s.slot_vcpu + v)
-    if need_ipi or (remote and vc.mode == VM_HALTED):
-        if vm.boost.mode and not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
-            vcpu_set_boost(s, v, True, BC_KICK_INTR)
-        if vc.mode == VM_GUEST and vm.posted_intr:
-            if vm.boost.mode:
-                guest_irq_hooks(s, v)
-        else:
-            vc.pending_irq = 1
-    if vc.mode == VM_GUEST:
-        if need_ipi and not vm.posted_intr:
-            vcpu_exit(s, v, EXIT_IPI_RECV, vm.exit_ns)
-    elif vc.mode == VM_POLL:
-        vcpu_poll_success(s, v)
-    elif vc.mode == VM_HALTED:
-        vcpu_kick(s, v, s.vcpu[s.rq[local].vcpu].host_cpu if remote else vc.host_cpu)

@@ -1,47 +1,8 @@
-# pvsched (seed 000): dynamic vCPU priority boosting through a guest/host shared page.
+# vCPU priority boosting through a guest/host shared page (the 2024 pvsched RFC).
 # Host: per-exit evaluation, proactive kick boosts on injection, boost on halt, the 3 ms cap for
 # preempt-disabled boosts, optional budgets (bounded). Guest: lazy requests at irq entry, its own
 # __schedule and RT enqueue; synchronous unboost (doorbell exit) at irq exit and return to user.
-# Everything is off unless a VM's boost_mode says otherwise.
-
-cdef void task_setscheduler(Sim* s, s32 t, u8 cls, u8 policy, s32 sched_priority) noexcept nogil:
-    # __sched_setscheduler for a class change: dequeue/put, switch, enqueue/set, switched_to.
-    cdef task_t* p = &s.task[t]
-    cdef s32 cpu = p.cpu
-    cdef bint running = s.rq[cpu].curr == t
-    cdef bint queued
-    if p.cls == CLS_FAIR and p.on_rq and s.fa.se[p.se].sched_delayed:
-        # switching_from_fair: a delayed sleeper is dequeued for real first
-        dequeue_entities(s, p.se, DEQUEUE_SLEEP | DEQUEUE_DELAYED)
-    queued = p.on_rq
-    if not queued and s.fa.kp[p.kern].cfs:
-        # v6.5 detach/attach_task_cfs_rq of a sleeper: sleeper placement, then relative vruntime
-        if p.cls == CLS_FAIR and cls != CLS_FAIR:
-            place_entity_cfs(&s.fa, &s.fa.cfs[s.fa.se[p.se].cfs_rq], &s.fa.se[p.se], False)
-            s.fa.se[p.se].vruntime -= s.fa.cfs[s.fa.se[p.se].cfs_rq].min_vruntime
-        elif p.cls != CLS_FAIR and cls == CLS_FAIR:
-            s.fa.se[p.se].vruntime += s.fa.cfs[s.fa.se[p.se].cfs_rq].min_vruntime
-    if running:
-        settle_curr(s, cpu)
-    if queued:
-        dequeue_task(s, t, DEQUEUE_SAVE | DEQUEUE_MOVE)
-    if running and p.cls == CLS_FAIR:
-        put_prev_task_fair(s, t)
-    p.cls = cls
-    p.policy = policy
-    if cls == CLS_RT:
-        p.rt_prio = 99 - sched_priority
-        p.rr_left = s.rr_ticks
-    else:
-        p.rt_prio = MAX_RT_PRIO + 20 + p.nice
-    if queued:
-        enqueue_task(s, t, ENQUEUE_RESTORE | ENQUEUE_MOVE)
-        if running and cls == CLS_FAIR:
-            set_next_task_fair(s, t)
-        if cls == CLS_FAIR and running:
-            s.fa.resched[cpu] |= RESCHED_NOW     # switched_to_fair: resched_curr
-        elif not running:
-            wakeup_preempt(s, cpu, t)
+# Everything is off unless a VM's boost mode says otherwise.
 
 cdef inline void boost_account(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]

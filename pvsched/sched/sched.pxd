@@ -5,7 +5,7 @@
 # A task carries the state of the guest synchronisation it may run (guest/sync.pxd) and a host rq
 # the debooster's per-rq state (policies/debooster.pxd), declared there by their owners.
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
-from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight
+from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight, scale_load_down, calc_delta_fair_lw
 from pvsched.sched.pelt cimport sched_avg
 from pvsched.guest.sync cimport sync_task
 from pvsched.policies.debooster cimport deboost_rq
@@ -150,6 +150,33 @@ cdef struct FairArena:
     s32* tg_cfs             # tg * ncpu + cpu -> cfs_rq index
     s32* tg_se              # tg * ncpu + cpu -> group se index
     int ncpu
+
+# ---------------------------------------------------------------- clocks and small helpers
+cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
+    if a.clk_run[cpu]:
+        return <u64>(a.clk_base[cpu] + a.now_p[0] - a.clk_entry[cpu])
+    return <u64>a.clk_base[cpu]
+
+# PELT reads the rq clock shifted by one PELT period: the simulated clock starts at 0, and a
+# last_update_time of 0 means "not attached" to the kernel (the real clock is never 0).
+cdef enum:
+    PELT_EPOCH_NS = 1048576
+
+cdef inline u64 pelt_clock(FairArena* a, s32 cpu) noexcept nogil:
+    return rq_clock(a, cpu) + PELT_EPOCH_NS
+
+cdef inline bint before(u64 a, u64 b) noexcept nogil:
+    # u64 wrap-safe "a earlier than b".
+    return <s64>(a - b) < 0
+
+cdef inline u64 se_weight(sched_entity* se) noexcept nogil:
+    return scale_load_down(se.load.weight)
+
+cdef inline s64 entity_key(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+    return <s64>(se.vruntime - cfs.min_vruntime)
+
+cdef inline u64 calc_delta_fair(u64 delta, sched_entity* se) noexcept nogil:
+    return calc_delta_fair_lw(delta, &se.load)
 
 # ---------------------------------------------------------------- tasks and per-CPU runqueues
 cdef enum:
