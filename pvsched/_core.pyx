@@ -19,6 +19,7 @@ from pvsched.guest.sync cimport *
 from pvsched.policies.boost cimport *
 from pvsched.policies.debooster cimport *
 from pvsched.policies.ipi_aware_yield cimport *
+from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
@@ -46,8 +47,10 @@ include "kvm/directed_yield.pxi"
 include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
+include "policies/hooks.pxi"
 include "engine/loop.pxi"
 include "sched/pelt_api.pxi"
 include "sched/kernel_api.pxi"
 include "engine/engine.pxi"
+include "policies/python.pxi"
 include "engine/probes.pxi"

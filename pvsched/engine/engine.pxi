@@ -23,14 +23,6 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
                 "doorbell", "budget", "ple", "hypercall", "eoi")
-BOOST_TRIGGERS = {"irq_entry": TR_IRQ_ENTRY, "irq_exit": TR_IRQ_EXIT, "sched": TR_SCHED,
-                  "rt_enqueue": TR_RT_ENQUEUE, "user_return": TR_USER_RETURN, "kick_timer": TR_KICK_TIMER,
-                  "kick_intr": TR_KICK_INTR, "kick_unhalt": TR_KICK_UNHALT, "halt": TR_HALT,
-                  "pending_at_exit": TR_PENDING_EXIT, "preempt_disabled": TR_PREEMPT_DISABLED}
-BOOST_CAUSES = ("request", "pending", "kick_timer", "kick_intr", "kick_unhalt", "halt", "preempt_disabled")
-UNBOOST_CAUSES = ("exit", "doorbell", "cap", "budget")
-BOOST_MODES = {"off": BOOST_OFF, "dynamic": BOOST_DYNAMIC, "bounded": BOOST_BOUNDED}
-ROGUES = {"none": ROGUE_NONE, "hold_boost": ROGUE_HOLD_BOOST, "doorbell_storm": ROGUE_DOORBELL_STORM}
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
@@ -82,6 +74,9 @@ cdef class Engine:
     cdef s32 ntg
     cdef kparams kp_host
     cdef bint finalized
+    cdef object _py_error       # (exception, hook name, kernel) once a Python policy raised
+    cdef list _py_methods       # per kernel: {hook name: bound method} of its Python policy
+    cdef object _ctx            # the HookContext handed to Python hooks
 
     def __cinit__(self):
         memset(&self.s, 0, sizeof(Sim))
@@ -108,7 +103,8 @@ cdef class Engine:
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
-                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None):
+                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
+                 py_policy=None):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
@@ -350,20 +346,6 @@ cdef class Engine:
                 vmp.halt_poll_grow_start = int(vm["halt_poll_grow_start"])
                 vmp.halt_poll_shrink = int(vm["halt_poll_shrink"])
                 vmp.guest_poll_ns = int(vm["guest_poll_ns"])
-                bst = vm.get("boost", {})
-                vmp.boost.mode = BOOST_MODES[bst.get("mode", "off")]
-                vmp.boost.policy = POLICY_FIFO if bst.get("policy", "rr") == "fifo" else POLICY_RR
-                vmp.boost.prio = int(bst.get("priority", 8))
-                vmp.boost.triggers = int(bst.get("triggers", 0))
-                vmp.boost.cap_ns = int(bst.get("cap_ns", 3_000_000))
-                vmp.boost.doorbell_ns = int(bst.get("doorbell_ns", 1_000))
-                vmp.boost.setsched_ns = int(bst.get("setsched_ns", 2_000))
-                vmp.boost.cs_budget_ns = int(bst.get("cs_budget_ns", 2_000_000))
-                vmp.boost.gen_budget_ns = int(bst.get("gen_budget_ns", 500_000_000))
-                vmp.boost.rogue = ROGUES[bst.get("rogue", "none")]
-                if not 1 <= vmp.boost.prio <= 99 or vmp.boost.cap_ns < 0 or vmp.boost.doorbell_ns < 0 \
-                        or vmp.boost.setsched_ns < 0 or vmp.boost.cs_budget_ns < 0 or vmp.boost.gen_budget_ns < 0:
-                    raise ValueError(f"vm {kk - 1}: boost parameters out of range")
             s.fa.kp[kk].tick_nsec = s.kern[kk].tick_ns
             s.kern[kk].hz = hz if kk == 0 else int(vms[kk - 1]["hz"])
             for c in range(s.kern[kk].rq_base, s.kern[kk].rq_base + kern_n[kk]):
@@ -414,10 +396,6 @@ cdef class Engine:
             s.vcpu[v].vm = vvm[v]
             s.vcpu[v].rq = ncpu + v
             s.vcpu[v].task = -1
-            s.vcpu[v].boost.hooked_task = -1
-            s.vcpu[v].boost.pd_ts = -1
-            s.vcpu[v].boost.status = VCPU_BOOST_NORMAL if s.vm[vvm[v]].boost.mode else VCPU_BOOST_DISABLED
-            s.vcpu[v].boost.guest_status = s.vcpu[v].boost.status
             s.vcpu[v].host_cpu = 0
             s.vcpu[v].mode = VM_OFF
 
@@ -475,15 +453,32 @@ cdef class Engine:
         directed_yield_build(s, vms)
         ipi_aware_yield_build(s, vms)
         guest_sync_build(s, vms, opsv, tkern, tps, tpl)
+        boost_build(s, vms)
+        self._py_methods = [None] * nkern
+        self._ctx = HookContext()
+        attach_python_policy(self, 0, py_policy)
+        for kk in range(1, nkern):
+            attach_python_policy(self, kk, vms[kk - 1].get("policy"))
+        attach_policies(s)
+        s.owner = <void*>self
 
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
         cdef u64 before = self.s.nevents
+        self._raise_policy_error()
         if until_ns < self.s.now:
             raise ValueError(f"until_ns={until_ns} is before the current time {self.s.now}")
         with nogil:
             run_loop(&self.s, until_ns)
+        self._raise_policy_error()
         return self.s.nevents - before
+
+    def _raise_policy_error(self):
+        if self._py_error is not None:
+            e, point, kern = self._py_error
+            who = "the host's" if kern == 0 else f"VM {kern - 1}'s"
+            raise PolicyError(f"{who} Python policy raised {type(e).__name__} in on_{point} at "
+                              f"{self.s.now} ns: {e}; the run stopped there") from e
 
     @property
     def now_ns(self):
@@ -510,8 +505,7 @@ cdef class Engine:
                 s.rq[i].busy_ns += s.now - s.rq[i].busy_since
                 s.rq[i].busy_since = s.now
         for i in range(s.nvcpu):
-            if s.vcpu[i].boost.status == VCPU_BOOST_BOOSTED:
-                boost_account(s, i)
+            hook_vcpu_mode(s, i, s.vcpu[i].mode)
             if s.vcpu[i].mode != VM_OFF:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
                 s.vcpu[i].mode_since = s.now

@@ -38,7 +38,7 @@ def ple_window_shrink(unsigned long long window, unsigned long long base=4096, u
     vc.ple_window = window
     s.vm = &vm
     s.vcpu = &vc
-    yield_sched_in(&s, 0)
+    kvm_sched_in(&s, 0)
     return vc.ple_window
 
 
@@ -96,7 +96,7 @@ def deboost_call(Engine engine, int cpu, int target_task):
     ys = ys_of_task(s, s.rq[cpu].curr)
     for j in range(YS_N):
         before[j] = ys[j]
-    yield_to_deboost(s, cpu, target_task)
+    debooster_yield_to(s, cpu, target_task)
     return {YS_NAMES[j]: <s64>(ys[j] - before[j]) for j in range(YS_N) if ys[j] != before[j]}
 
 _VCPU_FLAGS = ("ready", "blocking", "preempted", "preempted_in_kernel", "in_spin_loop", "dy_eligible",

@@ -10,7 +10,9 @@ from pvsched.policies.debooster cimport deboost_params
 from pvsched.engine.events cimport EventQueue
 
 cdef struct Sim:
-    FairArena fa
+    FairArena fa        # first: policies/hooks.pxi turns the FairArena* of a PELT update back into its Sim*
+    void* owner         # the Engine (borrowed), for Python policies
+    int stop            # a Python policy failed: the run loop stops after this event
     task_t* task
     s32 ntask
     rq_t* rq

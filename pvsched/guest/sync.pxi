@@ -249,20 +249,27 @@ cdef void handle_irq_end(Sim* s, s32 v) noexcept nogil:
     s.task[sender].sync.ipi_out -= 1
     if s.task[sender].sync.ipi_out == 0:
         ipi_done(s, sender)
-    if eoi_exit and vm.ipi_yield.aware and vm.ipi_yield.tracking:
-        ipi_eoi_clear(s, v)     # with APICv the EOI of an edge IPI never reaches KVM
     # resume the guest clock where the handler froze it
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     s.rq[grq].seg_start = s.now
     if eoi_exit:
-        vcpu_exit(s, v, EXIT_EOI, vm.exit_ns)      # the next queued IPI is taken at re-entry
+        # the EOI write traps (with APICv the EOI of an edge IPI never reaches KVM); the next
+        # queued IPI is taken at re-entry
+        vcpu_exit(s, v, EXIT_EOI, vm.exit_ns)
     elif vc.gsync.ipi_n > 0:
         irq_start(s, v)
     else:
         vcpu_enter(s, v)
 
 # ---------------------------------------------------------------- entry points for the KVM layer
+cdef inline void guest_sync_leave(Sim* s, s32 v) noexcept nogil:
+    if s.vm[s.vcpu[v].vm].gsync.on:
+        sync_leave_guest(s, v)
+
+cdef inline bint guest_sync_enter(Sim* s, s32 v) noexcept nogil:
+    return s.vm[s.vcpu[v].vm].gsync.on and sync_enter(s, v)
+
 
 cdef void sync_leave_guest(Sim* s, s32 v) noexcept nogil:
     # Top of vcpu_leave_guest: end the spin segment; an exit during a handler suspends it
@@ -309,7 +316,7 @@ cdef void sync_resume(Sim* s, s32 v, s32 t) noexcept nogil:
     if p.sync.state == SYNC_LOCK_SPIN or p.sync.state == SYNC_IPI_WAIT:
         spin_seg_start(s, v)
 
-cdef bint sync_halt_ok(Sim* s, s32 v) noexcept nogil:
+cdef bint guest_halt_ok(Sim* s, s32 v) noexcept nogil:
     # May the vCPU block after a HLT exit? Not with IPIs to handle; a PV waiter halts with its
     # task still current until kicked; otherwise the guest must be idle.
     cdef vcpu_t* vc = &s.vcpu[v]

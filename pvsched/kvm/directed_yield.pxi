@@ -14,7 +14,7 @@ cdef inline bint guest_in_kernel(Sim* s, s32 v) noexcept nogil:
         return True
     return s.task[t].in_critical != 0 or s.task[t].sync.state != SYNC_NONE
 
-cdef void yield_sched_out(Sim* s, s32 v) noexcept nogil:
+cdef void kvm_sched_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out (+ kvm_arch_vcpu_put): a runnable thread is preempted -> ready, and x86 records
     # preempted_in_kernel; a blocking thread is left "blocking" (rcuwait) until it runs again.
     cdef vcpu_t* vc = &s.vcpu[v]
@@ -23,8 +23,9 @@ cdef void yield_sched_out(Sim* s, s32 v) noexcept nogil:
     else:
         vc.ready = 1
         vc.preempted_in_kernel = guest_in_kernel(s, v)
+    hook_sched_out(s, v)
 
-cdef void yield_sched_in(Sim* s, s32 v) noexcept nogil:
+cdef void kvm_sched_in(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_in: preempted (cleared by the caller) and ready cleared; vmx_vcpu_load shrinks the
     # PLE window after the thread was scheduled out (default shrink 0: back to the base window).
     cdef vcpu_t* vc = &s.vcpu[v]
@@ -43,6 +44,7 @@ cdef void yield_sched_in(Sim* s, s32 v) noexcept nogil:
         if w < vm.ple_window_base:
             w = vm.ple_window_base
         vc.ple_window = w
+    hook_sched_in(s, v)
 
 # ---------------------------------------------------------------- PLE
 
@@ -92,13 +94,6 @@ cdef inline bint eligible_for_directed_yield(vcpu_t* c) noexcept nogil:
 
 # ---------------------------------------------------------------- kvm_vcpu_on_spin
 
-cdef enum:
-    CAND_VANILLA = 0
-    CAND_IPI = 1
-    CAND_PENDING = 2
-    CAND_KERNEL = 3
-    CAND_RELAXED = 4
-
 cdef inline bint boost_is_useful(Sim* s, s32 me, s32 v) noexcept nogil:
     # Ground truth KVM cannot see: does vCPU v run what the spinner on `me` waits for (the holder
     # of its lock, or a pending handler for its IPI)?
@@ -129,90 +124,72 @@ cdef inline int boost_stat(int kind) noexcept nogil:
         return YS_BOOST_RELAXED
     return YS_BOOST_VANILLA
 
-cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
-    # v6.12+ single loop (kvm_main.c), with the series' IPI-aware selection (patch 9), the relaxed
-    # round (patch 10) and the last_boosted_vcpu fix (patch 6; v6.12-v6.18 store the loop index i).
-    # The patch applies its three tiers as one filter inside the round-robin scan; prio_order makes
-    # the strict round three scans instead (receiver first, then pending interrupt, then kernel).
+cdef int spin_scan(Sim* s, s32 me, int rnd, s32* tries) noexcept nogil:
+    # One round-robin scan from last_boosted_vcpu + 1 (v6.12+ single loop, kvm_main.c): each
+    # candidate that is ready (and, if it blocked, has an event) is classified (HOOK_ON_SPIN, or the
+    # stock rule), passes the in-spin-loop eligibility toggle, and is offered to yield_to. Returns
+    # the last yield_to result (0 if none was tried); three -ESRCH end the scan.
     cdef vcpu_t* mc = &s.vcpu[me]
     cdef vm_t* vm = &s.vm[mc.vm]
     cdef s32 n = vm.nvcpu
     cdef s32 base = vm.vcpu_base
     cdef s32 me_idx = me - base
-    cdef s32 start, i, idx, tries = 3
+    cdef s32 start = vm.last_boosted + 1
+    cdef s32 i, idx
+    cdef int kind
     cdef int yielded = 0
-    cdef int kind, pss, npass
-    cdef bint first = True
-    cdef bint stop = False
     cdef bint useful
     cdef vcpu_t* c
+    for i in range(n):
+        idx = (start + i) % n
+        if idx == me_idx:
+            continue
+        c = &s.vcpu[base + idx]
+        if not c.ready:
+            continue
+        if c.blocking and not vcpu_dy_runnable(vm, c):
+            continue
+        kind = hook_spin_classify(s, me, c, idx, rnd)
+        if kind < 0:
+            continue
+        if not eligible_for_directed_yield(c):
+            continue
+        useful = boost_is_useful(s, me, base + idx)
+        yielded = yield_to(s, mc.host_cpu, c.task)
+        if yielded > 0:
+            # v6.19 (and the IPI-aware series, patch 6) store the boosted vCPU's index;
+            # v6.12-v6.18 store the loop count i
+            vm.last_boosted = idx if vm.fix_lb else i
+            mc.nr_yield_ok += 1
+            vm.ys[boost_stat(kind)] += 1
+            if useful:
+                vm.ys[YS_BOOST_USEFUL] += 1
+            if kind == CAND_IPI and c.gsync.ipi_n == 0 and not c.gsync.irq_active:
+                vm.ys[YS_BOOST_IPI_STALE] += 1     # its IPI was already handled (EOI unseen)
+            break
+        mc.nr_yield_fail += 1
+        if yielded < 0:
+            tries[0] -= 1
+            if tries[0] == 0:
+                break
+    return yielded
+
+cdef void kvm_vcpu_on_spin(Sim* s, s32 me) noexcept nogil:
+    # kvm_vcpu_on_spin: scan rounds until one boosts a vCPU. Stock KVM runs one round; a policy
+    # at HOOK_ON_SPIN classifies the candidates and may ask for more rounds (the IPI-aware
+    # policy's tiers and relaxed round).
+    cdef vcpu_t* mc = &s.vcpu[me]
+    cdef vm_t* vm = &s.vm[mc.vm]
+    cdef s32 tries = 3
+    cdef int yielded = 0
+    cdef int rnd = 0
     vm.ys[YS_ON_SPIN] += 1
-    if n < 2:
+    if vm.nvcpu < 2:
         return
     mc.in_spin_loop = 1
-    while True:
-        npass = 3 if (first and vm.ipi_yield.aware and vm.ipi_yield.prio_order) else 1
-        for pss in range(npass):
-            yielded = 0
-            start = vm.last_boosted + 1
-            for i in range(n):
-                idx = (start + i) % n
-                if idx == me_idx:
-                    continue
-                c = &s.vcpu[base + idx]
-                if not c.ready:
-                    continue
-                if c.blocking and not vcpu_dy_runnable(vm, c):
-                    continue
-                if vm.ipi_yield.aware:
-                    if first:
-                        # kvm_vcpu_is_good_yield_candidate (yield_to_kernel_mode = true on VMX)
-                        if vcpu_is_ipi_receiver(s, vm, mc, idx):
-                            kind = CAND_IPI
-                        elif vcpu_has_pending_interrupt(vm, c):
-                            kind = CAND_PENDING
-                        elif c.preempted and c.preempted_in_kernel:
-                            kind = CAND_KERNEL
-                        else:
-                            continue
-                        if npass > 1 and kind != CAND_IPI + pss:
-                            continue
-                    else:
-                        if not c.preempted:
-                            continue
-                        kind = CAND_RELAXED
-                else:
-                    if c.preempted and not vcpu_has_pending_interrupt(vm, c) and not c.preempted_in_kernel:
-                        continue
-                    kind = CAND_VANILLA
-                if not eligible_for_directed_yield(c):
-                    continue
-                useful = boost_is_useful(s, me, base + idx)
-                yielded = yield_to(s, mc.host_cpu, c.task)
-                if yielded > 0:
-                    vm.last_boosted = idx if (vm.fix_lb or vm.ipi_yield.aware) else i
-                    mc.nr_yield_ok += 1
-                    vm.ys[boost_stat(kind)] += 1
-                    if useful:
-                        vm.ys[YS_BOOST_USEFUL] += 1
-                    if kind == CAND_IPI and c.gsync.ipi_n == 0 and not c.gsync.irq_active:
-                        vm.ys[YS_BOOST_IPI_STALE] += 1     # its IPI was already handled (EOI unseen)
-                    stop = True
-                    break
-                mc.nr_yield_fail += 1
-                if yielded < 0:
-                    tries -= 1
-                    if tries == 0:
-                        stop = True
-                        break
-            if stop:
-                break
-        stop = yielded > 0
-        if not stop and vm.ipi_yield.aware and vm.ipi_yield.relaxed and first:
-            first = False
-            vm.ys[YS_RELAXED_ROUND] += 1
-            continue
-        break
+    while rnd >= 0:
+        yielded = spin_scan(s, me, rnd, &tries)
+        rnd = hook_spin_next_round(s, me, rnd, yielded, tries == 0)
     if yielded <= 0:
         vm.ys[YS_NO_BOOST] += 1
     mc.in_spin_loop = 0

@@ -2,14 +2,23 @@
 # halt-polls (adaptive window), blocks the thread, and a kick wakes it.
 
 cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
-    # The guest ran out of work on this vCPU while in guest mode: it idles (HLT).
+    # The guest ran out of work on this vCPU while in guest mode: it idles (guest halt-polling
+    # first when it has cpuidle-haltpoll and HLT exits, then its idle instruction).
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
-    if not vm.hlt_exits:
-        return          # HLT/MWAIT pass-through: the guest idles inside the vCPU thread
-    if vm.guest_poll_ns > 0:
+    if vm.hlt_exits and vm.guest_poll_ns > 0:
         vc.guest_polling = 1
         ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.guest_poll_ns)
+        return
+    vcpu_idle_insn(s, v)
+
+cdef void vcpu_idle_insn(Sim* s, s32 v) noexcept nogil:
+    # The guest executes HLT: an exit, or (HLT/MWAIT pass-through) it idles inside the vCPU
+    # thread. A policy at HOOK_GUEST_IDLE may handle the instruction instead.
+    cdef vm_t* vm = &s.vm[s.vcpu[v].vm]
+    if hook_guest_idle(s, v):
+        return
+    if not vm.hlt_exits:
         return
     vcpu_exit(s, v, EXIT_HLT, vm.exit_ns)
 
@@ -56,8 +65,7 @@ cdef void vcpu_block(Sim* s, s32 v) noexcept nogil:
     cdef s32 t = vc.task
     cdef s32 cpu = vc.host_cpu
     ev_cancel(&s.q, s.slot_vcpu + v)
-    if s.vm[vc.vm].boost.mode and (s.vm[vc.vm].boost.triggers & TR_HALT):
-        vcpu_set_boost(s, v, True, BC_HALT)     # kvm_vcpu_block: boost before sleeping
+    hook_halt(s, v)
     vcpu_set_mode(s, v, VM_HALTED)
     vc.nr_blocks += 1
     settle_curr(s, cpu)

@@ -86,7 +86,6 @@ cdef struct vm_t:
     s32 kern
     s32 vcpu_base
     s32 nvcpu
-    u32 hooks           # HOOK_* points something is attached to (policies/hooks.pxd)
     u8 hlt_exits
     u8 posted_intr
     u8 ipiv
@@ -119,6 +118,7 @@ cdef struct vcpu_t:
     s32 task            # the vCPU thread
     s32 rq              # the guest runqueue
     s32 host_cpu        # pCPU it last ran on (its hrtimers live there)
+    u32 hooks           # copy of its guest kernel's kern_t.hooks: the vCPU points' mask test
     u8 mode
     u8 exit_reason
     u8 guest_polling    # guest cpuidle haltpoll in progress (in guest mode)

@@ -10,15 +10,14 @@ cdef void guest_timer_interrupt(Sim* s, s32 v) noexcept nogil:
         if vm.timer_exits:
             vc.pending_irq = 1
             vcpu_exit(s, v, EXIT_GUEST_TIMER, vm.exit_ns)
-        elif vm.boost.mode:
-            guest_irq_hooks(s, v)               # posted timer: handled in guest, no exit
+        else:
+            hook_guest_irq(s, v)                # posted timer: handled in guest, no exit
     else:
         vc.pending_irq = 1
         if vc.mode == VM_HALTED or vc.mode == VM_POLL:
             # kvm's hrtimer fires on the pCPU the vCPU last ran on
             host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
-            if vm.boost.mode and (vm.boost.triggers & TR_KICK_TIMER):
-                vcpu_set_boost(s, v, True, BC_KICK_TIMER)
+            hook_kick(s, v, KICK_TIMER)
 
 cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     # A guest task was enqueued on grq by an event on guest rq `local` (-2: no sender).
@@ -38,11 +37,9 @@ cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
         vc.guest_polling = 0
         ev_cancel(&s.q, s.slot_vcpu + v)
     if need_ipi or (remote and vc.mode == VM_HALTED):
-        if vm.boost.mode and not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
-            vcpu_set_boost(s, v, True, BC_KICK_INTR)
+        hook_kick(s, v, KICK_INTR)
         if vc.mode == VM_GUEST and vm.posted_intr:
-            if vm.boost.mode:
-                guest_irq_hooks(s, v)
+            hook_guest_irq(s, v)
         else:
             vc.pending_irq = 1
     if vc.mode == VM_GUEST:
@@ -58,8 +55,8 @@ cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept
     cdef vcpu_t* vc = &s.vcpu[vt]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 slot
-    if unicast and vm.ipi_yield.aware and vm.ipi_yield.tracking and not vm.ipiv:
-        ipi_track(s, vs, vt)      # with IPI virtualization the ICR write never reaches KVM
+    if not vm.ipiv:
+        hook_ipi(s, vs, vt, unicast)    # with IPI virtualization the ICR write never reaches KVM
     slot = vc.gsync.ipi_head + vc.gsync.ipi_n
     if slot >= vc.gsync.ipi_cap:
         slot -= vc.gsync.ipi_cap
@@ -70,29 +67,27 @@ cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept
         if vc.gsync.irq_active:
             return
         if vm.posted_intr:
-            if vm.boost.mode and guest_irq_hooks(s, vt):
-                return          # seed 000's doorbell exit: the IPI is taken at re-entry
+            if hook_guest_irq(s, vt):
+                return          # a policy made the vCPU exit: the IPI is taken at re-entry
             irq_start(s, vt)
         else:
             vcpu_exit(s, vt, EXIT_IPI_RECV, vm.exit_ns)
     elif vc.mode == VM_HALTED:
-        if vm.boost.mode and not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
-            vcpu_set_boost(s, vt, True, BC_KICK_INTR)
+        hook_kick(s, vt, KICK_INTR)
         vcpu_kick(s, vt, s.vcpu[vs].host_cpu)
     elif vc.mode == VM_POLL:
         vcpu_poll_success(s, vt)
 
 cdef void pv_kick(Sim* s, s32 from_v, s32 to_v) noexcept nogil:
     # KVM_HC_KICK_CPU from the unlocker: a hypercall exit, then kvm_pv_kick_cpu_op (APIC_DM_REMRD:
-    # pv_unhalted, KVM_REQ_EVENT, kvm_vcpu_kick). Seed 000's kick_unhalt trigger may boost.
+    # pv_unhalted, KVM_REQ_EVENT, kvm_vcpu_kick).
     cdef vcpu_t* tv = &s.vcpu[to_v]
     cdef vm_t* vm = &s.vm[tv.vm]
     cdef s32 from_cpu = s.vcpu[from_v].host_cpu if from_v >= 0 else tv.host_cpu
     cdef s32 t
     vm.ys[YS_PV_KICK] += 1
     tv.pv_unhalted = 1
-    if vm.boost.mode and (vm.boost.triggers & TR_KICK_UNHALT):
-        vcpu_set_boost(s, to_v, True, BC_KICK_UNHALT)
+    hook_kick(s, to_v, KICK_UNHALT)
     if tv.mode == VM_HALTED:
         vcpu_kick(s, to_v, from_cpu)
     elif tv.mode == VM_POLL:

@@ -8,8 +8,7 @@
 
 cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
-    if vc.boost.status == VCPU_BOOST_BOOSTED:
-        boost_account(s, v)
+    hook_vcpu_mode(s, v, mode)
     if vc.mode != VM_OFF:
         vc.t_mode[vc.mode] += s.now - vc.mode_since
     vc.mode_since = s.now
@@ -25,8 +24,7 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     # Guest mode ends: settle the guest's progress, freeze its clock, park its timers.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
-    if s.vm[vc.vm].gsync.on:
-        sync_leave_guest(s, v)          # seed 002: spin segment / IRQ handler (spin.pxi)
+    guest_sync_leave(s, v)              # the guest's spin segment / IRQ handler (guest/sync.pxi)
     settle_curr(s, grq)
     s.fa.clk_base[grq] += s.now - s.fa.clk_entry[grq]
     s.fa.clk_run[grq] = 0
@@ -50,13 +48,13 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     rq.seg_start = s.now
-    vc.boost.guest_status = vc.boost.status          # record_vcpu_boost_status at entry
+    hook_vcpu_enter(s, v)
     if vc.pending_irq:
         vc.pending_irq = 0
-        if s.vm[vc.vm].boost.mode and guest_irq_hooks(s, v):
-            return                              # the doorbell exited again at once
-    if s.vm[vc.vm].gsync.on and sync_enter(s, v):
-        return                                  # seed 002: a guest IPI handler runs first
+        if hook_guest_irq(s, v):
+            return                              # a policy made the vCPU exit again at once
+    if guest_sync_enter(s, v):
+        return                                  # a guest IPI handler runs first (guest/sync.pxi)
     if rq.tick_next:
         ev_arm(&s.q, s.slot_tick + grq, rq.tick_next if rq.tick_next > s.now else s.now)
         rq.tick_next = 0
@@ -65,13 +63,12 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     if s.fa.resched[grq] and not (t >= 0 and s.task[t].in_critical):
         schedule(s, grq)        # switch_in of the new guest current does the rest
         t = rq.curr
-        if (t >= 0 and s.fa.clk_run[grq] and s.vm[vc.vm].boost.mode and vc.boost.hooked_task != t
-                and s.task[t].state == TS_RUNNING):
-            guest_switch_hooks(s, v, t)     # the same task goes on: it returns to user too
+        if t >= 0 and s.fa.clk_run[grq] and s.task[t].state == TS_RUNNING:
+            hook_guest_switch(s, v, t, True)    # the same task goes on: it returns to user too
         return
     if t >= 0:
         p = &s.task[t]
-        if s.vm[vc.vm].boost.mode and vc.boost.hooked_task != t and guest_switch_hooks(s, v, t):
+        if hook_guest_switch(s, v, t, True):
             return
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
@@ -80,7 +77,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
         elif p.remaining == 0:
             program_step(s, t, grq)
         elif p.sync.state:
-            sync_resume(s, v, t)        # seed 002: the waiter spins again (spin.pxi)
+            sync_resume(s, v, t)        # a waiting task spins again (guest/sync.pxi)
     else:
         vcpu_guest_idle(s, v)
 
@@ -101,16 +98,15 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
         return
     vc.nr_exits[reason] += 1
     ev_arm(&s.q, s.slot_vcpu + v, end + cost)
-    if s.vm[vc.vm].boost.mode:
-        pvsched_exit_eval(s, v, reason)
+    hook_vcpu_exit(s, v, reason)
 
 cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     # The vCPU thread got a pCPU (kvm_sched_in): resume KVM_RUN.
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.host_cpu = cpu
     vc.preempted = 0
-    yield_sched_in(s, v)        # seed 002: ready, PLE window shrink (yield.pxi)
-    if not sync_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
+    kvm_sched_in(s, v)
+    if not guest_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = EXIT_ENTRY
         ev_arm(&s.q, s.slot_vcpu + v, s.rq[cpu].seg_start + s.vm[vc.vm].entry_ns)
@@ -130,7 +126,7 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     else:
         vcpu_set_mode(s, v, VM_PREEMPTED)
         vc.preempted = 1
-    yield_sched_out(s, v)       # seed 002: ready, preempted_in_kernel (yield.pxi)
+    kvm_sched_out(s, v)
 
 cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
@@ -138,13 +134,13 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     if vc.mode == VM_GUEST:
         # the guest's own idle polling found nothing: now it executes HLT
         vc.guest_polling = 0
-        vcpu_exit(s, v, EXIT_HLT, s.vm[vc.vm].exit_ns)
+        vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
         if s.fa.resched[cpu]:
             schedule(s, cpu)          # the host's resched point before re-entry
             if s.rq[cpu].curr != vc.task:
                 return
-        if vc.exit_reason == EXIT_HLT and sync_halt_ok(s, v):
+        if vc.exit_reason == EXIT_HLT and guest_halt_ok(s, v):
             vcpu_halt_start(s, v)
         else:
             vcpu_enter(s, v)

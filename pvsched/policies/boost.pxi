@@ -52,7 +52,7 @@ cdef void vcpu_set_boost(Sim* s, s32 v, bint on, int cause) noexcept nogil:
     if vc.mode == VM_EXIT and vm.boost.setsched_ns and ev_armed(&s.q, s.slot_vcpu + v):
         ev_arm(&s.q, s.slot_vcpu + v, ev_expiry(&s.q, s.slot_vcpu + v) + vm.boost.setsched_ns)
 
-cdef void pvsched_exit_eval(Sim* s, s32 v, int reason) noexcept nogil:
+cdef void boost_vcpu_exit(Sim* s, s32 v, int reason) noexcept nogil:
     # kvm_vcpu_do_pv_sched after every VM exit: read schedinfo, re-decide boost both ways.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
@@ -89,7 +89,7 @@ cdef bint guest_unboost_sync(Sim* s, s32 v) noexcept nogil:
         return True
     return False
 
-cdef bint guest_irq_hooks(Sim* s, s32 v) noexcept nogil:
+cdef bint boost_guest_irq(Sim* s, s32 v) noexcept nogil:
     # An interrupt was injected at this entry: irqentry_enter / irqentry_exit.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
@@ -103,10 +103,13 @@ cdef bint guest_irq_hooks(Sim* s, s32 v) noexcept nogil:
         return guest_unboost_sync(s, v)
     return False
 
-cdef bint guest_switch_hooks(Sim* s, s32 v, s32 t) noexcept nogil:
+cdef bint boost_guest_switch(Sim* s, s32 v, s32 t, bint reentry) noexcept nogil:
     # Guest __schedule chose t (lazy request), then t returns to user (sync unboost if not RT).
+    # At a re-entry the hooks already ran for t unless an interrupt came in between.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
+    if reentry and vc.boost.hooked_task == t:
+        return False
     vc.boost.hooked_task = t
     if s.task[t].cls == CLS_RT:
         if vm.boost.triggers & TR_SCHED:
@@ -131,3 +134,88 @@ cdef void handle_vbudget(Sim* s, s32 v) noexcept nogil:
         vcpu_set_boost(s, v, False, UC_BUDGET)
         if s.rq[vc.host_cpu].curr == vc.task:
             resched_deliver(s, vc.host_cpu, False)
+
+# ---------------------------------------------------------------- hook points (policies/hooks.pxd)
+cdef enum:
+    BOOST_POINTS = (HOOK_VCPU_EXIT | HOOK_VCPU_ENTER | HOOK_KICK | HOOK_GUEST_IRQ | HOOK_HALT | HOOK_VCPU_MODE
+                    | HOOK_GUEST_SWITCH | HOOK_GUEST_ENQUEUE)   # + HOOK_TICK for the doorbell-storm rogue
+
+cdef void boost_vcpu_enter(Sim* s, s32 v) noexcept nogil:
+    # record_vcpu_boost_status: the guest sees the host's boost status from this entry on.
+    s.vcpu[v].boost.guest_status = s.vcpu[v].boost.status
+
+cdef void boost_kick(Sim* s, s32 v, int cause) noexcept nogil:
+    # Host-proactive boosts when KVM kicks a vCPU: LAPIC timer, interrupt injection (not with
+    # posted interrupts), PV unhalt.
+    cdef vm_t* vm = &s.vm[s.vcpu[v].vm]
+    if cause == KICK_TIMER:
+        if vm.boost.triggers & TR_KICK_TIMER:
+            vcpu_set_boost(s, v, True, BC_KICK_TIMER)
+    elif cause == KICK_INTR:
+        if not vm.posted_intr and (vm.boost.triggers & TR_KICK_INTR):
+            vcpu_set_boost(s, v, True, BC_KICK_INTR)
+    elif vm.boost.triggers & TR_KICK_UNHALT:
+        vcpu_set_boost(s, v, True, BC_KICK_UNHALT)
+
+cdef void boost_halt(Sim* s, s32 v) noexcept nogil:
+    # kvm_vcpu_block: boost before sleeping.
+    if s.vm[s.vcpu[v].vm].boost.triggers & TR_HALT:
+        vcpu_set_boost(s, v, True, BC_HALT)
+
+cdef void boost_vcpu_mode(Sim* s, s32 v) noexcept nogil:
+    if s.vcpu[v].boost.status == VCPU_BOOST_BOOSTED:
+        boost_account(s, v)
+
+cdef void boost_guest_enqueue(Sim* s, s32 grq, s32 t, s32 local) noexcept nogil:
+    # The guest enqueues an RT task locally: a lazy boost request.
+    cdef s32 v = s.rq[grq].vcpu
+    if (s.task[t].cls == CLS_RT and grq == local
+            and (s.vm[s.vcpu[v].vm].boost.triggers & TR_RT_ENQUEUE)):
+        s.vcpu[v].boost.req = VCPU_REQ_BOOST
+        s.vcpu[v].boost.cat = 1
+
+cdef void boost_tick(Sim* s, s32 cpu) noexcept nogil:
+    # A rogue guest that rings the doorbell (asking for a boost) on every guest tick.
+    cdef s32 v = s.rq[cpu].vcpu
+    if v >= 0 and s.vm[s.vcpu[v].vm].boost.rogue == ROGUE_DOORBELL_STORM:
+        s.vcpu[v].boost.req = VCPU_REQ_BOOST
+        vcpu_exit(s, v, EXIT_DOORBELL, s.vm[s.vcpu[v].vm].boost.doorbell_ns)
+
+# ---------------------------------------------------------------- building and results
+BOOST_TRIGGERS = {"irq_entry": TR_IRQ_ENTRY, "irq_exit": TR_IRQ_EXIT, "sched": TR_SCHED,
+                  "rt_enqueue": TR_RT_ENQUEUE, "user_return": TR_USER_RETURN, "kick_timer": TR_KICK_TIMER,
+                  "kick_intr": TR_KICK_INTR, "kick_unhalt": TR_KICK_UNHALT, "halt": TR_HALT,
+                  "pending_at_exit": TR_PENDING_EXIT, "preempt_disabled": TR_PREEMPT_DISABLED}
+BOOST_CAUSES = ("request", "pending", "kick_timer", "kick_intr", "kick_unhalt", "halt", "preempt_disabled")
+UNBOOST_CAUSES = ("exit", "doorbell", "cap", "budget")
+BOOST_MODES = {"off": BOOST_OFF, "dynamic": BOOST_DYNAMIC, "bounded": BOOST_BOUNDED}
+ROGUES = {"none": ROGUE_NONE, "hold_boost": ROGUE_HOLD_BOOST, "doorbell_storm": ROGUE_DOORBELL_STORM}
+
+
+cdef int boost_build(Sim* s, list vms) except -1:
+    cdef s32 k, v
+    cdef vm_t* vmp
+    for k in range(s.nvm):
+        bst = vms[k].get("boost", {})
+        vmp = &s.vm[k]
+        vmp.boost.mode = BOOST_MODES[bst.get("mode", "off")]
+        vmp.boost.policy = POLICY_FIFO if bst.get("policy", "rr") == "fifo" else POLICY_RR
+        vmp.boost.prio = int(bst.get("priority", 8))
+        vmp.boost.triggers = int(bst.get("triggers", 0))
+        vmp.boost.cap_ns = int(bst.get("cap_ns", 3_000_000))
+        vmp.boost.doorbell_ns = int(bst.get("doorbell_ns", 1_000))
+        vmp.boost.setsched_ns = int(bst.get("setsched_ns", 2_000))
+        vmp.boost.cs_budget_ns = int(bst.get("cs_budget_ns", 2_000_000))
+        vmp.boost.gen_budget_ns = int(bst.get("gen_budget_ns", 500_000_000))
+        vmp.boost.rogue = ROGUES[bst.get("rogue", "none")]
+        if not 1 <= vmp.boost.prio <= 99 or vmp.boost.cap_ns < 0 or vmp.boost.doorbell_ns < 0 \
+                or vmp.boost.setsched_ns < 0 or vmp.boost.cs_budget_ns < 0 or vmp.boost.gen_budget_ns < 0:
+            raise ValueError(f"vm {k}: boost parameters out of range")
+        if vmp.boost.mode != BOOST_OFF:
+            s.kern[vmp.kern].policies |= POL_BOOST
+    for v in range(s.nvcpu):
+        s.vcpu[v].boost.hooked_task = -1
+        s.vcpu[v].boost.pd_ts = -1
+        s.vcpu[v].boost.status = VCPU_BOOST_NORMAL if s.vm[s.vcpu[v].vm].boost.mode else VCPU_BOOST_DISABLED
+        s.vcpu[v].boost.guest_status = s.vcpu[v].boost.status
+    return 0

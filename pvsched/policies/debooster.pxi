@@ -83,8 +83,8 @@ cdef void deboost_apply(FairArena* a, cfs_rq_t* cfs, s32 n, u64 penalty) noexcep
     se.vlag = <s64>(avg_vruntime(a, cfs) - se.vruntime)
     update_min_vruntime(a, cfs)
 
-cdef void yield_to_deboost(Sim* s, s32 cpu, s32 p) noexcept nogil:
-    # Called from yield_to_task_fair between set_next_buddy and yield_task_fair.
+cdef void debooster_yield_to(Sim* s, s32 cpu, s32 p) noexcept nogil:
+    # HOOK_YIELD_TO: yield_to_task_fair between set_next_buddy and yield_task_fair.
     cdef FairArena* a = &s.fa
     cdef rq_t* rq = &s.rq[cpu]
     cdef s32 y = rq.curr
@@ -150,6 +150,8 @@ cdef int debooster_build(Sim* s, debooster) except -1:
             or not 0 <= debounce <= 10**12:
         raise ValueError(f"debooster parameters out of range: {db}")
     s.dbst.on = bool(db.get("enabled", False))
+    if s.dbst.on:
+        s.kern[0].policies |= POL_DEBOOSTER
     s.dbst.curve = DEBOOST_CURVES[curve]
     s.dbst.rl_every = mode == "v1"
     s.dbst.rate_ns = rate

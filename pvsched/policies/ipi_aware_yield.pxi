@@ -32,6 +32,55 @@ cdef inline bint vcpu_is_ipi_receiver(Sim* s, vm_t* vm, vcpu_t* me, s32 idx) noe
     return (vm.ipi_yield.tracking != 0 and me.ipi.pending != 0 and me.ipi.last_receiver == idx
             and s.now - me.ipi.time <= vm.ipi_yield.window_ns)
 
+# ---------------------------------------------------------------- hook points (policies/hooks.pxd)
+cdef enum:
+    IPI_AWARE_YIELD_POINTS = HOOK_VCPU_EXIT | HOOK_IPI | HOOK_ON_SPIN
+    RELAXED_ROUND = 3       # rounds 0..2: the strict tiers (one scan, or three with prio_order)
+
+cdef void ipi_aware_ipi(Sim* s, s32 vs, s32 vt, bint unicast) noexcept nogil:
+    if unicast and s.vm[s.vcpu[vs].vm].ipi_yield.tracking:
+        ipi_track(s, vs, vt)
+
+cdef void ipi_aware_vcpu_exit(Sim* s, s32 v, int reason) noexcept nogil:
+    if reason == EXIT_EOI and s.vm[s.vcpu[v].vm].ipi_yield.tracking:
+        ipi_eoi_clear(s, v)
+
+cdef int ipi_aware_classify(Sim* s, s32 me, s32 idx, int rnd) noexcept nogil:
+    # kvm_vcpu_is_good_yield_candidate (yield_to_kernel_mode = true on VMX): the strict round takes
+    # a confirmed IPI receiver, a vCPU with a visible pending interrupt, or one preempted in kernel
+    # mode (with prio_order, round r takes tier r only); the relaxed round any preempted vCPU.
+    cdef vcpu_t* mc = &s.vcpu[me]
+    cdef vm_t* vm = &s.vm[mc.vm]
+    cdef vcpu_t* c = &s.vcpu[vm.vcpu_base + idx]
+    cdef int kind
+    if rnd == RELAXED_ROUND:
+        return CAND_RELAXED if c.preempted else CAND_SKIP
+    if vcpu_is_ipi_receiver(s, vm, mc, idx):
+        kind = CAND_IPI
+    elif vcpu_has_pending_interrupt(vm, c):
+        kind = CAND_PENDING
+    elif c.preempted and c.preempted_in_kernel:
+        kind = CAND_KERNEL
+    else:
+        return CAND_SKIP
+    if vm.ipi_yield.prio_order and kind != CAND_IPI + rnd:
+        return CAND_SKIP
+    return kind
+
+cdef int ipi_aware_next_round(Sim* s, s32 me, int rnd, int yielded, bint exhausted) noexcept nogil:
+    # prio_order: the next tier's scan unless this one boosted or ran out of tries; then the
+    # relaxed round (patch 10) if enabled and nothing was boosted.
+    cdef vm_t* vm = &s.vm[s.vcpu[me].vm]
+    if yielded > 0 or rnd == RELAXED_ROUND:
+        return -1
+    if vm.ipi_yield.prio_order and rnd < 2 and not exhausted:
+        return rnd + 1
+    if vm.ipi_yield.relaxed:
+        vm.ys[YS_RELAXED_ROUND] += 1
+        return RELAXED_ROUND
+    return -1
+
+
 CANDIDATE_ORDERS = ("scan", "priority")
 
 
@@ -50,6 +99,9 @@ cdef int ipi_aware_yield_build(Sim* s, list vms) except -1:
         vm.ipi_yield.tracking = bool(y.get("ipi_tracking", True))
         vm.ipi_yield.window_ns = iwin
         vm.ipi_yield.prio_order = order == "priority"
+        if vm.ipi_yield.aware:
+            s.kern[vm.kern].policies |= POL_IPI_AWARE_YIELD
+            vm.fix_lb = 1           # patch 6 of the series: last_boosted_vcpu stores the vCPU index
     for v in range(s.nvcpu):
         s.vcpu[v].ipi.last_receiver = -1
         s.vcpu[v].ipi.last_sender = -1

@@ -229,8 +229,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     if not s.fa.clk_run[cpu]:
         # A guest rq whose vCPU is not in guest mode: the task starts running at the next entry.
         return
-    if rq.vcpu >= 0 and s.vm[s.vcpu[rq.vcpu].vm].boost.mode and guest_switch_hooks(s, rq.vcpu, t):
-        return              # a doorbell exit before the task reaches user space
+    if rq.vcpu >= 0 and hook_guest_switch(s, rq.vcpu, t, False):
+        return              # a policy made the vCPU exit before the task reaches user space
     if p.lat_start >= 0:
         record_latency(s, t, rq.seg_start)
     if p.remaining == 0:
@@ -349,6 +349,7 @@ cdef void detach_task_pelt(Sim* s, s32 t) noexcept nogil:
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if se.avg.last_update_time:
         update_cfs_rq_avg(&s.fa, old)
+        hook_pelt(&s.fa, old, se)
         pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
@@ -401,10 +402,7 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
     if s.rq[cpu].fs_on:
         fair_server_update(s, cpu)
     if s.rq[cpu].vcpu >= 0:
-        if (p.cls == CLS_RT and cpu == local and s.vm[s.vcpu[s.rq[cpu].vcpu].vm].boost.mode
-                and (s.vm[s.vcpu[s.rq[cpu].vcpu].vm].boost.triggers & TR_RT_ENQUEUE)):
-            s.vcpu[s.rq[cpu].vcpu].boost.req = VCPU_REQ_BOOST
-            s.vcpu[s.rq[cpu].vcpu].boost.cat = 1
+        hook_guest_enqueue(s, cpu, t, local)
         guest_wakeup_delivered(s, cpu, local)
     else:
         host_rq_enqueued(s, cpu)
@@ -424,13 +422,11 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
         if s.vm[s.vcpu[v].vm].timer_exits:
             s.vcpu[v].pending_irq = 1
             vcpu_exit(s, v, EXIT_GUEST_TIMER, s.vm[s.vcpu[v].vm].exit_ns)
-        elif s.vm[s.vcpu[v].vm].boost.mode:
-            guest_irq_hooks(s, v)
-        if s.vm[s.vcpu[v].vm].boost.rogue == ROGUE_DOORBELL_STORM:
-            s.vcpu[v].boost.req = VCPU_REQ_BOOST
-            vcpu_exit(s, v, EXIT_DOORBELL, s.vm[s.vcpu[v].vm].boost.doorbell_ns)
+        else:
+            hook_guest_irq(s, v)
     else:
         host_interrupt(s, cpu, EXIT_HOST_TICK)
+    hook_tick(s, k, cpu)
     settle_curr(s, cpu)
     if t >= 0:
         p = &s.task[t]
@@ -465,6 +461,7 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
         p.state_new = 1
         if p.vcpu >= 0:
             vcpu_set_mode(s, p.vcpu, VM_PREEMPTED)
+            hook_kvm_run(s, p.vcpu)     # the vCPU thread enters KVM_RUN (vcpu_load)
         # wake_up_new_task runs on the parent's CPU: taken to be the task's first allowed CPU
         # (p.cpu at creation), so a child placed elsewhere is a remote wake-up.
         p.timer_cpu = p.cpu

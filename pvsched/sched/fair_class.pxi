@@ -264,8 +264,7 @@ cdef bint yield_to_task_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     if not a.se[n].on_rq:
         return False
     set_next_buddy(a, n)
-    if s.dbst.on:
-        yield_to_deboost(s, cpu, p)     # seed 002 vCPU debooster (yield.pxi)
+    hook_yield_to(s, cpu, p)
     yield_task_fair(s, cpu)
     return True
 

@@ -17,6 +17,7 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
+    hook_pelt(a, cfs, NULL)
     return pelt_update(pelt_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
                        cfs.h_nr_runnable, cfs.curr >= 0, 1)
 
@@ -70,6 +71,7 @@ cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, 
     cdef u64 runnable
     cdef int decayed
     if se.avg.last_update_time and not (flags & SKIP_AGE_LOAD):
+        hook_pelt(a, cfs, se)
         if se.my_q >= 0:
             runnable = se.runnable_weight
         else:

@@ -72,6 +72,7 @@ cdef struct kparams:
     u64 min_granularity_ns
     u64 wakeup_granularity_ns
     u32 nr_latency
+    u32 hooks               # copy of kern_t.hooks for the PELT point (policies/hooks.pxd)
 
 cdef struct sched_entity:
     load_weight load
@@ -286,6 +287,9 @@ cdef struct kern_t:
     int nohz_idle
     s32 nr_overloaded   # rqs with nr_running >= 2 (root-domain "overload")
     s32 hz
+    u32 hooks           # HOOK_* points something is attached to (policies/hooks.pxd)
+    u32 policies        # POL_* built-in policies attached to this kernel
+    u32 py_hooks        # HOOK_* points the attached Python policy implements
 
 cdef enum:
     RT_GUARD_FAIR_SERVER = 0
