@@ -219,3 +219,26 @@ cdef int boost_build(Sim* s, list vms) except -1:
         s.vcpu[v].boost.status = VCPU_BOOST_NORMAL if s.vm[s.vcpu[v].vm].boost.mode else VCPU_BOOST_DISABLED
         s.vcpu[v].boost.guest_status = s.vcpu[v].boost.status
     return 0
+
+
+cdef void boost_results(Sim* s, dict vc):
+    # Per-vCPU boost columns (zeros for a VM without boosting): boosts and unboosts by cause,
+    # boosted time by what the vCPU did meanwhile, refused boosts, boosted now.
+    cdef s32 c, k
+    for m in BOOST_CAUSES:
+        vc["boosts_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+    for m in UNBOOST_CAUSES:
+        vc["unboosts_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+    for m in ("boosted_run_ns", "boosted_blocked_ns", "boosted_wait_ns", "budget_refused", "boosted"):
+        vc[m] = np.zeros(s.nvcpu, dtype=np.int64)
+    for c in range(s.nvcpu):
+        for k, m in enumerate(BOOST_CAUSES):
+            vc["boosts_" + m][c] = s.vcpu[c].boost.nr_boost[k]
+        for k, m in enumerate(UNBOOST_CAUSES):
+            vc["unboosts_" + m][c] = s.vcpu[c].boost.nr_unboost[k]
+        vc["boosted_run_ns"][c] = (s.vcpu[c].boost.boosted_ns[VM_GUEST] + s.vcpu[c].boost.boosted_ns[VM_EXIT]
+                                   + s.vcpu[c].boost.boosted_ns[VM_POLL])
+        vc["boosted_blocked_ns"][c] = s.vcpu[c].boost.boosted_ns[VM_HALTED]
+        vc["boosted_wait_ns"][c] = s.vcpu[c].boost.boosted_ns[VM_PREEMPTED]
+        vc["budget_refused"][c] = s.vcpu[c].boost.nr_budget_refused
+        vc["boosted"][c] = s.vcpu[c].boost.status == VCPU_BOOST_BOOSTED

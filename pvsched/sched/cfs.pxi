@@ -147,3 +147,11 @@ cdef inline void enqueue_entity_cfs(FairArena* a, cfs_rq_t* cfs, s32 n, int flag
     if not curr:
         __enqueue_entity(a, cfs, n)
     se.on_rq = 1
+
+cdef void set_cfs_sysctls(kparams* kp, bint cfs, int ncpus) noexcept nogil:
+    # v6.5 sysctls, scaled like the base slice (factor 1 + ilog2(min(ncpus, 8))).
+    kp.cfs = cfs
+    kp.sched_latency_ns = base_slice_for(6_000_000, ncpus, 1)
+    kp.min_granularity_ns = base_slice_for(750_000, ncpus, 1)
+    kp.wakeup_granularity_ns = base_slice_for(1_000_000, ncpus, 1)
+    kp.nr_latency = 8

@@ -3,6 +3,35 @@
 # One implementation for host and guest kernels; a cfs_rq whose kernel runs CFS (v6.5) branches to
 # cfs.pxi. Hierarchy walks (enqueue_task_fair, ...) live in fair_class.pxi.
 
+# ---------------------------------------------------------------- initial state
+# v6.15 starts every cfs_rq's min_vruntime at -2^20 (so u64 wrap is exercised from the start).
+cdef u64 INIT_MIN_VRUNTIME = <u64>(-(<s64>1 << 20))
+
+cdef void init_cfs_rq(cfs_rq_t* c, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
+    memset(c, 0, sizeof(cfs_rq_t))
+    c.min_vruntime = INIT_MIN_VRUNTIME
+    c.root = -1
+    c.curr = -1
+    c.next = -1
+    c.last = -1
+    c.skip = -1
+    c.kern = kern
+    c.cpu = cpu
+    c.tg = tg
+    c.se = se
+
+
+cdef void init_se(sched_entity* se, s32 idx) noexcept nogil:
+    memset(se, 0, sizeof(sched_entity))
+    se.left = -1
+    se.right = -1
+    se.tparent = -1
+    se.prio = treap_prio(idx)
+    se.parent = -1
+    se.cfs_rq = -1
+    se.my_q = -1
+    se.task = -1
+
 # ---------------------------------------------------------------- V, eligibility
 
 cdef inline void avg_vruntime_add(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
