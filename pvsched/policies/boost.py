@@ -1,6 +1,7 @@
 """Host/guest mechanisms as switchable policies.
 
-``BoostPolicy`` is seed 000's vCPU priority boosting (and the variants the review asked about):
+``BoostPolicy`` is vCPU priority boosting (the 2024 pvsched RFC, and the variants its review asked
+about); its C part is ``policies/boost.pxi``:
 
 - ``vanilla``: vCPU threads stay in the fair class.
 - ``static``: vCPU threads are always RT (``policy``/``priority``).
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Dict
 
 from pvsched.errors import ScenarioError
+from pvsched.validate import _bool, _choice, _int
 
 BOOST_MODES = ("vanilla", "static", "dynamic", "bounded")
 TRIGGERS = ("irq_entry", "irq_exit", "sched", "rt_enqueue", "user_return", "kick_timer", "kick_intr",
@@ -53,7 +55,6 @@ class BoostPolicy:
     enabled: bool = True
 
     def validate(self, path: str) -> None:
-        from pvsched.scenario import _bool, _choice, _int
         _choice(f"{path}.mode", self.mode, BOOST_MODES)
         _choice(f"{path}.policy", self.policy, ("rr", "fifo"))
         _int(f"{path}.priority", self.priority, 1, 99)

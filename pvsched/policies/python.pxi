@@ -3,13 +3,7 @@
 # taken; a run without a Python policy never reaches this file. An exception inside a method stops
 # the run after the current event and is raised by Engine.run as a PolicyError.
 
-import sys as _sys
-
-EXIT_REASON_IDS = {name: i for i, name in enumerate(EXIT_REASONS)}
-
-
-class PolicyError(RuntimeError):
-    """A Python policy's hook raised; the run stopped. The original exception is ``__cause__``."""
+from pvsched.errors import PolicyError
 
 
 cdef class HookContext:
