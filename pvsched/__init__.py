@@ -6,6 +6,7 @@
 1000000
 """
 from pvsched import workloads
+from pvsched._version import __version__  # noqa: F401
 from pvsched.errors import NotModelledError, PolicyError, ScenarioError
 from pvsched.policies import BoostPolicy, Debooster, Policy, YieldPolicy
 from pvsched.results import LatencyHistogram, Result
@@ -13,7 +14,6 @@ from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scen
 from pvsched.simulation import Simulation
 from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pvsched.sweep import ...``)
 
-__version__ = "0.1.0"
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
            "Debooster", "YieldPolicy", "Policy", "PolicyError"]

@@ -38,7 +38,7 @@ cdef class Engine:
     cdef s32 ntg
     cdef kparams kp_host
     cdef bint finalized
-    cdef object _py_error       # (exception, hook name, kernel) once a Python policy raised
+    cdef object _py_error       # (exception, hook name, kernel, time) once a Python policy raised
     cdef list _py_methods       # per kernel: {hook name: bound method} of its Python policy
     cdef object _ctx            # the HookContext handed to Python hooks
 
@@ -46,7 +46,7 @@ cdef class Engine:
         memset(&self.s, 0, sizeof(Sim))
 
     def __dealloc__(self):
-        # Every array the constructor (or the seed-002 setup) allocated; free(NULL) is a no-op,
+        # Every array the builders allocated; free(NULL) is a no-op,
         # so a constructor that failed half-way is released too.
         cdef Sim* s = &self.s
         free(s.fa.se); free(s.fa.cfs); free(s.fa.kp); free(s.fa.tg)
@@ -94,10 +94,11 @@ cdef class Engine:
 
     def _raise_policy_error(self):
         if self._py_error is not None:
-            e, point, kern = self._py_error
+            e, point, kern, when = self._py_error
             who = "the host's" if kern == 0 else f"VM {kern - 1}'s"
-            raise PolicyError(f"{who} Python policy raised {type(e).__name__} in on_{point} at "
-                              f"{self.s.now} ns: {e}; the run stopped there") from e
+            meth = point if point == "spin_next_round" else "on_" + point
+            raise PolicyError(f"{who} Python policy raised {type(e).__name__} in {meth} at {when} ns: {e}; "
+                              f"the run stopped after that event") from e
 
     @property
     def now_ns(self):

@@ -23,7 +23,7 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
         elif slot < s.slot_spin:
             handle_task_timer(s, slot - s.slot_task)
         elif slot < s.slot_irq:
-            handle_spin(s, slot - s.slot_spin)          # seed 002 (spin.pxi)
+            handle_spin(s, slot - s.slot_spin)          # guest/sync.pxi
         else:
             handle_irq_end(s, slot - s.slot_irq)
     if until > s.now:

@@ -104,7 +104,7 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.remaining = -1
             return STEP_RUN
         elif op.code >= OP_LOCK:
-            r = sync_op(s, t, op)       # seed 002 guest sync ops (spin.pxi)
+            r = sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
             if r >= 0:
                 return r
     return STEP_EXIT

@@ -230,7 +230,7 @@ cdef int _py_call(Sim* s, int point, s32 kern, s32 v, s64 a, s64 b, s64 c) noexc
             return 1 if r else 0
         return 0
     except BaseException as e:
-        eng._py_error = (e, ctx.point, kern)
+        eng._py_error = (e, ctx.point, kern, s.now)
         s.stop = 1
         return -1 if point == -1 or point == HOOK_ON_SPIN else 0
 

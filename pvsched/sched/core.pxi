@@ -239,7 +239,7 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     elif p.remaining > 0:
         ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
     elif p.sync.state and rq.vcpu >= 0:
-        sync_resume(s, rq.vcpu, t)      # seed 002: a waiting task spins again
+        sync_resume(s, rq.vcpu, t)      # a waiting task spins again (guest/sync.pxi)
 
 cdef void check_rq(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]

@@ -1,5 +1,5 @@
 # pvsched.kernel: the kernel's scheduling rules as Python-callable entry points, running the
-# same C functions the engine runs (calc.pxd, fair.pxd), for step-by-step tests.
+# same C functions the engine runs (calc.pxd, fair.pxi, cgroup.pxi), for step-by-step tests.
 
 def sched_prio_to_weight(int nice):
     """Weight of a nice level (kernel ``sched_prio_to_weight``).

@@ -23,7 +23,7 @@ operands, so C and Python division semantics coincide anyway.
 
 Naming: kernel functions keep their kernel names, including the three
 leading underscores of ``___update_load_sum`` / ``___update_load_avg`` (the
-plain ``update_load_avg`` is fair.c's function, defined in fair.pxd).
+plain ``update_load_avg`` is fair.c's function, defined in sched/load_avg.pxi).
 ``decay_load``, ``accumulate_pelt_segments`` and the ``LOAD_AVG_*`` /
 ``PELT_MIN_DIVIDER`` constants are the C-level names; the Python-visible
 objects with the same names are created by ``_pelt_api.pxi``.  Helpers that
@@ -190,7 +190,7 @@ cdef inline void ___update_load_avg(sched_avg* sa, unsigned long load) noexcept 
     """___update_load_avg(): *_avg = *_sum / (PELT_MIN_DIVIDER + period_contrib).
 
     Kernel name kept (three underscores): fair.c's ``update_load_avg`` is a
-    different function (fair.pxd defines it) and the two must not collide.
+    different function (sched/load_avg.pxi defines it) and the two must not collide.
     """
     cdef uint32_t divider = pelt_get_divider(sa)
     sa.load_avg = (<uint64_t>load * sa.load_sum) // divider

@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any, Dict, Optional
 
+from pvsched._version import __version__
 from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
 from pvsched.sweep.executors import _Progress, _run_dask, _run_local, _run_serial
 from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid
@@ -121,8 +122,4 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
 
 
 def _version() -> str:
-    try:
-        import pvsched
-        return pvsched.__version__
-    except Exception:  # pragma: no cover
-        return "?"
+    return __version__
