@@ -108,20 +108,33 @@ def main():
         out.append(r)
         print(f"{name:14s} {throughput(r, 'dedup'):10.0f} IPI round trips/s, "
               f"{r.vms['boost_ipi_receiver'].sum()} boosts of IPI receivers, {time.perf_counter() - t0:.2f} s wall")
-    same = _flat(out[0].raw) == _flat(out[1].raw)
-    print("full results identical:", same)
+    diff = differences(out[0], out[1])
+    same = not diff
+    print("full results identical:", same, "" if same else f"(differ: {diff[:10]})")
     return same
 
 
-def _flat(d, prefix=""):
+def differences(ra, rb) -> list:
+    """The entries of two runs' full results (Result.raw, flattened) that are not bit-identical."""
     import numpy as np
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}/"))
+
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            out.update(flat(v, f"{prefix}{k}/") if isinstance(v, dict) else {prefix + k: v})
+        return out
+    fa, fb = flat(ra.raw), flat(rb.raw)
+    diff = sorted(set(fa) ^ set(fb))
+    for k in sorted(set(fa) & set(fb)):
+        a, b = fa[k], fb[k]
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            same = (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                    and a.shape == b.shape and a.tobytes() == b.tobytes())
         else:
-            out[prefix + k] = v.tobytes() if isinstance(v, np.ndarray) else v
-    return out
+            same = type(a) is type(b) and a == b
+        if not same:
+            diff.append(k)
+    return diff
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ raising hook surfaces as PolicyError; bad attachments are clear errors."""
 import importlib.util
 import os
 
-import numpy as np
 import pytest
 
 from pvsched import VM, Host, Policy, PolicyError, Scenario, ScenarioError, Simulation, Task
@@ -18,24 +17,8 @@ EX = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(EX)
 
 
-def _flat(d, prefix=""):
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}/"))
-        else:
-            out[prefix + k] = v
-    return out
-
-
 def assert_identical(a, b):
-    fa, fb = _flat(a.raw), _flat(b.raw)
-    assert sorted(fa) == sorted(fb)
-    for k in fa:
-        if isinstance(fa[k], np.ndarray):
-            assert fa[k].dtype == fb[k].dtype and np.array_equal(fa[k], fb[k]), k
-        else:
-            assert fa[k] == fb[k], k
+    assert EX.differences(a, b) == []
 
 
 @pytest.mark.parametrize("load,order,relaxed", [("dedup", "scan", True), ("dbench", "scan", True),
