@@ -22,5 +22,5 @@ class NotModelledError(NotImplementedError):
 
 
 class PolicyError(RuntimeError):
-    """A Python policy's hook raised; the run stopped after the event in progress. The original
+    """A Python policy's hook raised; the run stopped at that simulated time. The original
     exception is the ``__cause__``; the engine cannot run on."""

@@ -40,7 +40,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     cdef s32 r
     nse = ntask + (ntg - 1) * ncpu
     ncfs = ntg * ncpu + nvcpu
-    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu     # + guest-sync spin and IRQ slots
+    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + 1     # + guest-sync spin and IRQ slots, the stop slot
     s.ncpu = ncpu
     s.nrq = nrq
     s.ntask = ntask

@@ -98,7 +98,7 @@ cdef class Engine:
             who = "the host's" if kern == 0 else f"VM {kern - 1}'s"
             meth = point if point == "spin_next_round" else "on_" + point
             raise PolicyError(f"{who} Python policy raised {type(e).__name__} in {meth} at {when} ns: {e}; "
-                              f"the run stopped after that event") from e
+                              f"the run stopped there") from e
 
     @property
     def now_ns(self):

@@ -4,7 +4,7 @@
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
-    while s.q.n > 0 and s.q.heap[0].time <= until and not s.stop:
+    while s.q.n > 0 and s.q.heap[0].time <= until:
         slot = ev_pop(&s.q, &t)
         s.now = t
         s.nevents += 1
@@ -24,7 +24,10 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_task_timer(s, slot - s.slot_task)
         elif slot < s.slot_irq:
             handle_spin(s, slot - s.slot_spin)          # guest/sync.pxi
-        else:
+        elif slot < s.slot_end:
             handle_irq_end(s, slot - s.slot_irq)
+        else:
+            s.nevents -= 1
+            break       # the stop slot: a Python policy raised (policies/python.pxi)
     if until > s.now:
         s.now = until

@@ -12,7 +12,7 @@ from pvsched.engine.events cimport EventQueue
 cdef struct Sim:
     FairArena fa        # first: policies/hooks.pxi turns the FairArena* of a PELT update back into its Sim*
     void* owner         # the Engine (borrowed), for Python policies
-    int stop            # a Python policy failed: the run loop stops after this event
+    int stop            # a Python policy failed: the stop slot (slot_end) is armed at that time
     task_t* task
     s32 ntask
     rq_t* rq
@@ -73,7 +73,7 @@ cdef struct Sim:
     u32* vm_lhist       # nvm * HIST_NBUCKETS: contended lock wait
     s32 slot_spin       # + vcpu: spin segment end (PLE window / PV threshold)
     s32 slot_irq        # + vcpu: guest IPI handler end
-    s32 slot_end        # first slot after the guest-synchronisation slots
+    s32 slot_end        # the stop slot, after the guest-synchronisation slots
     deboost_params dbst # the vCPU debooster in yield_to_task_fair (policies/debooster.pxd)
     u64 ys_host[48]     # YS_* counters for yields by host tasks
 

@@ -2,7 +2,8 @@
 #
 # Each kernel (0 = host, k = the guest kernel of VM k-1) has a mask of the points something is
 # attached to (kern_t.hooks), with fast copies where the call site has them at hand
-# (vcpu_t.hooks for the vCPU points, kparams.hooks for the PELT point). A call site is an inline
+# (vcpu_t.hooks for the vCPU points; FairArena.pelt_hooks, any kernel, for the PELT point, whose
+# dispatcher then looks at the cfs_rq's kernel). A call site is an inline
 # mask test; only when the bit is set does it call the point's dispatcher (policies/hooks.pxi),
 # which runs the attached built-in policies (kern_t.policies, POL_*) in C and then, if one is
 # attached, the Python policy (kern_t.py_hooks). ARCHITECTURE.md lists every point.

@@ -194,13 +194,13 @@ cdef void yield_to_hooks(Sim* s, s32 cpu, s32 p) noexcept nogil:
         py_hook(s, HOOK_YIELD_TO, k, -1, cpu, p)
 
 cdef inline void hook_pelt(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
-    # se = NULL: the cfs_rq's own signal.
-    if a.kp[cfs.kern].hooks & HOOK_PELT:
+    # se = NULL: the cfs_rq's own signal. The hot test reads the arena (any kernel attached).
+    if a.pelt_hooks:
         pelt_hooks(<Sim*>a, cfs, se)
 
 cdef void pelt_hooks(Sim* s, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     cdef kern_t* k = &s.kern[cfs.kern]
-    if k.py_hooks & HOOK_PELT:
+    if k.hooks & HOOK_PELT and k.py_hooks & HOOK_PELT:
         py_hook(s, HOOK_PELT, k, -1, <s64>(cfs - s.fa.cfs), <s64>(se - s.fa.se) if se != NULL else -1)
 
 # ---------------------------------------------------------------- attaching
@@ -228,7 +228,7 @@ cdef int attach_policies(Sim* s) except -1:
             raise ValueError(f"vm {kk - 1}: a Python policy's on_spin and the IPI-aware yield policy both want to "
                              "choose the directed-yield candidates; attach one")
         s.kern[kk].hooks = builtin_points(s, kk) | s.kern[kk].py_hooks
-        s.fa.kp[kk].hooks = s.kern[kk].hooks
+        s.fa.pelt_hooks |= s.kern[kk].hooks & HOOK_PELT
     for v in range(s.nvcpu):
         s.vcpu[v].hooks = s.kern[s.vm[s.vcpu[v].vm].kern].hooks
     return 0

@@ -7,8 +7,8 @@ are called, and only for the VM (or host) it is attached to; the rest of the run
 without the GIL. Each call costs a few microseconds (ARCHITECTURE.md gives the measurement), so
 Python policies are for research at Python speed, and built-in ones for sweeps.
 
-An exception raised by a hook stops the run after the current event; ``Simulation.run`` then
-raises :class:`pvsched.PolicyError` from it.
+An exception raised by a hook stops the run at the current simulated time; ``Simulation.run``
+then raises :class:`pvsched.PolicyError` from it.
 
 >>> from pvsched import Policy, Scenario, Host, VM, Task, Simulation
 >>> from pvsched.workloads import RunSleep

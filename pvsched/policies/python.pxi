@@ -1,7 +1,8 @@
 # Python policies (the sched_ext idea): a pvsched.Policy object attached to a VM or to the host
 # has its methods called at the hook points it implements (kern_t.py_hooks). Only there is the GIL
 # taken; a run without a Python policy never reaches this file. An exception inside a method stops
-# the run after the current event and is raised by Engine.run as a PolicyError.
+# the run at the current simulated time (the events already due then finish) and Engine.run
+# raises it as a PolicyError.
 
 from pvsched.errors import PolicyError
 
@@ -231,7 +232,9 @@ cdef int _py_call(Sim* s, int point, s32 kern, s32 v, s64 a, s64 b, s64 c) noexc
         return 0
     except BaseException as e:
         eng._py_error = (e, ctx.point, kern, s.now)
-        s.stop = 1
+        if not s.stop:
+            s.stop = 1
+            ev_arm(&s.q, s.slot_end, s.now)     # run_loop stops when it pops this slot
         return -1 if point == -1 or point == HOOK_ON_SPIN else 0
 
 

@@ -72,7 +72,6 @@ cdef struct kparams:
     u64 min_granularity_ns
     u64 wakeup_granularity_ns
     u32 nr_latency
-    u32 hooks               # copy of kern_t.hooks for the PELT point (policies/hooks.pxd)
 
 cdef struct sched_entity:
     load_weight load
@@ -140,6 +139,7 @@ cdef struct FairArena:
     cfs_rq_t* cfs
     kparams* kp
     task_group* tg
+    u32 pelt_hooks          # some kernel has the PELT hook point attached (policies/hooks.pxd)
     # rq clock_task = clk_base + (now - clk_entry) while clk_run, else clk_base. A host rq runs
     # always (base 0, entry 0); a guest rq's clock runs only while its vCPU is in guest mode,
     # so guest update_curr never charges steal time.
