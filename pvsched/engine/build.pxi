@@ -102,6 +102,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.idle_mask = <u64*>calloc(sum((kn + 63) // 64 for kn in kern_n), sizeof(u64))
     s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
     s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.hist_buf = <u64*>malloc(HIST_BATCH * sizeof(u64))
     s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
     s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))
     s.lb_stack = <s32*>calloc(nse + ntg + 1, sizeof(s32))
@@ -111,7 +112,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
             or not s.fa.clk_entry or not s.fa.clk_run or not s.kern or not s.vm or not s.vcpu
             or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
             or not s.rt_head or not s.rt_tail or not s.aff or not s.idle_mask or not s.ops
-            or not s.hist or not s.q.heap or not s.q.pos or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
+            or not s.hist or not s.hist_buf or not s.q.heap or not s.q.pos or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
         raise MemoryError("pvsched: scenario too large for memory")
     s.q.nslots = nslots
     for i in range(nslots):

@@ -64,6 +64,7 @@ cdef class Engine:
         free(s.fa.tg_cfs); free(s.fa.tg_se)
         free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
+        free(s.hist_buf)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         memset(s, 0, sizeof(Sim))
@@ -158,6 +159,7 @@ cdef class Engine:
         # Bring per-task and per-CPU accounting up to `now` (idempotent).
         cdef Sim* s = &self.s
         cdef s32 i
+        hist_batch_flush(s.hist, s.hist_buf, &s.hist_n)
         for i in range(s.nrq):
             settle_curr(s, i)
             if s.rq[i].curr >= 0:

@@ -31,7 +31,9 @@ cdef struct Sim:
     u64* idle_mask      # per kernel: bit per rq with nothing current
     op_t* ops
     s32 nops
-    u32* hist           # ntask * HIST_NBUCKETS
+    u32* hist           # ntask * HIST_NBUCKETS; pending increments in hist_buf (engine/hist.pxd)
+    u64* hist_buf       # HIST_BATCH cell indices not yet added to hist
+    int hist_n
     EventQueue q
     s64 now
     u64 nevents
