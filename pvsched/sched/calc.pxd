@@ -59,12 +59,11 @@ cdef inline u64 scale_load(u64 w) noexcept nogil:
     return w << SCHED_FIXEDPOINT_SHIFT
 
 cdef inline u64 scale_load_down(u64 w) noexcept nogil:
-    # Any nonzero weight scales down to at least 2 (sched.h).
-    cdef u64 r
-    if w == 0:
-        return 0
-    r = w >> SCHED_FIXEDPOINT_SHIFT
-    return r if r > 2 else 2
+    # Any nonzero weight scales down to at least 2 (sched.h). Written as selects, not branches:
+    # it runs several times per hierarchy level.
+    cdef u64 r = w >> SCHED_FIXEDPOINT_SHIFT
+    r = r if r > 2 else 2
+    return r if w != 0 else 0
 
 cdef inline void update_inv_weight(load_weight* lw) noexcept nogil:
     cdef u64 w
@@ -90,11 +89,10 @@ cdef inline u64 __calc_delta(u64 delta_exec, u64 weight, load_weight* lw) noexce
         shift -= fs
         fact >>= fs
     fact = <u64>(<u32>fact) * lw.inv_weight
-    fact_hi = <u32>(fact >> 32)
-    if fact_hi:
-        fs = pv_fls(fact_hi)
-        shift -= fs
-        fact >>= fs
+    # fls(0) == 0, so the kernel's "if (fact_hi)" needs no branch here (it depends on the weights)
+    fs = pv_fls(<u32>(fact >> 32))
+    shift -= fs
+    fact >>= fs
     return pv_mul_u64_u32_shr(delta_exec, <u32>fact, shift)
 
 cdef inline u64 calc_delta_fair_lw(u64 delta, load_weight* lw) noexcept nogil:

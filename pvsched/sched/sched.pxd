@@ -154,9 +154,9 @@ cdef struct FairArena:
 
 # ---------------------------------------------------------------- clocks and small helpers
 cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
-    if a.clk_run[cpu]:
-        return <u64>(a.clk_base[cpu] + a.now_p[0] - a.clk_entry[cpu])
-    return <u64>a.clk_base[cpu]
+    # clk_base + (now - clk_entry) while the clock runs, else clk_base; a mask, not a branch
+    cdef s64 run = -<s64>a.clk_run[cpu]
+    return <u64>(a.clk_base[cpu] + ((a.now_p[0] - a.clk_entry[cpu]) & run))
 
 # PELT reads the rq clock shifted by one PELT period: the simulated clock starts at 0, and a
 # last_update_time of 0 means "not attached" to the kernel (the real clock is never 0).
