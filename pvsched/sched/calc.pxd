@@ -35,12 +35,18 @@ cdef extern from *:
     }
     static inline int pv_fls(unsigned int x) { return x ? 32 - __builtin_clz(x) : 0; }
     static inline int pv_ilog2(unsigned long long x) { return 63 - __builtin_clzll(x); }
+    /* s64 division truncating toward zero (C99), as the kernel's div_s64; a divisor of -1 is
+       negation (wrapping), so INT64_MIN / -1 cannot trap */
+    static inline long long pv_div_s64(long long a, long long b) {
+        return b == -1 ? (long long)(0ULL - (unsigned long long)a) : a / b;
+    }
     """
     const unsigned int pv_prio_to_weight[40]
     const unsigned int pv_prio_to_wmult[40]
     u64 pv_mul_u64_u32_shr(u64 a, u32 b, u32 shift) nogil
     int pv_fls(u32 x) nogil
     int pv_ilog2(u64 x) nogil
+    s64 pv_div_s64(s64 a, s64 b) nogil
 
 cdef enum:
     SCHED_FIXEDPOINT_SHIFT = 10

@@ -56,10 +56,10 @@ cdef inline u64 avg_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
             avg += entity_key(cfs, curr) * w
             load += w
     if load:
-        # floor division so that V itself is always eligible
-        if avg < 0:
-            avg -= (load - 1)
-        avg = avg // load if avg >= 0 else -((-avg) // load)
+        # floor division so that V itself is always eligible: a negative sum is lowered by
+        # load - 1 first (a mask, not a branch), then divided truncating toward zero
+        avg -= (load - 1) & (avg >> 63)
+        avg = div_s64_trunc(avg, load)
     return cfs.min_vruntime + <u64>avg
 
 cdef inline bint vruntime_eligible(FairArena* a, cfs_rq_t* cfs, u64 vruntime) noexcept nogil:
@@ -111,12 +111,8 @@ cdef inline void update_entity_lag(FairArena* a, cfs_rq_t* cfs, sched_entity* se
     se.vlag = vlag
 
 cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
-    # C division truncates toward zero; spelled out so Cython's cdivision setting cannot matter.
-    if (a < 0) != (b < 0):
-        return -((-a) // b) if a < 0 else -(a // (-b))
-    if a < 0:
-        return (-a) // (-b)
-    return a // b
+    # Truncating toward zero, in C whatever Cython's cdivision setting (no sign branches).
+    return pv_div_s64(a, b)
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
     cdef kparams* kp = &a.kp[cfs.kern]
