@@ -118,6 +118,11 @@ cdef inline void update_load_set(load_weight* lw, u64 w) noexcept nogil:
     lw.weight = w
     lw.inv_weight = 0
 
+cdef inline u64 tick_nsec(u64 hz) noexcept nogil:
+    # TICK_NSEC = (NSEC_PER_SEC + HZ/2) / HZ (include/vdso/jiffies.h): rounded, so HZ=1024 gives
+    # 976563 ns (a truncated 10**9 // HZ gives 976562).
+    return (<u64>1_000_000_000 + hz // 2) // hz
+
 cdef inline u64 base_slice_for(u64 base_ns, int ncpus, int scaling) noexcept nogil:
     # sysctl_sched_base_slice * factor; scaling 0 = NONE, 1 = LOG (default), 2 = LINEAR.
     cdef int cpus = ncpus if ncpus < 8 else 8

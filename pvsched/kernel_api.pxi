@@ -57,6 +57,18 @@ def py_calc_delta_fair(long long delta_ns, nice=None, weight=None):
     return calc_delta_fair_lw(<u64>delta_ns, &lw)
 
 
+def py_tick_nsec(int hz):
+    """``TICK_NSEC``, the length of a jiffy in ns: ``(NSEC_PER_SEC + HZ/2) / HZ``, rounded as the
+    kernel rounds it (the engine's tick period and the lag clamp's floor).
+
+    >>> py_tick_nsec(1000), py_tick_nsec(24), py_tick_nsec(1024)
+    (1000000, 41666667, 976563)
+    """
+    if hz < 1:
+        raise ValueError(f"hz={hz} must be positive")
+    return tick_nsec(hz)
+
+
 def base_slice_ns(int ncpus, long long base_ns=700_000, scaling="log"):
     """``sysctl_sched_base_slice`` after CPU-count scaling (v6.15: 0.70 ms base).
 
@@ -138,7 +150,7 @@ cdef class FairRunqueue:
         self.kp.base_slice_ns = base_slice_for(base_slice_ns, nr_cpus, {"none": 0, "log": 1, "linear": 2}[scaling]) if nr_cpus >= 1 and base_slice_ns > 0 and scaling in ("none", "log", "linear") else 0
         if self.kp.base_slice_ns == 0:
             raise ValueError("bad nr_cpus, base_slice_ns or scaling")
-        self.kp.tick_nsec = 1_000_000_000 // hz
+        self.kp.tick_nsec = tick_nsec(hz)
         self.kp.features = _features_mask(features)
         self.kp.lazy = 0
         init_cfs_rq(&self.cfs, 0, 0, -1, -1)

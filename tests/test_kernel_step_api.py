@@ -1,0 +1,41 @@
+"""The step-by-step kernel API (``pvsched.kernel``) and the engine follow the kernel's rules
+where a user steps them: TICK_NSEC rounding (``include/vdso/jiffies.h``, Linux v6.15).
+"""
+import pytest
+
+from pvsched import Host, Scenario, Simulation, Task, VM, GuestKernel
+from pvsched.kernel import FairRunqueue, tick_nsec
+from pvsched.workloads import Hog
+
+
+# --------------------------------------------------------------------------- TICK_NSEC (item 16)
+@pytest.mark.parametrize("hz,expected", [(100, 10_000_000), (250, 4_000_000), (300, 3_333_333),
+                                         (1000, 1_000_000), (24, 41_666_667), (1024, 976_563),
+                                         (3, 333_333_333), (7, 142_857_143)])
+def test_tick_nsec_rounds_like_the_kernel(hz, expected):
+    # (NSEC_PER_SEC + HZ/2) / HZ
+    assert tick_nsec(hz) == (10**9 + hz // 2) // hz == expected
+
+
+def test_engine_ticks_every_rounded_tick_nsec_on_host_and_guest():
+    # 99 whole rounded ticks (976563 ns) fit before until_ns; with a truncated TICK_NSEC (976562 ns)
+    # a 100th tick would land at 97656200 < until_ns.
+    until = 100 * 976_563 - 1
+    host = Simulation(Scenario(host=Host(cpus=1, hz=1024), tasks=[Task("h", Hog())])).run(until_ns=until)
+    assert int(host.cpus["nr_ticks"][0]) == 99
+    vm = VM("v", vcpus=1, tasks=[Task("g", Hog())], guest=GuestKernel(hz=1024))
+    guest = Simulation(Scenario(host=Host(cpus=1, hz=100), vms=[vm])).run(until_ns=until)
+    assert int(guest.vcpus["guest_ticks"][0]) == 99
+
+
+def test_lag_clamp_uses_the_rounded_tick():
+    # update_entity_lag clamps vlag to calc_delta_fair(max(2 * slice, TICK_NSEC)); at HZ=24 the tick
+    # (41666667 ns) is the larger term for a 0.7 ms slice.
+    rq = FairRunqueue(nr_cpus=1, hz=24, features={"DELAY_DEQUEUE": False})
+    a = rq.enqueue(nice=0)
+    rq.enqueue(nice=0)
+    rq.set_curr(a)
+    rq.advance(500_000_000)                  # a runs far ahead of V
+    rq.put_prev()
+    rq.dequeue(a)
+    assert rq.entity(a)["vlag"] == -41_666_667
