@@ -328,11 +328,29 @@ cdef class FairRunqueue:
             cancel_protect_slice(&self.a.se[c])
         return pick_eevdf(&self.a, &self.cfs) == i
 
-    def reweight(self, entity, int weight):
-        """``reweight_entity`` to a new scaled-down weight."""
-        if not 2 <= weight <= 88761 * 4:
-            raise ValueError(f"weight={weight} out of range")
-        reweight_entity(&self.a, &self.cfs, self._check(entity), scale_load(weight))
+    def reweight(self, entity, weight=None, *, nice=None):
+        """``reweight_entity`` to a new scaled-down ``weight``, or ``reweight_task_fair`` to the
+        table weight of ``nice`` (which then keeps the table's inverse weight, as a task does).
+
+        Returns False and changes nothing when the weight is the one the entity has: the kernel
+        never reweights to the same weight (``update_cfs_group`` compares first,
+        ``set_user_nice`` returns early), and a reweight would re-place the entity.
+
+        >>> rq = FairRunqueue(); a = rq.enqueue(nice=0)
+        >>> rq.reweight(a, 1024), rq.reweight(a, nice=5), rq.entity(a)["weight"]
+        (False, True, 335)
+        """
+        cdef s32 i = self._check(entity)
+        cdef load_weight lw
+        if (weight is None) == (nice is None):
+            raise ValueError("give a weight or a nice value")
+        lw = self._lw(0 if nice is None else nice, weight)
+        if lw.weight == self.a.se[i].load.weight:
+            return False
+        reweight_entity(&self.a, &self.cfs, i, lw.weight)
+        if nice is not None:
+            self.a.se[i].load.inv_weight = lw.inv_weight
+        return True
 
     def avg_vruntime(self):
         return avg_vruntime(&self.a, &self.cfs)

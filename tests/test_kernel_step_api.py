@@ -1,5 +1,6 @@
 """The step-by-step kernel API (``pvsched.kernel``) and the engine follow the kernel's rules
-where a user steps them: TICK_NSEC rounding (``include/vdso/jiffies.h``, Linux v6.15).
+where a user steps them (Linux v6.15): TICK_NSEC rounding (``include/vdso/jiffies.h``); no
+reweight to an unchanged weight (``update_cfs_group``, ``set_user_nice``, ``reweight_task_fair``).
 """
 import pytest
 
@@ -39,3 +40,42 @@ def test_lag_clamp_uses_the_rounded_tick():
     rq.put_prev()
     rq.dequeue(a)
     assert rq.entity(a)["vlag"] == -41_666_667
+
+
+# ------------------------------------------------------------------- reweight no-op (item 17)
+def _running_pair():
+    rq = FairRunqueue(nr_cpus=4)
+    a = rq.enqueue(nice=3)
+    b = rq.enqueue(nice=-2)
+    rq.set_curr(rq.pick())
+    rq.advance(1_234_567)
+    return rq, a, b
+
+
+def test_reweight_to_the_same_weight_changes_nothing():
+    rq, a, b = _running_pair()
+    for e in (rq.curr, a if rq.curr != a else b):
+        before = rq.state(), rq.entity(e)
+        assert rq.reweight(e, rq.entity(e)["weight"]) is False
+        assert rq.reweight(e, nice=3 if e == a else -2) is False
+        assert (rq.state(), rq.entity(e)) == before
+
+
+def test_reweight_to_a_new_weight_still_rescales_and_reports_it():
+    rq, a, b = _running_pair()
+    assert rq.reweight(a, 2048) is True
+    assert rq.entity(a)["weight"] == 2048
+
+
+def test_reweight_by_nice_keeps_the_table_inverse_weight():
+    # reweight_task_fair() stores the sched_prio_to_wmult entry after reweight_entity()
+    from pvsched.kernel import sched_prio_to_wmult, sched_prio_to_weight
+    rq, a, b = _running_pair()
+    assert rq.reweight(a, nice=7) is True
+    e = rq.entity(a)
+    assert e["weight"] == sched_prio_to_weight(7)
+    assert e["inv_weight"] == sched_prio_to_wmult(7)
+    with pytest.raises(ValueError):
+        rq.reweight(a, 1024, nice=0)
+    with pytest.raises(ValueError):
+        rq.reweight(a)
