@@ -209,7 +209,9 @@ cdef class FairRunqueue:
         return lw
 
     def enqueue(self, entity=None, *, int nice=0, weight=None, vlag=None, slice_ns=None, flags="wakeup"):
-        """Enqueue a new entity (``entity=None``) or a dequeued one; returns its index.
+        """Enqueue a new entity (``entity=None``) or a dequeued one; returns its index. Waking an
+        entity that DELAY_DEQUEUE kept queued runs ``requeue_delayed_entity`` instead (with
+        DELAY_ZERO, a positive lag is dropped and the entity re-placed at V).
 
         ``vlag`` (virtual ns) sets the stored lag first; ``flags`` names enqueue flags
         ("wakeup", "initial", "migrated") separated by ``|``.
@@ -229,7 +231,13 @@ cdef class FairRunqueue:
         else:
             i = self._check(entity)
             if self.a.se[i].on_rq:
-                raise ValueError(f"entity {i} is already queued")
+                if not self.a.se[i].sched_delayed:
+                    raise ValueError(f"entity {i} is already queued")
+                if vlag is not None:
+                    raise ValueError(f"entity {i} is delayed (DELAY_DEQUEUE): waking it keeps its own lag")
+                # ttwu of a delayed entity: enqueue_task(ENQUEUE_DELAYED) -> requeue_delayed_entity
+                requeue_delayed_entity(&self.a, i)
+                return i
         if vlag is not None:
             self.a.se[i].vlag = vlag
         enqueue_entity(&self.a, &self.cfs, i, f)

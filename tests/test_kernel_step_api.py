@@ -1,6 +1,7 @@
 """The step-by-step kernel API (``pvsched.kernel``) and the engine follow the kernel's rules
 where a user steps them (Linux v6.15): TICK_NSEC rounding (``include/vdso/jiffies.h``); no
-reweight to an unchanged weight (``update_cfs_group``, ``set_user_nice``, ``reweight_task_fair``).
+reweight to an unchanged weight (``update_cfs_group``, ``set_user_nice``, ``reweight_task_fair``);
+waking a delayed entity (``requeue_delayed_entity``, DELAY_ZERO).
 """
 import pytest
 
@@ -79,3 +80,53 @@ def test_reweight_by_nice_keeps_the_table_inverse_weight():
         rq.reweight(a, 1024, nice=0)
     with pytest.raises(ValueError):
         rq.reweight(a)
+
+
+# ------------------------------------------------------------ waking a delayed entity (item 18)
+def _delayed(features=None):
+    """a ran ahead of V and went to sleep: DELAY_DEQUEUE keeps it queued, delayed."""
+    rq = FairRunqueue(nr_cpus=1, features=features)
+    a = rq.enqueue(nice=0)
+    b = rq.enqueue(nice=0)
+    rq.set_curr(a)
+    rq.advance(3_000_000)
+    assert rq.dequeue(a) is False            # ineligible sleeper: delayed, still on the queue
+    assert rq.entity(a)["sched_delayed"] and rq.entity(a)["on_rq"]
+    rq.set_curr(b)
+    return rq, a, b
+
+
+def test_waking_a_delayed_entity_requeues_it():
+    rq, a, b = _delayed()
+    v = rq.entity(a)["vruntime"]
+    assert rq.lag(a) < 0                     # still ineligible: DELAY_ZERO leaves it alone
+    assert rq.enqueue(a) == a
+    e = rq.entity(a)
+    assert e["on_rq"] and not e["sched_delayed"] and e["vruntime"] == v
+    assert rq.state()["nr_queued"] == 2
+
+
+def test_waking_a_delayed_entity_with_positive_lag_zeroes_it_under_delay_zero():
+    rq, a, b = _delayed()
+    rq.advance(8_000_000)                    # b catches up and passes a: a's lag turns positive
+    assert rq.lag(a) > 0
+    rq.enqueue(a)                            # requeue_delayed_entity: vlag = 0, place_entity
+    assert rq.entity(a)["vlag"] == 0
+    assert abs(rq.lag(a)) <= 1               # placed at V (floor-rounded average)
+    assert not rq.entity(a)["sched_delayed"]
+
+
+def test_without_delay_zero_the_positive_lag_is_kept():
+    rq, a, b = _delayed({"DELAY_ZERO": False})
+    rq.advance(8_000_000)
+    v = rq.entity(a)["vruntime"]
+    rq.enqueue(a)
+    assert rq.entity(a)["vruntime"] == v and not rq.entity(a)["sched_delayed"]
+
+
+def test_enqueue_of_a_queued_entity_that_is_not_delayed_still_fails():
+    rq, a, b = _delayed()
+    with pytest.raises(ValueError, match="already queued"):
+        rq.enqueue(b)
+    with pytest.raises(ValueError, match="delayed"):
+        rq.enqueue(a, vlag=5)                # a requeue keeps the entity's own lag
