@@ -19,3 +19,7 @@ class ScenarioError(ValueError):
 
 class NotModelledError(NotImplementedError):
     """The scenario asks for something pvsched does not model yet."""
+
+
+class SliceClampedWarning(UserWarning):
+    """A custom slice outside [0.1 ms, 100 ms] was clamped, as ``sched_setattr()`` clamps it."""

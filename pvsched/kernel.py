@@ -24,6 +24,9 @@ from pvsched._core import py_calc_delta_fair as calc_delta_fair  # noqa: F401
 from pvsched._core import py_calc_group_shares as calc_group_shares  # noqa: F401
 from pvsched._core import py_scale_load_down as scale_load_down  # noqa: F401
 from pvsched._core import py_tick_nsec as tick_nsec  # noqa: F401
+from pvsched._core import py_setparam_fair_slice as setparam_fair_slice  # noqa: F401
+from pvsched._core import SLICE_MAX_NS, SLICE_MIN_NS  # noqa: F401
+from pvsched.errors import SliceClampedWarning  # noqa: F401
 
 NICE_0_LOAD = 1 << 20
 MIN_SHARES = 2
@@ -33,7 +36,8 @@ __all__ = [
     "FairRunqueue", "PeltAvg", "calc_delta_fair", "calc_group_shares", "scale_load_down",
     "sched_prio_to_weight", "sched_prio_to_wmult", "base_slice_ns", "decay_load",
     "accumulate_pelt_segments", "LOAD_AVG_MAX", "PELT_MIN_DIVIDER", "NICE_0_LOAD", "MIN_SHARES",
-    "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES", "tick_nsec",
+    "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES", "tick_nsec", "setparam_fair_slice",
+    "SLICE_MIN_NS", "SLICE_MAX_NS", "SliceClampedWarning",
 ]
 
 # Seed 002: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.

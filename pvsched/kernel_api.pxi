@@ -69,6 +69,22 @@ def py_tick_nsec(int hz):
     return tick_nsec(hz)
 
 
+SLICE_MIN_NS = SCHED_SLICE_MIN_NS
+SLICE_MAX_NS = SCHED_SLICE_MAX_NS
+
+
+def py_setparam_fair_slice(long long sched_runtime_ns):
+    """The custom slice ``sched_setattr()`` stores for a fair task asking for ``sched_runtime_ns``
+    (``__setparam_fair``, v6.12+): clamped to [0.1 ms, 100 ms]. 0 asks for no custom slice.
+
+    >>> py_setparam_fair_slice(50_000), py_setparam_fair_slice(3_000_000), py_setparam_fair_slice(10**9)
+    (100000, 3000000, 100000000)
+    """
+    if sched_runtime_ns <= 0:
+        raise ValueError(f"sched_runtime_ns={sched_runtime_ns}: must be positive (0 means no custom slice)")
+    return setparam_fair_slice(<u64>sched_runtime_ns)
+
+
 def base_slice_ns(int ncpus, long long base_ns=700_000, scaling="log"):
     """``sysctl_sched_base_slice`` after CPU-count scaling (v6.15: 0.70 ms base).
 
@@ -208,13 +224,16 @@ cdef class FairRunqueue:
             set_load_nice(&lw, nice, 0)
         return lw
 
-    def enqueue(self, entity=None, *, int nice=0, weight=None, vlag=None, slice_ns=None, flags="wakeup"):
+    def enqueue(self, entity=None, *, int nice=0, weight=None, vlag=None, slice_ns=None, flags="wakeup",
+                bint clamp_slice=False):
         """Enqueue a new entity (``entity=None``) or a dequeued one; returns its index. Waking an
         entity that DELAY_DEQUEUE kept queued runs ``requeue_delayed_entity`` instead (with
         DELAY_ZERO, a positive lag is dropped and the entity re-placed at V).
 
         ``vlag`` (virtual ns) sets the stored lag first; ``flags`` names enqueue flags
-        ("wakeup", "initial", "migrated") separated by ``|``.
+        ("wakeup", "initial", "migrated") separated by ``|``. ``slice_ns`` (a new entity's custom
+        slice) must be in [0.1 ms, 100 ms]; with ``clamp_slice=True`` it is clamped as
+        ``sched_setattr()`` does and a :class:`~pvsched.errors.SliceClampedWarning` reports it.
         """
         cdef s32 i
         cdef int f = 0
@@ -224,8 +243,17 @@ cdef class FairRunqueue:
                 raise ValueError(f"unknown enqueue flag {name!r}")
             if name:
                 f |= _FLAG_NAMES[name]
-        if slice_ns is not None and not 100_000 <= slice_ns <= 100_000_000:
-            raise ValueError(f"slice_ns={slice_ns} outside [100000, 100000000]")
+        if slice_ns is not None and not SCHED_SLICE_MIN_NS <= slice_ns <= SCHED_SLICE_MAX_NS:
+            if not clamp_slice or slice_ns <= 0:
+                raise ValueError(f"slice_ns={slice_ns} outside [{SCHED_SLICE_MIN_NS}, {SCHED_SLICE_MAX_NS}]; "
+                                 f"pass clamp_slice=True to clamp it as sched_setattr() does")
+            import warnings
+            from pvsched.errors import SliceClampedWarning
+            clamped = setparam_fair_slice(<u64>slice_ns)
+            warnings.warn(SliceClampedWarning(f"slice_ns={slice_ns} clamped to {clamped} "
+                                              f"(__setparam_fair: [{SCHED_SLICE_MIN_NS}, {SCHED_SLICE_MAX_NS}] ns)"),
+                          stacklevel=2)
+            slice_ns = clamped
         if entity is None:
             i = self._new(self._lw(nice, weight), slice_ns or 0, slice_ns is not None)
         else:

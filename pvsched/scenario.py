@@ -438,7 +438,12 @@ def _validate_task(p, t, ncpus, cgroup_names):
             _int(f"{p}.cpus", c, 0, ncpus - 1)
     _int(f"{p}.start_ns", t.start_ns, 0)
     if t.slice_ns is not None:
-        _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+        _int(f"{p}.slice_ns", t.slice_ns)
+        if not 100_000 <= t.slice_ns <= 100_000_000:
+            # the kernel would clamp (sched_setattr); a scenario says what it means instead
+            clamped = min(max(t.slice_ns, 100_000), 100_000_000)
+            raise ScenarioError(f"{p}.slice_ns", t.slice_ns, f"must be in [100000, 100000000] ns; sched_setattr() "
+                                f"would clamp it to {clamped} (pvsched.kernel.setparam_fair_slice): write that")
 
 
 @dataclass

@@ -1,12 +1,16 @@
 """The step-by-step kernel API (``pvsched.kernel``) and the engine follow the kernel's rules
 where a user steps them (Linux v6.15): TICK_NSEC rounding (``include/vdso/jiffies.h``); no
 reweight to an unchanged weight (``update_cfs_group``, ``set_user_nice``, ``reweight_task_fair``);
-waking a delayed entity (``requeue_delayed_entity``, DELAY_ZERO).
+waking a delayed entity (``requeue_delayed_entity``, DELAY_ZERO); the custom-slice clamp of
+``sched_setattr()`` (``__setparam_fair``).
 """
+import warnings
+
 import pytest
 
 from pvsched import Host, Scenario, Simulation, Task, VM, GuestKernel
-from pvsched.kernel import FairRunqueue, tick_nsec
+from pvsched.kernel import (SLICE_MAX_NS, SLICE_MIN_NS, FairRunqueue, SliceClampedWarning,
+                            setparam_fair_slice, tick_nsec)
 from pvsched.workloads import Hog
 
 
@@ -130,3 +134,43 @@ def test_enqueue_of_a_queued_entity_that_is_not_delayed_still_fails():
         rq.enqueue(b)
     with pytest.raises(ValueError, match="delayed"):
         rq.enqueue(a, vlag=5)                # a requeue keeps the entity's own lag
+
+
+# ------------------------------------------------------------------ custom slice clamp (item 19)
+@pytest.mark.parametrize("asked,got", [(1, 100_000), (99_999, 100_000), (100_000, 100_000),
+                                       (3_000_000, 3_000_000), (100_000_000, 100_000_000),
+                                       (10**12, 100_000_000)])
+def test_setparam_fair_slice_clamps(asked, got):
+    # clamp_t(u64, attr->sched_runtime, NSEC_PER_MSEC/10, NSEC_PER_MSEC*100)
+    assert (SLICE_MIN_NS, SLICE_MAX_NS) == (100_000, 100_000_000)
+    assert setparam_fair_slice(asked) == got
+
+
+def test_clamp_slice_rejects_what_the_kernel_would_not_take():
+    with pytest.raises(ValueError):
+        setparam_fair_slice(0)                    # 0 means "no custom slice" in sched_attr
+    with pytest.raises(ValueError):
+        setparam_fair_slice(-5)
+
+
+def test_task_slice_out_of_range_says_what_the_kernel_would_do():
+    from pvsched import ScenarioError
+    with pytest.raises(ScenarioError, match="clamp it to 100000"):
+        Simulation(Scenario(tasks=[Task("t", Hog(), slice_ns=50_000)]))
+
+
+def test_fair_runqueue_refuses_an_out_of_range_slice_and_says_how_to_clamp():
+    rq = FairRunqueue()
+    with pytest.raises(ValueError, match="clamp_slice=True"):
+        rq.enqueue(slice_ns=50_000)
+
+
+def test_fair_runqueue_clamps_like_sched_setattr_when_asked_and_reports_it():
+    rq = FairRunqueue()
+    with pytest.warns(SliceClampedWarning, match="50000.*100000"):
+        a = rq.enqueue(slice_ns=50_000, clamp_slice=True)
+    assert rq.entity(a)["slice"] == 100_000 and rq.entity(a)["custom_slice"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = rq.enqueue(slice_ns=300_000, clamp_slice=True)     # in range: nothing to report
+    assert rq.entity(b)["slice"] == 300_000
