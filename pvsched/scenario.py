@@ -716,6 +716,9 @@ class Scenario:
         except ImportError:  # Python < 3.11
             import tomli as tomllib
         source = "<string>"
+        if is_path is not False and isinstance(text_or_path, (str, os.PathLike)) and "\n" not in str(text_or_path):
+            from pvsched._checkout import resolve_example
+            text_or_path = resolve_example(text_or_path)       # examples/NAME.toml outside the checkout
         text = text_or_path
         if is_path or (is_path is None and isinstance(text_or_path, (str, os.PathLike))
                        and "\n" not in str(text_or_path) and os.path.exists(str(text_or_path))):

@@ -1054,8 +1054,9 @@ def load_sweep_file(path) -> SweepSpec:
         import tomllib
     except ImportError:  # Python < 3.11
         import tomli as tomllib
+    from pvsched._checkout import resolve_example
     from pvsched.scenario import Scenario
-    src = os.fspath(path)
+    src = os.fspath(resolve_example(path))
     with open(src, "rb") as f:
         raw = f.read()
     try:
