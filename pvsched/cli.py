@@ -195,13 +195,8 @@ def _cmd_reproduce(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- bench
 def _cmd_bench(args) -> int:
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-    try:
-        from scenarios import host_only
-    except ImportError:
-        print("pvsched bench needs the source tree's benchmarks/ directory", file=sys.stderr)
-        return 2
     from pvsched import Simulation
+    from pvsched.bench import host_only
     best = None
     for _ in range(args.repeat):
         sim = Simulation(host_only(duration_ns=args.duration_ns))

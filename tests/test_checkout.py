@@ -112,3 +112,8 @@ def test_sweep_file_example_loads_from_any_directory(tmp_path, monkeypatch):
     spec = load_sweep_file("examples/sweep_busy_host.toml")
     assert spec.base.vms and spec.seeds == 3
 
+
+def test_bench_works_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["bench", "--duration-ns", "5000000", "--repeat", "1"]) == 0
+    assert "M events/s" in capsys.readouterr().out
