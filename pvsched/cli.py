@@ -25,7 +25,7 @@ from typing import List, Optional
 
 from pvsched.errors import NotModelledError, ScenarioError
 
-#: Experiments ``pvsched reproduce`` knows: one per seed thread (``../shared/seeds``). An experiment
+#: Experiments ``pvsched reproduce`` knows: one per seed (a mailing-list thread). An experiment
 #: is implemented once :data:`pvsched.experiments.EXPERIMENTS` registers its module (which has
 #: ``main(argv) -> int``); until then ``reproduce`` says it is not implemented yet.
 EXPERIMENTS = {
