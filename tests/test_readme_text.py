@@ -1,0 +1,54 @@
+"""README.md stands on its own and its install hints are true (checked against pyproject.toml)."""
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import readme  # noqa: E402
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
+
+PYPROJECT = tomllib.loads((readme.ROOT / "pyproject.toml").read_text())
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+
+
+def _names(reqs):
+    return sorted(re.split(r"[<>=!~;\s]", r, maxsplit=1)[0].lower() for r in reqs)
+
+
+def test_readme_has_the_two_commands():
+    main, test = readme.command("main"), readme.command("test")
+    assert main.startswith("pip install . ") and "pvsched run" in main
+    assert test.startswith("pip install -e \".[test]\"") and "pytest" in test
+
+
+def test_ci_runs_readmes_test_command():
+    ci = (readme.ROOT / ".ci" / "run").read_text()
+    assert "tests/readme.py test-command" in ci
+
+
+def test_readme_never_sends_users_outside_the_project():
+    text = readme.README.read_text()
+    assert "../shared" not in text and "/work/" not in text
+    for link in re.findall(r"\]\(([^)#]+)", text):
+        if not re.match(r"[a-z]+://", link):
+            assert (readme.ROOT / link).exists(), f"README links {link}, which the clone does not have"
+
+
+def test_readme_installs_nothing_from_an_index_that_does_not_have_pvsched():
+    text = readme.README.read_text()
+    for m in re.finditer(r"pip install ([^`\n]*)", text):
+        assert not re.search(r"[\"']pvsched\[", m.group(1)), f"README says `pip install {m.group(1)}`: pvsched is not on PyPI"
+
+
+@pytest.mark.parametrize("extra", ["sweep"])
+def test_readme_extra_install_line_matches_pyproject(extra):
+    lines = [b.text.strip() for b in readme.blocks() if b.lang == "sh"
+             and re.fullmatch(r"pip install [A-Za-z][\w\- ]*", b.text.strip())]
+    assert lines, "README has no `pip install <packages>` block for the sweep dependencies"
+    assert _names(lines[0].split()[2:]) == _names(EXTRAS[extra])
