@@ -23,6 +23,7 @@ import sys
 import time
 from typing import List, Optional
 
+from pvsched import progress
 from pvsched.errors import NotModelledError, ScenarioError
 
 #: Experiments ``pvsched reproduce`` knows: one per seed (a mailing-list thread). An experiment
@@ -90,7 +91,8 @@ def _cmd_run(args) -> int:
         sc.seed = args.seed
     until = args.until_ns if args.until_ns is not None else sc.duration_ns
     sim = Simulation(sc)
-    r = sim.run(until_ns=until)
+    with progress.report(f"pvsched run {args.scenario}"):
+        r = sim.run(until_ns=until)
     print(r.summary(max_rows=args.rows))
     vms = _vm_summary(r)
     if vms:
@@ -190,7 +192,8 @@ def _cmd_reproduce(args) -> int:
     if name not in done:
         raise CliError(f"experiment {name} ({EXPERIMENTS[name]}) is not implemented yet", EXIT_NOT_IMPLEMENTED)
     from pvsched import experiments
-    return int(experiments.get(name).main(list(args.args)) or 0)
+    with progress.report(f"pvsched reproduce {name}"):
+        return int(experiments.get(name).main(list(args.args)) or 0)
 
 
 # ---------------------------------------------------------------------------------------------- bench

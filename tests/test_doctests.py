@@ -6,7 +6,7 @@ import pytest
 
 MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
            "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
-           "pvsched._core", "pvsched.bench"]
+           "pvsched._core", "pvsched.bench", "pvsched.progress"]
 
 
 @pytest.mark.parametrize("name", MODULES)
