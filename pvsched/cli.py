@@ -57,7 +57,59 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _pandas_hint(e: ImportError) -> CliError:
-    return CliError(f"{e}; this output needs pandas and pyarrow: pip install \"pvsched[pandas]\"")
+    return CliError(f"{e}; this output needs pandas and pyarrow: pip install pandas pyarrow")
+
+
+def _nonneg(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
+    return v
+
+
+def _toml_input(path: str, what: str) -> str:
+    """``path`` (or the bundled example it names) if it is a readable file of kind ``what``
+    ("scenario" or "sweep"); otherwise a CliError saying what was expected."""
+    from pvsched._checkout import resolve_example
+    real = os.fspath(resolve_example(path))
+    example = "examples/vm_busy_host.toml" if what == "scenario" else "examples/sweep_busy_host.toml"
+    if os.path.isdir(real):
+        raise CliError(f"{path} is a directory; expected a {what} TOML file such as {example}")
+    if not os.path.exists(real):
+        raise CliError(f"{path}: no such file (in {os.getcwd()}); expected a {what} TOML file such as {example}")
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    try:
+        with open(real, "rb") as f:
+            keys = set(tomllib.loads(f.read().decode()))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return path                              # the loader reports these with the key path
+    from pvsched.sweep import SWEEP_KEYS
+    sweep_only = {"scenario", "grid", "cells", "seeds", "metrics", "output"} & set(SWEEP_KEYS)
+    if what == "scenario" and keys & sweep_only and "host" not in keys and "tasks" not in keys:
+        raise CliError(f"{path} is a sweep file (it has {', '.join(sorted(keys & sweep_only))}); "
+                       f"run it with: pvsched sweep {path}")
+    if what == "sweep" and "scenario" not in keys and keys & {"host", "tasks", "vms", "cgroups"}:
+        raise CliError(f"{path} is a scenario file, not a sweep file; run it with: pvsched run {path}")
+    return path
+
+
+def _check_outputs(args) -> None:
+    """Refuse an output path that cannot be written before a long run, not after it."""
+    for flag in ("json", "csv", "parquet"):
+        path = getattr(args, flag, None)
+        if not path:
+            continue
+        parent = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise CliError(f"--{flag} {path}: is a directory; expected a file name")
+        if not os.path.isdir(parent):
+            raise CliError(f"--{flag} {path}: the directory {os.path.dirname(path) or '.'} does not exist")
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -86,7 +138,8 @@ def _vm_summary(r) -> str:
 
 def _cmd_run(args) -> int:
     from pvsched import Scenario, Simulation
-    sc = Scenario.from_toml(args.scenario, is_path=True)
+    sc = Scenario.from_toml(_toml_input(args.scenario, "scenario"), is_path=True)
+    _check_outputs(args)
     if args.seed is not None:
         sc.seed = args.seed
     until = args.until_ns if args.until_ns is not None else sc.duration_ns
@@ -133,7 +186,8 @@ def _cmd_run(args) -> int:
 # ---------------------------------------------------------------------------------------------- sweep
 def _cmd_sweep(args) -> int:
     from pvsched.sweep import SweepError, load_sweep_file, sweep
-    spec = load_sweep_file(args.sweep)
+    spec = load_sweep_file(_toml_input(args.sweep, "sweep"))
+    _check_outputs(args)
     out = args.out or spec.output or os.path.splitext(os.path.basename(args.sweep))[0] + ".sweep"
     seeds = args.seeds if args.seeds is not None else spec.seeds
     if args.workers is not None and args.workers < 0:
@@ -151,6 +205,9 @@ def _cmd_sweep(args) -> int:
         raise ScenarioError(f"{args.sweep}: {e.path}", e.value, e.problem) from None
     except SweepError as e:
         raise CliError(f"{args.sweep}: {e}") from None
+    except KeyboardInterrupt:
+        raise CliError(f"interrupted; the runs finished so far are saved in {out}: run the same command again "
+                       f"to resume", 130) from None
     wall = time.perf_counter() - t0
     import pandas as pd
     with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_colwidth", 40):
@@ -213,7 +270,10 @@ def _cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pvsched import KERNEL_VERSION, __version__
     p = _Parser(prog="pvsched", description="Simulate double scheduling (Linux/KVM host and guests).")
+    p.add_argument("--version", action="version",
+                   version=f"pvsched {__version__} (models the Linux {KERNEL_VERSION} scheduler and KVM)")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{run,sweep,reproduce,bench}",
                            parser_class=_Parser)
     r = sub.add_parser("run", help="run a scenario TOML file and print its summary table",
@@ -222,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="scenario TOML file (see examples/)")
     r.add_argument("--until-ns", type=int, default=None, help="simulated time (default: the scenario's duration_ns)")
     r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    r.add_argument("--rows", type=int, default=40, help="task rows to print")
+    r.add_argument("--rows", type=_nonneg, default=40, help="task rows to print")
     r.add_argument("--json", metavar="FILE", help="write the task (and vCPU) table as JSON")
     r.add_argument("--csv", metavar="FILE", help="write the task table as CSV")
     r.add_argument("--parquet", metavar="FILE", help="write the task table as Parquet (needs pandas, pyarrow)")
@@ -242,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=None, help="repetitions per cell (overrides the file)")
     s.add_argument("--overwrite", action="store_true", help="clear an output directory that holds another sweep")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.add_argument("--rows", type=int, default=30, help="table rows to print")
+    s.add_argument("--rows", type=_nonneg, default=30, help="table rows to print")
     s.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     s.add_argument("--parquet", metavar="FILE", help="also write the table as Parquet")
     s.set_defaults(fn=_cmd_sweep)
@@ -276,7 +336,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.fn(args)
     except CliError as e:
         return fail(e, e.code)
-    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError) as e:
+    except OSError as e:
+        if e.filename is not None:            # say which file and what went wrong, without errno numbers
+            return fail(f"{e.filename}: {(e.strerror or type(e).__name__).lower()}")
+        return fail(e)
+    except (ScenarioError, NotModelledError, SweepError, ImportError) as e:
         return fail(e)
     except KeyboardInterrupt:
         print("pvsched: interrupted", file=sys.stderr)
