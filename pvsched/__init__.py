@@ -24,15 +24,14 @@ if _stale:
     warnings.warn(_checkout.stale_core_message(_core.__file__, _stale), RuntimeWarning, stacklevel=2)
 
 from pvsched import workloads  # noqa: E402
-from pvsched.errors import NotModelledError, ScenarioError  # noqa: E402
-from pvsched.policies import BoostPolicy  # noqa: E402
-from pvsched.directed_yield import Debooster, YieldPolicy  # noqa: E402
+from pvsched._version import __version__  # noqa: F401,E402
+from pvsched.errors import NotModelledError, PolicyError, ScenarioError  # noqa: E402
+from pvsched.policies import BoostPolicy, Debooster, Policy, YieldPolicy  # noqa: E402
 from pvsched.results import LatencyHistogram, Result  # noqa: E402
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task  # noqa: E402
 from pvsched.simulation import Simulation  # noqa: E402
 from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pvsched.sweep import ...``)
 
-__version__ = "0.1.0"
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy"]
+           "Debooster", "YieldPolicy", "Policy", "PolicyError"]

@@ -89,7 +89,7 @@ def _toml_input(path: str, what: str) -> str:
             keys = set(tomllib.loads(f.read().decode()))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return path                              # the loader reports these with the key path
-    from pvsched.sweep import SWEEP_KEYS
+    from pvsched.sweep.files import SWEEP_KEYS
     sweep_only = {"scenario", "grid", "cells", "seeds", "metrics", "output"} & set(SWEEP_KEYS)
     if what == "scenario" and keys & sweep_only and "host" not in keys and "tasks" not in keys:
         raise CliError(f"{path} is a sweep file (it has {', '.join(sorted(keys & sweep_only))}); "

@@ -21,5 +21,10 @@ class NotModelledError(NotImplementedError):
     """The scenario asks for something pvsched does not model yet."""
 
 
+class PolicyError(RuntimeError):
+    """A Python policy's hook raised; the run stopped at that simulated time. The original
+    exception is the ``__cause__``; the engine cannot run on."""
+
+
 class SliceClampedWarning(UserWarning):
     """A custom slice outside [0.1 ms, 100 ms] was clamped, as ``sched_setattr()`` clamps it."""

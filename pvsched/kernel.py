@@ -40,7 +40,7 @@ __all__ = [
     "SLICE_MIN_NS", "SLICE_MAX_NS", "SliceClampedWarning",
 ]
 
-# Seed 002: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.
+# Directed yield: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.
 from pvsched._core import (  # noqa: E402,F401
     IpiContext,
     bench_find_matching_se,

@@ -58,12 +58,12 @@ def test_unbuilt_checkout_through_python_m_is_one_line(tmp_path):
 
 def test_stale_core_warns_with_the_rebuild_command(tmp_path):
     root = _fake_checkout(tmp_path, with_core=True)
-    src = root / "pvsched" / "fair.pxd"
+    src = root / "pvsched" / "sched" / "fair.pxi"
     future = time.time() + 60
     os.utime(src, (future, future))
     p = _python(root, "-c", "import pvsched")
     assert p.returncode == 0, p.stderr
-    assert "older than pvsched/fair.pxd" in p.stderr and "build_ext --inplace" in p.stderr
+    assert "older than pvsched/sched/fair.pxi" in p.stderr and "build_ext --inplace" in p.stderr
 
 
 def test_current_core_is_quiet(tmp_path):
