@@ -102,6 +102,21 @@ class Scenario:
         return _io.scenario_to_toml(self)
 
     @classmethod
-    def from_toml(cls, text_or_path, *, is_path: Optional[bool] = None) -> "Scenario":
-        """Load from TOML text or a file path; errors name the file and key path."""
-        return _io.scenario_from_toml(cls, text_or_path, is_path=is_path)
+    def from_toml(cls, source, *, is_path: Optional[bool] = None) -> "Scenario":
+        """Load from a TOML file (a path: ``str`` or ``pathlib.Path``) or from TOML text; errors
+        name the file and the key path. A ``str`` is text if it has a newline, or on one line a
+        ``=``, a ``[table]`` or a comment (and does not end in ``.toml``); otherwise a path, and a
+        missing one is reported as such. ``is_path=True/False`` forces either reading.
+
+        >>> import os, tempfile
+        >>> sc = Scenario.from_toml('[[tasks]]\\nname = "h"\\nworkload = { kind = "hog" }')
+        >>> p = os.path.join(tempfile.mkdtemp(), "s.toml"); _ = open(p, "w").write(sc.to_toml())
+        >>> from pathlib import Path
+        >>> Scenario.from_toml(Path(p)) == Scenario.from_toml(p) == sc
+        True
+        >>> Scenario.from_toml("examples/typo.toml")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pvsched.errors.ScenarioError: examples/typo.toml: no such file (relative to ...); expected a scenario TOML file
+        """
+        return _io.scenario_from_toml(cls, source, is_path=is_path)

@@ -71,12 +71,12 @@ def load_sweep_file(path) -> SweepSpec:
         import tomli as tomllib
     from pvsched._checkout import resolve_example
     from pvsched.scenario import Scenario
+    from pvsched.scenario.toml_io import read_toml_file
     src = os.fspath(resolve_example(path))
-    with open(src, "rb") as f:
-        raw = f.read()
+    raw = read_toml_file(src, "sweep")
     try:
-        d = tomllib.loads(raw.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        d = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
         raise ScenarioError(src, "<toml>", f"malformed TOML: {e}") from None
 
     def err(key, value, problem):
