@@ -17,7 +17,6 @@ seed000 ...
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -152,34 +151,13 @@ def _cmd_run(args) -> int:
         print()
         print(vms)
     print(f"wall {r.wall_s:.3f} s, {r.events_per_s / 1e6:.2f} M events/s")
-    if args.json:
-        rows = []
-        for n in r.task_names:
-            tv = r.task(n)
-            d = {"task": n}
-            d.update({k: getattr(tv, k) for k in r.TASK_COLUMNS})
-            d.update(r.latency(n).summary())
-            rows.append(d)
-        out = {"tasks": rows, "now_ns": r.now_ns, "events": r.events}
-        if len(r.vcpus["name"]):
-            out["vcpus"] = [{k: (str(val[i]) if k == "name" else int(val[i])) for k, val in r.vcpus.items()}
-                            for i in range(len(r.vcpus["name"]))]
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-    if args.csv:
-        import csv
-        with open(args.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            cols = ["task"] + list(r.TASK_COLUMNS)
-            w.writerow(cols)
-            for i, n in enumerate(r.task_names):
-                w.writerow([n] + [int(r.raw["task"][k][i]) for k in r.TASK_COLUMNS])
-    if args.parquet:
-        try:
-            df = r.to_pandas("tasks")
-            df.to_parquet(args.parquet, index=False)
-        except ImportError as e:
-            raise _pandas_hint(e) from None
+    for fmt in ("json", "csv", "parquet"):
+        if getattr(args, fmt):
+            try:
+                written = r.write(getattr(args, fmt), fmt)
+            except ImportError as e:
+                raise _pandas_hint(e) from None
+            print(f"wrote {', '.join(written)}")
     return 0
 
 
@@ -283,9 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--until-ns", type=int, default=None, help="simulated time (default: the scenario's duration_ns)")
     r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     r.add_argument("--rows", type=_nonneg, default=40, help="task rows to print")
-    r.add_argument("--json", metavar="FILE", help="write the task (and vCPU) table as JSON")
-    r.add_argument("--csv", metavar="FILE", help="write the task table as CSV")
-    r.add_argument("--parquet", metavar="FILE", help="write the task table as Parquet (needs pandas, pyarrow)")
+    r.add_argument("--json", metavar="FILE", help="write every table, the scenario and the seed as one JSON document")
+    r.add_argument("--csv", metavar="FILE", help="write the task table to FILE and the cpus/vcpus/vms tables and "
+                                                  "the scenario beside it (FILE.cpus.csv, ..., FILE.scenario.toml)")
+    r.add_argument("--parquet", metavar="FILE", help="like --csv, in Parquet with the scenario in the metadata "
+                                                      "(needs pandas, pyarrow)")
     r.set_defaults(fn=_cmd_run)
 
     s = sub.add_parser("sweep", help="run a sweep file: grid x seeds -> one table (resumable)",

@@ -661,7 +661,7 @@ def test_result_summary(mixed_result):
         assert n in s
     assert "simulated 0.500 s" in s
     assert "CPU busy" in s
-    assert len(mixed_result.summary(max_rows=2).splitlines()) == 2 + 2 + 2
+    assert len(mixed_result.summary(max_rows=2).splitlines()) == 2 + 2 + 1 + 2     # header, rows, more, footer
     assert "more tasks" in mixed_result.summary(max_rows=2)
 
 
@@ -705,8 +705,8 @@ def test_result_to_pandas(mixed_result):
     pd = pytest.importorskip("pandas")
     df = mixed_result.to_pandas()
     assert isinstance(df, pd.DataFrame)
-    assert list(df["name"]) == mixed_result.task_names
-    assert {"p50_ns", "p99_ns", "p999_ns"} <= set(df.columns)
+    assert list(df["task"]) == mixed_result.task_names
+    assert {"lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "lat_mean_ns"} <= set(df.columns)
     assert len(mixed_result.to_pandas("cpus")) == 2
     with pytest.raises(ValueError):
         mixed_result.to_pandas("nope")
