@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from typing import List, Optional
@@ -175,6 +176,13 @@ def _cmd_sweep(args) -> int:
     except ImportError as e:
         raise _pandas_hint(e) from None
     t0 = time.perf_counter()
+
+    class _Terminated(KeyboardInterrupt):
+        pass
+
+    def _on_term(signum, frame):
+        raise _Terminated()                      # unwinds through the executor, which stops its workers
+    old_term = signal.signal(signal.SIGTERM, _on_term)
     try:
         df = sweep(spec.base, spec.grid, seeds, spec.metrics, out=out, workers=args.workers,
                    scheduler=args.scheduler, progress=False if args.no_progress else None,
@@ -183,9 +191,12 @@ def _cmd_sweep(args) -> int:
         raise ScenarioError(f"{args.sweep}: {e.path}", e.value, e.problem) from None
     except SweepError as e:
         raise CliError(f"{args.sweep}: {e}") from None
-    except KeyboardInterrupt:
-        raise CliError(f"interrupted; the runs finished so far are saved in {out}: run the same command again "
-                       f"to resume", 130) from None
+    except KeyboardInterrupt as e:
+        what, code = ("terminated", 143) if isinstance(e, _Terminated) else ("interrupted", 130)
+        raise CliError(f"{what}; the runs finished so far are saved in {out}: run the same command again "
+                       f"to resume", code) from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
     wall = time.perf_counter() - t0
     import pandas as pd
     with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_colwidth", 40):

@@ -89,3 +89,50 @@ def test_interrupted_sweep_says_rerunning_resumes(monkeypatch, capsys, tmp_path)
     code, _, err = cli(capsys, "sweep", str(EX / "sweep_busy_host.toml"), "--out", str(out))
     assert code == 130
     assert "run the same command again to resume" in one_line(err) and str(out) in err
+
+
+def test_sigterm_stops_the_sweep_and_its_workers_and_says_rerunning_resumes(tmp_path):
+    import signal
+    import subprocess
+    import time
+    pytest.importorskip("pandas")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc")
+    (tmp_path / "s.toml").write_text(f'scenario = "{EX / "vm_busy_host.toml"}"\nseeds = 50\n'
+                                     '[grid]\n"duration_ns" = [20_000_000_000]\n')
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    p = subprocess.Popen([sys.executable, "-m", "pvsched", "sweep", "s.toml", "--workers", "2", "--no-progress"],
+                         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def children():
+        out = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True).stdout.split()
+        return [int(x) for x in out]
+    t0 = time.monotonic()
+    while len(children()) < 2 and time.monotonic() - t0 < 30 and p.poll() is None:
+        time.sleep(0.05)
+    kids = children()
+    assert len(kids) >= 2, "the sweep did not start its workers"
+    time.sleep(0.3)
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=30)[1]
+    gone_by = time.monotonic() + 2.0
+
+    def alive(k):
+        try:
+            return open(f"/proc/{k}/stat").read().split()[2] != "Z"
+        except OSError:
+            return False
+    while any(alive(k) for k in kids) and time.monotonic() < gone_by:
+        time.sleep(0.05)
+    assert not any(alive(k) for k in kids), "sweep workers outlived the terminated driver"
+    assert p.returncode == 143
+    assert "terminated" in err and "run the same command again to resume" in err
+
+
+def test_cpu_share_is_in_cpus_and_says_so():
+    from pvsched import Host, Scenario, Simulation, Task
+    from pvsched.sweep.metrics import METRICS, compute_metrics
+    from pvsched.workloads import Hog
+    r = Simulation(Scenario(host=Host(cpus=4), tasks=[Task("hog", Hog(), count=4)])).run(until_ns=50_000_000)
+    assert compute_metrics(r, ["cpu_share:hog"]) == {"cpu_share:hog": 4.0}
+    assert "in CPUs" in str(METRICS["cpu_share"])
