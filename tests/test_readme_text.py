@@ -52,3 +52,17 @@ def test_readme_extra_install_line_matches_pyproject(extra):
              and re.fullmatch(r"pip install [A-Za-z][\w\- ]*", b.text.strip())]
     assert lines, "README has no `pip install <packages>` block for the sweep dependencies"
     assert _names(lines[0].split()[2:]) == _names(EXTRAS[extra])
+
+
+def test_no_install_hint_names_pvsched_on_an_index():
+    """pvsched is not on PyPI: hints in the code name the packages themselves (or the clone)."""
+    bad = []
+    for p in (readme.ROOT / "pvsched").rglob("*.py"):
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            if re.search(r"pip install [\"']?pvsched\[", line):
+                bad.append(f"{p.relative_to(readme.ROOT)}:{i}: {line.strip()}")
+    assert not bad, "\n".join(bad)
+
+
+def test_dask_extra_hint_matches_pyproject():
+    assert "dask[distributed]" in " ".join(EXTRAS["dask"])
