@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
+from pvsched.validate import unknown_key
 
 Op = Tuple[str, int, int, int]
 
@@ -200,13 +201,13 @@ def workload_from_dict(d: dict, path: str) -> Workload:
         raise ScenarioError(path, d, "must be a table with a 'kind'")
     kind = d["kind"]
     if not isinstance(kind, str) or kind not in WORKLOADS:
-        raise ScenarioError(f"{path}.kind", kind, f"unknown workload; known: {sorted(WORKLOADS)}")
+        raise unknown_key(f"{path}.kind", kind, kind, WORKLOADS, "workload")
     cls = WORKLOADS[kind]
     params = {k: v for k, v in d.items() if k != "kind"}
     known = set(cls.__dataclass_fields__)
     for k in params:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, params[k], known, f"key for {kind}")
     if kind == "phases" and "phases" in params:
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     w = cls(**params)

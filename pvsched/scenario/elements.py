@@ -15,7 +15,7 @@ from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, unknown_key
 from pvsched.workloads import Workload
 
 KERNEL_VERSION = "v6.15"
@@ -45,7 +45,7 @@ def _validate_features(path, features, fair_class):
                   "REWEIGHT_INPLACE"}
     for k, v in features.items():
         if k not in FEATURE_BITS:
-            raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+            raise unknown_key(f"{path}.features.{k}", k, v, FEATURE_BITS, "feature")
         if fair_class == "cfs" and k not in CFS_FEATURES:
             raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
         if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:

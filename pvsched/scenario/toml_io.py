@@ -11,7 +11,7 @@ from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
-from pvsched.validate import _fields, _from, _list
+from pvsched.validate import _fields, _from, _list, unknown_key
 from pvsched.workloads import workload_from_dict
 
 
@@ -62,14 +62,17 @@ def _scenario_from_dict(cls, d):
     top = {"host", "cgroups", "tasks", "vms", "duration_ns", "seed", "shuffle_ties", "check_invariants"}
     for k in d:
         if k not in top:
-            raise ScenarioError(k, d[k], f"unknown key; known: {sorted(top)}")
+            if k in ("scenario", "grid", "cells", "seeds", "metrics", "output"):
+                raise ScenarioError(k, d[k], "unknown key: this is a sweep file (a scenario plus a grid); run it with "
+                                             "`pvsched sweep FILE` or pvsched.sweep.load_sweep_file(FILE).run()")
+            raise unknown_key(k, k, d[k], top)
     hd = d.get("host", {})
     if not isinstance(hd, dict):
         raise ScenarioError("host", hd, "must be a table")
     hfields = {f.name for f in dataclasses.fields(Host)}
     for k in hd:
         if k not in hfields:
-            raise ScenarioError(f"host.{k}", hd[k], f"unknown key; known: {sorted(hfields)}")
+            raise unknown_key(f"host.{k}", k, hd[k], hfields)
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")

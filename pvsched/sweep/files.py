@@ -84,7 +84,8 @@ def load_sweep_file(path) -> SweepSpec:
 
     for k in d:
         if k not in SWEEP_KEYS:
-            raise err(k, d[k], f"unknown key; known: {list(SWEEP_KEYS)}")
+            from pvsched.validate import suggest
+            raise err(k, d[k], f"unknown key; {suggest(k, SWEEP_KEYS)}known: {list(SWEEP_KEYS)}")
     if "scenario" not in d:
         raise err("scenario", None, "is required (a scenario file path or a [scenario] table)")
     sv = d["scenario"]
