@@ -10,7 +10,7 @@ Each workload turns into ops ``(code, a, b, c)``; times are ns. Ops: run, sleep,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
 from pvsched.validate import unknown_key
@@ -28,12 +28,44 @@ def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
     return value
 
 
+#: Workload classes by TOML ``kind`` (built-in and user subclasses that name their own kind).
+WORKLOADS: Dict[str, type] = {}
+
+
 class Workload:
     """Base class: subclasses return their program from :meth:`ops`. ``minimums`` maps integer
-    fields to their lowest allowed value; :meth:`validate` checks them in that order."""
+    fields to their lowest allowed value; :meth:`validate` checks them in that order.
+
+    A subclass that sets its own ``kind`` is registered under it, so scenarios using it write to
+    and load from TOML (in a process where the class is defined); one without a ``kind`` of its own
+    runs but has no TOML form.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Burst(Workload):
+    ...     kind = "burst"
+    ...     run_ns: int = 50_000
+    ...     def ops(self):
+    ...         return [("run", self.run_ns, 0, 0), ("sleep", 950_000, 0, 0), ("loop", 0, 0, 0)]
+    >>> workload_from_dict(Burst(run_ns=7).to_dict(), "w")
+    Burst(run_ns=7)
+    >>> del WORKLOADS["burst"]
+    """
 
     kind = "workload"
     minimums: Tuple[Tuple[str, int], ...] = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        kind = cls.__dict__.get("kind")
+        if kind is None:
+            return
+        if not isinstance(kind, str) or not kind or kind == "workload":
+            raise TypeError(f"{cls.__name__}.kind = {kind!r}: must be a non-empty name other than 'workload'")
+        taken = WORKLOADS.get(kind)
+        if taken is not None and taken.__qualname__ != cls.__qualname__:
+            raise TypeError(f"{cls.__name__}.kind = {kind!r} is taken by {taken.__module__}.{taken.__qualname__}")
+        WORKLOADS[kind] = cls
 
     def ops(self) -> List[Op]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -44,6 +76,12 @@ class Workload:
             _check_int(f"{path}.{name}", getattr(self, name), lo)
 
     def to_dict(self) -> dict:
+        """``{"kind": ..., **fields}``: the TOML form, which :func:`workload_from_dict` reads back."""
+        if WORKLOADS.get(self.kind) is not type(self):
+            raise ScenarioError("workload", type(self).__name__,
+                                f"has no TOML kind of its own (kind = {self.kind!r} belongs to "
+                                f"{getattr(WORKLOADS.get(self.kind), '__name__', 'no class')}); give the class "
+                                f"a `kind = \"...\"` attribute to write and load it")
         d = {"kind": self.kind}
         d.update({k: v for k, v in self.__dict__.items()})
         return d
@@ -85,6 +123,12 @@ class Periodic(Workload):
         return [("start_period", self.offset_ns, 0, 0), ("period", self.period_ns, self.jitter_ns, 0),
                 ("run", self.run_ns, self.run_jitter_ns, 0), ("loop", 1, 0, 0)]
 
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.run_ns > self.period_ns:
+            raise ScenarioError(f"{path}.run_ns", self.run_ns, f"is longer than period_ns ({self.period_ns}): the task "
+                                f"would overrun every period; for a CPU-bound task use Hog()")
+
 
 @dataclass
 class Cyclictest(Workload):
@@ -103,6 +147,12 @@ class Cyclictest(Workload):
     def ops(self):
         return [("start_period", 0, 0, 0), ("period", self.interval_ns, 0, 0),
                 ("run", self.work_ns, 0, 0), ("loop", 1, 0, 0)]
+
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.work_ns > self.interval_ns:
+            raise ScenarioError(f"{path}.work_ns", self.work_ns, f"is longer than interval_ns ({self.interval_ns}): "
+                                f"every wake-up would overrun")
 
 
 @dataclass
@@ -192,7 +242,6 @@ class Phases(Workload):
         return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
 
 
-WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases)}
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:
@@ -352,4 +401,3 @@ class IPISync(Workload):
         return out
 
 
-WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})

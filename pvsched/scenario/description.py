@@ -8,7 +8,7 @@ from typing import List, Optional
 from pvsched.errors import ScenarioError
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
-from pvsched.scenario.elements import VM, Cgroup, Host, Task, _validate_task
+from pvsched.scenario.elements import VM, Cgroup, Host, Task, _check_copies_clash, _validate_task
 from pvsched.validate import _bool, _int
 
 
@@ -67,6 +67,7 @@ class Scenario:
                 if n in tnames:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
                 tnames.add(n)
+        _check_copies_clash(self.tasks, "tasks")
         vnames = set()
         for i, vm in enumerate(self.vms):
             p = f"vms[{i}]"

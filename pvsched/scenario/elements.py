@@ -7,6 +7,7 @@ as plain dataclasses that validate themselves (:class:`pvsched.ScenarioError` na
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -338,6 +339,7 @@ class VM:
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
                 names.add(n)
+        _check_copies_clash(self.tasks, f"{path}.tasks")
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -391,11 +393,24 @@ def _check_policy(path, p):
         raise ScenarioError(path, p, "must be a pvsched.Policy (a Python policy object) or None")
 
 
+def _check_copies_clash(tasks, path: str) -> None:
+    """A count > 1 task's base name (results merge ``name[0]``, ``name[1]``, ... under it) must not
+    also name a single task of the same scope."""
+    single = {t.name: i for i, t in enumerate(tasks) if t.count == 1}
+    for i, t in enumerate(tasks):
+        if t.count > 1 and t.name in single:
+            raise ScenarioError(f"{path}[{i}].name", t.name, f"is also the name of {path}[{single[t.name]}]: the "
+                                f"copies {t.name}[0], {t.name}[1], ... are read back together as {t.name!r}")
+
+
 def _validate_task(p, t, ncpus, cgroup_names):
     if not isinstance(t, Task):
         raise ScenarioError(p, t, "must be a Task")
     if not isinstance(t.name, str) or not t.name or "/" in t.name:
         raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string without '/'")
+    if re.search(r"\[\d+\]$", t.name):
+        raise ScenarioError(f"{p}.name", t.name, "names ending in [N] are the copies of a count > 1 task; "
+                            "choose another name")
     _int(f"{p}.count", t.count, 1, 1_000_000)
     if not isinstance(t.workload, Workload):
         raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
