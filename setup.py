@@ -77,6 +77,7 @@ setup(
             "cdivision": True,
             "initializedcheck": False,
             "embedsignature": True,
+            "embedsignature.format": "python",   # Python types in help(): pvsched.kernel is a Python API
         },
     ),
 )

@@ -102,6 +102,12 @@ def test_readme_steps_work_verbatim_after_a_non_editable_install(tmp_path):
     try:
         _run(main[0], repo, env, log)
         assert any(repo.glob("pvsched/**/_core*.so")), "the non-editable install left the checkout without a core"
+        # the wheel itself: py.typed, the bundled examples (outside the checkout, pvsched is the installed one)
+        check = ("import os, pvsched; d = os.path.dirname(pvsched.__file__); assert 'site-packages' in d, d; "
+                 "assert os.path.isfile(os.path.join(d, 'py.typed')); "
+                 "assert os.path.isfile(os.path.join(d, 'examples', 'vm_busy_host.toml'))")
+        p = subprocess.run(["python", "-c", check], cwd=elsewhere, env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr
         for b in blocks:
             if not b.runnable or b is main[0] or b is test[0]:
                 continue

@@ -14,7 +14,18 @@ from pvsched.validate import _bool, _int
 
 @dataclass
 class Scenario:
-    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed."""
+    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed. Plain data:
+    it validates when it is run (or with :meth:`validate`), and has a dict / TOML form.
+
+    >>> from pvsched import Cgroup, Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Hog
+    >>> sc = Scenario(host=Host(cpus=1), cgroups=[Cgroup("big", weight=200), Cgroup("small")],
+    ...               tasks=[Task("a", Hog(), cgroup="big"), Task("b", Hog(), cgroup="small")],
+    ...               duration_ns=300_000_000, seed=1)
+    >>> r = Simulation(sc).run()
+    >>> round(r.task("a").cpu_ns / r.task("b").cpu_ns, 1)
+    2.0
+    """
 
     host: Host = field(default_factory=Host)
     cgroups: List[Cgroup] = field(default_factory=list)
@@ -100,6 +111,30 @@ class Scenario:
         return _io.scenario_from_dict(cls, d, source)
 
     def to_toml(self) -> str:
+        """The scenario as TOML text (the format of ``examples/*.toml``): :meth:`from_toml` reads
+        it back into an equal scenario. Workloads of user classes need their own ``kind``.
+
+        >>> from pvsched import Host, Scenario, Task
+        >>> from pvsched.workloads import Periodic
+        >>> sc = Scenario(host=Host(cpus=2), tasks=[Task("p", Periodic(run_ns=1000, period_ns=5000))])
+        >>> print(sc.to_toml().split("[[tasks]]")[1].strip())
+        name = "p"
+        policy = "normal"
+        nice = 0
+        rt_priority = 0
+        start_ns = 0
+        count = 1
+        <BLANKLINE>
+        [tasks.workload]
+        kind = "periodic"
+        run_ns = 1000
+        period_ns = 5000
+        jitter_ns = 0
+        run_jitter_ns = 0
+        offset_ns = 0
+        >>> Scenario.from_toml(sc.to_toml()) == sc
+        True
+        """
         return _io.scenario_to_toml(self)
 
     @classmethod

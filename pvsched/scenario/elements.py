@@ -165,7 +165,16 @@ class Cgroup:
 class Task:
     """A host task (thread). ``policy``: normal, batch, idle (fair class) or fifo, rr (RT class,
     ``rt_priority`` 1..99). ``cpus`` restricts affinity; ``count`` > 1 makes identical copies
-    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice."""
+    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice.
+
+    >>> from pvsched import Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Hog, RunSleep
+    >>> tasks = [Task("batch", Hog(), nice=5, count=2),
+    ...          Task("rt", RunSleep(run_ns=100_000, sleep_ns=900_000), policy="fifo", rt_priority=10, cpus=[0])]
+    >>> r = Simulation(Scenario(host=Host(cpus=2), tasks=tasks)).run(until_ns=100_000_000)
+    >>> [n for n in r.task_names], r.task("rt").cpu_ns
+    (['batch[0]', 'batch[1]', 'rt'], 10000000)
+    """
 
     name: str
     workload: Workload
@@ -230,6 +239,16 @@ class VM:
     interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
+
+    >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Cyclictest, Hog
+    >>> vm = VM("web", vcpus=2, guest=GuestKernel(hz=250), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000))])
+    >>> r = Simulation(Scenario(host=Host(cpus=2), vms=[vm], tasks=[Task("hog", Hog(), count=2)])).run(
+    ...     until_ns=200_000_000)
+    >>> r.task_names
+    ['hog[0]', 'hog[1]', 'web/vcpu0', 'web/vcpu1', 'web/ct']
+    >>> r.latency("web/ct").count > 150, r.vcpu("web/vcpu0")["steal_ns"] > 0
+    (True, True)
     """
 
     name: str
