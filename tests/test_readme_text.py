@@ -66,3 +66,10 @@ def test_no_install_hint_names_pvsched_on_an_index():
 
 def test_dask_extra_hint_matches_pyproject():
     assert "dask[distributed]" in " ".join(EXTRAS["dask"])
+
+
+def test_readme_says_what_the_build_needs_and_how_long_it_takes():
+    text = readme.README.read_text()
+    two = text[text.index("## Two commands"):text.index("## Quick start")]
+    for need in ("C compiler", "Python headers", "minutes"):
+        assert need in two, f"README's two-commands section does not mention {need!r}"
