@@ -22,7 +22,7 @@ from pvsched._core import (  # noqa: F401
     sched_prio_to_weight,
     sched_prio_to_wmult,
 )
-from pvsched import _core
+import pvsched._core as _core
 from pvsched._core import SLICE_MAX_NS, SLICE_MIN_NS  # noqa: F401
 from pvsched.errors import SliceClampedWarning  # noqa: F401
 
