@@ -315,8 +315,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"pvsched: warning: {' '.join(str(message).splitlines())}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    import warnings
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
     from pvsched.sweep import SweepError
 
     def fail(e, code=EXIT_BAD_INPUT):

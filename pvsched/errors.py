@@ -31,5 +31,10 @@ class PolicyError(RuntimeError):
     exception is the ``__cause__``; the engine cannot run on."""
 
 
+class ScenarioWarning(UserWarning):
+    """A scenario value that is allowed but probably not meant (e.g. a periodic task that overruns
+    every period)."""
+
+
 class SliceClampedWarning(UserWarning):
     """A custom slice outside [0.1 ms, 100 ms] was clamped, as ``sched_setattr()`` clamps it."""

@@ -32,6 +32,12 @@ def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
 WORKLOADS: Dict[str, type] = {}
 
 
+def _warn(msg: str) -> None:
+    import warnings
+    from pvsched.errors import ScenarioWarning
+    warnings.warn(ScenarioWarning(msg), stacklevel=1)   # one location: each message is said once
+
+
 class Workload:
     """Base class: subclasses return their program from :meth:`ops`. ``minimums`` maps integer
     fields to their lowest allowed value; :meth:`validate` checks them in that order.
@@ -126,8 +132,8 @@ class Periodic(Workload):
     def validate(self, path: str) -> None:
         super().validate(path)
         if self.run_ns > self.period_ns:
-            raise ScenarioError(f"{path}.run_ns", self.run_ns, f"is longer than period_ns ({self.period_ns}): the task "
-                                f"would overrun every period; for a CPU-bound task use Hog()")
+            _warn(f"{path}.run_ns = {self.run_ns} is longer than period_ns ({self.period_ns}): the task overruns "
+                  f"every period (counted in nr_overruns); for a CPU-bound task use Hog()")
 
 
 @dataclass
@@ -151,8 +157,8 @@ class Cyclictest(Workload):
     def validate(self, path: str) -> None:
         super().validate(path)
         if self.work_ns > self.interval_ns:
-            raise ScenarioError(f"{path}.work_ns", self.work_ns, f"is longer than interval_ns ({self.interval_ns}): "
-                                f"every wake-up would overrun")
+            _warn(f"{path}.work_ns = {self.work_ns} is longer than interval_ns ({self.interval_ns}): every wake-up "
+                  f"overruns (counted in nr_overruns)")
 
 
 @dataclass
