@@ -9,6 +9,7 @@ from pvsched import workloads
 from pvsched.errors import NotModelledError, ScenarioError
 from pvsched.policies import BoostPolicy
 from pvsched.directed_yield import Debooster, YieldPolicy
+from pvsched.halted_pelt import HaltedPelt
 from pvsched.results import LatencyHistogram, Result
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
@@ -17,4 +18,4 @@ from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pv
 __version__ = "0.1.0"
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy"]
+           "Debooster", "YieldPolicy", "HaltedPelt"]

@@ -22,6 +22,8 @@ cnp.import_array()
 
 include "core.pxi"
 include "kvm.pxi"
+include "gtime_halted.pxi"
+include "hwnoise.pxi"
 include "boost.pxi"
 include "balance.pxi"
 include "spin.pxi"
@@ -30,3 +32,4 @@ include "_pelt_api.pxi"
 include "kernel_api.pxi"
 include "engine.pxi"
 include "yield_api.pxi"
+include "_gtime_halted_api.pxi"

@@ -700,6 +700,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
                 vcpu_switch_out(s, p.vcpu)
         else:
             rq.busy_since = s.now
+            if rq.vcpu >= 0 and s.fa.clk_run[cpu] and gth_tracks(s, rq.vcpu):
+                gth_guest_idle(s, rq.vcpu, False)     # the guest leaves its in-guest HLT
             if s.fa.clk_run[cpu] and not ev_armed(&s.q, s.slot_tick + cpu):
                 ev_arm(&s.q, s.slot_tick + cpu, (s.now // k.tick_ns + 1) * k.tick_ns)
         rq.curr = next
@@ -764,6 +766,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         return
     if rq.vcpu >= 0 and s.vm[s.vcpu[rq.vcpu].vm].boost_mode and guest_switch_hooks(s, rq.vcpu, t):
         return              # a doorbell exit before the task reaches user space
+    if s.hw != NULL:
+        hw_resume(s, t, rq.seg_start)
     if p.lat_start >= 0:
         record_latency(s, t, rq.seg_start)
     if p.remaining == 0:
@@ -1011,6 +1015,8 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code == OP_HWNOISE:
+            return hw_open(s, t, op)    # rtla hwnoise window (hwnoise.pxi)
         elif op.code >= OP_LOCK:
             r = sync_op(s, t, op)       # seed 002 guest sync ops (spin.pxi)
             if r >= 0:
@@ -1023,6 +1029,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef s64 wake_at = 0
     cdef int r
     cdef bint was_critical = p.in_critical
+    if s.hw != NULL and s.hw[t].on:
+        hw_close(s, t)                  # the hwnoise window's last sample (hwnoise.pxi)
     p.in_critical = 0
     r = program_advance(s, t, &wake_at)
     if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
@@ -1035,6 +1043,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if not s.fa.clk_run[cpu]:
             # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
             return
+        if s.hw != NULL:
+            hw_resume(s, t, s.now)
         if p.lat_start >= 0:
             record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:
@@ -1080,6 +1090,8 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     else:
         host_interrupt(s, cpu, EXIT_HOST_TICK)
     settle_curr(s, cpu)
+    if s.gth.mode == GTH_TICK and v < 0:
+        gth_tick(s, cpu)                    # tick-sampled halted time (gtime_halted.pxi)
     if t >= 0:
         p = &s.task[t]
         if p.cls == CLS_FAIR:

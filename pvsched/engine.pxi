@@ -22,7 +22,7 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
-       "vcpu": OP_VCPU, "critical": OP_CRITICAL}
+       "vcpu": OP_VCPU, "critical": OP_CRITICAL, "hwnoise": OP_HWNOISE}
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
                 "doorbell", "budget", "ple", "hypercall", "eoi")
@@ -100,6 +100,7 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+        free(s.gth.vcpu); free(s.gth.cpu); free(s.fa.gth_se); free(s.hw)
 
     def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
                  tg_parent, tg_shares, tg_idle, task_policy, task_nice, task_rt_prio, task_tg,
@@ -111,7 +112,8 @@ cdef class Engine:
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
-                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None):
+                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
+                 halted_pelt=None):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
@@ -198,6 +200,8 @@ cdef class Engine:
                     raise ValueError(f"task {i}: loop target out of range")
                 if opsv[tps[i] + n, 0] == OP_VMEXIT and tkern[i] == 0:
                     raise ValueError(f"task {i}: a host task cannot take a VM exit")
+                if opsv[tps[i] + n, 0] == OP_HWNOISE and (tkern[i] == 0 or opsv[tps[i] + n, 1] < 1):
+                    raise ValueError(f"task {i}: hwnoise runs in a guest, with a runtime >= 1 ns")
                 if (opsv[tps[i] + n, 0] == OP_VCPU) != (tvcpu[i] >= 0):
                     raise ValueError(f"task {i}: only vCPU threads run the vCPU program")
             if tvcpu[i] >= 0:
@@ -475,6 +479,8 @@ cdef class Engine:
             for c in range(ncpu):
                 ev_arm(&s.q, s.slot_tick + c, s.kern[0].tick_ns)
         sync_setup(s, vms, debooster, opsv, tkern, tps, tpl)     # seed 002 (yield_api.pxi)
+        gth_setup(s, halted_pelt, vms)                           # guest halted time (gtime_halted.pxi)
+        hw_setup(s, opsv)                                        # rtla hwnoise tasks (hwnoise.pxi)
 
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
@@ -515,6 +521,7 @@ cdef class Engine:
             if s.vcpu[i].mode != VM_OFF:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
                 s.vcpu[i].mode_since = s.now
+        gth_finalize(s)
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -552,6 +559,7 @@ cdef class Engine:
             v_c[i] = s.task[i].cpu
             v_vr[i] = <s64>s.fa.se[i].vruntime
             v_se[i] = <s64>s.fa.se[i].sum_exec_runtime
+        hw_results(s, cols)              # rtla hwnoise columns (hwnoise.pxi)
         out["task"] = cols
         hist = np.zeros((n, HIST_NBUCKETS), dtype=np.uint32)
         cdef unsigned int[:, :] hv = hist
@@ -613,6 +621,7 @@ cdef class Engine:
             vc["budget_refused"][c] = s.vcpu[c].nr_budget_refused
             vc["boosted"][c] = s.vcpu[c].boost_status == VCPU_BOOST_BOOSTED
         sync_results(s, out, vc)         # seed 002: vCPU yield columns, per-VM table (yield_api.pxi)
+        gth_results(s, out, vc)          # guest halted time, halted-aware PELT (gtime_halted.pxi)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

@@ -4,6 +4,7 @@
 from pvsched.calc cimport *
 from pvsched.structs cimport *
 from pvsched.pelt cimport *
+from pvsched.gtime_halted cimport *
 
 cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
     if a.clk_run[cpu]:
@@ -494,6 +495,9 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
+    if a.gth_mode:          # halted-aware PELT: the split update (gtime_halted.pxd)
+        return pelt_update_halted(pelt_clock(a, cfs.cpu), &cfs.avg, &cfs.gtime_halted,
+                                  scale_load_down(cfs.load.weight), cfs.h_nr_runnable, cfs.curr >= 0, 1)
     return pelt_update(pelt_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
                        cfs.h_nr_runnable, cfs.curr >= 0, 1)
 
@@ -542,6 +546,19 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
     if cfs.avg.runnable_sum < cfs.avg.runnable_avg * PELT_MIN_DIVIDER:
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
+cdef inline void update_se_avg_halted(FairArena* a, cfs_rq_t* cfs, sched_entity* se, u64 runnable,
+                                     u64 now) noexcept nogil:
+    # __update_load_avg_se when guest halted time is tracked: the split update if a mode is on,
+    # then the vCPU thread's undiscounted copy and time averages (gtime_halted.pxd).
+    cdef int running = cfs.curr >= 0 and &a.se[cfs.curr] == se
+    if a.gth_mode:
+        pelt_update_halted(now, &se.avg, &se.gtime_halted, se.on_rq, runnable, running, se_weight(se))
+    else:
+        pelt_update(now, &se.avg, se.on_rq, runnable, running, se_weight(se))
+    if se.task >= 0 and a.gth_se[se.task].track:
+        gth_track_update(&a.gth_se[se.task], a.now_p[0], &se.avg, se.on_rq, runnable, running,
+                         se_weight(se), now)
+
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
@@ -551,8 +568,11 @@ cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, 
             runnable = se.runnable_weight
         else:
             runnable = 1 if (se.on_rq and not se.sched_delayed) else 0
-        pelt_update(now, &se.avg, se.on_rq, runnable, cfs.curr >= 0 and &a.se[cfs.curr] == se,
-                    se_weight(se))
+        if a.gth_se == NULL:
+            pelt_update(now, &se.avg, se.on_rq, runnable, cfs.curr >= 0 and &a.se[cfs.curr] == se,
+                        se_weight(se))
+        else:
+            update_se_avg_halted(a, cfs, se, runnable, now)
     decayed = update_cfs_rq_avg(a, cfs)
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)

@@ -25,6 +25,10 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     # Guest mode ends: settle the guest's progress, freeze its clock, park its timers.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
+    if gth_tracks(s, v):
+        gth_stay_end(s, v)              # guest halted time (gtime_halted.pxi)
+    if s.hw != NULL and s.rq[grq].curr >= 0:
+        hw_stop(s, s.rq[grq].curr)      # a gap in an rtla-hwnoise window begins (hwnoise.pxi)
     if s.vm[vc.vm].sync_on:
         sync_leave_guest(s, v)          # seed 002: spin segment / IRQ handler (spin.pxi)
     settle_curr(s, grq)
@@ -50,6 +54,8 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     rq.seg_start = s.now
+    if gth_tracks(s, v):
+        gth_stay_start(s, v)            # guest halted time (gtime_halted.pxi)
     vc.guest_status = vc.boost_status          # record_vcpu_boost_status at entry
     if vc.pending_irq:
         vc.pending_irq = 0
@@ -75,6 +81,8 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
             return
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
+        if s.hw != NULL:
+            hw_resume(s, t, s.now)
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
         elif p.remaining == 0:
@@ -109,6 +117,8 @@ cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
     if not vm.hlt_exits:
+        if gth_tracks(s, v):
+            gth_guest_idle(s, v, True)
         return          # HLT/MWAIT pass-through: the guest idles inside the vCPU thread
     if vm.guest_poll_ns > 0:
         vc.guest_polling = 1

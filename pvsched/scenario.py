@@ -102,6 +102,8 @@ class Host:
     GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
+    ``halted_pelt``: guest halted time discounted from the PELT signal of vCPU threads with
+    HLT/MWAIT in guest (:class:`pvsched.halted_pelt.HaltedPelt`: ``off``, ``exact``, ``tick``).
 
     >>> Host(cpus=8).base_slice()
     2800000
@@ -128,11 +130,15 @@ class Host:
     load_balance: bool = True
     periodic_balance: bool = True
     debooster: "Debooster" = None
+    halted_pelt: "HaltedPelt" = None
 
     def __post_init__(self):
         if self.debooster is None:
             from pvsched.directed_yield import Debooster
             self.debooster = Debooster()
+        if self.halted_pelt is None:
+            from pvsched.halted_pelt import HaltedPelt
+            self.halted_pelt = HaltedPelt()
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -160,6 +166,10 @@ class Host:
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
+        from pvsched.halted_pelt import HaltedPelt
+        if not isinstance(self.halted_pelt, HaltedPelt):
+            raise ScenarioError(f"{path}.halted_pelt", self.halted_pelt, "must be a HaltedPelt")
+        self.halted_pelt.validate(f"{path}.halted_pelt")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -248,6 +258,8 @@ class VM:
     """A KVM guest: ``vcpus`` vCPU threads on the host (in their own cgroup ``vm:<name>``, a child of
     ``cgroup``, with cpu.weight ``weight``) and a guest kernel running ``tasks`` (their ``cpus`` are
     vCPU numbers). ``pin`` pins vCPU i to pCPU pin[i]; ``cpus`` restricts all vCPU threads.
+    ``own_cgroup=False`` puts the vCPU threads directly in ``cgroup`` (the root when None), with no
+    per-VM group: a QEMU started by hand rather than by libvirt (``weight`` is then unused).
 
     KVM knobs: ``hlt_exits`` (False = HLT/MWAIT pass-through: an idle guest keeps its pCPU busy),
     ``posted_interrupts`` (interrupts reach a running vCPU without an exit), ``ipi_virtualization``
@@ -288,6 +300,7 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: "YieldPolicy" = None
+    own_cgroup: bool = True
 
     def __post_init__(self):
         if self.boost is None:
@@ -317,6 +330,7 @@ class VM:
         if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
+        _bool(f"{path}.own_cgroup", self.own_cgroup)
         if self.pin is not None:
             if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
                 raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")
@@ -516,7 +530,8 @@ class Scenario:
         from pvsched._core import OPS, POLICIES as CPOL
         self.validate()
         h = self.host
-        cgs = list(self.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight) for vm in self.vms]
+        cgs = list(self.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight)
+                                    for vm in self.vms if vm.own_cgroup]
         by = {c.name: c for c in cgs}
 
         def depth(c):
@@ -578,7 +593,8 @@ class Scenario:
             for i, n in enumerate(vm.vcpu_names()):
                 cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
                 pol, nice, rtp = vm.thread_policy()
-                add(n, vcpu_prog, pol, nice, rtp, remap[vm.cgroup_name()],
+                tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
+                add(n, vcpu_prog, pol, nice, rtp, tg,
                     vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
                 vcpu_vm.append(k)
             for t in vm.tasks:
@@ -607,7 +623,7 @@ class Scenario:
             rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
             nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=self.check_invariants,
             load_balance=h.load_balance, periodic_balance=h.periodic_balance,
-            debooster=h.debooster.engine_dict(),
+            debooster=h.debooster.engine_dict(), halted_pelt=h.halted_pelt.engine_dict(),
         ), names, [None] + [cgs[i].name for i in order]
 
     def _depth(self, i):
@@ -674,6 +690,10 @@ class Scenario:
         if "debooster" in hd:
             from pvsched.directed_yield import Debooster, _from
             hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
+        if "halted_pelt" in hd:
+            from pvsched.directed_yield import _from
+            from pvsched.halted_pelt import HaltedPelt
+            hd["halted_pelt"] = _from(HaltedPelt, hd["halted_pelt"], "host.halted_pelt")
         host = Host(**hd)
         cgroups = []
         for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):

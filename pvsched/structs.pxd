@@ -4,6 +4,8 @@
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
 from pvsched.calc cimport u64, s64, u32, s32, load_weight
 from pvsched.pelt cimport sched_avg
+from pvsched.gtime_halted cimport gth_se_t, gth_host_t
+from pvsched.hwnoise cimport hwnoise_t
 
 ctypedef uint8_t u8
 
@@ -95,6 +97,7 @@ cdef struct sched_entity:
     s32 task                # owning task, -1 for a group entity
     u64 runnable_weight     # group: my_q.h_nr_runnable
     sched_avg avg
+    u64 gtime_halted        # halted ns pending for the PELT discount (halted-aware PELT)
 
 cdef struct cfs_rq_t:
     load_weight load        # sum of queued entities' load.weight (curr and delayed included)
@@ -120,6 +123,7 @@ cdef struct cfs_rq_t:
     u64 last_update_tg_load_avg
     u64 h_load              # hierarchical load (update_cfs_rq_h_load), valid for one jiffy
     s64 h_load_stamp        # jiffy + 1 of the last h_load update, 0 = never
+    u64 gtime_halted        # halted ns pending for the PELT discount (halted-aware PELT)
 
 cdef struct task_group:
     s32 parent
@@ -145,6 +149,8 @@ cdef struct FairArena:
     s32* tg_cfs             # tg * ncpu + cpu -> cfs_rq index
     s32* tg_se              # tg * ncpu + cpu -> group se index
     int ncpu
+    u8 gth_mode             # halted-aware PELT: GTH_OFF / GTH_EXACT / GTH_TICK (gtime_halted.pxd)
+    gth_se_t* gth_se        # per task entity tracking of vCPU threads, NULL if none
 
 # ---------------------------------------------------------------- engine level
 from pvsched.events cimport EventQueue
@@ -545,6 +551,8 @@ cdef struct Sim:
     s64 dbst_rate_ns
     s64 dbst_debounce_ns
     u64 ys_host[48]     # YS_* counters for yields by host tasks
+    gth_host_t gth      # guest halted time and halted-aware PELT (gtime_halted.pxi)
+    hwnoise_t* hw       # per task rtla-hwnoise state, NULL without OP_HWNOISE (hwnoise.pxi)
 
 # ---------------------------------------------------------------- seed 002: guest sync and directed yield
 cdef enum:
@@ -552,7 +560,8 @@ cdef enum:
     OP_UNLOCK = 13      # spin_unlock of the lock held
     OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
     OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
-    OP_LAST = 15
+    OP_HWNOISE = 16     # rtla hwnoise window: a = runtime ns, b = threshold ns, c = warm-up ns (hwnoise.pxi)
+    OP_LAST = 16
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
     SYNC_NONE = 0
