@@ -26,6 +26,8 @@ cdef inline void add_nr_running(Sim* s, s32 cpu, s32 delta) noexcept nogil:
     s.rq[cpu].nr_running = old + delta
     if old < 2 and s.rq[cpu].nr_running >= 2:
         s.kern[s.rq[cpu].kern].nr_overloaded += 1
+        if s.rq[cpu].tick_stopped:
+            nohz_full_restart_tick(s, cpu)      # a second task needs the tick (nohz_full.pxi)
     elif old >= 2 and s.rq[cpu].nr_running < 2:
         s.kern[s.rq[cpu].kern].nr_overloaded -= 1
 
@@ -717,6 +719,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
             if k.nohz_idle:
                 ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
+                rq.tick_stopped = 0
             if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
                 vcpu_guest_idle(s, rq.vcpu)
     if rq.fs_on:
@@ -1076,6 +1079,9 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     cdef task_t* p
     cdef kern_t* k = &s.kern[rq.kern]
     cdef s32 v = rq.vcpu
+    if rq.tick_stopped:
+        nohz_full_remote_tick(s, cpu)       # the tick is off: this is the 1 Hz remote one
+        return
     rq.nr_ticks += 1
     if v >= 0:
         # Guest tick: the LAPIC timer interrupt (a preemption-timer exit unless timer exits are off).
@@ -1107,7 +1113,9 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
         nohz_kick_balance(s, cpu)
     if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and lb_jiffies(s, k) >= rq.next_balance:
         sched_balance_domains(s, cpu)       # sched_balance_trigger -> SCHED_SOFTIRQ
-    if t >= 0 or not k.nohz_idle:
+    if rq.nohz_full and t >= 0 and rq.nr_running <= 1:
+        nohz_full_stop_tick(s, cpu)
+    elif t >= 0 or not k.nohz_idle:
         if s.fa.clk_run[cpu]:
             ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)
         else:

@@ -113,7 +113,7 @@ cdef class Engine:
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
                  bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
-                 halted_pelt=None):
+                 halted_pelt=None, nohz_full=()):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
@@ -480,6 +480,10 @@ cdef class Engine:
                 ev_arm(&s.q, s.slot_tick + c, s.kern[0].tick_ns)
         sync_setup(s, vms, debooster, opsv, tkern, tps, tpl)     # seed 002 (yield_api.pxi)
         gth_setup(s, halted_pelt, vms)                           # guest halted time (gtime_halted.pxi)
+        for c in nohz_full:                                      # tickless host CPUs (nohz_full.pxi)
+            if not 0 <= c < ncpu:
+                raise ValueError(f"nohz_full CPU {c} out of range")
+            s.rq[c].nohz_full = 1
         hw_setup(s, opsv)                                        # rtla hwnoise tasks (hwnoise.pxi)
 
     def run(self, long long until_ns):

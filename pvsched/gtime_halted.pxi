@@ -30,17 +30,22 @@ cdef void gth_guest_idle(Sim* s, s32 v, bint idle) noexcept nogil:
         g.stay_halted += s.now - g.halted_since
         g.halted_since = -1
 
-cdef void sched_account_gtime_halted(Sim* s, s32 t, u64 ns) noexcept nogil:
-    # Patch 3: the halted ns go to the thread's entity and its cfs_rq, and to every ancestor
-    # entity and its cfs_rq (for_each_sched_entity). A no-op on a CONFIG_NO_HZ_FULL kernel.
+cdef void gth_account_walk(Sim* s, s32 t, u64 ns) noexcept nogil:
+    # The halted ns go to the thread's entity and its cfs_rq, and to every ancestor entity and
+    # its cfs_rq (for_each_sched_entity).
     cdef s32 n = s.task[t].se
-    if s.gth.no_hz_full or ns == 0:
+    if ns == 0:
         return
     s.gth.accounted_ns += ns
     while n >= 0:
         s.fa.se[n].gtime_halted += ns
         s.fa.cfs[s.fa.se[n].cfs_rq].gtime_halted += ns
         n = s.fa.se[n].parent
+
+cdef void sched_account_gtime_halted(Sim* s, s32 t, u64 ns) noexcept nogil:
+    # Patch 3's hook: compiled to a no-op on a CONFIG_NO_HZ_FULL kernel.
+    if not s.gth.no_hz_full:
+        gth_account_walk(s, t, ns)
 
 cdef void gth_stay_end(Sim* s, s32 v) noexcept nogil:
     # VM exit: TSC and MPERF are read again; halted = TSC delta - MPERF delta if positive goes to
@@ -105,7 +110,7 @@ cdef void gth_tick(Sim* s, s32 cpu) noexcept nogil:
     measured = gtime_halted_measure(<u64>period, <u64>(period - halted), s.gth.mperf_ppm)
     if measured:
         gc.nr_corrections += 1
-        sched_account_gtime_halted(s, c, measured)
+        gth_account_walk(s, c, measured)    # a new patch: no CONFIG_NO_HZ_FULL exception
 
 cdef int gth_setup(Sim* s, halted_pelt, vms) except -1:
     # Engine construction: the mode, and the per-vCPU / per-CPU / per-entity arrays when any VM

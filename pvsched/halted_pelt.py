@@ -26,8 +26,10 @@ scheduler setting (``Host(halted_pelt=...)``), default ``off`` = today's kernel:
 - ``mperf_ppm``: MPERF runs this many ppm faster (> 0) or slower than the TSC (the RFC assumes
   equal rates and says the SDM does not promise it).
 - ``no_hz_full``: the host kernel is built with CONFIG_NO_HZ_FULL, where the patch compiles
-  ``sched_account_gtime_halted`` to a no-op (the author's stated limitation); the per-task
-  ``gtime_halted`` metric is still measured.
+  ``sched_account_gtime_halted`` to a no-op (the author's stated limitation): ``exact`` then
+  discounts nothing; the per-task ``gtime_halted`` metric is still measured. Implied by
+  ``Host(nohz_full=[...])``. The ``tick`` mode has no such exception, but a nohz_full CPU running
+  one task has no tick to sample.
 
 The simulator tracks the ground truth (halted time inside guest mode per vCPU) for every VM with
 HLT/MWAIT in guest, whatever the mode; ``Result.vcpus`` reports it beside what KVM measures.

@@ -88,7 +88,11 @@ class Host:
     "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
     ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
     ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
-    False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
+    False keeps the tick but drops its exits. ``nohz_full`` lists full-dynticks CPUs: their tick stops
+    while they run one task (a second task restarts it at the next tick boundary) and a housekeeping
+    CPU runs the current task's scheduler tick once a second instead (``sched_tick_remote``: no VM
+    exit, no balancing from that CPU); such a kernel is built with CONFIG_NO_HZ_FULL, so
+    ``halted_pelt.no_hz_full`` is implied. ``context_switch_ns`` delays a task that is switched in;
     ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period;
     ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
     (the deepest state whose residency the idle period covered).
@@ -127,6 +131,7 @@ class Host:
     idle_exit_ns: int = 0
     idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
+    nohz_full: List[int] = field(default_factory=list)
     load_balance: bool = True
     periodic_balance: bool = True
     debooster: "Debooster" = None
@@ -160,6 +165,12 @@ class Host:
             _int(f"{path}.idle_states[{i}][0]", st[0], 0, 10**12)
             _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
+        if isinstance(self.nohz_full, (str, bytes)) or not isinstance(self.nohz_full, (list, tuple)):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "must be a list of CPU numbers")
+        for i, c in enumerate(self.nohz_full):
+            _int(f"{path}.nohz_full[{i}]", c, 0, self.cpus - 1)
+        if len(set(self.nohz_full)) != len(self.nohz_full):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "lists a CPU twice")
         _bool(f"{path}.load_balance", self.load_balance)
         _bool(f"{path}.periodic_balance", self.periodic_balance)
         from pvsched.directed_yield import Debooster
@@ -623,7 +634,9 @@ class Scenario:
             rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
             nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=self.check_invariants,
             load_balance=h.load_balance, periodic_balance=h.periodic_balance,
-            debooster=h.debooster.engine_dict(), halted_pelt=h.halted_pelt.engine_dict(),
+            debooster=h.debooster.engine_dict(),
+            halted_pelt=dict(h.halted_pelt.engine_dict(), no_hz_full=h.halted_pelt.no_hz_full or bool(h.nohz_full)),
+            nohz_full=[int(c) for c in h.nohz_full],
         ), names, [None] + [cgs[i].name for i in order]
 
     def _depth(self, i):

@@ -284,6 +284,9 @@ cdef struct rq_t:
     u64 nr_lb_runs
     u64 nr_lb_moved
     u64 nr_lb_failed
+    # nohz_full (host): the tick stops while one task runs; a 1 Hz remote tick stands in (tick.pxi)
+    u8 nohz_full
+    u8 tick_stopped
 
 cdef struct kern_t:
     s32 rq_base
