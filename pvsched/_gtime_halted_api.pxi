@@ -87,8 +87,8 @@ cdef class HaltedPeltAvg(PeltAvg):
     >>> for ms in range(1, 33):
     ...     a.account(500_000)                   # each 1 ms: 0.5 ms of it halted
     ...     _ = a.update(ms * 1_000_000, 1, 1, True, avg_weight=1024)
-    >>> a.util_avg, a.gtime_halted
-    (250, 0)
+    >>> a.util_avg, a.gtime_halted         # 495 without the discount; the halves sit last
+    (246, 0)
     """
 
     cdef uint64_t pending

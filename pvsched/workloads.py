@@ -374,8 +374,10 @@ class HwNoise(Workload):
     rtla's units are us: ``rtla hwnoise -p 27000 -r 26000 -T 1000`` is
     ``HwNoise(period_ns=27_000_000, runtime_ns=26_000_000, threshold_ns=1_000_000)``.
 
-    >>> [op[0] for op in HwNoise().ops()]
+    >>> [op[0] for op in HwNoise(period_ns=27_000_000, runtime_ns=26_000_000).ops()]
     ['hwnoise', 'sleep', 'loop']
+    >>> [op[0] for op in HwNoise().ops()]      # osnoise defaults: 1 s period = 1 s runtime, no sleep
+    ['hwnoise', 'loop']
     """
 
     period_ns: int = 1_000_000_000
