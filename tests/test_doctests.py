@@ -6,6 +6,7 @@ import pytest
 
 MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
            "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
+           "pvsched.experiments.seed001", "pvsched.halted_pelt",
            "pvsched._core"]
 
 
