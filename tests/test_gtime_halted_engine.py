@@ -210,3 +210,30 @@ def test_own_cgroup_false_puts_vcpus_in_the_named_cgroup():
     assert r.task("pt/vcpu0").cpu_ns == pytest.approx(r.task("hog").cpu_ns, rel=0.05)
     sc2 = pt_scenario("off", hogs=1, cpus=1, busy=(0,), own_cgroup=True)
     assert "vm:pt" in Simulation(sc2).cgroup_names and "vm:pt" not in Simulation(sc).cgroup_names
+
+
+def test_sweepable_by_field_path_with_metrics():
+    import pvsched
+    from pvsched.sweep import cell_scenario
+    from pvsched.workloads import HwNoise
+    base = pt_scenario("off")
+    base.duration_ns = 400 * MS
+    base.vms[0].tasks.append(Task("hw", HwNoise(period_ns=10 * MS, runtime_ns=9 * MS, threshold_ns=MS),
+                                  policy="fifo", rt_priority=50, cpus=[1]))
+    base.vms[0].tasks = [t for t in base.vms[0].tasks if t.name != "busy1"]
+    df = pvsched.sweep(base, grid={"host.halted_pelt.mode": ["off", "exact", "tick"]},
+                       metrics=["pelt_util:pt", "pelt_util_raw:pt", "guest_halted_frac:pt", "msr_reads",
+                                "guest_halted_ns:pt", "hwnoise_avail_pct:pt/hw", "hwnoise_gaps:pt/hw"], workers=0)
+    by = df.set_index("host.halted_pelt.mode")
+    assert by.loc["off", "msr_reads"] == 0 < by.loc["tick", "msr_reads"]
+    assert by.loc["exact", "pelt_util:pt"] < by.loc["exact", "pelt_util_raw:pt"]
+    assert by.loc["off", "pelt_util:pt"] == by.loc["off", "pelt_util_raw:pt"]
+    assert 0 < by.loc["off", "guest_halted_frac:pt"] < 1
+    assert 0 < by.loc["off", "hwnoise_avail_pct:pt/hw"] <= 100
+    sc = cell_scenario(base, {"host.nohz_full": [1, 2], "host.halted_pelt.mperf_ppm": 7, "vms[0].own_cgroup": True,
+                              "vms[0].tasks[3].workload.threshold_ns": 5})
+    assert sc.host.nohz_full == [1, 2] and sc.host.halted_pelt.mperf_ppm == 7 and sc.vms[0].own_cgroup
+    for path, bad in (("host.halted_pelt.mode", "bogus"), ("host.nohz_full", [9]),
+                      ("vms[0].tasks[3].workload.threshold_ns", 0)):
+        with pytest.raises(ScenarioError, match=path.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+            cell_scenario(base, {path: bad})
