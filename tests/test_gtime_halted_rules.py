@@ -259,3 +259,51 @@ def test_tick_mode_scales_the_period_by_the_unhalted_fraction():
     c_full = full.util_sum - none.util_sum
     c_tick = a.util_sum - none.util_sum
     assert 0.25 * c_full * (0.5 ** (4 / 32)) <= c_tick <= 0.25 * c_full
+
+
+class _PatchRef:
+    """The patched __update_load_avg_se restated in Python over two plain PeltAvg updates."""
+
+    def __init__(self):
+        self.sa = PeltAvg()
+        self.pending = 0
+
+    def update(self, now, load, runnable, running, w):
+        delta = (now - self.sa.last_update_time) % (1 << 64)
+        h = min(delta, self.pending)
+        ret = self.sa.update(now - h, load, runnable, running, avg_weight=w)
+        if h:
+            ret = self.sa.update(now, 0, 0, False, avg_weight=w) or ret
+            self.pending -= h
+            if ret and self.pending:
+                self.pending = decay_load(self.pending, delta // 1024)
+        return ret
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(1, 5_000_000), st.integers(0, 6_000_000), st.booleans(),
+                                st.booleans()), min_size=1, max_size=40),
+       w=st.sampled_from([1, 15, 1024, 88761]))
+def test_split_update_matches_the_patch_restated(steps, w):
+    # Arbitrary update intervals and halted amounts (sometimes more than the interval, leaving a
+    # residual that the next update decays or spends): the C split equals the restatement. The
+    # restatement's PeltAvg halves would refresh the averages after the first half too, so the
+    # averages are checked against one refresh on the final sums, as the patch does it.
+    a, ref = HaltedPeltAvg(), _PatchRef()
+    now = 0
+    for dt, halted, on_rq, running in steps:
+        now += dt
+        a.account(halted)
+        ref.pending += halted
+        got = a.update(now, int(on_rq), int(on_rq), running and on_rq, avg_weight=w)
+        want = ref.update(now, int(on_rq), int(on_rq), running and on_rq, w)
+        assert got == bool(want)
+        assert (a.load_sum, a.runnable_sum, a.util_sum, a.period_contrib, a.last_update_time) == \
+               (ref.sa.load_sum, ref.sa.runnable_sum, ref.sa.util_sum, ref.sa.period_contrib,
+                ref.sa.last_update_time)
+        assert a.gtime_halted == ref.pending
+        if got:
+            # ___update_load_avg once, on the final sums (the patch recomputes after both halves)
+            div = 46718 + a.period_contrib
+            assert (a.load_avg, a.runnable_avg, a.util_avg) == (w * a.load_sum // div, a.runnable_sum // div,
+                                                                a.util_sum // div)
