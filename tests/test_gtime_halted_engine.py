@@ -237,3 +237,71 @@ def test_sweepable_by_field_path_with_metrics():
                       ("vms[0].tasks[3].workload.threshold_ns", 0)):
         with pytest.raises(ScenarioError, match=path.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
             cell_scenario(base, {path: bad})
+
+
+# ------------------------------------------------------------------------ random pass-through scenarios
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+@st.composite
+def pt_cases(draw):
+    from pvsched.workloads import HwNoise, RunSleep as RS
+    ncpu = draw(st.integers(2, 5))
+    nv = draw(st.integers(1, ncpu))
+    tasks = []
+    for i in range(draw(st.integers(0, 2 * nv))):
+        kind = draw(st.sampled_from(["hog", "periodic", "runsleep", "hwnoise"]))
+        cpu = draw(st.integers(0, nv - 1))
+        if kind == "hwnoise":
+            rt = draw(st.integers(100_000, 5_000_000))
+            w = HwNoise(period_ns=rt + draw(st.integers(0, 2_000_000)), runtime_ns=rt,
+                        threshold_ns=draw(st.integers(1, 2_000_000)), warmup_ns=draw(st.integers(0, 20_000_000)))
+            tasks.append(Task(f"g{i}", w, policy="fifo", rt_priority=draw(st.integers(1, 99)), cpus=[cpu]))
+            continue
+        w = {"hog": Hog(), "periodic": Periodic(run_ns=draw(st.integers(1_000, 900_000)), period_ns=1_000_000),
+             "runsleep": RS(run_ns=draw(st.integers(1_000, 3_000_000)), sleep_ns=draw(st.integers(1_000, 3_000_000)))}[kind]
+        tasks.append(Task(f"g{i}", w, cpus=[cpu]))
+    pin = draw(st.one_of(st.none(), st.just(list(range(nv)))))
+    vm = VM("pt", vcpus=nv, pin=pin, hlt_exits=draw(st.sampled_from([False, False, True])), tasks=tasks,
+            guest=GuestKernel(hz=draw(st.sampled_from([100, 250, 1000]))), own_cgroup=draw(st.booleans()),
+            timer_exits=draw(st.booleans()))
+    nohz = sorted(draw(st.sets(st.integers(0, ncpu - 1))))
+    host = Host(cpus=ncpu, hz=draw(st.sampled_from([100, 250, 1000])), nohz_full=nohz,
+                halted_pelt=HaltedPelt(draw(st.sampled_from(["off", "exact", "tick"])),
+                                       mperf_ppm=draw(st.sampled_from([0, 0, 5_000, -5_000])),
+                                       no_hz_full=draw(st.booleans())),
+                periodic_balance=draw(st.booleans()))
+    hogs = [Task("hog", Hog(), count=draw(st.integers(0, 3)))] if draw(st.booleans()) else []
+    sc = Scenario(host=host, vms=[vm], tasks=[t for t in hogs if t.count > 0] or [Task("s", RS(run_ns=1_000, sleep_ns=5_000_000))],
+                  seed=draw(st.integers(0, 2**32)), shuffle_ties=draw(st.booleans()), check_invariants=True)
+    return sc, draw(st.integers(20_000_000, 120_000_000))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=pt_cases())
+def test_random_pass_through_scenarios(case):
+    sc, until = case
+    r = Simulation(sc).run(until_ns=until)
+    assert r.violations["count"] == 0
+    v = r.vcpus
+    cpu = {}
+    for t in sc.vms[0].tasks:
+        cpu[t.cpus[0]] = cpu.get(t.cpus[0], 0) + r.task(f"pt/{t.name}").cpu_ns
+    for i in range(sc.vms[0].vcpus):
+        assert v["guest_halted_ns"][i] + v["guest_unhalted_ns"][i] == v["guest_ns"][i]
+        assert v["guest_unhalted_ns"][i] == cpu.get(i, 0)          # conservation against the guest
+        assert v["gtime_halted_ns"][i] >= 0 and v["pelt_tracked_ns"][i] <= r.now_ns
+    if sc.host.halted_pelt.mode == "off" or (sc.host.halted_pelt.mode == "exact" and
+                                              (sc.host.halted_pelt.no_hz_full or sc.host.nohz_full)):
+        assert r.raw["halted_pelt"]["accounted_ns"] == 0
+    hw = r.hwnoise()
+    for k, name in enumerate(hw["name"]):
+        w = next(t.workload for t in sc.vms[0].tasks if f"pt/{t.name}" == name)
+        assert hw["runtime_ns"][k] >= hw["periods"][k] * w.runtime_ns
+        assert hw["max_single_ns"][k] <= hw["max_noise_ns"][k] <= hw["noise_ns"][k]
+        assert hw["gaps"][k] * w.threshold_ns <= hw["noise_ns"][k]
+    # determinism
+    r2 = Simulation(sc).run(until_ns=until)
+    assert r2.raw["halted_pelt"] == r.raw["halted_pelt"]
+    for k in ("guest_halted_ns", "gtime_halted_ns", "pelt_util_ns"):
+        assert (r2.vcpus[k] == v[k]).all()
