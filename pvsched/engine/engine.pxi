@@ -56,7 +56,7 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
-        free(s.gth.se); free(s.hw)
+        free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
@@ -74,7 +74,7 @@ cdef class Engine:
         ipi_aware_yield_build(s, c.vms)
         guest_sync_build(s, c.vms, c.opsv, c.tkern, c.tps, c.tpl)
         boost_build(s, c.vms)
-        halted_pelt_build(s, c.halted_pelt, c.vms)
+        halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
         tick_sched_build(s, c.nohz_full)
         hwnoise_build(s, c.opsv)
         self._py_methods = [None] * c.nkern

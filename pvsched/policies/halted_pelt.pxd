@@ -5,8 +5,10 @@ The rules of the Feb 2025 RFC "Guest halted time" (Fernand Sieber, Amazon; patch
 and of the reviewer's per-tick alternative, restated. The functions here are pure (no engine state),
 ``noexcept nogil``, and exposed step by step in ``pvsched.kernel`` (policies/halted_pelt_api.pxi);
 the engine part is policies/halted_pelt.pxi. State: ``gth_vcpu_t`` (embedded in vcpu_t as
-``vcpu.gth``), ``gth_cpu_t`` (host ``rq.gth``), ``gth_host_t`` (``Sim.gth``), and the pending
-``gtime_halted`` counters on sched_entity and cfs_rq (sched/sched.pxd), as in the patch.
+``vcpu.gth``) and ``gth_host_t`` (``Sim.gth``), which holds the arrays allocated only when the
+policy is attached: per host CPU ``gth_cpu_t``, per task ``gth_se_t``, and the patch's pending
+``se->gtime_halted`` / ``cfs_rq->gtime_halted`` counters, kept beside the entity and queue arrays
+(indexed alike) rather than in them so that runs without the policy keep their structs' size.
 
 Measuring (patch 2, ``vcpu_enter_guest``): with HLT/MWAIT/PAUSE in guest, KVM reads the TSC and
 MPERF just before guest entry and just after guest exit; over that stay in guest mode
@@ -84,6 +86,9 @@ cdef struct gth_host_t:
     uint8_t tracking        # some VM has HLT/MWAIT in guest: its vCPUs and threads are tracked
     int64_t mperf_ppm
     gth_se_t* se            # per task entity (index = task), NULL unless tracking
+    gth_cpu_t* cpu          # per host CPU, NULL unless tracking
+    uint64_t* se_pending    # se->gtime_halted, by entity index, NULL unless tracking
+    uint64_t* cfs_pending   # cfs_rq->gtime_halted, by cfs_rq index, NULL unless tracking
     uint64_t msr_reads      # MPERF/TSC reads the mode implies (2 per stay or 2 per tick)
     uint64_t accounted_ns   # halted ns handed to the scheduler (sched_account_gtime_halted)
 

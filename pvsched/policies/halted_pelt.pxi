@@ -41,8 +41,8 @@ cdef void gth_account_walk(Sim* s, s32 t, u64 ns) noexcept nogil:
         return
     s.gth.accounted_ns += ns
     while n >= 0:
-        s.fa.se[n].gtime_halted += ns
-        s.fa.cfs[s.fa.se[n].cfs_rq].gtime_halted += ns
+        s.gth.se_pending[n] += ns
+        s.gth.cfs_pending[s.fa.se[n].cfs_rq] += ns
         n = s.fa.se[n].parent
 
 cdef void sched_account_gtime_halted(Sim* s, s32 t, u64 ns) noexcept nogil:
@@ -64,7 +64,7 @@ cdef void gth_stay_end(Sim* s, s32 v) noexcept nogil:
     g.stay_start = -1
     g.halted_ns += halted
     g.nr_stays += 1
-    s.rq[s.vcpu[v].host_cpu].gth.guest_halted_ns += halted
+    s.gth.cpu[s.vcpu[v].host_cpu].guest_halted_ns += halted
     measured = gtime_halted_measure(<u64>stay, <u64>(stay - halted), s.gth.mperf_ppm)
     g.gtime_halted_ns += measured
     if s.gth.mode == GTH_EXACT:
@@ -80,7 +80,7 @@ cdef s64 gth_cpu_halted(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 v
     cdef gth_vcpu_t* g
     cdef s64 idle = s.now - rq.busy_ns
-    cdef s64 h = rq.gth.guest_halted_ns
+    cdef s64 h = s.gth.cpu[cpu].guest_halted_ns
     if c >= 0:
         idle -= s.now - rq.busy_since
         v = s.task[c].vcpu
@@ -96,7 +96,7 @@ cdef void halted_pelt_tick(Sim* s, s32 cpu) noexcept nogil:
     # and MPERF deltas since its previous tick give the halted ns of that interval; if the current
     # task is a vCPU thread of a VM with HLT/MWAIT in guest, pinned to this CPU, they are handed to
     # the scheduler exactly as an exit does in exact mode.
-    cdef gth_cpu_t* gc = &s.rq[cpu].gth
+    cdef gth_cpu_t* gc = &s.gth.cpu[cpu]
     cdef s64 total = gth_cpu_halted(s, cpu)
     cdef s64 period = s.now - gc.tick_t
     cdef s64 halted = total - gc.tick_halted
@@ -144,8 +144,8 @@ cdef int halted_pelt_update(Sim* s, cfs_rq_t* cfs, sched_entity* se, sched_avg* 
     if blocked or not (s.gth.mode or tracked):
         return 0
     if s.gth.mode:
-        ret = pelt_update_halted(now, sa, &se.gtime_halted if se != NULL else &cfs.gtime_halted,
-                                 load, runnable, running, weight)
+        ret = pelt_update_halted(now, sa, &s.gth.se_pending[se - s.fa.se] if se != NULL
+                                 else &s.gth.cfs_pending[cfs - s.fa.cfs], load, runnable, running, weight)
     else:
         ret = pelt_update(now, sa, load, runnable, running, weight)
     if tracked:
@@ -162,7 +162,7 @@ cdef u32 halted_pelt_points(Sim* s, s32 kk) noexcept nogil:
     return HALTED_PELT_GUEST_POINTS
 
 
-cdef int halted_pelt_build(Sim* s, dict cfg, list vms) except -1:
+cdef int halted_pelt_build(Sim* s, dict cfg, list vms, s32 nse, s32 ncfs) except -1:
     # The mode, and the attachment: every VM with HLT/MWAIT in guest, and the host if such a VM exists.
     cdef s32 v, t, c, w, cpu, nb
     cdef u64 bits
@@ -184,7 +184,10 @@ cdef int halted_pelt_build(Sim* s, dict cfg, list vms) except -1:
         return 0
     s.kern[0].policies |= POL_HALTED_PELT
     s.gth.se = <gth_se_t*>calloc(max(s.ntask, 1), sizeof(gth_se_t))
-    if s.gth.se == NULL:
+    s.gth.cpu = <gth_cpu_t*>calloc(s.ncpu, sizeof(gth_cpu_t))
+    s.gth.se_pending = <u64*>calloc(max(nse, 1), sizeof(u64))
+    s.gth.cfs_pending = <u64*>calloc(max(ncfs, 1), sizeof(u64))
+    if s.gth.se == NULL or s.gth.cpu == NULL or s.gth.se_pending == NULL or s.gth.cfs_pending == NULL:
         raise MemoryError()
     for t in range(s.ntask):
         s.gth.se[t].t_last = -1
@@ -268,7 +271,8 @@ cdef void halted_pelt_results(Sim* s, dict out, dict vc):
             vc["pelt_util_avg"][v] = s.fa.se[s.task[t].se].avg.util_avg
             vc["pelt_load_avg"][v] = s.fa.se[s.task[t].se].avg.load_avg
     corr = 0
-    for v in range(s.ncpu):
-        corr += s.rq[v].gth.nr_corrections
+    if s.gth.cpu != NULL:
+        for v in range(s.ncpu):
+            corr += s.gth.cpu[v].nr_corrections
     out["halted_pelt"] = {"msr_reads": int(s.gth.msr_reads), "accounted_ns": int(s.gth.accounted_ns),
                           "tick_corrections": int(corr)}

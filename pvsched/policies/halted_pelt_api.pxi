@@ -169,8 +169,9 @@ def gtime_halted_levels(Engine engine, task) -> list:
     out = []
     while n >= 0:
         c = engine.s.fa.se[n].cfs_rq
-        out.append({"se": n, "se_gtime_halted": engine.s.fa.se[n].gtime_halted, "cfs_rq": c,
-                    "cfs_rq_gtime_halted": engine.s.fa.cfs[c].gtime_halted,
+        pending = engine.s.gth.se_pending != NULL
+        out.append({"se": n, "se_gtime_halted": engine.s.gth.se_pending[n] if pending else 0, "cfs_rq": c,
+                    "cfs_rq_gtime_halted": engine.s.gth.cfs_pending[c] if pending else 0,
                     "depth": engine.s.fa.se[n].depth})
         n = engine.s.fa.se[n].parent
     return out

@@ -9,7 +9,6 @@ from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight, scale_load_down
 from pvsched.sched.pelt cimport sched_avg
 from pvsched.guest.sync cimport sync_task
 from pvsched.policies.debooster cimport deboost_rq
-from pvsched.policies.halted_pelt cimport gth_cpu_t
 from pvsched.sched.tick_sched cimport tick_sched
 
 ctypedef uint8_t u8
@@ -102,7 +101,6 @@ cdef struct sched_entity:
     s32 task                # owning task, -1 for a group entity
     u64 runnable_weight     # group: my_q.h_nr_runnable
     sched_avg avg
-    u64 gtime_halted        # halted ns pending for the PELT discount (policies/halted_pelt.pxd)
 
 cdef struct cfs_rq_t:
     load_weight load        # sum of queued entities' load.weight (curr and delayed included)
@@ -128,7 +126,6 @@ cdef struct cfs_rq_t:
     u64 last_update_tg_load_avg
     u64 h_load              # hierarchical load (update_cfs_rq_h_load), valid for one jiffy
     s64 h_load_stamp        # jiffy + 1 of the last h_load update, 0 = never
-    u64 gtime_halted        # halted ns pending for the PELT discount (policies/halted_pelt.pxd)
 
 cdef struct task_group:
     s32 parent
@@ -281,7 +278,6 @@ cdef struct rq_t:
     u64 nr_lb_moved
     u64 nr_lb_failed
     tick_sched ts       # host rqs: nohz_full tick stop (sched/tick_sched.pxd)
-    gth_cpu_t gth       # host rqs: halted time seen by the CPU's TSC/MPERF (policies/halted_pelt.pxd)
 
 cdef struct kern_t:
     s32 rq_base
