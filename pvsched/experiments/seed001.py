@@ -35,7 +35,7 @@ and roughly in size (busy vCPUs lose about a third); with ``exact`` the busy vCP
 about 92 % in the ``scopes`` layout, not the seed's >= 99.9 %: a halted vCPU that waits while a hog
 runs is not in guest mode, so that time is not discounted and its group's load stays up, which
 shrinks the busy vCPUs' group-entity weights below the hogs' and makes the busy pCPUs look
-lighter; the balancer keeps pulling hogs back (thousands of migrations; one seed in four settles).
+lighter; the balancer keeps pulling hogs back (thousands of migrations; some tie-shuffle seeds settle).
 In the ``flat`` layout there are no group shares and ``exact`` reaches 100 % with every hog on the
 idle vCPUs' pCPUs. ``tick`` gives the same numbers as ``exact`` here: every stay of a halted vCPU
 ends at a host tick, so both hand the same halted time to the same PELT updates (they differ when
