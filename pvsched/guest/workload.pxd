@@ -19,7 +19,9 @@ cdef enum:
     OP_UNLOCK = 13      # spin_unlock of the lock held
     OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
     OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
-    OP_LAST = 15
+    # rtla hwnoise, executed by guest/hwnoise.pxi
+    OP_HWNOISE = 16     # a window: a = runtime ns, b = threshold ns, c = warm-up ns from the task's start
+    OP_LAST = 16
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
 
