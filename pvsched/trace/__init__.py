@@ -1,0 +1,13 @@
+"""Scheduler traces: the record schema, the :class:`Trace` columns and the exporters
+(Perfetto ``.pftrace``, ftrace text, Chrome trace-event JSON).
+
+>>> from pvsched.trace import KIND, Trace
+>>> KIND["kvm_exit"]
+6
+"""
+from pvsched.trace.events import Trace
+from pvsched.trace.schema import (COUNTERS, IRQ_KINDS, KIND, KINDS, RECORD_DTYPE, Kind, kind_name,
+                                  prev_state_str, register_kind)
+
+__all__ = ["Trace", "KIND", "KINDS", "Kind", "RECORD_DTYPE", "COUNTERS", "IRQ_KINDS", "kind_name",
+           "prev_state_str", "register_kind"]
