@@ -84,6 +84,45 @@ class LatencyHistogram:
     def p999(self):
         return self.percentile(99.9)
 
+    @property
+    def bucket_edges_ns(self) -> np.ndarray:
+        """Bucket boundaries in ns (one more than :attr:`counts`): bucket i holds values in
+        ``[edges[i], edges[i + 1])``; the last bucket also holds every value beyond it."""
+        lo, width = bucket_bounds(len(self.counts))
+        return np.r_[lo, lo[-1] + width[-1]]
+
+    @property
+    def bucket_counts(self) -> np.ndarray:
+        """Samples per bucket (int64), aligned with :attr:`bucket_edges_ns`."""
+        return np.asarray(self.counts, dtype=np.int64)
+
+    def buckets(self):
+        """``(edges_ns, counts)`` trimmed to the first..last non-empty bucket.
+
+        >>> e, c = LatencyHistogram.from_values([1000, 1000, 4000]).buckets()
+        >>> int(e[0]), int(e[1]), int(c[0]), int(c.sum()), int(e[-2]) <= 4000 < int(e[-1])
+        (992, 1008, 2, 3, True)
+        """
+        c = self.bucket_counts
+        nz = np.flatnonzero(c)
+        if not len(nz):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        lo, hi = int(nz[0]), int(nz[-1])
+        return self.bucket_edges_ns[lo:hi + 2], c[lo:hi + 1]
+
+    def cdf(self):
+        """The empirical CDF at the bucket edges: ``(x_ns, fraction)`` with ``fraction[i]`` the
+        share of samples below ``x_ns[i]`` (starts at 0, ends at 1; empty arrays when empty).
+
+        >>> x, y = LatencyHistogram.from_values([1000, 1000, 4000]).cdf()
+        >>> [(int(a), round(float(b), 3)) for a, b in zip(x, y)][:2], float(y[-1])
+        ([(992, 0.0), (1008, 0.667)], 1.0)
+        """
+        e, c = self.buckets()
+        if not len(c):
+            return e, np.zeros(0)
+        return e, np.r_[0.0, np.cumsum(c) / c.sum()]
+
     def merge(self, other: "LatencyHistogram") -> "LatencyHistogram":
         return LatencyHistogram(self.counts + other.counts, self.count + other.count,
                                 self.sum_ns + other.sum_ns, max(self.max_ns, other.max_ns))
