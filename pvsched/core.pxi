@@ -739,6 +739,9 @@ cdef inline void record_latency(Sim* s, s32 t, s64 at) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 lat = at - p.lat_start
     p.lat_start = -1
+    if p.runtime_state == RUNTIME_PENDING:
+        p.runtime_state = RUNTIME_STARTED       # rt-app runtime: its clock starts as the task runs
+        p.runtime_start = at
     p.lat_count += 1
     p.lat_sum += lat
     if lat > p.lat_max:
@@ -949,12 +952,49 @@ cdef enum:
     STEP_YIELD = 2
     STEP_EXIT = 3
 
+cdef int rtapp_op(Sim* s, s32 t, op_t* op, s64* wake_at) noexcept nogil:
+    # rt-app events (src/rt-app.c run_event); returns a STEP_* or -1 to go on with the next op.
+    cdef task_t* p = &s.task[t]
+    cdef rtimer_t* tm
+    if op.code == OP_RUNTIME:
+        # do { loadwait(32 us) } while (wall time since the first chunk began < duration)
+        if p.runtime_state == RUNTIME_IDLE:
+            if p.state == TS_RUNNING:
+                p.runtime_state = RUNTIME_STARTED
+                p.runtime_start = s.rq[p.cpu].seg_start if s.rq[p.cpu].seg_start > s.now else s.now
+            else:
+                p.runtime_state = RUNTIME_PENDING  # executed at a wake-up: starts when it runs
+        else:
+            if p.runtime_state == RUNTIME_PENDING:
+                p.runtime_state = RUNTIME_STARTED
+                p.runtime_start = s.now - op.b
+            if s.now - p.runtime_start >= op.a:
+                p.runtime_state = RUNTIME_IDLE
+                return -1
+        p.pc -= 1
+        p.remaining = op.b
+        return STEP_RUN
+    # OP_TIMER: t_next += period; sleep to it, or on a miss restart from now (relative mode)
+    tm = &s.rtimers[op.b]
+    if not tm.init:
+        tm.init = 1
+        tm.next = p.start_ns
+    tm.next += op.a
+    if s.now < tm.next:
+        wake_at[0] = tm.next
+        return STEP_BLOCK
+    p.nr_overruns += 1
+    if tm.relative:
+        tm.next = s.now
+    return -1
+
 cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
     # Execute instant ops until one that takes time; returns what the task does next.
     cdef task_t* p = &s.task[t]
     cdef op_t* op
     cdef int guard = 0
     cdef int r
+    cdef s32* cnt
     while guard < 4096:
         guard += 1
         if p.pc >= p.prog_len:
@@ -997,11 +1037,16 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             if op.b == 0:
                 p.pc = <s32>op.a
             else:
-                if p.loop_left == 0:
-                    p.loop_left = <s32>op.b
-                p.loop_left -= 1
-                if p.loop_left > 0:
+                cnt = &p.loop_left if op.c == 0 else &p.loop_cnt[op.c - 1]
+                if cnt[0] == 0:
+                    cnt[0] = <s32>op.b
+                cnt[0] -= 1
+                if cnt[0] > 0:
                     p.pc = <s32>op.a
+        elif op.code == OP_RUNTIME or op.code == OP_TIMER:
+            r = rtapp_op(s, t, op, wake_at)
+            if r >= 0:
+                return r
         elif op.code == OP_EXIT:
             return STEP_EXIT
         elif op.code == OP_VMEXIT:

@@ -22,7 +22,7 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
-       "vcpu": OP_VCPU, "critical": OP_CRITICAL}
+       "vcpu": OP_VCPU, "critical": OP_CRITICAL, "runtime": OP_RUNTIME, "timer": OP_TIMER}
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
                 "doorbell", "budget", "ple", "hypercall", "eoi")
@@ -100,6 +100,7 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+        free(s.rtimers)
 
     def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
                  tg_parent, tg_shares, tg_idle, task_policy, task_nice, task_rt_prio, task_tg,
@@ -111,7 +112,8 @@ cdef class Engine:
                  long long fs_period_ns=1_000_000_000, long long rt_runtime_ns=950_000_000,
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
-                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None):
+                 bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
+                 rtimer_relative=()):
         cdef Sim* s = &self.s
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
@@ -173,8 +175,13 @@ cdef class Engine:
                 raise ValueError(f"task group {g}: parent {tgp[g]} must be an earlier group")
             if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
+        rtimer_relative = [int(x) for x in rtimer_relative]
         for i in range(opsv.shape[0]):
-            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_LAST or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_MAX or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+                raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
+            if ((opsv[i, 0] == OP_LOOP and not 0 <= opsv[i, 3] <= 3)
+                    or (opsv[i, 0] == OP_RUNTIME and opsv[i, 2] < 1)
+                    or (opsv[i, 0] == OP_TIMER and opsv[i, 2] >= len(rtimer_relative))):
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -268,6 +275,12 @@ cdef class Engine:
         s.slot_irq = s.slot_spin + nvcpu
         s.slot_end = s.slot_irq + nvcpu
 
+        s.nrtimers = len(rtimer_relative)
+        s.rtimers = <rtimer_t*>calloc(max(s.nrtimers, 1), sizeof(rtimer_t))
+        if not s.rtimers:
+            raise MemoryError("pvsched: scenario too large for memory")
+        for i in range(s.nrtimers):
+            s.rtimers[i].relative = rtimer_relative[i] != 0
         s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
         s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))
         s.fa.kp = <kparams*>calloc(nkern, sizeof(kparams))

@@ -237,6 +237,10 @@ cdef struct task_t:
     s64 wait_since      # contended lock attempt / IPI send time
     s32 ipi_out         # IPI handlers still to complete for this sender
     s64 ipi_handler_ns  # handler duration of its current IPI
+    # rt-app workloads
+    u8 runtime_state    # RUNTIME_*: where its OP_RUNTIME busy loop is
+    s64 runtime_start   # wall-clock start of that busy loop
+    s32 loop_cnt[3]     # counters of nested OP_LOOPs (c = 1..3; c = 0 uses loop_left)
 
 cdef struct rq_t:
     s32 curr            # task, -1 = idle
@@ -476,6 +480,21 @@ cdef enum:
     RT_GUARD_THROTTLE = 1
     RT_GUARD_NONE = 2
 
+# ---------------------------------------------------------------- rt-app workloads (pvsched/rtapp.py)
+cdef enum:
+    OP_RUNTIME = 16     # rt-app "runtime": compute b-ns chunks until a ns of wall clock passed since it began
+    OP_TIMER = 17       # rt-app "timer": rtimer b: next += a, sleep until next (missed: relative c=1 resets it)
+    OP_MAX = 17         # highest op code of every unit
+    RUNTIME_IDLE = 0
+    RUNTIME_PENDING = 1 # the first chunk starts when the task next runs (set by record_latency)
+    RUNTIME_STARTED = 2
+
+cdef struct rtimer_t:
+    s64 next            # next expiry
+    u8 init             # the first user set next to its start time
+    u8 relative         # a missed expiry restarts the timer from now
+
+
 cdef struct Sim:
     FairArena fa
     task_t* task
@@ -496,6 +515,8 @@ cdef struct Sim:
     u64* idle_mask      # per kernel: bit per rq with nothing current
     op_t* ops
     s32 nops
+    rtimer_t* rtimers   # rt-app timer resources (shared by every task that names them)
+    s32 nrtimers
     u32* hist           # ntask * HIST_NBUCKETS
     EventQueue q
     s64 now
@@ -620,3 +641,4 @@ cdef struct glock_t:
     s32 tail
     s32 nwait
     s64 hold_since
+
