@@ -115,6 +115,11 @@ cdef void nohz_kick_balance(Sim* s, s32 src) noexcept nogil:
     move_queued_task(s, t, dst)
     s.nr_balance_pulls += 1
     wakeup_preempt(s, dst, t)
+    if s.rq[dst].vcpu >= 0:
+        # kick_ilb's IPI to an idle vCPU: it must be delivered like a wake-up (the sender exits
+        # without IPI virtualization, a halted or polling vCPU is woken), or the task pulled to
+        # it waits until something else wakes that vCPU
+        guest_wakeup_delivered(s, dst, src)
     resched_deliver(s, dst, False)
 
 # ---------------------------------------------------------------- periodic balance of a busy CPU
