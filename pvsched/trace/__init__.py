@@ -5,9 +5,10 @@
 >>> KIND["kvm_exit"]
 6
 """
+from pvsched.trace.config import TraceConfig
 from pvsched.trace.events import Trace
 from pvsched.trace.schema import (COUNTERS, IRQ_KINDS, KIND, KINDS, RECORD_DTYPE, Kind, kind_name,
                                   prev_state_str, register_kind)
 
-__all__ = ["Trace", "KIND", "KINDS", "Kind", "RECORD_DTYPE", "COUNTERS", "IRQ_KINDS", "kind_name",
+__all__ = ["Trace", "TraceConfig", "KIND", "KINDS", "Kind", "RECORD_DTYPE", "COUNTERS", "IRQ_KINDS", "kind_name",
            "prev_state_str", "register_kind"]
