@@ -61,6 +61,18 @@ def _histograms(src, names) -> Dict[str, "object"]:
     return {n: src.latency(n) for n in names}
 
 
+def _latency_axes(src, names, unit, log_x, ax, figsize, draw, data):
+    """One line per histogram: ``draw(ax, label, data(h), scale)`` for each non-empty one."""
+    fig, ax = _fig_ax(ax, figsize)
+    s = _scale(unit)
+    for label, h in _histograms(src, names).items():
+        if h.count:
+            draw(ax, f"{label} (n={h.count})", data(h), s)
+    if log_x:
+        ax.set_xscale("log")
+    return fig, ax, s
+
+
 def latency_cdf(src, names: Union[str, Sequence[str], None] = None, *, unit: str = "us", log_x: bool = True,
                 tail: bool = False, ax=None, figsize=(7, 4.5)):
     """Wake-up latency CDF of one or several tasks, from their histograms' bucket edges.
@@ -69,16 +81,9 @@ def latency_cdf(src, names: Union[str, Sequence[str], None] = None, *, unit: str
     tasks or ``vm/task``; default every task with samples), a ``{label: LatencyHistogram}`` mapping
     or one histogram. Each line is :meth:`LatencyHistogram.cdf` (x in ``unit``). ``tail=True``
     plots ``1 - CDF`` on a log scale (the tail: p99, p99.9 ...)."""
-    hists = _histograms(src, names)
-    fig, ax = _fig_ax(ax, figsize)
-    s = _scale(unit)
-    for label, h in hists.items():
-        x, y = h.cdf()
-        if not len(x):
-            continue
-        ax.plot(x / s, 1.0 - y if tail else y, label=f"{label} (n={h.count})", drawstyle="default")
-    if log_x:
-        ax.set_xscale("log")
+    fig, ax, s = _latency_axes(src, names, unit, log_x, ax, figsize,
+                               lambda a, h, x, s: a.plot(x[0] / s, 1.0 - x[1] if tail else x[1], label=h),
+                               lambda h: h.cdf())
     if tail:
         ax.set_yscale("log")
         ax.set_ylabel("fraction of wake-ups with latency > x")
@@ -95,17 +100,10 @@ def latency_histogram(src, names: Union[str, Sequence[str], None] = None, *, uni
                       log_x: bool = True, density: bool = True, ax=None, figsize=(7, 4.5)):
     """Wake-up latency histogram(s) drawn as steps over the log-linear buckets (samples per unit of
     latency when ``density``, so that buckets of different widths compare)."""
-    hists = _histograms(src, names)
-    fig, ax = _fig_ax(ax, figsize)
-    s = _scale(unit)
-    for label, h in hists.items():
-        e, c = h.buckets()
-        if not len(c):
-            continue
-        y = c / (np.diff(e) / s) / max(h.count, 1) if density else c
-        ax.stairs(y, e / s, label=f"{label} (n={h.count})")
-    if log_x:
-        ax.set_xscale("log")
+    def draw(a, label, b, s):
+        e, c, n = b
+        a.stairs(c / (np.diff(e) / s) / max(n, 1) if density else c, e / s, label=label)
+    fig, ax, s = _latency_axes(src, names, unit, log_x, ax, figsize, draw, lambda h: h.buckets() + (h.count,))
     ax.set_xlabel(f"wake-up latency ({unit})")
     ax.set_ylabel(f"density (1/{unit})" if density else "wake-ups")
     ax.grid(True, which="both", alpha=0.3)
