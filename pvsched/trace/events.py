@@ -66,7 +66,7 @@ class Trace:
         self.vm_names: List[str] = (list(vm_names) if vm_names is not None
                                     else [f"vm{k}" for k in range(int(self.vcpu_vm.max()) + 1 if nv else 0)])
         self.vcpu_task = np.full(nv, -1, np.int64) if vcpu_task is None else np.asarray(vcpu_task, np.int64)
-        # prio a vCPU thread has while boosted (seed 000: SCHED_FIFO 1 = prio 98); -1 = unknown
+        # prio a vCPU thread has while boosted (boost policy: SCHED_FIFO 1 = prio 98); -1 = unknown
         self.boost_prio = np.full(nv, -1, np.int64) if boost_prio is None else np.asarray(boost_prio, np.int64)
         self.start_ns = int(start_ns)
         self.end_ns = int(end_ns) if end_ns is not None else (int(rec["time_ns"][-1]) if len(rec) else self.start_ns)
