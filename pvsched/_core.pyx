@@ -23,6 +23,7 @@ from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
+from pvsched.engine.trace cimport *
 from pvsched.engine.sim cimport *
 
 cnp.import_array()
@@ -48,6 +49,7 @@ include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
 include "policies/hooks.pxi"
+include "engine/trace.pxi"
 include "engine/loop.pxi"
 include "engine/input.pxi"
 include "engine/build.pxi"

@@ -49,8 +49,7 @@ def _scale(unit: str) -> float:
 
 def _histograms(src, names) -> Dict[str, "object"]:
     """{label: LatencyHistogram} from a Result + task names, or a mapping of histograms."""
-    from pvsched.results import LatencyHistogram
-    if isinstance(src, LatencyHistogram):
+    if hasattr(src, "cdf") and hasattr(src, "bucket_counts"):      # one LatencyHistogram
         return {"latency": src}
     if isinstance(src, Mapping):
         return dict(src)

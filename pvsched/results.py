@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -164,12 +164,15 @@ class Result:
     TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
                     "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns")
 
-    def __init__(self, raw: dict, task_names: List[str], scenario=None, wall_s: float = float("nan")):
+    def __init__(self, raw: dict, task_names: List[str], scenario=None, wall_s: float = float("nan"),
+                 meta: Optional[dict] = None):
         self.raw = raw
         self.task_names = list(task_names)
         self.scenario = scenario
         self.wall_s = wall_s
+        self.meta = meta or {}
         self._index = {n: i for i, n in enumerate(self.task_names)}
+        self._trace = None
 
     @property
     def now_ns(self) -> int:
@@ -309,6 +312,58 @@ class Result:
             lo, width = bucket_bounds(len(counts))
             mx = int(lo[np.nonzero(counts)[0][-1]] + width[np.nonzero(counts)[0][-1]] - 1)
         return LatencyHistogram(counts, n, int(t[scol][i]), mx)
+
+    @property
+    def trace(self):
+        """The run's event trace (:class:`pvsched.trace.Trace`: numpy columns and exporters) when
+        the scenario turned it on (``Scenario(trace=TraceConfig(enabled=True))``), else None.
+
+        >>> from pvsched import Host, Scenario, Simulation, Task
+        >>> from pvsched.trace import TraceConfig
+        >>> from pvsched.workloads import Hog
+        >>> sc = Scenario(host=Host(cpus=1), tasks=[Task("h", Hog(), count=2)], trace=TraceConfig(enabled=True))
+        >>> r = Simulation(sc).run(until_ns=10_000_000)
+        >>> t = r.trace
+        >>> t.busy_ns().tolist() == r.cpus["busy_ns"].tolist(), t.counts()["sched_switch"] > 2
+        (True, True)
+        """
+        raw = self.raw.get("trace")
+        if raw is None:
+            return None
+        if self._trace is None:
+            from pvsched.trace import Trace
+            m = self.meta
+            vc = self.raw.get("vcpu", {})
+            rec = raw["records"]
+            start = raw["from_ns"]
+            if raw["ring"] and raw["dropped"] and len(rec):
+                start = max(start, int(rec["time_ns"][0]))    # the oldest records were overwritten
+            end = self.now_ns if raw["to_ns"] is None else min(self.now_ns, raw["to_ns"])
+            self._trace = Trace(rec, task_names=self.task_names, ncpu=len(self.raw["cpu"]["busy_ns"]),
+                                task_kern=m.get("task_kern"), task_prio=m.get("task_prio"),
+                                vcpu_vm=m.get("vcpu_vm", vc.get("vm")), vcpu_task=vc.get("task"),
+                                vm_names=m.get("vm_names"), boost_prio=m.get("boost_prio"),
+                                start_ns=min(start, end), end_ns=end,
+                                truncated_at_ns=None if raw["ring"] else raw["truncated_at_ns"],
+                                dropped=raw["dropped"], cap=raw["cap"])
+        return self._trace
+
+    def plot_latency(self, names=None, **kw):
+        """Wake-up latency CDF of tasks (:func:`pvsched.plot.latency_cdf`); returns the figure."""
+        from pvsched.plot import latency_cdf
+        return latency_cdf(self, names, **kw)
+
+    def plot_timeline(self, from_ns: Optional[int] = None, to_ns: Optional[int] = None, **kw):
+        """Gantt chart of host CPUs and vCPUs from the trace (:func:`pvsched.plot.timeline`)."""
+        from pvsched.plot import timeline
+        if self.trace is None:
+            raise ValueError("no trace: run the scenario with trace=TraceConfig(enabled=True)")
+        return timeline(self.trace, from_ns, to_ns, **kw)
+
+    def plot_vcpu_modes(self, **kw):
+        """Each vCPU's time by mode (:func:`pvsched.plot.vcpu_modes`)."""
+        from pvsched.plot import vcpu_modes
+        return vcpu_modes(self, **kw)
 
     def to_pandas(self, table: str = "tasks"):
         import pandas as pd

@@ -56,7 +56,7 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
-        free(s.rtimers)
+        free(s.rtimers); free(s.trace.rec)
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
@@ -75,6 +75,7 @@ cdef class Engine:
         ipi_aware_yield_build(s, c.vms)
         guest_sync_build(s, c.vms, c.opsv, c.tkern, c.tps, c.tpl)
         boost_build(s, c.vms)
+        trace_build(s, c.trace)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
         attach_python_policy(self, 0, c.py_policy)
@@ -228,6 +229,8 @@ cdef class Engine:
             out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
             out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
         out["violations"] = self.violations
+        if s.trace.on:
+            out["trace"] = trace_results(s)
         return out
 
     # ---- inspection (tests, policies, debugging); not for the hot path

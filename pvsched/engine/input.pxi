@@ -30,6 +30,7 @@ cdef class EngineInput:
     cdef object debooster
     cdef object py_policy
     cdef list rtimer_relative
+    cdef object trace
     cdef list vms
     cdef long long[:] tgp
     cdef long long[:] tgs
@@ -67,7 +68,7 @@ cdef class EngineInput:
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
                  bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
-                 py_policy=None, rtimer_relative=()):
+                 py_policy=None, rtimer_relative=(), trace=None):
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
         cdef long long[:] tgp = np.ascontiguousarray(tg_parent, dtype=np.int64)
@@ -211,6 +212,7 @@ cdef class EngineInput:
         self.debooster = debooster
         self.py_policy = py_policy
         self.rtimer_relative = rtimer_relative
+        self.trace = trace
         self.vms = vms
         self.tgp = tgp
         self.tgs = tgs

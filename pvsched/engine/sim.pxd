@@ -8,6 +8,7 @@ from pvsched.guest.workload cimport op_t, rtimer_t
 from pvsched.guest.sync cimport glock_t
 from pvsched.policies.debooster cimport deboost_params
 from pvsched.engine.events cimport EventQueue
+from pvsched.engine.trace cimport trace_buf
 
 cdef struct Sim:
     FairArena fa        # first: policies/hooks.pxi turns the FairArena* of a PELT update back into its Sim*
@@ -33,6 +34,7 @@ cdef struct Sim:
     s32 nops
     rtimer_t* rtimers   # rt-app timer resources (shared by every task that names them)
     s32 nrtimers
+    trace_buf trace     # the event trace (engine/trace.pxd), off unless the scenario asks for it
     u32* hist           # ntask * HIST_NBUCKETS
     EventQueue q
     s64 now

@@ -193,6 +193,7 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
             yield_task_fair(s, cpu)
         elif s.rq[cpu].rt_nr > 1:
             rt_requeue_tail(s, t)
+        trace_yield(s)
         schedule(s, cpu)
         if s.rq[cpu].curr == t and p.remaining == 0:
             # Picked again at once: the program goes on (loops always contain a timed op).

@@ -125,4 +125,5 @@ def compile_scenario(sc):
         nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=sc.check_invariants,
         load_balance=h.load_balance, periodic_balance=h.periodic_balance,
         debooster=h.debooster.engine_dict(), py_policy=h.policy, rtimer_relative=rtimer_relative,
+        trace=sc.trace.engine_dict() if sc.trace.enabled else None,
     ), names, [None] + [cgs[i].name for i in order]

@@ -75,6 +75,7 @@ cdef void move_queued_task(Sim* s, s32 t, s32 dst) noexcept nogil:
     # detach_task + attach_task: a migrating (not sleeping) dequeue and a migrated enqueue.
     cdef task_t* p = &s.task[t]
     cdef sched_entity* se = &s.fa.se[p.se]
+    trace_event(s, TR_MIGRATE, dst, t, p.cpu, dst)
     dequeue_task(s, t, DEQUEUE_SAVE | DEQUEUE_MOVE | DEQUEUE_MIGRATING)
     set_task_cpu(s, t, dst)
     p.nr_migrations += 1

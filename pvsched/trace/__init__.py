@@ -7,8 +7,8 @@
 """
 from pvsched.trace.config import TraceConfig
 from pvsched.trace.events import Trace
-from pvsched.trace.schema import (COUNTERS, IRQ_KINDS, KIND, KINDS, RECORD_DTYPE, Kind, kind_name,
-                                  prev_state_str, register_kind)
+from pvsched.trace.schema import (COUNTERS, IPI_TYPES, KICK_CAUSES, KIND, KINDS, RECORD_DTYPE, YIELD_OUTCOMES,
+                                  Kind, kind_name, prev_state_str, register_kind)
 
-__all__ = ["Trace", "TraceConfig", "KIND", "KINDS", "Kind", "RECORD_DTYPE", "COUNTERS", "IRQ_KINDS", "kind_name",
+__all__ = ["Trace", "TraceConfig", "KIND", "KINDS", "Kind", "RECORD_DTYPE", "COUNTERS", "KICK_CAUSES", "IPI_TYPES", "YIELD_OUTCOMES", "kind_name",
            "prev_state_str", "register_kind"]

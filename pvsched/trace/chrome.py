@@ -19,7 +19,7 @@ from typing import Union
 
 import numpy as np
 
-from pvsched.trace.schema import COUNTERS, KIND, kind_name, vcpu_kind
+from pvsched.trace.schema import COUNTERS, KIND, kind_name
 
 HOST_PID = 1
 
@@ -30,7 +30,7 @@ def _us(ns: int) -> float:
 
 def write_chrome_json(trace, path: Union[str, os.PathLike, None] = None) -> dict:
     """Build the trace-event JSON object; write it to ``path`` if given; return it."""
-    from pvsched import _core
+    import pvsched._core as _core
     from pvsched.trace.ftrace import field_text
     ev = []
     meta = lambda pid, tid, kind, name: ev.append(
@@ -69,7 +69,7 @@ def write_chrome_json(trace, path: Union[str, os.PathLike, None] = None) -> dict
         ev.append({"ph": "X", "name": modes[md] if md < len(modes) else f"mode{md}", "cat": "vcpu_mode",
                    "pid": vm_pid(int(trace.vcpu_vm[v])), "tid": vcpu_tid(v, True), "ts": _us(st), "dur": _us(en - st)})
     rec = trace.records
-    for i in np.flatnonzero(~np.isin(rec["kind"], [KIND["sched_switch"], KIND["vcpu_mode"]])).tolist():
+    for i in np.flatnonzero(~np.isin(rec["kind"], [KIND["sched_switch"], KIND["vcpu_mode"], KIND["sched_curr"]])).tolist():
         r = rec[i]
         code, t, cpu, a, b, c = (int(r["kind"]), int(r["time_ns"]), int(r["cpu"]), int(r["a"]), int(r["b"]), int(r["c"]))
         if code == KIND["counter"]:
@@ -81,8 +81,9 @@ def write_chrome_json(trace, path: Union[str, os.PathLike, None] = None) -> dict
             ev.append({"ph": "i", "s": "g", "name": "trace truncated (buffer full)", "pid": HOST_PID, "tid": 0,
                        "ts": _us(t), "args": {"events_dropped": c}})
             continue
-        if 0 <= a < nv and vcpu_kind(code):
-            pid, tid = vm_pid(int(trace.vcpu_vm[a])), vcpu_tid(a, True)
+        ev_v = trace.event_vcpu(code, a)
+        if ev_v >= 0:
+            pid, tid = vm_pid(int(trace.vcpu_vm[ev_v])), vcpu_tid(ev_v, True)
         elif cpu >= 0:
             pid, tid = where(cpu)
         else:

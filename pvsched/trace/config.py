@@ -42,7 +42,7 @@ class TraceConfig:
     events: List[str] = field(default_factory=list)
 
     def validate(self, path: str = "trace") -> None:
-        from pvsched.scenario import _bool, _choice, _int
+        from pvsched.validate import _bool, _choice, _int
         _bool(f"{path}.enabled", self.enabled)
         _int(f"{path}.cap_events", self.cap_events, 1, MAX_CAP_EVENTS)
         _choice(f"{path}.mode", self.mode, MODES)
@@ -65,6 +65,8 @@ class TraceConfig:
         for e in self.events:
             code = KIND[e]
             mask |= 1 << (code if code < FIRST_FREE_CODE else 63)
+        if "sched_switch" in self.events:
+            mask |= 1 << KIND["sched_curr"]      # the state a late window opens on
         return mask
 
     def engine_dict(self) -> dict:

@@ -23,13 +23,14 @@ from pvsched.trace.schema import COLUMNS, KIND, KINDS, RECORD_DTYPE, kind_name
 _SWITCH = KIND["sched_switch"]
 _MODE = KIND["vcpu_mode"]
 _BOOST = KIND["vcpu_boost"]
+_CURR = KIND["sched_curr"]
 _UNBOOST = KIND["vcpu_unboost"]
 TRUNCATED = KIND["truncated"]
 
 
 def _names(module_attr: str, fallback: Sequence[str]) -> Sequence[str]:
     try:
-        from pvsched import _core
+        import pvsched._core as _core
         return getattr(_core, module_attr)
     except (ImportError, AttributeError):     # pragma: no cover - the extension is always built
         return fallback
@@ -175,11 +176,32 @@ class Trace:
         return self.where(np.isin(self.kind, codes))
 
     def window(self, from_ns: int = 0, to_ns: Optional[int] = None) -> "Trace":
-        """Events in ``[from_ns, to_ns)``; start/end follow the window."""
+        """Events in ``[from_ns, to_ns)``; start/end follow the window. The state at ``from_ns``
+        (what runs where, each vCPU's mode) is kept as ``sched_curr`` / ``vcpu_mode`` snapshot
+        records, as the engine writes when its own window opens late."""
         to = self.end_ns if to_ns is None else min(int(to_ns), self.end_ns)
         lo = max(int(from_ns), self.start_ns)
-        t = self.where((self.time_ns >= lo) & (self.time_ns < to))
+        inside = self.records[(self.time_ns >= lo) & (self.time_ns < to)]
+        snap = []
+        if lo > self.start_ns:
+            nrq = self.ncpu + len(self.vcpu_vm)
+            for kern in self.kernel_names():
+                sl = self.cpu_slices(kern)
+                on = (sl["start_ns"] <= lo) & (sl["end_ns"] > lo)
+                curr = dict(zip(sl["rq"][on].tolist(), sl["task"][on].tolist()))
+                snap += [(lo, _CURR, rq, curr.get(rq, -1), 0, 0) for rq in self.kernel_rqs(kern).tolist()]
+            iv = self.vcpu_modes()
+            on = (iv["start_ns"] <= lo) & (iv["end_ns"] > lo)
+            mode = dict(zip(iv["vcpu"][on].tolist(), iv["mode"][on].tolist()))
+            snap += [(lo, _MODE, -1, v, mode.get(v, 0), mode.get(v, 0)) for v in range(len(self.vcpu_vm))]
+            assert len(snap) == nrq + len(self.vcpu_vm)
+        extra = np.zeros(len(snap), RECORD_DTYPE)
+        for i, (tm, k, c, a, b, cc) in enumerate(snap):
+            extra[i] = (tm, cc, c, a, b, k, 0)
+        t = Trace(np.concatenate([extra, inside]), **self._meta())
         t.start_ns, t.end_ns = lo, max(lo, to)
+        if t.truncated_at_ns is not None and t.truncated_at_ns >= t.end_ns:
+            t.truncated_at_ns = None
         return t
 
     # ------------------------------------------------------------------ naming
@@ -230,6 +252,19 @@ class Trace:
             return self.task_names[t]
         return f"{self.vm_names[int(self.vcpu_vm[vcpu])]}/vcpu{vcpu - self._vm_first_vcpu[int(self.vcpu_vm[vcpu])]}"
 
+    def event_vcpu(self, code: int, a: int) -> int:
+        """The vCPU an event is about, for placing it on that vCPU's tracks: field ``a`` when it
+        is a vCPU, or the vCPU whose thread task ``a`` is; -1 otherwise."""
+        k = KINDS.get(int(code))
+        if k is None:
+            return -1
+        if k.a in ("vcpu", "src_vcpu"):
+            return int(a) if 0 <= a < len(self.vcpu_vm) else -1
+        if k.a == "task":
+            hit = np.flatnonzero(self.vcpu_task == a)
+            return int(hit[0]) if len(hit) else -1
+        return -1
+
     def field_names(self, code: int) -> Dict[str, str]:
         k = KINDS.get(int(code))
         return k.fields() if k else {"cpu": "cpu", "a": "a", "b": "b", "c": "c"}
@@ -246,22 +281,26 @@ class Trace:
 
     def cpu_slices(self, kernel: Union[str, int] = "host") -> Dict[str, np.ndarray]:
         """Who ran when on each CPU of a kernel: arrays rq, start_ns, end_ns, task (idle omitted).
-        The task running before a CPU's first switch in the trace is that switch's ``prev``; the
-        last task runs to :attr:`end_ns` (or to the truncation point)."""
+        The task running when the trace starts is given by a ``sched_curr`` snapshot (a window that
+        opens late) or else is the CPU's first switch's ``prev``; the last task runs to
+        :attr:`end_ns` (or to the truncation point)."""
         sw = self.switches(kernel)
         end = self.end_ns if self.truncated_at_ns is None else min(self.end_ns, self.truncated_at_ns)
+        snap = self.records[self.kind == _CURR]
+        initial = {int(c): int(a) for c, a in zip(snap["cpu"], snap["a"])}
         rqs, starts, ends, tasks = [], [], [], []
         order = np.argsort(sw["cpu"], kind="stable")
         cpu, t, prev, nxt = (sw[k][order] for k in ("cpu", "time_ns", "prev", "next"))
         bounds = np.flatnonzero(np.diff(cpu)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cpu)]):
-            if lo == hi:
-                continue
+        runs = {int(cpu[lo]): (lo, hi) for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(cpu)]) if lo < hi}
+        for rq in self.kernel_rqs(kernel).tolist():
+            lo, hi = runs.get(rq, (0, 0))
+            first = initial.get(rq, int(prev[lo]) if hi > lo else -1)
             st = np.r_[self.start_ns, t[lo:hi]]
             en = np.r_[t[lo:hi], end]
-            tk = np.r_[prev[lo], nxt[lo:hi]]
+            tk = np.r_[first, nxt[lo:hi]]
             keep = (tk >= 0) & (en > st)
-            rqs.append(np.full(int(keep.sum()), cpu[lo], np.int64))
+            rqs.append(np.full(int(keep.sum()), rq, np.int64))
             starts.append(st[keep])
             ends.append(en[keep])
             tasks.append(tk[keep])

@@ -39,7 +39,7 @@ from typing import List, Optional, Union
 
 import numpy as np
 
-from pvsched.trace.schema import COUNTERS, IRQ_KINDS, KIND, kind_name, prev_state_str
+from pvsched.trace.schema import COUNTERS, IPI_TYPES, KICK_CAUSES, KIND, YIELD_OUTCOMES, kind_name, prev_state_str
 
 TASK_COMM_LEN = 16
 # VMX basic exit reason names (arch/x86/include/uapi/asm/vmx.h) for pvsched's exit reasons.
@@ -67,7 +67,7 @@ def _exit_reasons():
 
 def _enum_names(code: int, field: str):
     """Names for enum-valued fields of the core's kinds (cause / reason / mode indices)."""
-    from pvsched import _core
+    import pvsched._core as _core
     name = kind_name(code)
     if name in ("kvm_exit",) and field == "b":
         return _core.EXIT_REASONS
@@ -79,8 +79,12 @@ def _enum_names(code: int, field: str):
         return _core.UNBOOST_CAUSES
     if name == "counter" and field == "a":
         return COUNTERS
-    if name == "kvm_inj_irq" and field == "b":
-        return IRQ_KINDS
+    if name == "kvm_vcpu_kick" and field == "b":
+        return KICK_CAUSES
+    if name == "guest_ipi" and field == "c":
+        return IPI_TYPES
+    if name == "yield_to" and field == "c":
+        return YIELD_OUTCOMES
     return None
 
 
@@ -118,7 +122,8 @@ def write_ftrace(trace, path: Union[str, os.PathLike, None] = None, *, kernel: U
     mine[rq_ok] = in_kernel[rec["cpu"][rq_ok]]
     if not extra:
         mine &= np.isin(rec["kind"], list(_K.values()))
-    idx = np.flatnonzero(mine | (rec["kind"] == _K["truncated"]))
+    snapshot = (rec["kind"] == KIND["sched_curr"]) | ((rec["kind"] == KIND["vcpu_mode"]) & (rec["b"] == rec["c"]))
+    idx = np.flatnonzero((mine & ~snapshot) | (rec["kind"] == _K["truncated"]))
     sel = rec[idx]
     exit_names = _exit_reasons()
     sw = rec["kind"] == _K["sched_switch"]
@@ -179,8 +184,8 @@ def write_ftrace(trace, path: Union[str, os.PathLike, None] = None, *, kernel: U
             body = (f"kvm_exit: vcpu {trace.local_cpu(trace.ncpu + a)} reason {reason} rip 0x0 "
                     f"info1 0x{0:016x} info2 0x{0:016x} intr_info 0x{0:08x} error_code 0x{0:08x}")
         elif code == _K["ple_exit"]:
-            body = (f"kvm_ple_window_update: vcpu {trace.local_cpu(trace.ncpu + a)} old {c} new {b} "
-                    f"({'growed' if c < b else 'shrinked'})")
+            body = (f"kvm_ple_window_update: vcpu {trace.local_cpu(trace.ncpu + a)} old {b} new {c} "
+                    f"({'growed' if b < c else 'shrinked'})")
         else:
             body = f"pvsched_{kind_name(code)}: {field_text(trace, code, r)}"
         lines.append(head + body)

@@ -34,7 +34,7 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
-from pvsched.trace.schema import COUNTERS, KIND, kind_name, vcpu_kind
+from pvsched.trace.schema import COUNTERS, KIND, kind_name
 
 KERNEL_RELEASE = "6.15.0-pvsched"    # utsname: lets trace processor decode prev_state as v6.15
 _SEQ_TRACK_EVENTS = 1
@@ -151,7 +151,13 @@ def _host_sched(w, pb, trace, bundle_events: int):
     """Per host CPU: compact_sched bundles of switches and wake-ups, in time order."""
     rec = trace.records
     host = rec["cpu"] < trace.ncpu
-    sw = rec[(rec["kind"] == KIND["sched_switch"]) & host & (rec["cpu"] >= 0)]
+    # a window that opens late: the task current at its start is drawn from there, as a switch
+    # from idle (compact_sched has no other way to say who runs when the data begins)
+    snap = rec[(rec["kind"] == KIND["sched_curr"]) & host & (rec["a"] >= 0)]
+    start = np.zeros(len(snap), rec.dtype)
+    start["time_ns"], start["cpu"], start["a"], start["b"] = snap["time_ns"], snap["cpu"], -1, snap["a"]
+    start["kind"] = KIND["sched_switch"]
+    sw = np.concatenate([start, rec[(rec["kind"] == KIND["sched_switch"]) & host & (rec["cpu"] >= 0)]])
     wk = rec[np.isin(rec["kind"], [KIND["sched_wakeup"], KIND["sched_wakeup_new"]]) & host & (rec["cpu"] >= 0)]
     sw_prio = trace.prio(sw["b"], sw["time_ns"])
     wk_prio = trace.prio(wk["a"], wk["time_ns"])
@@ -238,7 +244,7 @@ def _track_events(w, trace):
             events.append((st, 2, u, BEGIN, nm, None, {"task": names[tk], "pid": tk + 1}))
             events.append((en, 0, u, END, None, None, None))
     # vCPU modes, exits named by their reason
-    from pvsched import _core
+    import pvsched._core as _core
     modes = ("off",) + tuple(_core.VCPU_MODES)
     exits = rec[rec["kind"] == _EXIT_KIND]
     iv = trace.vcpu_modes()
@@ -258,7 +264,7 @@ def _track_events(w, trace):
     from pvsched.trace.ftrace import field_text
     host_events_used = False
     counter_tracks = {}
-    other = ~np.isin(rec["kind"], [KIND["sched_switch"], _MODE_KIND])
+    other = ~np.isin(rec["kind"], [KIND["sched_switch"], _MODE_KIND, KIND["sched_curr"]])
     for i in np.flatnonzero(other).tolist():
         r = rec[i]
         code, t, cpu, a, b, c = (int(r["kind"]), int(r["time_ns"]), int(r["cpu"]), int(r["a"]), int(r["b"]), int(r["c"]))
@@ -286,8 +292,9 @@ def _track_events(w, trace):
                            None, {"task": names[a], "from_cpu": trace.rq_name(cpu)}))
             continue
         args = {"detail": field_text(trace, code, r)}
-        if vcpu_kind(code) and 0 <= a < nv:
-            u = uuid(U_MODE, a)
+        ev_v = trace.event_vcpu(code, a)
+        if ev_v >= 0:
+            u = uuid(U_MODE, ev_v)
         elif cpu >= trace.ncpu:
             u = uuid(U_GUEST, cpu - trace.ncpu)
         else:

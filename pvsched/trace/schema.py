@@ -87,21 +87,24 @@ _KINDS: Tuple[Kind, ...] = (
     Kind(6, "kvm_exit", "cpu", "vcpu", "exit_reason", "", "VM exit; exit_reason indexes EXIT_REASONS"),
     Kind(7, "vcpu_mode", "cpu", "vcpu", "mode", "old_mode",
          "the vCPU's mode changes (VCPU_MODES: 1 guest, 2 exit, 3 poll, 4 halted, 5 preempted; 0 off)"),
-    Kind(8, "kvm_inj_irq", "cpu", "vcpu", "irq", "",
-         "an interrupt is made pending in a vCPU's LAPIC (irq: IRQ_KINDS)"),
-    Kind(9, "kvm_vcpu_kick", "cpu", "vcpu", "cause", "", "a halted or running vCPU is kicked (woken / IPI'd)"),
-    Kind(10, "guest_ipi", "cpu", "src_vcpu", "dst_vcpu", "", "a guest sends an IPI (cpu: the sender's vCPU rq)"),
+    Kind(9, "kvm_vcpu_kick", "cpu", "vcpu", "cause", "",
+         "an interrupt for a vCPU not in guest mode, or injected without posting (KICK_CAUSES)"),
+    Kind(10, "guest_ipi", "cpu", "src_vcpu", "dst_vcpu", "ipi",
+         "a guest sends an IPI (cpu: the sender's vCPU run-queue; ipi: IPI_TYPES)"),
     Kind(11, "vcpu_boost", "cpu", "vcpu", "cause", "", "the vCPU thread is boosted (BOOST_CAUSES)"),
     Kind(12, "vcpu_unboost", "cpu", "vcpu", "cause", "", "the boost ends (UNBOOST_CAUSES)"),
-    Kind(13, "yield_to", "cpu", "src_vcpu", "dst_vcpu", "outcome",
-         "directed yield from a spinning vCPU to a candidate (outcome: 0 yielded, < 0 a failure reason)"),
-    Kind(14, "debooster_penalty", "cpu", "vcpu", "target_vcpu", "penalty_ns",
-         "the debooster charges a yield_to target (penalty in ns of vruntime)"),
-    Kind(15, "ple_exit", "cpu", "vcpu", "ple_window", "old_ple_window",
-         "pause-loop exit; the vCPU's PLE window after grow/shrink"),
+    Kind(13, "yield_to", "cpu", "task", "target_task", "outcome",
+         "yield_to (directed yield, e.g. of a spinning vCPU's thread) and its outcome (YIELD_OUTCOMES)"),
+    Kind(14, "debooster_penalty", "cpu", "task", "target_task", "penalty_ns",
+         "the debooster pushes the yielder back (penalty in ns of vruntime)"),
+    Kind(15, "ple_exit", "cpu", "vcpu", "old_ple_window", "ple_window",
+         "pause-loop exit; the vCPU's PLE window (cycles) before (saturated at 2^31-1) and after growing"),
     Kind(16, "counter", "cpu", "counter", "index", "value",
          "a counter sample (COUNTERS: 0 nr_running of rq index, 1 util_avg of task index)"),
     Kind(17, "halt_poll", "cpu", "vcpu", "success", "poll_ns", "halt-polling ends (success 1: an event arrived)"),
+    Kind(18, "sched_curr", "cpu", "task", "", "",
+         "snapshot when a trace window opens after the start: the task current on cpu (not a switch); "
+         "vCPUs get a vcpu_mode record with mode == old_mode"),
     Kind(32, "rcu", "cpu", "task", "event", "value",
          "RCU: quiescent states, grace periods, skipped wake-ups after guest exit (policy-defined event)"),
     Kind(33, "pelt_halted", "cpu", "vcpu", "event", "value", "halted-time-aware PELT (policy-defined event)"),
@@ -111,7 +114,9 @@ KINDS: Dict[int, Kind] = {k.code: k for k in _KINDS}
 KIND: Dict[str, int] = {k.name: k.code for k in _KINDS}
 FIRST_FREE_CODE = 64
 COUNTERS = ("nr_running", "util_avg")
-IRQ_KINDS = ("timer", "ipi", "device", "kick")
+KICK_CAUSES = ("timer", "intr", "unhalt")
+IPI_TYPES = ("call_function", "reschedule")
+YIELD_OUTCOMES = ("yielded", "esrch", "class", "running", "not_runnable", "not_queued")
 
 
 def register_kind(code: int, name: str, *, cpu: str = "cpu", a: str = "", b: str = "", c: str = "",
@@ -133,12 +138,6 @@ def register_kind(code: int, name: str, *, cpu: str = "cpu", a: str = "", b: str
     KINDS[code] = k
     KIND[name] = code
     return k
-
-
-def vcpu_kind(code: int) -> bool:
-    """Whether field ``a`` of this kind is a vCPU (the exporters put such events on its tracks)."""
-    k = KINDS.get(int(code))
-    return bool(k) and k.a in ("vcpu", "src_vcpu")
 
 
 def kind_name(code: int) -> str:
