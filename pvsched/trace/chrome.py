@@ -31,7 +31,7 @@ def _us(ns: int) -> float:
 def write_chrome_json(trace, path: Union[str, os.PathLike, None] = None) -> dict:
     """Build the trace-event JSON object; write it to ``path`` if given; return it."""
     import pvsched._core as _core
-    from pvsched.trace.ftrace import field_text
+    from pvsched.trace.ftrace import FieldText
     ev = []
     meta = lambda pid, tid, kind, name: ev.append(
         {"ph": "M", "pid": pid, "tid": tid, "name": kind, "args": {"name": name}})
@@ -69,9 +69,10 @@ def write_chrome_json(trace, path: Union[str, os.PathLike, None] = None) -> dict
         ev.append({"ph": "X", "name": modes[md] if md < len(modes) else f"mode{md}", "cat": "vcpu_mode",
                    "pid": vm_pid(int(trace.vcpu_vm[v])), "tid": vcpu_tid(v, True), "ts": _us(st), "dur": _us(en - st)})
     rec = trace.records
-    for i in np.flatnonzero(~np.isin(rec["kind"], [KIND["sched_switch"], KIND["vcpu_mode"], KIND["sched_curr"]])).tolist():
-        r = rec[i]
-        code, t, cpu, a, b, c = (int(r["kind"]), int(r["time_ns"]), int(r["cpu"]), int(r["a"]), int(r["b"]), int(r["c"]))
+    sel = rec[~np.isin(rec["kind"], [KIND["sched_switch"], KIND["vcpu_mode"], KIND["sched_curr"]])]
+    fields = FieldText(trace)
+    for code, t, cpu, a, b, c in zip(sel["kind"].tolist(), sel["time_ns"].tolist(), sel["cpu"].tolist(),
+                                     sel["a"].tolist(), sel["b"].tolist(), sel["c"].tolist()):
         if code == KIND["counter"]:
             label = COUNTERS[a] if 0 <= a < len(COUNTERS) else f"counter{a}"
             owner = trace.rq_name(b) if a == 0 else trace.task_name(b)
@@ -89,7 +90,7 @@ def write_chrome_json(trace, path: Union[str, os.PathLike, None] = None) -> dict
         else:
             pid, tid = HOST_PID, 0
         ev.append({"ph": "i", "s": "t", "name": kind_name(code), "pid": pid, "tid": tid, "ts": _us(t),
-                   "args": {"detail": field_text(trace, code, r)}})
+                   "args": {"detail": fields(code, a, b, c)}})
     out = {"traceEvents": ev, "displayTimeUnit": "ns",
            "otherData": {"generator": "pvsched", "start_ns": trace.start_ns, "end_ns": trace.end_ns,
                          "truncated_at_ns": trace.truncated_at_ns, "events_dropped": trace.dropped}}

@@ -88,23 +88,48 @@ def _enum_names(code: int, field: str):
     return None
 
 
+class FieldText:
+    """``name=value`` pairs of records by their kind's field names (enum fields print their name,
+    tasks and vCPUs their names); the per-kind layout is worked out once."""
+
+    def __init__(self, trace):
+        self.trace = trace
+        self.tasks = [trace.task_name(i) for i in range(len(trace.task_names))]
+        self.vcpus = [trace.vcpu_name(v) for v in range(len(trace.vcpu_vm))]
+        self.specs = {}
+
+    def spec(self, code: int):
+        if code not in self.specs:
+            out = []
+            for f, label in self.trace.field_names(code).items():
+                if f == "cpu":
+                    continue
+                names = _enum_names(code, f)
+                if names is None and label.endswith("task"):
+                    names = self.tasks
+                elif names is None and label.endswith("vcpu"):
+                    names = self.vcpus
+                out.append(("abc".index(f), label, names))
+            self.specs[code] = out
+        return self.specs[code]
+
+    def __call__(self, code: int, a: int, b: int, c: int) -> str:
+        vals = (a, b, c)
+        out = []
+        for i, label, names in self.spec(code):
+            v = vals[i]
+            if names is not None and 0 <= v < len(names):
+                out.append(f"{label}={names[v]}")
+            elif names is self.tasks and v == -1:
+                out.append(f"{label}=swapper")
+            else:
+                out.append(f"{label}={v}")
+        return " ".join(out)
+
+
 def field_text(trace, code: int, rec) -> str:
-    """``name=value`` pairs of a record by its kind's field names; enum fields print their name."""
-    out = []
-    for f, label in trace.field_names(code).items():
-        if f == "cpu":
-            continue
-        v = int(rec[f])
-        names = _enum_names(code, f)
-        if names is not None and 0 <= v < len(names):
-            out.append(f"{label}={names[v]}")
-        elif label.endswith("task") and -1 <= v < len(trace.task_names):
-            out.append(f"{label}={trace.task_name(v)}")
-        elif label.endswith("vcpu") and 0 <= v < len(trace.vcpu_vm):
-            out.append(f"{label}={trace.vcpu_name(v)}")
-        else:
-            out.append(f"{label}={v}")
-    return " ".join(out)
+    """``name=value`` pairs of one record (see :class:`FieldText` for many)."""
+    return FieldText(trace)(int(code), int(rec["a"]), int(rec["b"]), int(rec["c"]))
 
 
 def write_ftrace(trace, path: Union[str, os.PathLike, None] = None, *, kernel: Union[str, int] = "host",
@@ -147,47 +172,48 @@ def write_ftrace(trace, path: Union[str, os.PathLike, None] = None, *, kernel: U
         "#              | |         |   " + ("|||||     " if irq_flags else "") + "|         |",
     ]
     flags = " d..2." if irq_flags else ""
-
-    def comm(task: int, rq: int) -> str:
-        return trace.task_name(task, rq) if task < 0 else comm_of(trace.task_names[task], k > 0)
-    for i, r in enumerate(sel):
-        code = int(r["kind"])
-        t = int(r["time_ns"])
-        if code == _K["truncated"]:
-            lines.append(f"# pvsched: buffer full at {t} ns; {int(r['c'])} later events dropped")
+    names = [comm_of(n, k > 0) for n in trace.task_names]
+    local = [trace.local_cpu(r) for r in range(trace.ncpu + len(trace.vcpu_vm))]
+    fields = FieldText(trace)
+    kname = {}
+    K = _K
+    for code, t, rq, a, b, c, pai, pbi in zip(sel["kind"].tolist(), sel["time_ns"].tolist(), sel["cpu"].tolist(),
+                                              sel["a"].tolist(), sel["b"].tolist(), sel["c"].tolist(),
+                                              pa.tolist(), pb.tolist()):
+        if code == K["truncated"]:
+            lines.append(f"# pvsched: buffer full at {t} ns; {c} later events dropped")
             continue
-        rq = int(r["cpu"])
         cur = curr.get(rq, -1)
         if precision == "ns":
             ts = f"{t // 1_000_000_000:5d}.{t % 1_000_000_000:09d}"
         else:
             us = t // 1000
             ts = f"{us // 1_000_000:5d}.{us % 1_000_000:06d}"
-        ctx_comm = "<idle>" if cur < 0 else comm(cur, rq)
-        head = f"{ctx_comm:>16}-{cur + 1:<7d} [{trace.local_cpu(rq):03d}]{flags} {ts}: "
-        a, b, c = int(r["a"]), int(r["b"]), int(r["c"])
-        if code == _K["sched_switch"]:
-            body = (f"sched_switch: prev_comm={comm(a, rq)} prev_pid={a + 1} prev_prio={pa[i]} "
-                    f"prev_state={prev_state_str(c)} ==> next_comm={comm(b, rq)} "
-                    f"next_pid={b + 1} next_prio={pb[i]}")
+        lc = local[rq]
+        head = f"{'<idle>' if cur < 0 else names[cur]:>16}-{cur + 1:<7d} [{lc:03d}]{flags} {ts}: "
+        if code == K["sched_switch"]:
+            body = (f"sched_switch: prev_comm={names[a] if a >= 0 else f'swapper/{lc}'} prev_pid={a + 1} "
+                    f"prev_prio={pai} prev_state={prev_state_str(c)} ==> "
+                    f"next_comm={names[b] if b >= 0 else f'swapper/{lc}'} next_pid={b + 1} next_prio={pbi}")
             curr[rq] = b
-        elif code in (_K["sched_wakeup"], _K["sched_wakeup_new"]):
-            body = (f"{kind_name(code)}: comm={comm(a, rq)} pid={a + 1} prio={pa[i]} "
-                    f"target_cpu={trace.local_cpu(b) if b >= 0 else -1:03d}")
-        elif code == _K["sched_migrate_task"]:
-            body = (f"sched_migrate_task: comm={comm(a, rq)} pid={a + 1} prio={pa[i]} "
-                    f"orig_cpu={trace.local_cpu(b)} dest_cpu={trace.local_cpu(c)}")
-        elif code == _K["kvm_entry"]:
-            body = f"kvm_entry: vcpu {trace.local_cpu(trace.ncpu + a)}, rip 0x0"
-        elif code == _K["kvm_exit"]:
+        elif code == K["sched_wakeup"] or code == K["sched_wakeup_new"]:
+            body = (f"{kind_name(code)}: comm={names[a]} pid={a + 1} prio={pai} "
+                    f"target_cpu={local[b] if b >= 0 else -1:03d}")
+        elif code == K["sched_migrate_task"]:
+            body = f"sched_migrate_task: comm={names[a]} pid={a + 1} prio={pai} orig_cpu={local[b]} dest_cpu={local[c]}"
+        elif code == K["kvm_entry"]:
+            body = f"kvm_entry: vcpu {local[trace.ncpu + a]}, rip 0x0"
+        elif code == K["kvm_exit"]:
             reason = VMX_EXIT_REASON.get(exit_names[b] if 0 <= b < len(exit_names) else "", "UNKNOWN")
-            body = (f"kvm_exit: vcpu {trace.local_cpu(trace.ncpu + a)} reason {reason} rip 0x0 "
-                    f"info1 0x{0:016x} info2 0x{0:016x} intr_info 0x{0:08x} error_code 0x{0:08x}")
-        elif code == _K["ple_exit"]:
-            body = (f"kvm_ple_window_update: vcpu {trace.local_cpu(trace.ncpu + a)} old {b} new {c} "
+            body = (f"kvm_exit: vcpu {local[trace.ncpu + a]} reason {reason} rip 0x0 info1 0x{0:016x} "
+                    f"info2 0x{0:016x} intr_info 0x{0:08x} error_code 0x{0:08x}")
+        elif code == K["ple_exit"]:
+            body = (f"kvm_ple_window_update: vcpu {local[trace.ncpu + a]} old {b} new {c} "
                     f"({'growed' if b < c else 'shrinked'})")
         else:
-            body = f"pvsched_{kind_name(code)}: {field_text(trace, code, r)}"
+            if code not in kname:
+                kname[code] = f"pvsched_{kind_name(code)}: "
+            body = kname[code] + fields(code, a, b, c)
         lines.append(head + body)
     text = "\n".join(lines) + "\n"
     if path is not None:

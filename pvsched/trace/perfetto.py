@@ -261,13 +261,15 @@ def _track_events(w, trace):
             events.append((st, 2, uuid(U_MODE, v), BEGIN, nm, None, None))
             events.append((en, 0, uuid(U_MODE, v), END, None, None, None))
     # instants and counters
-    from pvsched.trace.ftrace import field_text
+    from pvsched.trace.ftrace import FieldText
     host_events_used = False
     counter_tracks = {}
     other = ~np.isin(rec["kind"], [KIND["sched_switch"], _MODE_KIND, KIND["sched_curr"]])
-    for i in np.flatnonzero(other).tolist():
-        r = rec[i]
-        code, t, cpu, a, b, c = (int(r["kind"]), int(r["time_ns"]), int(r["cpu"]), int(r["a"]), int(r["b"]), int(r["c"]))
+    sel = rec[other]
+    fields = FieldText(trace)
+    vcpu_of = {}
+    for code, t, cpu, a, b, c in zip(sel["kind"].tolist(), sel["time_ns"].tolist(), sel["cpu"].tolist(),
+                                     sel["a"].tolist(), sel["b"].tolist(), sel["c"].tolist()):
         name = kind_name(code)
         if code == _COUNTER_KIND:
             cname = COUNTERS[a] if 0 <= a < len(COUNTERS) else f"counter{a}"
@@ -291,8 +293,12 @@ def _track_events(w, trace):
             events.append((t, 1, uuid(U_GUEST, tgt - trace.ncpu), INSTANT, f"wakeup {names[a].split('/', 1)[-1]}",
                            None, {"task": names[a], "from_cpu": trace.rq_name(cpu)}))
             continue
-        args = {"detail": field_text(trace, code, r)}
-        ev_v = trace.event_vcpu(code, a)
+        if code == _ENTRY_KIND:
+            continue                             # entries are the starts of "guest" mode slices
+        args = {"detail": fields(code, a, b, c)}
+        if (code, a) not in vcpu_of:
+            vcpu_of[(code, a)] = trace.event_vcpu(code, a)
+        ev_v = vcpu_of[(code, a)]
         if ev_v >= 0:
             u = uuid(U_MODE, ev_v)
         elif cpu >= trace.ncpu:
@@ -300,8 +306,6 @@ def _track_events(w, trace):
         else:
             u = uuid(U_HOST_EVENTS)
             host_events_used = True
-        if code == _ENTRY_KIND:
-            continue                             # entries are the starts of "guest" mode slices
         events.append((t, 1, u, INSTANT, name, None, args))
     if host_events_used:
         desc(uuid(U_HOST_EVENTS), "host events")
