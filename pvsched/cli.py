@@ -376,7 +376,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.fn(args)
     except CliError as e:
         return fail(e, e.code)
-    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError) as e:
+    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError, MemoryError) as e:
         return fail(e)
     except KeyboardInterrupt:
         print("pvsched: interrupted", file=sys.stderr)

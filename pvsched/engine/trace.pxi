@@ -73,11 +73,11 @@ cdef int trace_build(Sim* s, object cfg) except -1:
     if cfg is None or not cfg.get("enabled"):
         return 0
     tb.cap = int(cfg["cap_events"])
-    if tb.cap < 1 or tb.cap > (1 << 31):
+    if tb.cap < 1 or tb.cap > (1 << 28):
         raise ValueError(f"trace cap_events={tb.cap} out of range")
     tb.rec = <trace_rec*>calloc(tb.cap, sizeof(trace_rec))
     if not tb.rec:
-        raise MemoryError(f"pvsched: no memory for a trace of {tb.cap} events")
+        raise MemoryError(f"trace.cap_events = {tb.cap}: no memory for {tb.cap * 32} bytes of trace buffer")
     tb.ring = cfg.get("mode", "cap") == "ring"
     tb.from_ns = int(cfg.get("from_ns", 0))
     tb.to_ns = -1 if cfg.get("to_ns") is None else int(cfg["to_ns"])

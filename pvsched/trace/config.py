@@ -15,7 +15,7 @@ from pvsched.errors import ScenarioError
 from pvsched.trace.schema import FIRST_FREE_CODE, KIND
 
 MODES = ("cap", "ring")
-MAX_CAP_EVENTS = 1 << 31          # 64 GiB of records: a cap, not a target
+MAX_CAP_EVENTS = 1 << 28          # 8 GiB of records: a cap, not a target
 RECORD_BYTES = 32
 
 
