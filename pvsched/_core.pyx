@@ -26,6 +26,7 @@ from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
+from pvsched.engine.trace cimport *
 from pvsched.engine.sim cimport *
 
 cnp.import_array()
@@ -54,6 +55,7 @@ include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
 include "policies/halted_pelt.pxi"
 include "policies/hooks.pxi"
+include "engine/trace.pxi"
 include "engine/loop.pxi"
 include "engine/input.pxi"
 include "engine/build.pxi"

@@ -57,6 +57,7 @@ cdef class Engine:
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
+        free(s.rtimers); free(s.trace.rec)
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
@@ -69,6 +70,7 @@ cdef class Engine:
         build_task_groups(s, c)
         build_runqueues(s, c)
         build_tasks(s, c)
+        rtimer_build(s, c.rtimer_relative)
         debooster_build(s, c.debooster)
         directed_yield_build(s, c.vms)
         ipi_aware_yield_build(s, c.vms)
@@ -77,6 +79,7 @@ cdef class Engine:
         halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
         tick_sched_build(s, c.nohz_full)
         hwnoise_build(s, c.opsv)
+        trace_build(s, c.trace)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
         attach_python_policy(self, 0, c.py_policy)
@@ -233,6 +236,8 @@ cdef class Engine:
             out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
             out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
         out["violations"] = self.violations
+        if s.trace.on:
+            out["trace"] = trace_results(s)
         return out
 
     # ---- inspection (tests, policies, debugging); not for the hot path
