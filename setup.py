@@ -7,8 +7,9 @@ root as well as elsewhere:
   ``pvsched/`` folder. From the repository root Python imports that folder before the installed
   package (the working directory comes first on ``sys.path`` for ``python -m`` and ``pytest``), and
   without the copy it has no core. An editable install builds there anyway.
-- The wheel carries ``examples/*.toml`` as ``pvsched/examples/`` (the root folder stays the one
-  source), so ``pvsched run examples/vm_busy_host.toml`` works outside the checkout.
+- The wheel carries the example inputs (``examples/**/*.toml``, ``*.json``) as ``pvsched/examples/``
+  (the root folder stays the one source), so ``pvsched run examples/vm_busy_host.toml`` works
+  outside the checkout.
 """
 import glob
 import os
@@ -52,17 +53,18 @@ class BuildExtAlsoInCheckout(build_ext):
 
 
 class BuildPyWithExamples(build_py):
-    """build_py that ships the repository's examples/*.toml inside the package."""
+    """build_py that ships the repository's example inputs (examples/**/*.toml and *.json) inside
+    the package."""
 
     def run(self):
         super().run()
-        files = sorted(glob.glob(os.path.join(HERE, "examples", "*.toml")))
-        if not files:
-            return
-        dest = os.path.join(self.build_lib, "pvsched", "examples")
-        self.mkpath(dest)
+        src = os.path.join(HERE, "examples")
+        files = sorted(glob.glob(os.path.join(src, "**", "*.toml"), recursive=True)
+                       + glob.glob(os.path.join(src, "**", "*.json"), recursive=True))
         for f in files:
-            self.copy_file(f, os.path.join(dest, os.path.basename(f)))
+            dest = os.path.join(self.build_lib, "pvsched", "examples", os.path.relpath(f, src))
+            self.mkpath(os.path.dirname(dest))
+            self.copy_file(f, dest)
 
 
 setup(

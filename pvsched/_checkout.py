@@ -85,15 +85,16 @@ def bundled_examples_dir() -> Optional[str]:
 
 
 def resolve_example(path):
-    """``path`` itself if it exists; else, for ``examples/NAME`` naming a bundled example, the
-    bundled file; else ``path`` unchanged (the caller reports the missing file)."""
+    """``path`` itself if it exists; else, for ``examples/...`` naming a bundled example
+    (``examples/NAME.toml``, ``examples/rtapp/NAME.json``), the bundled file; else ``path``
+    unchanged (the caller reports the missing file)."""
     p = os.fspath(path)
     if os.path.exists(p) or os.path.isabs(p):
         return path
     parts = os.path.normpath(p).split(os.sep)
-    if len(parts) != 2 or parts[0] != "examples":
+    if len(parts) < 2 or parts[0] != "examples" or ".." in parts:
         return path
     d = bundled_examples_dir()
-    if d and os.path.isfile(os.path.join(d, parts[1])):
-        return os.path.join(d, parts[1])
+    if d and os.path.isfile(os.path.join(d, *parts[1:])):
+        return os.path.join(d, *parts[1:])
     return path

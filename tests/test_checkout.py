@@ -117,3 +117,11 @@ def test_bench_works_from_any_directory(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["bench", "--duration-ns", "5000000", "--repeat", "1"]) == 0
     assert "M events/s" in capsys.readouterr().out
+
+
+def test_rtapp_example_loads_from_any_directory(tmp_path, monkeypatch):
+    pytest.importorskip("json5")
+    from pvsched import rtapp
+    monkeypatch.chdir(tmp_path)
+    assert rtapp.load("examples/rtapp/periodic.json").tasks
+    assert _checkout.resolve_example("examples/../x.toml") == "examples/../x.toml"

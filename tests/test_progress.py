@@ -26,7 +26,8 @@ def test_a_run_in_slices_is_bit_identical_to_the_golden_run(name):
     with progress.report("t", stream=buf, delay_s=0) as p:
         p.slice_s = 0.0005                     # many small slices
         now = result_hashes(name)
-    assert now == _stored()[name]
+    want = _stored()[name]                     # entries added since the golden run are allowed, as there
+    assert {k: now.get(k) for k in want} == want
     assert "simulated s" in buf.getvalue()
 
 

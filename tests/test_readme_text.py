@@ -46,12 +46,20 @@ def test_readme_installs_nothing_from_an_index_that_does_not_have_pvsched():
         assert not re.search(r"[\"']pvsched\[", m.group(1)), f"README says `pip install {m.group(1)}`: pvsched is not on PyPI"
 
 
-@pytest.mark.parametrize("extra", ["sweep"])
-def test_readme_extra_install_line_matches_pyproject(extra):
-    lines = [b.text.strip() for b in readme.blocks() if b.lang == "sh"
-             and re.fullmatch(r"pip install [A-Za-z][\w\- ]*", b.text.strip())]
-    assert lines, "README has no `pip install <packages>` block for the sweep dependencies"
-    assert _names(lines[0].split()[2:]) == _names(EXTRAS[extra])
+def test_readme_package_installs_are_pvsched_extras():
+    """Every `pip install <packages>` line of README installs exactly one of pyproject's extras."""
+    extras = {tuple(_names(v)): k for k, v in EXTRAS.items()}
+    found = set()
+    for b in readme.blocks():
+        if b.lang != "sh":
+            continue
+        for line in b.text.splitlines():
+            m = re.fullmatch(r"pip install ([A-Za-z][\w\-\[\] ]*?)\s*(#.*)?", line.strip())
+            if m:
+                names = tuple(_names(m.group(1).split()))
+                assert names in extras, f"README `{line.strip()}` is no extra of pyproject.toml"
+                found.add(extras[names])
+    assert {"sweep", "trace", "plot", "rtapp"} <= found
 
 
 def test_no_install_hint_names_pvsched_on_an_index():

@@ -9,13 +9,15 @@ from pvsched.errors import ScenarioError
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
 from pvsched.scenario.elements import VM, Cgroup, Host, Task, _check_copies_clash, _validate_task
+from pvsched.trace.config import TraceConfig
 from pvsched.validate import _bool, _int
 
 
 @dataclass
 class Scenario:
-    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed. Plain data:
-    it validates when it is run (or with :meth:`validate`), and has a dict / TOML form.
+    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed; ``trace``
+    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``). Plain data: it
+    validates when it is run (or with :meth:`validate`), and has a dict / TOML form.
 
     >>> from pvsched import Cgroup, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Hog
@@ -35,6 +37,7 @@ class Scenario:
     seed: int = 0
     shuffle_ties: bool = False
     check_invariants: bool = False
+    trace: TraceConfig = field(default_factory=TraceConfig)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -46,6 +49,9 @@ class Scenario:
         _int("seed", self.seed, 0, 2**64 - 1)
         _bool("shuffle_ties", self.shuffle_ties)
         _bool("check_invariants", self.check_invariants)
+        if not isinstance(self.trace, TraceConfig):
+            raise ScenarioError("trace", self.trace, "must be a TraceConfig")
+        self.trace.validate("trace")
         names = {}
         for i, cg in enumerate(self.cgroups):
             p = f"cgroups[{i}]"
@@ -90,8 +96,6 @@ class Scenario:
             vnames.add(vm.name)
             if vm.cgroup_name() in names:
                 raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
-
-    # ------------------------------------------------------------------ compile
 
     # ------------------------------------------------------------------ compile
     def compile(self):
