@@ -58,11 +58,16 @@ def window_bounds(which: str, window: str):
     return WARMUP_NS, WARMUP_NS + WINDOW_NS[which]
 
 
-def prepare(which: str, window: str):
-    """A Simulation warmed up to the window's start (untimed), and the window's end."""
+def prepare(which: str, window: str, trace_cap: int = 0):
+    """A Simulation warmed up to the window's start (untimed), and the window's end; with
+    ``trace_cap``, the event trace on (a ring of that many events)."""
     from pvsched import Simulation
     start, end = window_bounds(which, window)
-    sim = Simulation(make(which, end))
+    sc = make(which, end)
+    if trace_cap:
+        from pvsched.trace import TraceConfig
+        sc.trace = TraceConfig(enabled=True, cap_events=trace_cap, mode="ring")
+    sim = Simulation(sc)
     if start:
         sim.engine.run(start)
     return sim, start, end

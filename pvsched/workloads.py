@@ -10,9 +10,10 @@ Each workload turns into ops ``(code, a, b, c)``; times are ns. Ops: run, sleep,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
+from pvsched.validate import unknown_key
 
 Op = Tuple[str, int, int, int]
 
@@ -27,12 +28,50 @@ def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
     return value
 
 
+#: Workload classes by TOML ``kind`` (built-in and user subclasses that name their own kind).
+WORKLOADS: Dict[str, type] = {}
+
+
+def _warn(msg: str) -> None:
+    import warnings
+    from pvsched.errors import ScenarioWarning
+    warnings.warn(ScenarioWarning(msg), stacklevel=1)   # one location: each message is said once
+
+
 class Workload:
     """Base class: subclasses return their program from :meth:`ops`. ``minimums`` maps integer
-    fields to their lowest allowed value; :meth:`validate` checks them in that order."""
+    fields to their lowest allowed value; :meth:`validate` checks them in that order.
+
+    A subclass that sets its own ``kind`` is registered under it, so scenarios using it write to
+    and load from TOML (in a process where the class is defined); one without a ``kind`` of its own
+    runs but has no TOML form.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Burst(Workload):
+    ...     kind = "burst"
+    ...     run_ns: int = 50_000
+    ...     def ops(self):
+    ...         return [("run", self.run_ns, 0, 0), ("sleep", 950_000, 0, 0), ("loop", 0, 0, 0)]
+    >>> workload_from_dict(Burst(run_ns=7).to_dict(), "w")
+    Burst(run_ns=7)
+    >>> del WORKLOADS["burst"]
+    """
 
     kind = "workload"
     minimums: Tuple[Tuple[str, int], ...] = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        kind = cls.__dict__.get("kind")
+        if kind is None:
+            return
+        if not isinstance(kind, str) or not kind or kind == "workload":
+            raise TypeError(f"{cls.__name__}.kind = {kind!r}: must be a non-empty name other than 'workload'")
+        taken = WORKLOADS.get(kind)
+        if taken is not None and taken.__qualname__ != cls.__qualname__:
+            raise TypeError(f"{cls.__name__}.kind = {kind!r} is taken by {taken.__module__}.{taken.__qualname__}")
+        WORKLOADS[kind] = cls
 
     def ops(self) -> List[Op]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -43,6 +82,12 @@ class Workload:
             _check_int(f"{path}.{name}", getattr(self, name), lo)
 
     def to_dict(self) -> dict:
+        """``{"kind": ..., **fields}``: the TOML form, which :func:`workload_from_dict` reads back."""
+        if WORKLOADS.get(self.kind) is not type(self):
+            raise ScenarioError("workload", type(self).__name__,
+                                f"has no TOML kind of its own (kind = {self.kind!r} belongs to "
+                                f"{getattr(WORKLOADS.get(self.kind), '__name__', 'no class')}); give the class "
+                                f"a `kind = \"...\"` attribute to write and load it")
         d = {"kind": self.kind}
         d.update({k: v for k, v in self.__dict__.items()})
         return d
@@ -84,6 +129,12 @@ class Periodic(Workload):
         return [("start_period", self.offset_ns, 0, 0), ("period", self.period_ns, self.jitter_ns, 0),
                 ("run", self.run_ns, self.run_jitter_ns, 0), ("loop", 1, 0, 0)]
 
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.run_ns > self.period_ns:
+            _warn(f"{path}.run_ns = {self.run_ns} is longer than period_ns ({self.period_ns}): the task overruns "
+                  f"every period (counted in nr_overruns); for a CPU-bound task use Hog()")
+
 
 @dataclass
 class Cyclictest(Workload):
@@ -102,6 +153,12 @@ class Cyclictest(Workload):
     def ops(self):
         return [("start_period", 0, 0, 0), ("period", self.interval_ns, 0, 0),
                 ("run", self.work_ns, 0, 0), ("loop", 1, 0, 0)]
+
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.work_ns > self.interval_ns:
+            _warn(f"{path}.work_ns = {self.work_ns} is longer than interval_ns ({self.interval_ns}): every wake-up "
+                  f"overruns (counted in nr_overruns)")
 
 
 @dataclass
@@ -191,7 +248,6 @@ class Phases(Workload):
         return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
 
 
-WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases)}
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:
@@ -200,13 +256,13 @@ def workload_from_dict(d: dict, path: str) -> Workload:
         raise ScenarioError(path, d, "must be a table with a 'kind'")
     kind = d["kind"]
     if not isinstance(kind, str) or kind not in WORKLOADS:
-        raise ScenarioError(f"{path}.kind", kind, f"unknown workload; known: {sorted(WORKLOADS)}")
+        raise unknown_key(f"{path}.kind", kind, kind, WORKLOADS, "workload")
     cls = WORKLOADS[kind]
     params = {k: v for k, v in d.items() if k != "kind"}
     known = set(cls.__dataclass_fields__)
     for k in params:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, params[k], known, f"key for {kind}")
     if kind == "phases" and "phases" in params:
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     w = cls(**params)
@@ -351,4 +407,175 @@ class IPISync(Workload):
         return out
 
 
-WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})
+
+
+# ---------------------------------------------------------------- rtla hwnoise
+@dataclass
+class HwNoise(Workload):
+    """``rtla hwnoise`` on one CPU (guest tasks only): the osnoise tracer's sampling thread with
+    interrupts off. Every ``period_ns`` it opens a window: from its first execution it reads the
+    guest clock in a busy loop until ``runtime_ns`` of wall time have passed, recording every gap
+    of at least ``threshold_ns`` in its own execution (the guest clock runs while the vCPU is out
+    of guest mode -- exits, host preemption -- so such time shows up as a gap); a gap spanning the
+    end of the window is counted whole and ends it. Then it sleeps ``period_ns - runtime_ns``
+    (relative, as ``osnoise_sleep`` does). Windows that end before ``warmup_ns`` after the task's
+    start are not counted (``--warm-up``). Give the task ``policy="fifo", rt_priority=50`` for
+    ``-P f:50`` and ``cpus=[n]`` to pin it like the tracer's per-CPU kthread.
+
+    Results, per task (``Result.hwnoise()``): periods, runtime, noise (sum of gaps), % CPU
+    available = 100 (runtime - noise) / runtime, max noise in one period, max single gap, gaps
+    (rtla's HW column; with interrupts off every gap is hardware noise from the guest's view).
+
+    rtla's units are us: ``rtla hwnoise -p 27000 -r 26000 -T 1000`` is
+    ``HwNoise(period_ns=27_000_000, runtime_ns=26_000_000, threshold_ns=1_000_000)``.
+
+    >>> [op[0] for op in HwNoise(period_ns=27_000_000, runtime_ns=26_000_000).ops()]
+    ['hwnoise', 'sleep', 'loop']
+    >>> [op[0] for op in HwNoise().ops()]      # osnoise defaults: 1 s period = 1 s runtime, no sleep
+    ['hwnoise', 'loop']
+    """
+
+    period_ns: int = 1_000_000_000
+    runtime_ns: int = 1_000_000_000
+    threshold_ns: int = 5_000
+    warmup_ns: int = 0
+    kind = "hwnoise"
+    guest_only = True
+
+    def validate(self, path):
+        _check_int(f"{path}.runtime_ns", self.runtime_ns, 1)
+        _check_int(f"{path}.period_ns", self.period_ns, 1)
+        if self.period_ns < self.runtime_ns:
+            raise ScenarioError(f"{path}.period_ns", self.period_ns,
+                                f"must be >= runtime_ns ({self.runtime_ns}), as osnoise/period_us must")
+        _check_int(f"{path}.threshold_ns", self.threshold_ns, 1)
+        _check_int(f"{path}.warmup_ns", self.warmup_ns, 0)
+
+    def ops(self):
+        out = [("hwnoise", self.runtime_ns, self.threshold_ns, self.warmup_ns)]
+        if self.period_ns > self.runtime_ns:
+            out.append(("sleep", self.period_ns - self.runtime_ns, 0, 0))
+        out.append(("loop", 0, 0, 0))
+        return out
+
+
+# ---------------------------------------------------------------- rt-app threads (pvsched/rtapp.py loads the JSON)
+RTAPP_EVENTS = ("run", "runtime", "sleep", "timer", "yield")
+TIMER_MODES = ("relative", "absolute")
+
+
+@dataclass
+class RtApp(Workload):
+    """An rt-app thread: ``phases`` run in order, phase ``i`` ``phases[i]["loop"]`` times in a row
+    (-1 = forever), the whole sequence ``loop`` times (-1 = forever), then the task exits. Each phase
+    is ``{"events": [...], "loop": n}``; the events follow rt-app (``src/rt-app.c``):
+
+    * ``["run", ns]``: a fixed amount of work, ``ns`` of CPU time (rt-app's calibrated loops),
+    * ``["runtime", ns]``: busy for ``ns`` of wall-clock time counted from when it starts running
+      (preemption eats into it), in chunks of ``runtime_chunk_ns`` of work (rt-app: 32 us),
+    * ``["sleep", ns]``: a relative sleep (``nanosleep``),
+    * ``["timer", period_ns, ref, mode]``: timer ``ref`` advances by ``period_ns`` and the task
+      sleeps until it (a wake-up latency sample). Every thread that names ``ref`` shares it (each use
+      advances it), the first use starts it at that thread's start; names starting with ``unique``
+      are per task instance. A missed expiry counts an overrun and, in ``relative`` mode (rt-app's
+      default), restarts the timer from now; ``absolute`` keeps the original grid.
+    * ``["yield"]``: ``sched_yield()``.
+
+    >>> w = RtApp(phases=[{"events": [["run", 1000], ["timer", 10000, "t", "relative"]], "loop": 5}], loop=2)
+    >>> [op[0] for op in w.ops()]
+    ['run', 'timer', 'loop', 'loop', 'exit']
+    """
+
+    phases: Sequence[dict] = field(default_factory=list)
+    loop: int = -1
+    runtime_chunk_ns: int = 32_000
+    kind = "rtapp"
+
+    def validate(self, path):
+        if not isinstance(self.phases, (list, tuple)) or not self.phases:
+            raise ScenarioError(f"{path}.phases", self.phases, "must be a non-empty list of phases")
+        if isinstance(self.loop, bool) or not isinstance(self.loop, int) or self.loop < -1:
+            raise ScenarioError(f"{path}.loop", self.loop, "must be -1 (forever) or a count >= 0")
+        _check_int(f"{path}.runtime_chunk_ns", self.runtime_chunk_ns, 1, 10**9)
+        any_timed = False
+        for i, ph in enumerate(self.phases):
+            p = f"{path}.phases[{i}]"
+            if not isinstance(ph, dict):
+                raise ScenarioError(p, ph, "must be a table with 'events' and 'loop'")
+            for k in ph:
+                if k not in ("events", "loop"):
+                    raise ScenarioError(f"{p}.{k}", ph[k], "unknown key; known: ['events', 'loop']")
+            lp = ph.get("loop", 1)
+            if isinstance(lp, bool) or not isinstance(lp, int) or lp < -1 or lp == 0:
+                raise ScenarioError(f"{p}.loop", lp, "must be -1 (forever) or a count >= 1")
+            evs = ph.get("events")
+            if not isinstance(evs, (list, tuple)) or not evs:
+                raise ScenarioError(f"{p}.events", evs, "must be a non-empty list of events")
+            timed = False
+            for j, ev in enumerate(evs):
+                timed |= self._validate_event(f"{p}.events[{j}]", ev)
+            if lp == -1 and not timed:
+                raise ScenarioError(f"{p}.events", evs, "a phase that loops forever needs an event that takes time")
+            any_timed |= timed
+        if self.loop == -1 and not any_timed:
+            raise ScenarioError(f"{path}.phases", self.phases, "a thread that loops forever needs an event that takes time")
+
+    @staticmethod
+    def _validate_event(p, ev) -> bool:
+        """Check one event; returns whether it takes time."""
+        if not isinstance(ev, (list, tuple)) or not ev or ev[0] not in RTAPP_EVENTS:
+            raise ScenarioError(p, ev, f"must start with one of {list(RTAPP_EVENTS)}")
+        kind = ev[0]
+        if kind == "yield":
+            if len(ev) != 1:
+                raise ScenarioError(p, ev, "yield takes no argument")
+            return False
+        if kind == "timer":
+            if len(ev) != 4:
+                raise ScenarioError(p, ev, "timer is [\"timer\", period_ns, ref, mode]")
+            _check_int(f"{p}[1]", ev[1], 0, 10**15)
+            if not isinstance(ev[2], str) or not ev[2]:
+                raise ScenarioError(f"{p}[2]", ev[2], "the timer ref must be a non-empty string")
+            if ev[3] not in TIMER_MODES:
+                raise ScenarioError(f"{p}[3]", ev[3], f"must be one of {list(TIMER_MODES)}")
+            return ev[1] > 0
+        if len(ev) != 2:
+            raise ScenarioError(p, ev, f"{kind} takes one duration in ns")
+        _check_int(f"{p}[1]", ev[1], 0, 10**15)
+        return kind == "runtime" or ev[1] > 0
+
+    def timer_refs(self) -> List[str]:
+        return [ev[2] for ph in self.phases for ev in ph["events"] if ev[0] == "timer"]
+
+    def ops(self):
+        out: List[tuple] = []
+        for ph in self.phases:
+            start = len(out)
+            for ev in ph["events"]:
+                if ev[0] == "yield":
+                    out.append(("yield", 0, 0, 0))
+                elif ev[0] == "runtime":
+                    out.append(("runtime", ev[1], self.runtime_chunk_ns, 0))
+                elif ev[0] == "timer":
+                    # the ref is a name here; Scenario.compile turns it into a timer index
+                    out.append(("timer", ev[1], ev[2], 1 if ev[3] == "relative" else 0))
+                else:
+                    out.append((ev[0], ev[1], 0, 0))
+            lp = ph.get("loop", 1)
+            if lp == -1:
+                out.append(("loop", start, 0, 0))
+            elif lp > 1:
+                out.append(("loop", start, lp, 1))
+        if self.loop == 0:
+            return [("exit", 0, 0, 0)]
+        if self.loop == -1:
+            out.append(("loop", 0, 0, 0))
+        elif self.loop > 1:
+            out.append(("loop", 0, self.loop, 2))
+        out.append(("exit", 0, 0, 0))
+        return out
+
+    def to_dict(self):
+        return {"kind": self.kind, "loop": self.loop, "runtime_chunk_ns": self.runtime_chunk_ns,
+                "phases": [{"events": [list(ev) for ev in ph["events"]], "loop": ph.get("loop", 1)}
+                           for ph in self.phases]}

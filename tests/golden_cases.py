@@ -75,6 +75,14 @@ def _seed002_pvsy(pvsy: bool, ipi: bool):
     return case
 
 
+def _seed001(mode: str, layout: str, **kw):
+    def case():
+        from pvsched.experiments.seed001 import Setup, scenario
+        sc = scenario(Setup(layout=layout, warmup_ns=300_000_000, duration_ns=700_000_000, **kw), mode)
+        return sc, sc.duration_ns
+    return case
+
+
 def _example(name: str):
     def case():
         return Scenario.from_toml(str(ROOT / "examples" / name)), 200_000_000
@@ -189,6 +197,16 @@ def random_scenario(seed: int) -> Tuple[Scenario, int]:
     return sc, until
 
 
+def _odd_hz():
+    """HZ values whose TICK_NSEC the kernel rounds: host 1024 (976563 ns), guest 24 (41666667 ns)."""
+    vm = VM("v", vcpus=2, guest=GuestKernel(hz=24),
+            tasks=[Task("ct", Cyclictest(interval_ns=700_000)), Task("h", Hog(), count=2),
+                   Task("p", Periodic(run_ns=300_000, period_ns=5_000_000, jitter_ns=1_000_000))])
+    sc = Scenario(host=Host(cpus=2, hz=1024), vms=[vm], seed=7,
+                  tasks=[Task("hog", Hog()), Task("p", Periodic(run_ns=300_000, period_ns=2_000_000))])
+    return sc, 200_000_000
+
+
 def _random(seed: int):
     return lambda: random_scenario(seed)
 
@@ -207,9 +225,15 @@ for _load in ("dbench", "dedup"):
     CASES[f"seed002/{_load}/3vm/both/v6.19"] = _seed002(3, _load, "both", kvm="v6.19")
 CASES["seed002/dedup/2vm/ipi/ipiv"] = _seed002(2, "dedup", "ipi",
                                               vm_overrides={"posted_interrupts": True, "ipi_virtualization": True})
+for _mode in ("off", "exact", "tick"):
+    CASES[f"seed001/scopes/{_mode}"] = _seed001(_mode, "scopes")
+    CASES[f"seed001/flat/{_mode}"] = _seed001(_mode, "flat")
+CASES["seed001/nohz_full/tick"] = _seed001("tick", "scopes", nohz_full=list(range(1, 16)))
+CASES["seed001/mperf/exact"] = _seed001("exact", "flat", mperf_ppm=-2_000)
 CASES["seed002/dedup/2vm/pvsy"] = _seed002_pvsy(True, False)
 CASES["seed002/dedup/2vm/pvsy+ipi"] = _seed002_pvsy(True, True)
 for _f in sorted(p.name for p in (ROOT / "examples").glob("*.toml") if not p.name.startswith("sweep")):
     CASES[f"example/{_f}"] = _example(_f)
+CASES["tick/host-hz1024-guest-hz24"] = _odd_hz
 for _s in range(120):
     CASES[f"random/{_s}"] = _random(_s)

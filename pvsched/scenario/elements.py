@@ -7,15 +7,17 @@ as plain dataclasses that validate themselves (:class:`pvsched.ScenarioError` na
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, unknown_key
 from pvsched.workloads import Workload
 
 KERNEL_VERSION = "v6.15"
@@ -45,7 +47,7 @@ def _validate_features(path, features, fair_class):
                   "REWEIGHT_INPLACE"}
     for k, v in features.items():
         if k not in FEATURE_BITS:
-            raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+            raise unknown_key(f"{path}.features.{k}", k, v, FEATURE_BITS, "feature")
         if fair_class == "cfs" and k not in CFS_FEATURES:
             raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
         if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:
@@ -62,7 +64,12 @@ class Host:
     "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
     ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
     ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
-    False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
+    False keeps the tick but drops its exits. ``nohz_full`` lists full-dynticks CPUs: their tick
+    stops while the scheduler does not need it (one task; sched_can_stop_tick), a second task
+    restarts it at the next tick boundary, and a housekeeping CPU runs the current task's scheduler
+    tick once a second instead (``sched_tick_remote``: no VM exit, no balancing from that CPU);
+    such a kernel is built with CONFIG_NO_HZ_FULL, so ``halted_pelt.no_hz_full`` is implied.
+    ``context_switch_ns`` delays a task that is switched in;
     ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period;
     ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
     (the deepest state whose residency the idle period covered).
@@ -76,6 +83,8 @@ class Host:
     GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
+    ``halted_pelt``: guest halted time discounted from the PELT signal of vCPU threads with
+    HLT/MWAIT in guest (:class:`pvsched.policies.HaltedPelt`: ``off``, ``exact``, ``tick``).
 
     >>> Host(cpus=8).base_slice()
     2800000
@@ -99,14 +108,18 @@ class Host:
     idle_exit_ns: int = 0
     idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
+    nohz_full: List[int] = field(default_factory=list)
     load_balance: bool = True
     periodic_balance: bool = True
     debooster: Debooster = None
+    halted_pelt: HaltedPelt = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
         if self.debooster is None:
             self.debooster = Debooster()
+        if self.halted_pelt is None:
+            self.halted_pelt = HaltedPelt()
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -128,12 +141,21 @@ class Host:
             _int(f"{path}.idle_states[{i}][0]", st[0], 0, 10**12)
             _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
+        if isinstance(self.nohz_full, (str, bytes)) or not isinstance(self.nohz_full, (list, tuple)):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "must be a list of CPU numbers")
+        for i, c in enumerate(self.nohz_full):
+            _int(f"{path}.nohz_full[{i}]", c, 0, self.cpus - 1)
+        if len(set(self.nohz_full)) != len(self.nohz_full):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "lists a CPU twice")
         _bool(f"{path}.load_balance", self.load_balance)
         _bool(f"{path}.periodic_balance", self.periodic_balance)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
+        if not isinstance(self.halted_pelt, HaltedPelt):
+            raise ScenarioError(f"{path}.halted_pelt", self.halted_pelt, "must be a HaltedPelt")
+        self.halted_pelt.validate(f"{path}.halted_pelt")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -164,7 +186,16 @@ class Cgroup:
 class Task:
     """A host task (thread). ``policy``: normal, batch, idle (fair class) or fifo, rr (RT class,
     ``rt_priority`` 1..99). ``cpus`` restricts affinity; ``count`` > 1 makes identical copies
-    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice."""
+    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice.
+
+    >>> from pvsched import Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Hog, RunSleep
+    >>> tasks = [Task("batch", Hog(), nice=5, count=2),
+    ...          Task("rt", RunSleep(run_ns=100_000, sleep_ns=900_000), policy="fifo", rt_priority=10, cpus=[0])]
+    >>> r = Simulation(Scenario(host=Host(cpus=2), tasks=tasks)).run(until_ns=100_000_000)
+    >>> [n for n in r.task_names], r.task("rt").cpu_ns
+    (['batch[0]', 'batch[1]', 'rt'], 10000000)
+    """
 
     name: str
     workload: Workload
@@ -222,6 +253,8 @@ class VM:
     """A KVM guest: ``vcpus`` vCPU threads on the host (in their own cgroup ``vm:<name>``, a child of
     ``cgroup``, with cpu.weight ``weight``) and a guest kernel running ``tasks`` (their ``cpus`` are
     vCPU numbers). ``pin`` pins vCPU i to pCPU pin[i]; ``cpus`` restricts all vCPU threads.
+    ``own_cgroup=False`` puts the vCPU threads directly in ``cgroup`` (the root when None), with no
+    per-VM group: a QEMU started by hand rather than by libvirt (``weight`` is then unused).
 
     KVM knobs: ``hlt_exits`` (False = HLT/MWAIT pass-through: an idle guest keeps its pCPU busy),
     ``posted_interrupts`` (interrupts reach a running vCPU without an exit), ``ipi_virtualization``
@@ -229,6 +262,16 @@ class VM:
     interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
+
+    >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Cyclictest, Hog
+    >>> vm = VM("web", vcpus=2, guest=GuestKernel(hz=250), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000))])
+    >>> r = Simulation(Scenario(host=Host(cpus=2), vms=[vm], tasks=[Task("hog", Hog(), count=2)])).run(
+    ...     until_ns=200_000_000)
+    >>> r.task_names
+    ['hog[0]', 'hog[1]', 'web/vcpu0', 'web/vcpu1', 'web/ct']
+    >>> r.latency("web/ct").count > 150, r.vcpu("web/vcpu0")["steal_ns"] > 0
+    (True, True)
     """
 
     name: str
@@ -262,6 +305,7 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: YieldPolicy = None
+    own_cgroup: bool = True
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -290,6 +334,7 @@ class VM:
         if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
+        _bool(f"{path}.own_cgroup", self.own_cgroup)
         if self.pin is not None:
             if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
                 raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")
@@ -338,6 +383,7 @@ class VM:
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
                 names.add(n)
+        _check_copies_clash(self.tasks, f"{path}.tasks")
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -391,11 +437,24 @@ def _check_policy(path, p):
         raise ScenarioError(path, p, "must be a pvsched.Policy (a Python policy object) or None")
 
 
+def _check_copies_clash(tasks, path: str) -> None:
+    """A count > 1 task's base name (results merge ``name[0]``, ``name[1]``, ... under it) must not
+    also name a single task of the same scope."""
+    single = {t.name: i for i, t in enumerate(tasks) if t.count == 1}
+    for i, t in enumerate(tasks):
+        if t.count > 1 and t.name in single:
+            raise ScenarioError(f"{path}[{i}].name", t.name, f"is also the name of {path}[{single[t.name]}]: the "
+                                f"copies {t.name}[0], {t.name}[1], ... are read back together as {t.name!r}")
+
+
 def _validate_task(p, t, ncpus, cgroup_names):
     if not isinstance(t, Task):
         raise ScenarioError(p, t, "must be a Task")
     if not isinstance(t.name, str) or not t.name or "/" in t.name:
         raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string without '/'")
+    if re.search(r"\[\d+\]$", t.name):
+        raise ScenarioError(f"{p}.name", t.name, "names ending in [N] are the copies of a count > 1 task; "
+                            "choose another name")
     _int(f"{p}.count", t.count, 1, 1_000_000)
     if not isinstance(t.workload, Workload):
         raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
@@ -416,5 +475,10 @@ def _validate_task(p, t, ncpus, cgroup_names):
             _int(f"{p}.cpus", c, 0, ncpus - 1)
     _int(f"{p}.start_ns", t.start_ns, 0)
     if t.slice_ns is not None:
-        _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+        _int(f"{p}.slice_ns", t.slice_ns)
+        if not 100_000 <= t.slice_ns <= 100_000_000:
+            # the kernel would clamp (sched_setattr); a scenario says what it means instead
+            clamped = min(max(t.slice_ns, 100_000), 100_000_000)
+            raise ScenarioError(f"{p}.slice_ns", t.slice_ns, f"must be in [100000, 100000000] ns; sched_setattr() "
+                                f"would clamp it to {clamped} (pvsched.kernel.setparam_fair_slice): write that")
 

@@ -17,14 +17,13 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 cdef inline int update_cfs_rq_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now) noexcept nogil:
     # __update_load_avg_cfs_rq at `now` (its PELT clock): the queue's own weight is the load;
-    # curr != NULL is running.
-    hook_pelt(a, cfs, NULL)
-    if a.pelt_hooks:
-        now = pelt_clock(a, cfs.cpu)        # read after the hook, as the kernel would
+    # curr != NULL is running. The "nothing due" test stays inline (a queue is often updated
+    # twice at one time).
+    cdef unsigned long load = scale_load_down(cfs.load.weight)
+    cdef int decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
     if not pelt_due(now, &cfs.avg):
-        return 0
-    return pelt_update_sums(now, &cfs.avg, scale_load_down(cfs.load.weight), cfs.h_nr_runnable,
-                            cfs.curr >= 0, 1)
+        return decayed
+    return pelt_update_sums(now, &cfs.avg, load, cfs.h_nr_runnable, cfs.curr >= 0, 1) | decayed
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     return update_cfs_rq_avg_at(a, cfs, pelt_clock(a, cfs.cpu))
@@ -78,15 +77,18 @@ cdef int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int
     # The entity's signal (unless skipped or not attached), then its queue's; returns decayed.
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
+    cdef int running
     if se.avg.last_update_time and not skip_age:
-        hook_pelt(a, cfs, se)
+        if se.my_q >= 0:
+            runnable = se.runnable_weight
+        else:
+            runnable = 1 if (se.on_rq and not se.sched_delayed) else 0
+        running = cfs.curr >= 0 and &a.se[cfs.curr] == se
+        hook_pelt(a, cfs, se, &se.avg, now, se.on_rq, runnable, running, se_weight(se), False)
         if pelt_due(now, &se.avg):
-            if se.my_q >= 0:
-                runnable = se.runnable_weight
-            else:
-                runnable = 1 if (se.on_rq and not se.sched_delayed) else 0
-            pelt_update_sums(now, &se.avg, se.on_rq, runnable, cfs.curr >= 0 and &a.se[cfs.curr] == se,
-                             se_weight(se))
+            pelt_update_sums(now, &se.avg, se.on_rq, runnable, running, se_weight(se))
+    if a.pelt_hooks:
+        now = pelt_clock(a, cfs.cpu)        # read after the entity's hook, as the kernel would
     return update_cfs_rq_avg_at(a, cfs, now)
 
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
