@@ -226,7 +226,7 @@ cdef int build_task_groups(Sim* s, EngineInput inp) except -1:
             gse = ntask + (g - 1) * ncpu + c
             se = &s.fa.se[gse]
             init_se(se, gse)
-            update_load_set(&se.load, scale_load(1024))
+            se_set_weight(se, scale_load(1024))
             se.my_q = g * ncpu + c
             se.cfs_rq = tgp[g] * ncpu + c
             se.parent = s.fa.tg_se[tgp[g] * ncpu + c]
@@ -288,6 +288,7 @@ cdef int build_tasks(Sim* s, EngineInput inp) except -1:
     cdef s32 c
     cdef sched_entity* se
     cdef task_t* p
+    cdef load_weight lw
     for i in range(s.nops):
         s.ops[i].code = <s32>opsv[i, 0]
         s.ops[i].a = opsv[i, 1]
@@ -324,7 +325,8 @@ cdef int build_tasks(Sim* s, EngineInput inp) except -1:
         init_se(se, i)
         se.task = i
         se.vruntime = INIT_MIN_VRUNTIME     # (CFS) a sleeper since the queue's creation
-        set_load_nice(&se.load, <int>tnice[i], tpol[i] == POLICY_IDLE)
+        set_load_nice(&lw, <int>tnice[i], tpol[i] == POLICY_IDLE)
+        se_set_load(se, lw)
         se.idle = tpol[i] == POLICY_IDLE
         se.depth = s.fa.tg[p.tg].depth + 1 if p.tg > 0 else 0
         se.cfs_rq = task_cfs_on(s, i, p.cpu)

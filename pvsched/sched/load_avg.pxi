@@ -55,7 +55,7 @@ cdef inline void dequeue_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogi
 
 cdef inline void set_weight_load_avg(cfs_rq_t* cfs, sched_entity* se, u64 weight) noexcept nogil:
     # update_load_set + the entity's load_avg at the new weight, re-added to the queue (enqueue_load_avg).
-    update_load_set(&se.load, weight)
+    se_set_weight(se, weight)
     se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
     cfs.avg.load_avg += se.avg.load_avg
     cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
