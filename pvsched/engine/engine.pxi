@@ -65,7 +65,7 @@ cdef class Engine:
         free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.hist_buf)
-        free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
+        ev_free(&s.q); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
         free(s.rtimers); free(s.trace.rec)

@@ -4,7 +4,7 @@
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
-    while s.q.n > 0 and s.q.heap[0].time <= until:
+    while s.q.n > 0 and ev_top_time(&s.q) <= until:
         slot = ev_pop(&s.q, &t)
         s.now = t
         s.nevents += 1
