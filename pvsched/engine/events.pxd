@@ -24,6 +24,7 @@ cdef struct EventQueue:
     u64 seq
     u64 rng           # xorshift state for tie shuffling
     int shuffle
+    int hole          # the root was popped but not removed yet (ev_take): the next new arm fills it
 
 cdef extern from *:
     """
@@ -141,6 +142,15 @@ cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
     cdef ev_key k
     k.hi = <u64>time ^ EV_TIME_FLIP
     k.lo = ev_next_seq(q)
+    if i < 0 and q.hole:
+        # the popped root's place: one sift down instead of removing it and inserting (the same
+        # entries either way, so the same pops)
+        q.hole = 0
+        ev_place(q, 0, k, slot)
+        ev_sift_down(q, 0)
+        return
+    ev_settle(q)
+    i = q.pos[slot]                 # the settling may have moved it
     if i < 0:
         i = q.n
         q.n += 1
@@ -158,6 +168,8 @@ cdef inline void ev_cancel(EventQueue* q, s32 slot) noexcept nogil:
     cdef s32 i = q.pos[slot]
     if i < 0:
         return
+    ev_settle(q)
+    i = q.pos[slot]
     q.pos[slot] = -1
     q.n -= 1
     if i == q.n:
@@ -175,22 +187,18 @@ cdef inline s64 ev_expiry(EventQueue* q, s32 slot) noexcept nogil:
     return <s64>(q.heap[q.pos[slot]].hi ^ EV_TIME_FLIP)
 
 cdef inline s64 ev_top_time(EventQueue* q) noexcept nogil:
-    # Time of the earliest event (q.n > 0).
+    # Time of the earliest event (q.n > 0, no hole).
     return <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
 
-cdef inline s32 ev_pop(EventQueue* q, s64* time) noexcept nogil:
-    # Removes the earliest event; returns its slot (caller checks q.n > 0 first). Bottom-up:
-    # the hole at the root follows the earliest child down to a leaf, then the last entry is
-    # placed there and sifted up (usually not at all: it is among the latest).
-    cdef s32 slot = q.hslot[0]
+cdef inline void ev_remove_root(EventQueue* q) noexcept nogil:
+    # Bottom-up: the hole at the root follows the earliest child down to a leaf, then the last
+    # entry is placed there and sifted up.
     cdef s32 i = 0
     cdef s32 c, m, n
-    time[0] = <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
-    q.pos[slot] = -1
     q.n -= 1
     n = q.n
     if n == 0:
-        return slot
+        return
     while True:
         c = 4 * i + 1
         if c >= n:
@@ -201,4 +209,27 @@ cdef inline s32 ev_pop(EventQueue* q, s64* time) noexcept nogil:
     if i != n:
         ev_place(q, i, q.heap[n], q.hslot[n])
         ev_sift_up(q, i)
+
+cdef inline void ev_settle(EventQueue* q) noexcept nogil:
+    # Remove a popped root still in place (before any other heap operation looks at the heap).
+    if q.hole:
+        q.hole = 0
+        ev_remove_root(q)
+
+cdef inline s32 ev_take(EventQueue* q, s64* time) noexcept nogil:
+    # Pops the earliest event (q.n > 0, no hole): its slot is no longer armed, but its place
+    # stays as a hole until the next operation, so that a new arm (often the handler re-arming
+    # a timer) replaces it directly. ev_settle() after the handler removes an unused hole.
+    cdef s32 slot = q.hslot[0]
+    time[0] = <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
+    q.pos[slot] = -1
+    q.hole = 1
+    return slot
+
+cdef inline s32 ev_pop(EventQueue* q, s64* time) noexcept nogil:
+    # Removes the earliest event; returns its slot (caller checks q.n > 0 first).
+    cdef s32 slot
+    ev_settle(q)
+    slot = ev_take(q, time)
+    ev_settle(q)
     return slot

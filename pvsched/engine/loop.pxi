@@ -5,7 +5,7 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
     while s.q.n > 0 and ev_top_time(&s.q) <= until:
-        slot = ev_pop(&s.q, &t)
+        slot = ev_take(&s.q, &t)          # the handler's first new timer takes its place
         s.now = t
         s.nevents += 1
         if slot < s.slot_burst:
@@ -28,6 +28,8 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_irq_end(s, slot - s.slot_irq)
         else:
             s.nevents -= 1
+            ev_settle(&s.q)
             break       # the stop slot: a Python policy raised (policies/python.pxi)
+        ev_settle(&s.q)
     if until > s.now:
         s.now = until
