@@ -90,6 +90,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.fa.tg_cfs = <s32*>calloc(ntg * ncpu, sizeof(s32))
     s.fa.tg_se = <s32*>calloc(ntg * ncpu, sizeof(s32))
     s.fa.ncpu = ncpu
+    s.fa.host_only = nvcpu == 0
     s.fa.now_p = &s.now
     s.task = <task_t*>calloc(max(ntask, 1), sizeof(task_t))
     s.rq = <rq_t*>calloc(nrq, sizeof(rq_t))

@@ -78,7 +78,7 @@ cdef int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
     cdef int running
-    if se.avg.last_update_time and not skip_age:
+    if se.avg.last_update_time and not skip_age and (a.pelt_hooks or pelt_due(now, &se.avg)):
         if se.my_q >= 0:
             runnable = se.runnable_weight
         else:

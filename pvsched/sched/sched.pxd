@@ -154,11 +154,16 @@ cdef struct FairArena:
     s32* tg_cfs             # tg * ncpu + cpu -> cfs_rq index
     s32* tg_se              # tg * ncpu + cpu -> group se index
     int ncpu
+    int host_only           # no guest rqs: every rq clock is the simulated clock (runs, base 0)
 
 # ---------------------------------------------------------------- clocks and small helpers
 cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
-    # clk_base + (now - clk_entry) while the clock runs, else clk_base; a mask, not a branch
-    cdef s64 run = -<s64>a.clk_run[cpu]
+    # clk_base + (now - clk_entry) while the clock runs, else clk_base; a mask, not a branch.
+    # Without guests every clock runs from 0 (a test that never changes during a run).
+    cdef s64 run
+    if a.host_only:
+        return <u64>a.now_p[0]
+    run = -<s64>a.clk_run[cpu]
     return <u64>(a.clk_base[cpu] + ((a.now_p[0] - a.clk_entry[cpu]) & run))
 
 # PELT reads the rq clock shifted by one PELT period: the simulated clock starts at 0, and a
