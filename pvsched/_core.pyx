@@ -17,6 +17,7 @@ from pvsched.structs cimport *
 from pvsched.fair cimport *
 from pvsched.events cimport *
 from pvsched.hist cimport *
+from pvsched.vmm_work cimport *
 
 cnp.import_array()
 
@@ -30,3 +31,4 @@ include "_pelt_api.pxi"
 include "kernel_api.pxi"
 include "engine.pxi"
 include "yield_api.pxi"
+include "vmm_api.pxi"

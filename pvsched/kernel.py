@@ -57,3 +57,17 @@ __all__ += [
     "deboost_factor", "deboost_lca", "deboost_penalty", "ple_window_grow", "ple_window_shrink",
     "yield_on_spin", "yield_vcpu_state", "yield_vm_state",
 ]
+
+# VMM deferred work and the HLT/MWAIT exit rules (the queue, per-KVM_RUN settings, idle actions).
+from pvsched._core import (  # noqa: E402,F401
+    WorkQueue,
+    arrival_gaps,
+    idle_action,
+    kick_target,
+    kvm_run_settings,
+    user_work_choice,
+    work_sizes,
+)
+
+__all__ += ["WorkQueue", "arrival_gaps", "idle_action", "kick_target", "kvm_run_settings", "user_work_choice",
+            "work_sizes"]
