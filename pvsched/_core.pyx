@@ -18,6 +18,7 @@ from pvsched.fair cimport *
 from pvsched.events cimport *
 from pvsched.hist cimport *
 from pvsched.vmm_work cimport *
+from pvsched.vmm_state cimport *
 
 cnp.import_array()
 
@@ -27,6 +28,7 @@ include "boost.pxi"
 include "balance.pxi"
 include "spin.pxi"
 include "yield.pxi"
+include "vmm.pxi"
 include "_pelt_api.pxi"
 include "kernel_api.pxi"
 include "engine.pxi"

@@ -689,6 +689,11 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
     if next != prev:
+        if s.vmm_on:
+            if rq.vcpu < 0:
+                vmm_host_switch(s, prev, next)      # seed 004: per-VM running threads
+            elif prev < 0:
+                vmm_guest_idle_exit(s, rq.vcpu)     # seed 004: the guest leaves its idle loop
         if prev >= 0:
             p = &s.task[prev]
             ev_cancel(&s.q, s.slot_burst + cpu)
@@ -1006,11 +1011,16 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_EXIT
         elif op.code == OP_VMEXIT:
             if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
+                if s.vmm_on and s.vw[s.kern[p.kern].vm].mmio_on:
+                    vmm_mmio_exit(s, s.rq[p.cpu].vcpu, op.a)    # seed 004: queues a completion
+                else:
+                    vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
         elif op.code == OP_VCPU:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code == OP_VMM:
+            return vmm_thread_op(s, t, wake_at)     # seed 004: a VMM thread (vmm.pxi)
         elif op.code >= OP_LOCK:
             r = sync_op(s, t, op)       # seed 002 guest sync ops (spin.pxi)
             if r >= 0:
@@ -1056,7 +1066,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     dequeue_task(s, t, DEQUEUE_SLEEP if r == STEP_BLOCK else DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
     if r == STEP_BLOCK:
         p.timer_cpu = cpu
-        ev_arm(&s.q, s.slot_task + t, wake_at)
+        if wake_at >= 0:
+            ev_arm(&s.q, s.slot_task + t, wake_at)  # (< 0: no timer, woken by an event)
     schedule(s, cpu)
 
 # ---------------------------------------------------------------- event handlers
@@ -1137,7 +1148,8 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
             p.timer_cpu = p.cpu
             p.state_new = 0
         p.state = TS_SLEEPING
-        ev_arm(&s.q, s.slot_task + t, wake_at)
+        if wake_at >= 0:
+            ev_arm(&s.q, s.slot_task + t, wake_at)
         return
     if r == STEP_EXIT:
         p.state = TS_DEAD
@@ -1171,7 +1183,9 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_task_timer(s, slot - s.slot_task)
         elif slot < s.slot_irq:
             handle_spin(s, slot - s.slot_spin)          # seed 002 (spin.pxi)
-        else:
+        elif slot < s.slot_vmm:
             handle_irq_end(s, slot - s.slot_irq)
+        else:
+            handle_vmm_arrival(s, slot - s.slot_vmm)    # seed 004 (vmm.pxi)
     if until > s.now:
         s.now = until

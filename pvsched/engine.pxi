@@ -22,10 +22,10 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
-       "vcpu": OP_VCPU, "critical": OP_CRITICAL}
-VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
+       "vcpu": OP_VCPU, "critical": OP_CRITICAL, "vmm": OP_VMM}
+VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "vmm")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget", "ple", "hypercall", "eoi")
+                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "kick")
 BOOST_TRIGGERS = {"irq_entry": TR_IRQ_ENTRY, "irq_exit": TR_IRQ_EXIT, "sched": TR_SCHED,
                   "rt_enqueue": TR_RT_ENQUEUE, "user_return": TR_USER_RETURN, "kick_timer": TR_KICK_TIMER,
                   "kick_intr": TR_KICK_INTR, "kick_unhalt": TR_KICK_UNHALT, "halt": TR_HALT,
@@ -100,6 +100,7 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+        vmm_free(s)
 
     def __init__(self, *, int ncpu, int hz, long long base_slice_ns, unsigned int features, bint lazy,
                  tg_parent, tg_shares, tg_idle, task_policy, task_nice, task_rt_prio, task_tg,
@@ -229,7 +230,7 @@ cdef class Engine:
         self.ntg = ntg
         nse = ntask + (ntg - 1) * ncpu
         ncfs = ntg * ncpu + nvcpu
-        nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu     # + seed-002 spin and IRQ slots
+        nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + nvm  # + seed-002 spin/IRQ, seed-004 arrivals
         s.ncpu = ncpu
         s.nrq = nrq
         s.ntask = ntask
@@ -267,6 +268,7 @@ cdef class Engine:
         s.slot_spin = s.slot_task + ntask
         s.slot_irq = s.slot_spin + nvcpu
         s.slot_end = s.slot_irq + nvcpu
+        s.slot_vmm = s.slot_end
 
         s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
         s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))
@@ -475,6 +477,7 @@ cdef class Engine:
             for c in range(ncpu):
                 ev_arm(&s.q, s.slot_tick + c, s.kern[0].tick_ns)
         sync_setup(s, vms, debooster, opsv, tkern, tps, tpl)     # seed 002 (yield_api.pxi)
+        vmm_setup(s, vms, opsv, tkern, tvcpu, tps, tpl, tstart, seed)   # seed 004 (vmm_api.pxi)
 
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
@@ -519,6 +522,7 @@ cdef class Engine:
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
                 s.task[i].runnable_since = s.now
+        vmm_finalize(s)
 
     def results(self):
         """Copy the raw counters out as a dict of numpy arrays."""
@@ -613,6 +617,7 @@ cdef class Engine:
             vc["budget_refused"][c] = s.vcpu[c].nr_budget_refused
             vc["boosted"][c] = s.vcpu[c].boost_status == VCPU_BOOST_BOOSTED
         sync_results(s, out, vc)         # seed 002: vCPU yield columns, per-VM table (yield_api.pxi)
+        vmm_results(s, out, vc)          # seed 004: VMM deferred work, idle-loop time (vmm_api.pxi)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

@@ -37,6 +37,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     if vc.guest_polling:
         vc.guest_polling = 0
         ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vmm_on:
+        vmm_leave_guest(s, v)           # seed 004: guest-idle time, idle-loop timer (vmm.pxi)
 
 cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     # VM entry: the guest clock runs again; pending guest work (timers, reschedules) happens now.
@@ -108,6 +110,9 @@ cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
     # The guest ran out of work on this vCPU while in guest mode: it idles (HLT).
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
+    if s.vmm_on and s.vw[vc.vm].idle_on:
+        vmm_guest_idle(s, v)            # seed 004: HLT/MWAIT per KVM_RUN settings (vmm.pxi)
+        return
     if not vm.hlt_exits:
         return          # HLT/MWAIT pass-through: the guest idles inside the vCPU thread
     if vm.guest_poll_ns > 0:
@@ -191,6 +196,8 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     vc.host_cpu = cpu
     vc.preempted = 0
     yield_sched_in(s, v)        # seed 002: ready, PLE window shrink (yield.pxi)
+    if s.vmm_on and s.vw[vc.vm].idle_on and vmm_switch_in(s, v, cpu):
+        return
     if not sync_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = EXIT_ENTRY
@@ -203,6 +210,8 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out: preempted while runnable (steal time starts), or blocked (halted).
     cdef vcpu_t* vc = &s.vcpu[v]
     ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vmm_on:
+        vmm_switch_out(s, v)
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
     if s.task[vc.task].state == TS_SLEEPING:
@@ -217,10 +226,15 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 cpu = vc.host_cpu
     if vc.mode == VM_GUEST:
+        if s.vmm_on and s.vw[vc.vm].idle_on:
+            vmm_idle_timer(s, v)        # seed 004: an idle-loop pass or guest polling ended
+            return
         # the guest's own idle polling found nothing: now it executes HLT
         vc.guest_polling = 0
         vcpu_exit(s, v, EXIT_HLT, s.vm[vc.vm].exit_ns)
     elif vc.mode == VM_EXIT:
+        if s.vmm_on and s.vw[vc.vm].idle_on and vmm_exit_end(s, v):
+            return
         if s.fa.resched[cpu]:
             schedule(s, cpu)          # the host's resched point before re-entry
             if s.rq[cpu].curr != vc.task:
@@ -232,6 +246,8 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     elif vc.mode == VM_POLL:
         vc.nr_poll_fail += 1
         vcpu_block(s, v)
+    elif vc.mode == VM_USER:
+        vmm_user_item_done(s, v)        # seed 004: deferred work on the vCPU thread
 
 # ---------------------------------------------------------------- host side hooks
 cdef void host_interrupt(Sim* s, s32 cpu, int reason) noexcept nogil:
@@ -313,8 +329,9 @@ cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     cdef bint remote = local >= 0 and local != grq
     cdef bint need_ipi = remote and (s.rq[grq].curr < 0 or (s.fa.resched[grq] & RESCHED_NOW))
     cdef s32 sv
-    if need_ipi and vc.guest_polling:
-        need_ipi = False        # TIF_POLLING_NRFLAG: the idle loop notices without an IPI
+    if need_ipi and (vc.guest_polling or (s.vmm_on and s.vw[vc.vm].pol.insn == IDLE_MWAIT
+                                          and s.rq[grq].curr < 0)):
+        need_ipi = False        # TIF_POLLING_NRFLAG (haltpoll, mwait_idle): no IPI needed
     if need_ipi and not vm.ipiv:
         sv = s.rq[local].vcpu
         vcpu_exit(s, sv, EXIT_IPI_SEND, vm.exit_ns)

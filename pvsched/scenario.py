@@ -218,6 +218,11 @@ class GuestKernel:
     guest uses when PV spinlocks are off, e.g. no KVM_FEATURE_PV_UNHALT or ``nopvspin``; unfair,
     any waiter that runs may take a free lock; workloads must then use ``pv=False``).
 
+    ``idle_instruction``: what the guest's idle loop ends in, ``hlt`` (default_idle, haltpoll) or
+    ``mwait`` (mwait_idle_with_hints, as when MWAIT is exposed to the guest); ``idle_loop_ns`` is the
+    guest time of one pass of the idle loop between MWAITs (only matters when MWAIT exits and is
+    emulated as a NOP, so the guest goes round the loop again).
+
     ``pv_sched_yield``: KVM_FEATURE_PV_SCHED_YIELD (Linux 5.3+ guests, arch/x86/kernel/kvm.c): after
     a call-function IPI to several CPUs (``IPISync(targets >= 2)``; single-target calls use the
     native path) the sender checks its targets and, for the first one that is busy and whose vCPU
@@ -234,10 +239,17 @@ class GuestKernel:
     idle_poll_ns: int = 0
     spinlock: str = "queued"
     pv_sched_yield: bool = False
+    idle_instruction: str = "hlt"
+    idle_loop_ns: int = 1_000
 
     def validate(self, path):
         _validate_sched(path, self)
         _bool(f"{path}.pv_sched_yield", self.pv_sched_yield)
+        _choice(f"{path}.idle_instruction", self.idle_instruction, ("hlt", "mwait"))
+        _int(f"{path}.idle_loop_ns", self.idle_loop_ns, 1, 10**9)
+        if self.idle_instruction == "mwait" and self.idle_poll_ns:
+            raise ScenarioError(f"{path}.idle_poll_ns", self.idle_poll_ns,
+                                "cpuidle-haltpoll ends in HLT; an MWAIT guest (idle_instruction 'mwait') does not use it")
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
         _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket", "tas"))
@@ -255,6 +267,13 @@ class VM:
     interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
+
+    Idle instruction (the guest's, :class:`GuestKernel` ``idle_instruction``) and VMM deferred work:
+    ``hlt_exits`` intercepts HLT (False: HLT pass-through), ``mwait_exits`` intercepts MONITOR/MWAIT
+    (False: MWAIT pass-through, KVM_X86_DISABLE_EXITS_MWAIT), which KVM then emulates as NOPs;
+    ``mwait_yield`` adds the RFC's yield() after each emulated MWAIT; ``userspace_exit_ns`` is what an
+    exit that returns to the VMM in userspace costs beyond ``exit_ns``; ``deferred_work``
+    (:class:`pvsched.vmm.DeferredWork`) is the VMM's work for this guest and who runs it.
     """
 
     name: str
@@ -288,6 +307,10 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: "YieldPolicy" = None
+    mwait_exits: bool = True
+    mwait_yield: bool = False
+    userspace_exit_ns: int = 4_000
+    deferred_work: "DeferredWork" = None
 
     def __post_init__(self):
         if self.boost is None:
@@ -296,6 +319,18 @@ class VM:
         if self.yield_policy is None:
             from pvsched.directed_yield import YieldPolicy
             self.yield_policy = YieldPolicy()
+        if self.deferred_work is None:
+            from pvsched.vmm import DeferredWork
+            self.deferred_work = DeferredWork()
+
+    def vmm_thread_names(self) -> List[str]:
+        """Host tasks of the VMM's deferred work: worker threads, then the main thread (if it has a
+        fallback timer)."""
+        w = self.deferred_work
+        names = [f"{self.name}/vmm-worker{i}" for i in range(w.nthreads())]
+        if w.enabled() and w.fallback_timer_ns:
+            names.append(f"{self.name}/vmm-main")
+        return names
 
     def nlocks(self) -> int:
         """Guest spinlocks the VM's tasks use (seed 002 workloads name them 0, 1, ...)."""
@@ -351,6 +386,7 @@ class VM:
         if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
             raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
         self._validate_seed002(path)
+        self._validate_idle_and_work(path, host, cgroup_names)
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -364,7 +400,28 @@ class VM:
             for n in t.names():
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
+                if f"{self.name}/{n}" in self.vmm_thread_names():
+                    raise ScenarioError(f"{p}.name", t.name, "clashes with a VMM thread's name")
                 names.add(n)
+
+    def _validate_idle_and_work(self, path, host, cgroup_names):
+        # HLT/MWAIT interception, userspace exits, VMM deferred work (vmm.py).
+        _bool(f"{path}.mwait_exits", self.mwait_exits)
+        _bool(f"{path}.mwait_yield", self.mwait_yield)
+        _int(f"{path}.userspace_exit_ns", self.userspace_exit_ns, 0, 10**9)
+        from pvsched.vmm import DeferredWork
+        if not isinstance(self.deferred_work, DeferredWork):
+            raise ScenarioError(f"{path}.deferred_work", self.deferred_work, "must be a DeferredWork")
+        self.deferred_work.validate(f"{path}.deferred_work", host.cpus, cgroup_names)
+        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled():
+            from pvsched.errors import NotModelledError
+            if self.boost.mode in ("dynamic", "bounded") and self.boost.enabled:
+                raise NotModelledError(f"{path}.boost: vCPU boosting together with an MWAIT guest or VMM "
+                                       "deferred work is not modelled yet")
+            for i, t in enumerate(self.tasks):
+                if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
+                    raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
+                                           "an MWAIT guest or VMM deferred work are not modelled yet")
 
     def _validate_seed002(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -404,7 +461,10 @@ class VM:
                     ple=self.ple, ple_gap=self.ple_gap, ple_window=self.ple_window,
                     ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
                     ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
-                    spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(), **{"yield": self.yield_policy.engine_dict()})
+                    spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(), **{"yield": self.yield_policy.engine_dict()},
+                    idle_instruction=g.idle_instruction, idle_loop_ns=g.idle_loop_ns, mwait_exits=self.mwait_exits,
+                    mwait_yield=self.mwait_yield, userspace_exit_ns=self.userspace_exit_ns,
+                    deferred_work=self.deferred_work.engine_dict())
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""
@@ -587,6 +647,18 @@ class Scenario:
                 for n in t.names():
                     add(f"{vm.name}/{n}", prog, t.policy, t.nice, t.rt_priority, 0,
                         max(t.start_ns, vm.start_ns), mask, t.slice_ns, k + 1, -1)
+            w = vm.deferred_work
+            if vm.vmm_thread_names():
+                from pvsched._core import VMM_ROLES
+                cpus = w.thread_cpus if w.thread_cpus is not None else (
+                    sorted(set(vm.pin)) if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus)))
+                tg = remap[w.thread_cgroup if w.thread_cgroup is not None else vm.cgroup_name()]
+                for n in vm.vmm_thread_names():
+                    role = "main" if n.endswith("/vmm-main") else "worker"
+                    start = len(ops)
+                    ops.append((OPS["vmm"], k, VMM_ROLES[role], 0))
+                    add(n, (start, 1), w.thread_policy, w.thread_nice, 0, tg, vm.start_ns, mask_of(cpus),
+                        None, 0, -1)
         nt = len(names)
         arr = lambda k: np.array(cols[k], dtype=np.int64)
         return dict(
@@ -633,7 +705,10 @@ class Scenario:
             d["vms"] = []
             for vm in self.vms:
                 vd = {f.name: getattr(vm, f.name) for f in dataclasses.fields(VM)
-                      if f.name not in ("tasks", "guest", "boost", "yield_policy") and getattr(vm, f.name) is not None}
+                      if f.name not in ("tasks", "guest", "boost", "yield_policy", "deferred_work")
+                      and getattr(vm, f.name) is not None}
+                vd["deferred_work"] = {k: (list(v) if k == "thread_cpus" else v)
+                                       for k, v in dataclasses.asdict(vm.deferred_work).items() if v is not None}
                 vd["boost"] = dataclasses.asdict(vm.boost)
                 vd["yield_policy"] = dataclasses.asdict(vm.yield_policy)
                 for k in ("pin", "cpus"):
@@ -690,6 +765,9 @@ class Scenario:
             if "yield_policy" in kw:
                 from pvsched.directed_yield import YieldPolicy, _from
                 kw["yield_policy"] = _from(YieldPolicy, kw["yield_policy"], f"vms[{i}].yield_policy")
+            if "deferred_work" in kw:
+                from pvsched.vmm import from_dict as _work_from
+                kw["deferred_work"] = _work_from(kw["deferred_work"], f"vms[{i}].deferred_work")
             kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                            for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
             vms.append(VM(**kw))

@@ -4,6 +4,8 @@
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
 from pvsched.calc cimport u64, s64, u32, s32, load_weight
 from pvsched.pelt cimport sched_avg
+from pvsched.vmm_state cimport vmm_vcpu_t, vmm_vm_t, vmm_task_t
+from pvsched.vmm_work cimport work_item
 
 ctypedef uint8_t u8
 
@@ -298,7 +300,8 @@ cdef enum:
     VM_POLL = 3         # the thread runs on a pCPU, halt-polling
     VM_HALTED = 4       # the thread sleeps (kvm_vcpu_block)
     VM_PREEMPTED = 5    # the thread is runnable but not running (steal time)
-    VM_NMODES = 6
+    VM_USER = 6         # the thread runs in the VMM (userspace) after an exit: deferred work (vmm.pxi)
+    VM_NMODES = 7
 
 cdef enum:
     EXIT_ENTRY = 0      # (re)entry after the thread was switched in: not an exit
@@ -314,7 +317,10 @@ cdef enum:
     EXIT_PLE = 10       # seed 002: pause-loop exit (a guest spin loop outlasted the PLE window)
     EXIT_HYPERCALL = 11 # seed 002: KVM_HC_KICK_CPU (PV spinlock unlock kicks a halted waiter)
     EXIT_EOI = 12       # seed 002: EOI write trapped (no APICv virtual-interrupt delivery)
-    EXIT_NREASONS = 13
+    EXIT_MWAIT = 13     # MWAIT exiting (and the MONITOR exit before it, counted apart)
+    EXIT_MONITOR = 14
+    EXIT_KICK = 15      # a VMM signal (pthread_kill) makes KVM_RUN return to userspace
+    EXIT_NREASONS = 16
 
 # pvsched (seed 000) boost policy
 cdef enum:
@@ -415,8 +421,8 @@ cdef struct vcpu_t:
     u8 guest_polling    # guest cpuidle haltpoll in progress (in guest mode)
     u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
     s64 mode_since
-    s64 t_mode[6]
-    u64 nr_exits[13]    # EXIT_NREASONS
+    s64 t_mode[7]       # VM_NMODES
+    u64 nr_exits[16]    # EXIT_NREASONS
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
@@ -436,7 +442,7 @@ cdef struct vcpu_t:
     s64 bacc_since      # boosted-time accounting mark
     s32 hooked_task     # guest task the switch/return-to-user hooks last ran for
     s64 debt_ns         # bounded: boosted time not yet repaid (1:1 by unboosted time)
-    s64 boosted_ns[6]   # boosted time by vCPU mode
+    s64 boosted_ns[7]   # boosted time by vCPU mode
     u64 nr_boost[7]
     u64 nr_unboost[4]
     u64 nr_budget_refused
@@ -545,6 +551,16 @@ cdef struct Sim:
     s64 dbst_rate_ns
     s64 dbst_debounce_ns
     u64 ys_host[48]     # YS_* counters for yields by host tasks
+    # VMM deferred work and HLT/MWAIT exits (vmm.pxi); NULL unless a VM uses them
+    u8 vmm_on
+    vmm_vcpu_t* vv      # per vCPU
+    vmm_vm_t* vw        # per VM
+    vmm_task_t* vt      # per task
+    work_item* wq_store # the VMs' queue storage
+    u32* wq_hist        # nvm x 2 x HIST_NBUCKETS deferred-work latency
+    s32* vmm_workers    # worker thread task indices, grouped by VM
+    u8* vmm_kick_cls    # scratch: KICK_* class per vCPU of one VM
+    s32 slot_vmm        # + vm: next arrival of the VM's work process
 
 # ---------------------------------------------------------------- seed 002: guest sync and directed yield
 cdef enum:
@@ -552,7 +568,8 @@ cdef enum:
     OP_UNLOCK = 13      # spin_unlock of the lock held
     OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
     OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
-    OP_LAST = 15
+    OP_VMM = 16         # a VMM thread's loop (vmm.pxi): a = VM index, b = ROLE_WORKER / ROLE_MAIN
+    OP_LAST = 16
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
     SYNC_NONE = 0

@@ -7,6 +7,7 @@ WORK_CLASSES = {"low": WORK_LOW, "high": WORK_HIGH}
 SIZE_DISTS = {"fixed": SIZE_FIXED, "uniform": SIZE_UNIFORM, "exponential": SIZE_EXP}
 IDLE_ACTIONS = ("stay", "halt", "nop", "nop_yield", "userspace")
 USER_KINDS = {"hlt": USER_HLT, "mwait": USER_MWAIT, "other": USER_OTHER}
+VMM_ROLES = {"worker": ROLE_WORKER, "main": ROLE_MAIN}
 KICK_CLASSES = {"userspace": KICK_NONE, "halted": KICK_HALTED, "idle_guest": KICK_IDLE_GUEST,
                 "busy_guest": KICK_BUSY_GUEST, "later": KICK_LATER}
 
@@ -215,3 +216,193 @@ def arrival_gaps(unsigned long long seed, int n, long long mean_ns, bint poisson
     for i in range(n):
         v[i] = next_arrival_gap(&st, mean_ns, poisson)
     return out
+
+
+# ---------------------------------------------------------------- engine glue (setup, results)
+VMM_VCPU_COLUMNS = ("guest_idle_ns", "idle_exit_ns", "user_exits", "hlt_user_exits", "mwait_user_exits",
+                    "kicked", "vcpu_items", "vcpu_work_ns", "mwait_yields", "kvm_runs")
+VMM_VM_COLUMNS = ("arrived_low", "arrived_high", "dropped_low", "dropped_high", "done_low", "done_high",
+                  "queued_low", "queued_high", "in_service", "lat_sum_low_ns", "lat_sum_high_ns",
+                  "lat_max_low_ns", "lat_max_high_ns", "work_low_ns", "work_high_ns", "worker_items",
+                  "main_items", "vcpu_items", "worker_cpu_ns", "main_cpu_ns", "over_vcpus_ns", "max_running",
+                  "kicks", "worker_wakeups")
+
+
+cdef int vmm_setup(Sim* s, vms, long long[:, :] opsv, long long[:] tkern, long long[:] tvcpu,
+                   long long[:] tps, long long[:] tpl, long long[:] tstart, unsigned long long seed) except -1:
+    # Per-VM idle-instruction handling and deferred work; VMM threads from their OP_VMM programs.
+    cdef s32 k, i, n, v, nw = 0, total_cap = 0
+    cdef vmm_vm_t* w
+    cdef vmm_vcpu_t* x
+    vms = list(vms)
+    conf = []
+    for k in range(s.nvm):
+        d = vms[k]
+        insn = d.get("idle_instruction", "hlt")
+        dw = dict(d.get("deferred_work") or {})
+        if insn not in IDLE_INSNS:
+            raise ValueError(f"vm {k}: idle_instruction {insn!r} unknown")
+        on = bool(dw.get("enabled", False))
+        conf.append((insn, dw, on, insn == "mwait" or on))
+    roles = {}
+    for i in range(s.ntask):
+        for n in range(tpl[i]):
+            if opsv[tps[i] + n, 0] != OP_VMM:
+                continue
+            k = <s32>opsv[tps[i] + n, 1]
+            role = opsv[tps[i] + n, 2]
+            if tkern[i] != 0 or tvcpu[i] >= 0 or not 0 <= k < s.nvm or role not in (ROLE_WORKER, ROLE_MAIN) \
+                    or not conf[k][2] or tpl[i] != 1:
+                raise ValueError(f"task {i}: a VMM thread program needs a host task of a VM with deferred work")
+            roles[i] = (k, role)
+    if not any(c[3] for c in conf):
+        return 0
+    s.vmm_on = 1
+    for k in range(s.nvm):
+        total_cap += int(conf[k][1].get("queue_capacity", 0)) if conf[k][2] else 0
+    s.vv = <vmm_vcpu_t*>calloc(max(s.nvcpu, 1), sizeof(vmm_vcpu_t))
+    s.vw = <vmm_vm_t*>calloc(max(s.nvm, 1), sizeof(vmm_vm_t))
+    s.vt = <vmm_task_t*>calloc(max(s.ntask, 1), sizeof(vmm_task_t))
+    s.wq_store = <work_item*>calloc(max(2 * total_cap, 1), sizeof(work_item))
+    s.wq_hist = <u32*>calloc(max(s.nvm, 1) * 2 * HIST_NBUCKETS, sizeof(u32))
+    s.vmm_workers = <s32*>calloc(max(len(roles), 1), sizeof(s32))
+    s.vmm_kick_cls = <uint8_t*>calloc(max(s.nvcpu, 1), sizeof(uint8_t))
+    if not s.vv or not s.vw or not s.vt or not s.wq_store or not s.wq_hist or not s.vmm_workers or not s.vmm_kick_cls:
+        raise MemoryError("pvsched: scenario too large for memory")
+    for i in range(s.ntask):
+        s.vt[i].vm = -1
+        if s.task[i].vcpu >= 0:
+            s.vt[i].vm = s.vcpu[s.task[i].vcpu].vm
+            s.vt[i].role = ROLE_VCPU
+    total_cap = 0
+    for k in range(s.nvm):
+        insn, dw, on, idle_on = conf[k]
+        w = &s.vw[k]
+        w.idle_on = idle_on
+        w.work_on = on
+        w.worker_base = nw
+        w.main_task = -1
+        d = vms[k]
+        w.pol.insn = IDLE_INSNS[insn]
+        w.pol.hlt_exits = bool(d["hlt_exits"])
+        w.pol.mwait_exits = bool(d.get("mwait_exits", True))
+        w.pol.mwait_yield = bool(d.get("mwait_yield", False))
+        w.idle_loop_ns = int(d.get("idle_loop_ns", 1_000))
+        w.user_exit_ns = int(d.get("userspace_exit_ns", 4_000))
+        if not (1 <= w.idle_loop_ns <= 10**9 and 0 <= w.user_exit_ns <= 10**9):
+            raise ValueError(f"vm {k}: idle_loop_ns / userspace_exit_ns out of range")
+        if insn == "mwait" and int(d.get("guest_poll_ns", 0)):
+            raise ValueError(f"vm {k}: an MWAIT guest does not halt-poll (cpuidle-haltpoll ends in HLT)")
+        w.rng = (seed + <u64>(k + 1) * <u64>0xD1B54A32D192ED03) ^ <u64>0x5DEECE66D
+        if on:
+            w.pol.toggle = bool(dw.get("intercept_toggle", False))
+            w.pol.executor = EXECUTORS[dw.get("executor", "thread")]
+            w.mean_gap_ns = int(dw.get("mean_gap_ns", 0))
+            w.poisson = dw.get("arrival", "poisson") == "poisson"
+            w.size_ns = int(dw.get("size_ns", 20_000))
+            w.spread_ns = int(dw.get("size_spread_ns", 0))
+            w.size_dist = SIZE_DISTS[dw.get("size_dist", "exponential")]
+            w.prio = WORK_CLASSES[dw.get("priority", "low")]
+            w.mmio_on = bool(dw.get("mmio_items", False))
+            w.mmio_size_ns = int(dw.get("mmio_size_ns", 10_000))
+            w.mmio_spread_ns = int(dw.get("mmio_size_spread_ns", 0))
+            w.mmio_dist = SIZE_DISTS[dw.get("mmio_size_dist", "fixed")]
+            w.mmio_prio = WORK_CLASSES[dw.get("mmio_priority", "high")]
+            w.kick = bool(dw.get("kick", True))
+            w.preempt_high = bool(dw.get("preempt_high", True))
+            w.budget_ns = int(dw.get("mwait_budget_ns", 50_000))
+            w.fallback_ns = int(dw.get("fallback_timer_ns", 0))
+            cap = int(dw.get("queue_capacity", 65_536))
+            if not (0 <= w.mean_gap_ns <= 10**12 and 1 <= w.size_ns <= 10**11 and 0 <= w.spread_ns <= 10**11
+                    and 1 <= w.mmio_size_ns <= 10**11 and 0 <= w.mmio_spread_ns <= 10**11
+                    and 0 <= w.budget_ns <= 10**11 and 0 <= w.fallback_ns <= 10**11 and 1 <= cap <= 1 << 24):
+                raise ValueError(f"vm {k}: deferred work parameters out of range")
+            wq_init(&w.q, s.wq_store + 2 * total_cap, cap, s.wq_hist + 2 * k * HIST_NBUCKETS)
+            total_cap += cap
+            if w.mean_gap_ns > 0:
+                first = s.vm[k].vcpu_base
+                start = min([int(tstart[s.vcpu[first + j].task]) for j in range(s.vm[k].nvcpu)])
+                ev_arm(&s.q, s.slot_vmm + k, start + next_arrival_gap(&w.rng, w.mean_gap_ns, w.poisson))
+        for i, (kk, role) in sorted(roles.items()):
+            if kk != k:
+                continue
+            s.vt[i].vm = k
+            s.vt[i].role = role
+            if role == ROLE_MAIN:
+                if w.main_task >= 0 or w.fallback_ns <= 0:
+                    raise ValueError(f"vm {k}: one VMM main thread, and only with a fallback timer")
+                w.main_task = i
+                s.vt[i].period_next = int(tstart[i]) + w.fallback_ns
+            else:
+                s.vmm_workers[nw] = i
+                nw += 1
+        w.nworkers = nw - w.worker_base
+        if on and w.pol.executor == EXEC_THREAD and w.nworkers == 0:
+            raise ValueError(f"vm {k}: the thread executor needs worker threads")
+        if on and w.fallback_ns > 0 and w.main_task < 0:
+            raise ValueError(f"vm {k}: a fallback timer needs the VMM main thread")
+        if idle_on and (d.get("boost", {}).get("mode", "off") != "off" or s.vm[k].sync_on):
+            raise ValueError(f"vm {k}: HLT/MWAIT exit policies and deferred work are not modelled together "
+                             "with vCPU boosting or guest lock/IPI workloads")
+    for v in range(s.nvcpu):
+        x = &s.vv[v]
+        x.user = VMM_USER_NONE
+        x.gidle_since = -1
+        x.run_bits = <u8>kvm_run_bits(&s.vw[s.vcpu[v].vm].pol, False)
+    return 0
+
+
+cdef void vmm_free(Sim* s) noexcept nogil:
+    free(s.vv); free(s.vw); free(s.vt); free(s.wq_store); free(s.wq_hist); free(s.vmm_workers)
+    free(s.vmm_kick_cls)
+
+
+cdef void vmm_results(Sim* s, dict out, dict vc):
+    cdef s32 v, k, c
+    cdef vmm_vcpu_t* x
+    cdef vmm_vm_t* w
+    for m in VMM_VCPU_COLUMNS:
+        vc[m] = np.zeros(s.nvcpu, dtype=np.int64)
+    tab = {m: np.zeros(s.nvm, dtype=np.int64) for m in VMM_VM_COLUMNS}
+    hist = np.zeros((s.nvm, 2, HIST_NBUCKETS), dtype=np.uint32)
+    out["vmm"] = tab
+    out["vmm_lat_hist"] = hist
+    if not s.vmm_on:
+        return
+    for v in range(s.nvcpu):
+        x = &s.vv[v]
+        for m, val in zip(VMM_VCPU_COLUMNS, (x.guest_idle_ns, x.idle_exit_ns, x.nr_user_exits, x.nr_hlt_user,
+                                              x.nr_mwait_user, x.nr_kicked, x.nr_items, x.work_ns,
+                                              x.nr_mwait_yields, x.nr_kvm_runs)):
+            vc[m][v] = val
+        tab["vcpu_items"][s.vcpu[v].vm] += x.nr_items
+        if x.item_busy:
+            tab["in_service"][s.vcpu[v].vm] += 1
+    for i in range(s.ntask):
+        k = s.vt[i].vm
+        if k < 0 or s.vt[i].role == ROLE_VCPU:
+            continue
+        tab["in_service"][k] += s.vt[i].busy
+        if s.vt[i].role == ROLE_MAIN:
+            tab["main_items"][k] += s.vt[i].nr_items
+            tab["main_cpu_ns"][k] += s.task[i].cpu_ns
+        else:
+            tab["worker_items"][k] += s.vt[i].nr_items
+            tab["worker_cpu_ns"][k] += s.task[i].cpu_ns
+    for k in range(s.nvm):
+        w = &s.vw[k]
+        for c, name in ((WORK_LOW, "low"), (WORK_HIGH, "high")):
+            tab["arrived_" + name][k] = w.q.arrived[c]
+            tab["dropped_" + name][k] = w.q.dropped[c]
+            tab["done_" + name][k] = w.q.done[c]
+            tab["queued_" + name][k] = w.q.ring[c].n
+            tab[f"lat_sum_{name}_ns"][k] = w.q.lat_sum[c]
+            tab[f"lat_max_{name}_ns"][k] = w.q.lat_max[c]
+            tab[f"work_{name}_ns"][k] = w.q.work_ns[c]
+            if w.work_on:
+                for i in range(HIST_NBUCKETS):
+                    hist[k, c, i] = w.q.hist[c * HIST_NBUCKETS + i]
+        tab["over_vcpus_ns"][k] = w.over_ns
+        tab["max_running"][k] = w.max_nrun
+        tab["kicks"][k] = w.nr_kicks
+        tab["worker_wakeups"][k] = w.nr_worker_wakeups
