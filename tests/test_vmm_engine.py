@@ -1,0 +1,318 @@
+"""HLT/MWAIT exit paths and VMM deferred work in the engine: each mechanism on a small scenario
+(MWAIT NOP emulation with and without yield, alone and shared; MWAIT pass-through; the RFC's HLT
+and MWAIT userspace exits; Graf's per-KVM_RUN interception toggle; the fallback timer; VMM
+signals; worker threads and the pCPUs a VM occupies), the work accounting, and per-vCPU time
+conservation with the new exits."""
+import itertools
+
+import numpy as np
+import pytest
+
+from pvsched import VM, GuestKernel, Host, NotModelledError, Scenario, ScenarioError, Simulation, Task
+from pvsched.vmm import DeferredWork as DW
+from pvsched.workloads import Cyclictest, Hog, Phases, RunSleep, SpinlockLoop
+
+MODES = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns", "vmm_ns")
+MS = 1_000_000
+
+
+def run(vm_kw, host_tasks=(), cpus=1, dur=100 * MS, host=None, seed=0):
+    vm = VM("g", **vm_kw)
+    sc = Scenario(host=host or Host(cpus=cpus), vms=[vm], tasks=list(host_tasks), duration_ns=dur,
+                  check_invariants=True, seed=seed)
+    r = Simulation(sc).run()
+    assert r.violations["count"] == 0
+    check_accounting(r)
+    return r
+
+
+def check_accounting(r):
+    """Exact work accounting and per-vCPU conservation, whatever the policy."""
+    t, raw = r.deferred_work, r.raw["vmm"]
+    assert (t["arrived"] == t["dropped"] + t["done"] + t["queued"] + t["in_service"]).all()
+    assert (t["done"] == t["worker_items"] + t["main_items"] + t["vcpu_items"]).all()
+    for k in range(len(t["name"])):
+        assert int(r.raw["vmm_lat_hist"][k].sum()) == int(t["done"][k])
+        assert t["lat_max_ns"][k] <= r.now_ns
+    v = r.vcpus
+    life = r.now_ns - 0
+    for i in range(len(v["name"])):
+        assert sum(int(v[m][i]) for m in MODES) == life
+        assert 0 <= v["guest_idle_ns"][i] <= v["guest_ns"][i]
+        assert 0 <= v["idle_exit_ns"][i] <= v["exit_ns"][i]
+    assert (t["vcpu_work_ns"] <= np.array([int(v["vmm_ns"][v["vm"] == k].sum()) for k in range(len(t["name"]))])).all()
+    return raw
+
+
+def mwait_vm(**kw):
+    return dict(vcpus=1, pin=[0], guest=GuestKernel(idle_instruction="mwait"), **kw)
+
+
+# ------------------------------------------------------------------ MWAIT emulated as a NOP
+def test_idle_mwait_guest_spins_through_exits_and_never_halts():
+    r = run(mwait_vm())
+    v = r.vcpu("g/vcpu0")
+    assert v["halted_ns"] == 0 and v["poll_ns"] == 0
+    assert v["exits_mwait"] == v["exits_monitor"] > 0
+    # one pass = idle loop (1 us guest) + MONITOR and MWAIT exits (1.5 us each)
+    assert v["exits_mwait"] == pytest.approx(100 * MS / 4_000, rel=0.01)
+    assert v["guest_idle_ns"] + v["idle_exit_ns"] >= 0.99 * 100 * MS
+    assert r.cpus["busy_ns"][0] == 100 * MS                 # the host sees a 100% busy vCPU thread
+
+
+def test_mwait_yield_alone_on_its_runqueue_changes_nothing():
+    a = run(mwait_vm())
+    b = run(mwait_vm(mwait_yield=True))
+    va, vb = a.vcpu("g/vcpu0"), b.vcpu("g/vcpu0")
+    assert 0 <= vb["exits_mwait"] - vb["mwait_yields"] <= 1 and va["mwait_yields"] == 0   # the last may be in progress
+    assert vb["exits_mwait"] == va["exits_mwait"] and vb["preempted_ns"] == 0
+    assert b.task("g/vcpu0").nr_switches == a.task("g/vcpu0").nr_switches
+
+
+def _shared(yield_, forfeit=False):
+    # the VMM worker, in the VM's cgroup, always has work: a CPU hog beside the idle vCPU
+    host = Host(cpus=1, features={"YIELD_FORFEIT": True} if forfeit else {})
+    return run(mwait_vm(mwait_yield=yield_, deferred_work=DW(rate_per_s=100_000, size_ns=100_000, size_dist="fixed",
+                                                                 queue_capacity=100)), host=host)
+
+
+def test_mwait_yield_shared_runqueue_v615_keeps_eevdf_shares_forfeit_gives_way():
+    # v6.15 yield only pushes the deadline: EEVDF eligibility keeps the 50/50 share.
+    no, yes = _shared(False), _shared(True)
+    assert yes.vcpu("g/vcpu0")["mwait_yields"] > 1000
+    assert no.deferred_work["vmm_cpu_ns"][0] == pytest.approx(50 * MS, rel=0.02)
+    assert yes.deferred_work["vmm_cpu_ns"][0] == pytest.approx(50 * MS, rel=0.02)
+    # v6.18+ ("forfeit vruntime on yield"): each yield gives the rest of the slice away
+    fy = _shared(True, forfeit=True)
+    assert fy.deferred_work["vmm_cpu_ns"][0] > 0.9 * 100 * MS
+
+
+def test_mwait_yield_reaches_only_the_yielders_cgroup():
+    # A host hog outside the VM's cgroup: yield() works inside the vCPU thread's group queue, so
+    # the hog's share does not move even with forfeit semantics.
+    for feat in ({}, {"YIELD_FORFEIT": True}):
+        shares = []
+        for y in (False, True):
+            r = run(mwait_vm(mwait_yield=y), host_tasks=[Task("hog", Hog(), cpus=[0])], host=Host(cpus=1, features=feat))
+            shares.append(r.task("hog").cpu_ns)
+        assert shares[0] == pytest.approx(50 * MS, rel=0.01) and shares[1] == pytest.approx(50 * MS, rel=0.01)
+
+
+def test_mwait_yield_lets_a_shared_worker_start_sooner():
+    kw = dict(deferred_work=DW(rate_per_s=2000, size_ns=20_000))
+    lat = [run(mwait_vm(mwait_yield=y, **kw), dur=200 * MS).deferred_work["lat_mean_ns"][0] for y in (False, True)]
+    assert lat[1] < lat[0]
+
+
+def test_mwait_pass_through_holds_the_pcpu_in_guest_mode_without_exits():
+    r = run(mwait_vm(mwait_exits=False, tasks=[Task("ct", Cyclictest(interval_ns=MS))]))
+    v = r.vcpu("g/vcpu0")
+    assert v["exits_mwait"] == v["exits_monitor"] == v["idle_exit_ns"] == 0
+    assert v["guest_idle_ns"] > 0.95 * 100 * MS and v["halted_ns"] == 0
+    assert r.latency("g/ct").max_ns <= 2 * 1_500           # timer exit only: no wake-up from a halt
+
+
+def test_mwait_guest_wakeups_send_no_ipi_hlt_guests_do():
+    # two vCPUs; guest periodic tasks pinned to vCPU 1 are woken by timers on vCPU 1 itself, so
+    # wake remote tasks through the guest's load balancer instead: compare the IPI-receive exits
+    tasks = [Task("rs", RunSleep(run_ns=300_000, sleep_ns=200_000), count=3)]
+    ipis = {}
+    for insn in ("hlt", "mwait"):
+        r = run(dict(vcpus=2, pin=[0, 1], tasks=tasks, guest=GuestKernel(idle_instruction=insn)), cpus=2)
+        ipis[insn] = int(r.vcpus["exits_ipi_recv"].sum() + r.vcpus["exits_ipi_send"].sum())
+    assert ipis["mwait"] < ipis["hlt"]
+
+
+# ------------------------------------------------------------------ the RFC: userspace exits
+def test_without_signals_the_rfc_bits_are_never_set_for_a_guest_that_never_returns():
+    # The RFC decides per KVM_RUN; an idle MWAIT guest never comes back to userspace on its own.
+    r = run(mwait_vm(deferred_work=DW(rate_per_s=20_000, size_ns=10_000, executor="vcpu", kick=False)))
+    assert r.vcpu("g/vcpu0")["user_exits"] == 0 and r.deferred_work["done"][0] == 0
+
+
+def test_rfc_mwait_userspace_exits_run_work_within_the_budget():
+    # the VMM signals the vCPU when work appears, so that its next KVM_RUN sets the MWAIT bit
+    w = dict(rate_per_s=20_000, size_ns=10_000, size_dist="fixed", executor="vcpu")
+    res = {b: run(mwait_vm(deferred_work=DW(mwait_budget_ns=b, **w))) for b in (0, 25_000, 10**9)}
+    v0, t0 = res[0].vcpu("g/vcpu0"), res[0].deferred_work
+    assert v0["mwait_user_exits"] > 0 and t0["done"][0] == 0 and t0["queued"][0] == t0["arrived"][0]
+    v, t = res[25_000].vcpu("g/vcpu0"), res[25_000].deferred_work
+    assert t["done"][0] == t["vcpu_items"][0] > 0.95 * t["arrived"][0]
+    # an item starts only while under the budget: at most 3 x 10 us per exit
+    assert v["vcpu_items"] <= 3 * v["mwait_user_exits"]
+    assert v["vmm_ns"] >= res[25_000].raw["vmm"]["work_low_ns"][0] == t["vcpu_work_ns"][0]
+    assert not [n for n in res[25_000].task_names if "vmm-" in n]          # no VMM threads at all
+    # an unbounded budget drains the queue at each exit: fewer userspace exits for the same work
+    assert res[10**9].deferred_work["done"][0] == res[10**9].deferred_work["arrived"][0]
+
+
+def test_rfc_hlt_exit_keeps_the_vcpu_halted_then_blocks_in_the_kernel():
+    # queue always non-empty at HLT time: bits set, HLT returns to userspace, the VMM runs work
+    # while no wake-up is pending, then re-enters and the kernel blocks the thread.
+    r = run(dict(vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest(interval_ns=MS))],
+                 deferred_work=DW(rate_per_s=40_000, size_ns=20_000, size_dist="fixed", executor="vcpu")),
+            dur=50 * MS)
+    v, t = r.vcpu("g/vcpu0"), r.deferred_work
+    assert v["hlt_user_exits"] > 0 and v["exits_hlt"] >= v["hlt_user_exits"]
+    assert t["vcpu_items"][0] > 0 and t["worker_items"][0] == 0
+    # overloaded queue (800 ms of work per second... of 1 s): the thread keeps working, so a wake-up
+    # during an item waits for it: cyclictest sees up to one item of delay, never more than ~2
+    assert 5_000 < r.latency("g/ct").max_ns <= 2 * 20_000 + 20_000
+
+
+def test_rfc_signal_wakes_a_blocked_vcpu_to_run_new_work():
+    r = run(dict(vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest(interval_ns=MS))],
+                 deferred_work=DW(rate_per_s=1000, size_ns=20_000, executor="vcpu")))
+    v, t = r.vcpu("g/vcpu0"), r.deferred_work
+    assert v["kicked"] > 0.9 * t["arrived"][0] and t["vcpu_items"][0] == t["done"][0] > 0
+    assert v["halted_ns"] > 0.9 * 100 * MS                   # it halts again after the work
+    assert t["lat_mean_ns"][0] < 40_000
+
+
+def test_rfc_without_fallback_a_busy_guest_starves_low_work_fallback_bounds_it():
+    vm = dict(vcpus=1, pin=[0], tasks=[Task("hog", Hog())])
+    none = run(dict(vm, deferred_work=DW(rate_per_s=2000, size_ns=10_000, executor="vcpu")))
+    t = none.deferred_work
+    assert t["arrived"][0] > 100 and t["done"][0] == 0 and t["queued"][0] == t["arrived"][0]
+    fb = run(dict(vm, deferred_work=DW(rate_per_s=2000, size_ns=10_000, executor="vcpu", fallback_timer_ns=2 * MS)))
+    t = fb.deferred_work
+    assert t["main_items"][0] == t["done"][0] > 0.9 * t["arrived"][0]
+    assert t["lat_max_ns"][0] < 2 * MS + 200_000               # one period plus scheduling and service
+    assert "g/vmm-main" in fb.task_names and fb.task("g/vmm-main").cpu_ns == t["vmm_cpu_ns"][0]
+
+
+def test_rfc_high_items_preempt_a_busy_guest_low_items_wait():
+    vm = dict(vcpus=1, pin=[0], tasks=[Task("hog", Hog())])
+    hi = run(dict(vm, deferred_work=DW(rate_per_s=2000, size_ns=10_000, priority="high", executor="vcpu", kick=False)))
+    off = run(dict(vm, deferred_work=DW(rate_per_s=2000, size_ns=10_000, priority="high", executor="vcpu", kick=False,
+                                        preempt_high=False)))
+    t = hi.deferred_work
+    assert t["done"][0] == t["vcpu_items"][0] > 0.95 * t["arrived"][0] and hi.vcpu("g/vcpu0")["exits_kick"] > 0
+    assert t["lat_max_ns"][0] < 100_000
+    assert off.deferred_work["done"][0] == 0                   # nobody signals: the guest never idles
+
+
+def test_mmio_exits_queue_completions_and_return_to_userspace():
+    ph = Phases([("run", 50_000), ("mmio", 2_000), ("sleep", 200_000)])
+    r = run(dict(vcpus=1, pin=[0], tasks=[Task("io", ph)],
+                 deferred_work=DW(mmio_items=True, mmio_size_ns=5_000, executor="thread")), cpus=2)
+    v, t = r.vcpu("g/vcpu0"), r.deferred_work
+    assert t["arrived"][0] == v["exits_mmio"] > 100
+    assert r.raw["vmm"]["arrived_high"][0] == t["arrived"][0]
+    assert v["user_exits"] >= v["exits_mmio"]
+
+
+# ------------------------------------------------------------------ Graf's toggle
+def test_toggle_passes_hlt_through_while_nothing_is_pending():
+    ct = [Task("ct", Cyclictest(interval_ns=MS))]
+    stock = run(dict(vcpus=1, pin=[0], tasks=ct, deferred_work=DW(rate_per_s=200, size_ns=20_000)))
+    tog = run(dict(vcpus=1, pin=[0], tasks=ct, deferred_work=DW(rate_per_s=200, size_ns=20_000, intercept_toggle=True)))
+    vs, vt = stock.vcpu("g/vcpu0"), tog.vcpu("g/vcpu0")
+    assert vs["exits_hlt"] > 90 and vs["guest_idle_ns"] == 0
+    assert vt["exits_hlt"] < vs["exits_hlt"] / 3 and vt["guest_idle_ns"] > 0.5 * 100 * MS
+    assert vt["kvm_runs"] > 0 and tog.deferred_work["done"][0] == tog.deferred_work["arrived"][0]
+
+
+def test_toggle_intercepts_the_next_hlt_after_work_is_queued_and_clears_it_after():
+    # With the vCPU executor (Graf's steps 1-4) the work waits for the guest's next HLT, which
+    # exits to userspace; the following KVM_RUN, with the queue empty, passes HLT through again.
+    r = run(dict(vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest(interval_ns=MS))],
+                 deferred_work=DW(rate_per_s=200, size_ns=20_000, intercept_toggle=True, executor="vcpu")))
+    v, t = r.vcpu("g/vcpu0"), r.deferred_work
+    assert v["hlt_user_exits"] > 0 and v["exits_hlt"] == v["hlt_user_exits"]   # every HLT exit goes to the VMM
+    assert t["vcpu_items"][0] == t["done"][0] > 0
+    assert MS / 4 < t["lat_mean_ns"][0] < 2 * MS               # waits for the next idle period
+    assert v["guest_idle_ns"] > 0.5 * 100 * MS
+
+
+# ------------------------------------------------------------------ threads and pCPUs
+def test_separate_threads_let_a_vm_run_on_more_pcpus_than_vcpus():
+    vm = dict(vcpus=1, tasks=[Task("hog", Hog())])
+    thr = run(dict(vm, deferred_work=DW(rate_per_s=20_000, size_ns=40_000, threads=2)), cpus=3)
+    t = thr.deferred_work
+    assert t["max_running"][0] == 3 and t["over_vcpus_ns"][0] > 0.3 * 100 * MS
+    assert t["vmm_cpu_ns"][0] == sum(thr.task(f"g/vmm-worker{i}").cpu_ns for i in range(2))
+    vc = run(dict(vm, deferred_work=DW(rate_per_s=20_000, size_ns=40_000, executor="vcpu", priority="high")), cpus=3)
+    t = vc.deferred_work
+    assert t["max_running"][0] == 1 and t["over_vcpus_ns"][0] == 0 and t["vmm_cpu_ns"][0] == 0
+    assert t["done"][0] > 0
+
+
+def test_workers_live_in_the_vm_cgroup_or_the_configured_one():
+    from pvsched import Cgroup
+    base = dict(vcpus=1, pin=[0], tasks=[Task("hog", Hog())])
+    sc = Scenario(host=Host(cpus=1), cgroups=[Cgroup("vmm", weight=10000)],
+                  tasks=[], vms=[VM("g", **base, deferred_work=DW(rate_per_s=100_000, size_ns=100_000, queue_capacity=10))],
+                  duration_ns=100 * MS)
+    same = Simulation(sc).run().deferred_work["vmm_cpu_ns"][0]
+    sc.vms[0].deferred_work.thread_cgroup = "vmm"
+    other = Simulation(sc).run().deferred_work["vmm_cpu_ns"][0]
+    assert same == pytest.approx(50 * MS, rel=0.05)            # shares the VM's weight with the vCPU
+    assert other > 0.95 * 100 * MS                             # weight 10000 vs the VM's 100
+
+
+# ------------------------------------------------------------------ accounting and conservation
+def test_full_queue_drops_and_accounting_stays_exact():
+    r = run(dict(vcpus=1, pin=[0], tasks=[Task("hog", Hog())],
+                 deferred_work=DW(rate_per_s=50_000, size_ns=50_000, queue_capacity=4)))
+    t = r.deferred_work
+    assert t["dropped"][0] > 0 and t["queued"][0] <= 4 and t["in_service"][0] <= 1
+
+
+POLICIES = {
+    "stock": dict(),
+    "nop_yield": dict(mwait_yield=True),
+    "pass": dict(mwait_exits=False, hlt_exits=False),
+    "rfc": dict(deferred_work=DW(rate_per_s=3000, size_ns=30_000, executor="vcpu", fallback_timer_ns=5 * MS)),
+    "toggle": dict(deferred_work=DW(rate_per_s=3000, size_ns=30_000, intercept_toggle=True, fallback_timer_ns=5 * MS)),
+    "toggle_vcpu": dict(deferred_work=DW(rate_per_s=3000, size_ns=30_000, intercept_toggle=True, executor="vcpu",
+                                         mmio_items=True)),
+    "threads": dict(deferred_work=DW(rate_per_s=3000, size_ns=30_000, threads=3, mmio_items=True, priority="high")),
+}
+
+
+@pytest.mark.parametrize("insn,policy", list(itertools.product(["hlt", "mwait"], POLICIES)))
+def test_conservation_and_determinism_across_policies(insn, policy):
+    tasks = [Task("ct", Cyclictest(interval_ns=500_000)),
+             Task("io", Phases([("run", 100_000), ("mmio", 3_000), ("sleep", 400_000)]), count=2)]
+    vm = dict(vcpus=2, tasks=tasks, guest=GuestKernel(idle_instruction=insn), **POLICIES[policy])
+    a = run(vm, host_tasks=[Task("bg", RunSleep(run_ns=700_000, sleep_ns=900_000))], cpus=2, dur=60 * MS, seed=3)
+    b = run(vm, host_tasks=[Task("bg", RunSleep(run_ns=700_000, sleep_ns=900_000))], cpus=2, dur=60 * MS, seed=3)
+    assert a.events == b.events
+    for k in ("vmm", "vcpu"):
+        for col, val in a.raw[k].items():
+            assert np.array_equal(val, b.raw[k][col]), col
+
+
+# ------------------------------------------------------------------ scenario options
+def test_options_round_trip_and_bad_values():
+    vm = VM("g", vcpus=2, guest=GuestKernel(idle_instruction="mwait", idle_loop_ns=700), mwait_yield=True,
+            userspace_exit_ns=6_000, tasks=[Task("ct", Cyclictest())],
+            deferred_work=DW(rate_per_s=1500.5, executor="vcpu", thread_cpus=[1], fallback_timer_ns=MS))
+    sc = Scenario(host=Host(cpus=2), vms=[vm])
+    assert Scenario.from_toml(sc.to_toml()) == sc
+    d = sc.to_dict()
+    assert d["vms"][0]["deferred_work"]["rate_per_s"] == 1500.5 and d["vms"][0]["guest"]["idle_instruction"] == "mwait"
+    for path, val in [("vms[0].guest.idle_instruction", "pause"), ("vms[0].guest.idle_loop_ns", 0),
+                      ("vms[0].mwait_exits", "no"), ("vms[0].userspace_exit_ns", -1),
+                      ("vms[0].deferred_work.executor", "gpu"), ("vms[0].deferred_work.thread_cpus[0]", 2),
+                      ("vms[0].deferred_work.thread_cgroup", "missing"), ("vms[0].deferred_work.bogus", 1)]:
+        from pvsched.paths import set_path
+        bad = sc.to_dict()
+        set_path(bad, path, val)
+        with pytest.raises(ScenarioError) as e:
+            Scenario.from_dict(bad)
+        assert e.value.path == path, (path, e.value)
+    with pytest.raises(ScenarioError) as e:
+        Scenario(host=Host(cpus=1), vms=[VM("g", vcpus=1, guest=GuestKernel(idle_instruction="mwait", idle_poll_ns=1000))]).validate()
+    assert e.value.path == "vms[0].guest.idle_poll_ns"
+
+
+def test_unmodelled_combinations_say_so():
+    from pvsched import BoostPolicy
+    with pytest.raises(NotModelledError):
+        Scenario(host=Host(cpus=1), vms=[VM("g", vcpus=1, boost=BoostPolicy("dynamic"),
+                                             guest=GuestKernel(idle_instruction="mwait"))]).validate()
+    with pytest.raises(NotModelledError):
+        Scenario(host=Host(cpus=1), vms=[VM("g", vcpus=2, tasks=[Task("l", SpinlockLoop())],
+                                             deferred_work=DW(rate_per_s=10))]).validate()
