@@ -65,9 +65,10 @@ from pvsched._core import (  # noqa: E402,F401
     idle_action,
     kick_target,
     kvm_run_settings,
+    stale_signal,
     user_work_choice,
     work_sizes,
 )
 
-__all__ += ["WorkQueue", "arrival_gaps", "idle_action", "kick_target", "kvm_run_settings", "user_work_choice",
-            "work_sizes"]
+__all__ += ["WorkQueue", "arrival_gaps", "idle_action", "kick_target", "kvm_run_settings", "stale_signal",
+            "user_work_choice", "work_sizes"]

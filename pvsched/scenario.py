@@ -658,7 +658,7 @@ class Scenario:
                     start = len(ops)
                     ops.append((OPS["vmm"], k, VMM_ROLES[role], 0))
                     add(n, (start, 1), w.thread_policy, w.thread_nice, 0, tg, vm.start_ns, mask_of(cpus),
-                        None, 0, -1)
+                        w.thread_slice_ns, 0, -1)
         nt = len(names)
         arr = lambda k: np.array(cols[k], dtype=np.int64)
         return dict(

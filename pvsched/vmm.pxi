@@ -15,6 +15,8 @@
 #   - With the userspace-exit bit (the RFC) the intercepted instruction returns to the VMM instead
 #     (KVM_EXIT_HLT with mp_state HALTED / KVM_EXIT_MWAIT, the vCPU still runnable), costing
 #     `userspace_exit_ns` more.
+#   - The settings are chosen at each KVM_RUN, i.e. after a return to userspace, from whether the
+#     VMM has work queued or in service (Graf's toggle switches interception itself).
 # * Userspace. While the vCPU thread is in the VMM (VM_USER when it runs work), the VMM runs items
 #   as user_work_next says, then calls KVM_RUN with new settings (kvm_run_bits): a HLT-halted vCPU
 #   with nothing to wake it blocks in the kernel (kvm_vcpu_halt), otherwise the guest is entered.
@@ -22,8 +24,9 @@
 #   VMM itself never slices an item.
 # * Work arrives by a per-VM process (slot_vmm) or with guest MMIO exits (which then return to
 #   userspace). The VMM then wakes a sleeping worker thread (thread executor), signals vCPUs whose
-#   per-KVM_RUN settings became stale (`kick`), and, for a high item under the vCPU executor,
-#   signals one vCPU to run it at once (`preempt_high`, choose_kick).
+#   per-KVM_RUN settings became stale (`kick`, stale_kick; again when the last item finishes), and,
+#   for a high item under the vCPU executor, signals one vCPU to run it at once (`preempt_high`,
+#   choose_kick).
 # * A signal to a vCPU (vmm_kick): in guest mode an exit to userspace (EXIT_KICK); blocked or
 #   halt-polling, the thread wakes and returns to userspace (mp_state still HALTED); in an
 #   in-kernel exit or preempted, it returns to userspace when that exit ends / it runs again.
@@ -217,6 +220,8 @@ cdef void vmm_user_item_done(Sim* s, s32 v) noexcept nogil:
     x.user_used += x.item_size
     x.work_ns += x.item_size
     x.nr_items += 1
+    if not wq_busy(&s.vw[vc.vm].q):
+        vmm_settings_stale(s, vc.vm)
     vmm_user_work(s, v)
 
 cdef void vmm_kvm_run(Sim* s, s32 v) noexcept nogil:
@@ -229,7 +234,7 @@ cdef void vmm_kvm_run(Sim* s, s32 v) noexcept nogil:
     x.user = VMM_USER_NONE
     x.user_used = 0
     x.kick_pending = 0                      # this return to userspace consumed the signal
-    x.run_bits = <u8>kvm_run_bits(&w.pol, wq_pending(&w.q) > 0)
+    x.run_bits = <u8>kvm_run_bits(&w.pol, wq_busy(&w.q))
     x.nr_kvm_runs += 1
     if vc.mode == VM_USER:
         vcpu_set_mode(s, v, VM_EXIT)
@@ -350,18 +355,26 @@ cdef void vmm_wake_worker(Sim* s, s32 k, s32 local) noexcept nogil:
             try_to_wake_up(s, t, cpu)
             return
 
+cdef void vmm_settings_stale(Sim* s, s32 k) noexcept nogil:
+    # VM k's work went from none to some or back: signal the vCPUs whose settings are stale.
+    cdef vmm_vm_t* w = &s.vw[k]
+    cdef s32 v, base = s.vm[k].vcpu_base, n = s.vm[k].nvcpu
+    cdef bint busy = wq_busy(&w.q)
+    cdef u8 want = <u8>kvm_run_bits(&w.pol, busy)
+    if not w.kick:
+        return
+    for v in range(base, base + n):
+        if s.vv[v].run_bits != want and stale_kick(&w.pol, busy, vmm_kick_class(s, v)):
+            vmm_kick(s, v)
+
 cdef void vmm_notify(Sim* s, s32 k, int cls, s32 local) noexcept nogil:
     # An item of class cls was queued on VM k.
     cdef vmm_vm_t* w = &s.vw[k]
     cdef s32 v, base = s.vm[k].vcpu_base, n = s.vm[k].nvcpu
-    cdef u8 want
     if w.pol.executor == EXEC_THREAD:
         vmm_wake_worker(s, k, local)
-    if w.kick and wq_pending(&w.q) == 1:
-        want = <u8>kvm_run_bits(&w.pol, True)
-        for v in range(base, base + n):
-            if s.vv[v].run_bits != want:
-                vmm_kick(s, v)
+    if wq_pending(&w.q) == 1 and wq_in_service(&w.q) == 0:
+        vmm_settings_stale(s, k)
     if cls == WORK_HIGH and w.preempt_high and w.pol.executor == EXEC_VCPU:
         for v in range(n):
             s.vmm_kick_cls[v] = vmm_kick_class(s, base + v)
@@ -405,6 +418,8 @@ cdef int vmm_thread_op(Sim* s, s32 t, s64* wake_at) noexcept nogil:
         wq_done(&w.q, x.cls, &it, s.now)
         x.busy = 0
         x.nr_items += 1
+        if not wq_busy(&w.q):
+            vmm_settings_stale(s, x.vm)
     c = wq_pop_any(&w.q, &it)
     if c >= 0:
         x.busy = 1

@@ -14,7 +14,9 @@ and which executor runs it:
   queued, and arrived = dropped + done + in service + still queued.
 - **Executors.** ``thread``: ``threads`` separate VMM worker threads per VM, host tasks in the
   VM's cgroup (or ``thread_cgroup``) allowed where the VM's vCPU threads may run (or on
-  ``thread_cpus``), policy ``thread_policy`` / ``thread_nice``; a sleeping worker is woken when
+  ``thread_cpus``), policy ``thread_policy`` / ``thread_nice`` (and an EEVDF custom slice
+  ``thread_slice_ns``: longer than the vCPU threads' lets a waking vCPU preempt a worker at once,
+  PREEMPT_SHORT); a sleeping worker is woken when
   an item is queued; workers take high items before low ones and cannot tell whether a vCPU
   idles. ``vcpu`` (the RFC): the vCPU thread runs items itself while it is in userspace after an
   exit: at each KVM_RUN the VMM sets the userspace-exit bit for the guest's idle instruction
@@ -23,13 +25,17 @@ and which executor runs it:
   (the vCPU is runnable) it runs low items within ``mwait_budget_ns`` per exit. High items run at
   any return to userspace, and with ``preempt_high`` a new high item makes the VMM signal one vCPU
   at once (an idle one if any). An item once started runs to completion.
-- **Graf's toggle** (``intercept_toggle``): the idle instruction is passed through while nothing
-  is pending; at the next KVM_RUN after work is queued interception is switched on and the idle
-  instruction exits to userspace, where the VMM switches it off again once the queue is empty.
-  Use it with the ``thread`` executor (his recommendation) or ``vcpu`` (his steps 1-4).
-- ``kick``: when work becomes pending, the VMM signals every vCPU whose per-KVM_RUN settings
-  are stale so that it re-enters with the new ones (a signal exit to userspace; a vCPU blocked in
-  the kernel is woken only if it can run the work itself).
+- **Graf's toggle** (``intercept_toggle``): the idle instruction is passed through while the VMM
+  has no work (queued or in service) and intercepted, from the next KVM_RUN on, while it has. With
+  the ``thread`` executor (his recommendation) the intercepted instruction is handled in the
+  kernel (HLT halts and frees the pCPU for the worker; MWAIT is a NOP, with ``VM.mwait_yield`` a
+  yield); with ``vcpu`` (his steps 1-4) it returns to userspace and the vCPU thread runs the work.
+- ``kick``: a KVM_RUN happens only after a return to userspace, so when the VMM's work appears
+  (or, for the toggle with the thread executor, runs out) it signals the vCPUs whose per-KVM_RUN
+  settings went stale: a vCPU in guest mode exits to userspace and re-enters; a vCPU blocked in
+  the kernel is woken only if it can run the work itself (``vcpu``); one in a kernel exit or
+  preempted sees the signal when that ends. Without ``kick`` settings change only at the vCPU's
+  own userspace exits (MMIO with ``mmio_items``, idle exits).
 - ``fallback_timer_ns`` > 0: the VMM main thread (a host task beside the workers) wakes on a
   periodic timer and runs everything pending, for guests that never idle.
 
@@ -78,6 +84,7 @@ class DeferredWork:
     thread_nice: int = 0
     thread_cgroup: Optional[str] = None
     thread_cpus: Optional[List[int]] = None
+    thread_slice_ns: Optional[int] = None
     mwait_budget_ns: int = 50_000
     preempt_high: bool = True
     intercept_toggle: bool = False
@@ -131,6 +138,8 @@ class DeferredWork:
                 raise ScenarioError(f"{path}.thread_cpus", self.thread_cpus, "must be a non-empty list of pCPU numbers")
             for i, c in enumerate(self.thread_cpus):
                 _int(f"{path}.thread_cpus[{i}]", c, 0, (host_cpus - 1) if host_cpus else None)
+        if self.thread_slice_ns is not None:
+            _int(f"{path}.thread_slice_ns", self.thread_slice_ns, 100_000, 100_000_000)
         _int(f"{path}.mwait_budget_ns", self.mwait_budget_ns, 0, 10**11)
         _bool(f"{path}.preempt_high", self.preempt_high)
         _bool(f"{path}.intercept_toggle", self.intercept_toggle)

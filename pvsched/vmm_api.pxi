@@ -155,6 +155,20 @@ def user_work_choice(*, kind, n_high, n_low, used_ns=0, budget_ns=0, wake_pendin
     return None if c < 0 else ("high" if c == WORK_HIGH else "low")
 
 
+def stale_signal(*, pending, kick_class, executor="thread", toggle=False):
+    """Whether the VMM signals a vCPU whose per-KVM_RUN settings went stale, ``pending`` saying
+    whether work just appeared (True) or ran out (False), from the vCPU's state ``kick_class``.
+
+    >>> from pvsched.kernel import stale_signal
+    >>> stale_signal(pending=True, kick_class="halted", executor="vcpu")      # the RFC: wake it to work
+    True
+    >>> stale_signal(pending=True, kick_class="halted", executor="thread")    # it already frees its pCPU
+    False
+    """
+    cdef idle_policy p = _policy("hlt", True, True, False, toggle, executor)
+    return bool(stale_kick(&p, bool(pending), _lookup(KICK_CLASSES, kick_class, "kick_class")))
+
+
 def kick_target(classes):
     """Index of the vCPU a VMM signals to run a new high-priority item, from each vCPU's state
     (``userspace``, ``halted``, ``idle_guest``, ``busy_guest``, ``later``); None if one is already in
@@ -348,7 +362,7 @@ cdef int vmm_setup(Sim* s, vms, long long[:, :] opsv, long long[:] tkern, long l
         x = &s.vv[v]
         x.user = VMM_USER_NONE
         x.gidle_since = -1
-        x.run_bits = <u8>kvm_run_bits(&s.vw[s.vcpu[v].vm].pol, False)
+        x.run_bits = <u8>kvm_run_bits(&s.vw[s.vcpu[v].vm].pol, False)     # the first KVM_RUN
     return 0
 
 

@@ -138,6 +138,13 @@ cdef inline s32 wq_len(work_queue* q, int cls) noexcept nogil:
 cdef inline s32 wq_pending(work_queue* q) noexcept nogil:
     return q.ring[WORK_LOW].n + q.ring[WORK_HIGH].n
 
+cdef inline u64 wq_in_service(work_queue* q) noexcept nogil:
+    return q.started[WORK_LOW] + q.started[WORK_HIGH] - q.done[WORK_LOW] - q.done[WORK_HIGH]
+
+cdef inline bint wq_busy(work_queue* q) noexcept nogil:
+    # The VMM has work: queued or in service (what its per-KVM_RUN choices follow).
+    return wq_pending(q) > 0 or wq_in_service(q) > 0
+
 cdef inline bint wq_pop(work_queue* q, int cls, work_item* out) noexcept nogil:
     # Take the oldest item of class cls (FIFO); False if there is none.
     cdef work_ring* r = &q.ring[cls]
@@ -215,14 +222,18 @@ cdef inline s64 next_arrival_gap(u64* state, s64 mean_ns, bint poisson) noexcept
 
 # ---------------------------------------------------------------- per-KVM_RUN and per-exit rules
 cdef inline int kvm_run_bits(idle_policy* p, bint pending) noexcept nogil:
-    # What the VMM sets for the next KVM_RUN of a vCPU, given whether it has work queued.
-    # Toggle (Graf): intercept the idle instruction, exiting to userspace, only while work is
-    # pending; otherwise pass it through. Without the toggle interception is the VM's static
-    # setting, and the vCPU executor (the RFC) sets the userspace-exit bit while work is pending.
+    # What the VMM sets for the next KVM_RUN of a vCPU, given whether it has work (queued or in
+    # service). Toggle (Graf): intercept the idle instruction only while work is pending, else
+    # pass it through; the intercepted instruction is handled in the kernel (HLT halts and frees
+    # the pCPU for the worker thread, MWAIT is a NOP), or, with the vCPU executor, returns to
+    # userspace (his steps 1-4). Without the toggle interception is the VM's static setting, and
+    # the vCPU executor (the RFC) sets the userspace-exit bit while work is pending.
     cdef int bits = 0
     if p.toggle:
         if pending:
-            bits = RUN_INTERCEPT | RUN_USER_EXIT
+            bits = RUN_INTERCEPT
+            if p.executor == EXEC_VCPU:
+                bits |= RUN_USER_EXIT
         return bits
     if (p.hlt_exits if p.insn == IDLE_HLT else p.mwait_exits):
         bits = RUN_INTERCEPT
@@ -259,6 +270,19 @@ cdef inline int user_work_next(int executor, int kind, s64 used_ns, s64 budget_n
     if kind == USER_MWAIT and used_ns < budget_ns:
         return WORK_LOW
     return -1
+
+cdef inline bint stale_kick(idle_policy* p, bint pending, int kick_class) noexcept nogil:
+    # The VMM's settings for a vCPU went stale (work became pending, or the last of it finished):
+    # does it signal the vCPU so that it re-enters with new ones? Not one already in userspace.
+    # When work appears: every other vCPU, but a blocked one only if it can run the work itself
+    # (vCPU executor; for a worker thread a blocked vCPU already frees its pCPU). When work runs
+    # out: only to switch a toggle's in-kernel interception off again (a userspace-exit bit is
+    # cleared at the next idle exit anyway), and not for blocked vCPUs.
+    if kick_class == KICK_NONE:
+        return False
+    if pending:
+        return kick_class != KICK_HALTED or p.executor == EXEC_VCPU
+    return p.toggle and p.executor == EXEC_THREAD and kick_class != KICK_HALTED
 
 cdef inline s32 choose_kick(uint8_t* kick_class, s32 n) noexcept nogil:
     # The vCPU a VMM signals to run a newly queued high-priority item at once: none if one is

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pvsched import ScenarioError
 from pvsched.kernel import (WorkQueue, arrival_gaps, idle_action, kick_target, kvm_run_settings,
-                            user_work_choice, work_sizes)
+                            stale_signal, user_work_choice, work_sizes)
 from pvsched.vmm import DeferredWork
 
 
@@ -107,8 +107,8 @@ def test_queue_bad_arguments():
 # ------------------------------------------------------------------------------ per-KVM_RUN rules
 def _spec_settings(pending, insn, hlt_exits, mwait_exits, toggle, executor):
     # Written from the proposals, independently of the C code.
-    if toggle:                     # Graf: intercept (to userspace) only while work is pending
-        return {"intercept": pending, "userspace_exit": pending}
+    if toggle:                     # Graf: intercept only while work is pending (to userspace: his steps 1-4)
+        return {"intercept": pending, "userspace_exit": pending and executor == "vcpu"}
     static = hlt_exits if insn == "hlt" else mwait_exits
     return {"intercept": static, "userspace_exit": static and pending and executor == "vcpu"}
 
@@ -166,6 +166,18 @@ def test_kick_target_prefers_halted_then_idle_then_busy_then_later():
     assert kick_target(["later", "later"]) == 0
     assert kick_target(["halted", "userspace"]) is None     # a vCPU in userspace takes it
     assert kick_target([]) is None
+
+
+@pytest.mark.parametrize("executor,toggle", list(itertools.product(["thread", "vcpu"], [False, True])))
+def test_stale_signal_rules(executor, toggle):
+    sig = lambda pending, c: stale_signal(pending=pending, kick_class=c, executor=executor, toggle=toggle)
+    for pending in (False, True):
+        assert not sig(pending, "userspace")                      # it re-enters with fresh settings
+    for c in ("idle_guest", "busy_guest", "later"):
+        assert sig(True, c)
+        assert sig(False, c) == (toggle and executor == "thread")  # only in-kernel interception needs it
+    assert sig(True, "halted") == (executor == "vcpu")
+    assert not sig(False, "halted")
 
 
 # ------------------------------------------------------------------------------------ samplers
