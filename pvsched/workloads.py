@@ -208,6 +208,8 @@ def workload_from_dict(d: dict, path: str) -> Workload:
         if k not in known:
             raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
     if kind == "phases" and "phases" in params:
+        if not isinstance(params["phases"], (list, tuple)):
+            raise ScenarioError(f"{path}.phases", params["phases"], "must be a non-empty list")
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     w = cls(**params)
     w.validate(path)
