@@ -316,3 +316,23 @@ def test_unmodelled_combinations_say_so():
     with pytest.raises(NotModelledError):
         Scenario(host=Host(cpus=1), vms=[VM("g", vcpus=2, tasks=[Task("l", SpinlockLoop())],
                                              deferred_work=DW(rate_per_s=10))]).validate()
+
+
+def test_options_are_sweepable_by_field_path():
+    pytest.importorskip("pandas")
+    import pvsched
+    base = Scenario(host=Host(cpus=1), duration_ns=30 * MS,
+                    vms=[VM("g", vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest(interval_ns=MS))],
+                            deferred_work=DW(rate_per_s=2000, size_ns=20_000))])
+    df = pvsched.sweep(base, grid={"vms[0].deferred_work.executor": ["thread", "vcpu"],
+                                   "vms[0].guest.idle_instruction": ["hlt", "mwait"]},
+                       metrics=["work_done_per_s:g", "work_lat_p99_ns:g", "vmm_cpu_frac:g", "exits_mwait:g",
+                                "idle_burn_frac:g", "user_exits:g"], workers=0)
+    assert len(df) == 4
+    mw = df[df["vms[0].guest.idle_instruction"] == "mwait"]
+    assert (mw["exits_mwait:g"] > 0).all() and (df[df["vms[0].guest.idle_instruction"] == "hlt"]["exits_mwait:g"] == 0).all()
+    vc = df[df["vms[0].deferred_work.executor"] == "vcpu"]
+    assert (vc["vmm_cpu_frac:g"] == 0).all() and (vc["user_exits:g"] > 0).all()
+    assert (df["work_done_per_s:g"] > 1000).all()
+    with pytest.raises(ScenarioError):
+        pvsched.sweep(base, grid={"vms[0].deferred_work.executor": ["gpu"]}, workers=0)
