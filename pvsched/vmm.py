@@ -159,12 +159,5 @@ class DeferredWork:
 
 def from_dict(d, path: str) -> DeferredWork:
     """Build a :class:`DeferredWork` from a TOML table, naming ``path`` in errors."""
-    if isinstance(d, DeferredWork):
-        return d
-    if not isinstance(d, dict):
-        raise ScenarioError(path, d, "must be a table")
-    known = set(DeferredWork.__dataclass_fields__)
-    for k in d:
-        if k not in known:
-            raise ScenarioError(f"{path}.{k}", d[k], f"unknown key; known: {sorted(known)}")
-    return DeferredWork(**d)
+    from pvsched.directed_yield import _from
+    return _from(DeferredWork, d, path)
