@@ -201,8 +201,11 @@ class Result:
 
     @property
     def vcpus(self) -> Dict[str, np.ndarray]:
-        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal; they
-        add up to the time since the VM started), exits by reason, halt-polling counters."""
+        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal, vmm =
+        the thread in userspace running VMM deferred work; they add up to the time since the VM
+        started), exits by reason, halt-polling counters; ``guest_idle_ns`` (guest mode with the
+        guest idle) and ``idle_exit_ns`` (MONITOR/MWAIT NOP exits), userspace exits and VMM signals
+        (see :attr:`deferred_work`)."""
         d = {"name": np.array([self.task_names[t] for t in self.raw["vcpu"]["task"]], dtype=object)}
         d.update(self.raw["vcpu"])
         d["steal_ns"] = d["preempted_ns"]
