@@ -336,3 +336,59 @@ def test_options_are_sweepable_by_field_path():
     assert (df["work_done_per_s:g"] > 1000).all()
     with pytest.raises(ScenarioError):
         pvsched.sweep(base, grid={"vms[0].deferred_work.executor": ["gpu"]}, workers=0)
+
+
+# ------------------------------------------------------------------ random configurations
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def vmm_scenarios(draw):
+    cpus = draw(st.integers(1, 3))
+    vcpus = draw(st.integers(1, 3))
+    pin = draw(st.one_of(st.none(), st.lists(st.integers(0, cpus - 1), min_size=vcpus, max_size=vcpus)))
+    tasks = []
+    for i in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["ct", "hog", "rs", "io"]))
+        w = {"ct": Cyclictest(interval_ns=draw(st.integers(200_000, 2 * MS))), "hog": Hog(),
+             "rs": RunSleep(run_ns=draw(st.integers(10_000, MS)), sleep_ns=draw(st.integers(10_000, MS))),
+             "io": Phases([("run", draw(st.integers(5_000, 300_000))), ("mmio", draw(st.integers(500, 5_000))),
+                           ("sleep", draw(st.integers(10_000, MS)))])}[kind]
+        tasks.append(Task(f"t{i}", w, count=draw(st.integers(1, 2)),
+                          policy=draw(st.sampled_from(["normal", "normal", "fifo"])),
+                          rt_priority=0))
+    for t in tasks:
+        if t.policy == "fifo":
+            t.rt_priority = 50
+    dw = DW(rate_per_s=draw(st.sampled_from([0, 500, 5000, 50_000])), arrival=draw(st.sampled_from(["poisson", "periodic"])),
+            size_ns=draw(st.integers(1, 300_000)), size_dist=draw(st.sampled_from(["fixed", "uniform", "exponential"])),
+            size_spread_ns=draw(st.integers(0, 100_000)), priority=draw(st.sampled_from(["low", "high"])),
+            mmio_items=draw(st.booleans()), mmio_priority=draw(st.sampled_from(["low", "high"])),
+            executor=draw(st.sampled_from(["thread", "vcpu"])), threads=draw(st.integers(1, 3)),
+            thread_policy=draw(st.sampled_from(["normal", "batch", "idle"])),
+            mwait_budget_ns=draw(st.sampled_from([0, 20_000, 10**6])), preempt_high=draw(st.booleans()),
+            intercept_toggle=draw(st.booleans()), kick=draw(st.booleans()),
+            fallback_timer_ns=draw(st.sampled_from([0, 0, 500_000, 3 * MS])),
+            queue_capacity=draw(st.sampled_from([1, 8, 65_536])))
+    insn = draw(st.sampled_from(["hlt", "mwait"]))
+    vm = VM("g", vcpus=vcpus, pin=pin, tasks=tasks, deferred_work=dw,
+            guest=GuestKernel(idle_instruction=insn, idle_loop_ns=draw(st.integers(200, 5_000)),
+                              idle_poll_ns=draw(st.sampled_from([0, 20_000])) if insn == "hlt" else 0),
+            hlt_exits=draw(st.booleans()), mwait_exits=draw(st.booleans()), mwait_yield=draw(st.booleans()),
+            userspace_exit_ns=draw(st.integers(0, 10_000)), halt_poll_ns=draw(st.sampled_from([0, 200_000])))
+    host_tasks = [Task("bg", RunSleep(run_ns=400_000, sleep_ns=600_000))] if draw(st.booleans()) else []
+    return Scenario(host=Host(cpus=cpus, features={"YIELD_FORFEIT": draw(st.booleans())}), vms=[vm],
+                    tasks=host_tasks, duration_ns=20 * MS, check_invariants=True, seed=draw(st.integers(0, 99)))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sc=vmm_scenarios())
+def test_random_configurations_keep_accounting_conservation_and_invariants(sc):
+    r = Simulation(sc).run()
+    assert r.violations["count"] == 0
+    check_accounting(r)
+    t = r.deferred_work
+    assert (t["queued"] <= sc.vms[0].deferred_work.queue_capacity * 2).all()
+    if not sc.vms[0].deferred_work.enabled():
+        assert t["arrived"][0] == 0 and not [n for n in r.task_names if "/vmm-" in n]
