@@ -47,7 +47,7 @@ cdef struct vmm_vcpu_t:
 
 cdef struct vmm_vm_t:
     idle_policy pol
-    uint8_t idle_on           # the VM uses the seed-004 idle/exit paths
+    uint8_t idle_on           # the VM uses the MWAIT / userspace-exit / deferred-work paths
     uint8_t work_on           # deferred work arrives
     uint8_t poisson
     uint8_t size_dist
