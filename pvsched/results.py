@@ -224,7 +224,7 @@ class Result:
 
     @property
     def vms(self) -> Dict[str, np.ndarray]:
-        """Per-VM table (seed 002): guest lock acquisitions and critical sections (also per second),
+        """Per-VM table: guest lock acquisitions and critical sections (also per second),
         IPI round trips (mean/max latency), guest-mode spin time, PLE exits, kvm_vcpu_on_spin and
         yield_to outcomes by reason and by candidate class, debooster penalties applied / debounced
         / rate-limited. Counts are totals since the start; ``*_per_s`` divide by the run time."""
@@ -254,7 +254,7 @@ class Result:
 
     @property
     def deferred_work(self) -> Dict[str, np.ndarray]:
-        """Per-VM table of VMM deferred work (:class:`pvsched.vmm.DeferredWork`) and of the idle
+        """Per-VM table of VMM deferred work (:class:`pvsched.DeferredWork`) and of the idle
         paths around it. Items: ``arrived`` / ``dropped`` (class full) / ``done`` / ``queued`` (still
         waiting) / ``in_service`` (taken, unfinished), so arrived = dropped + done + queued +
         in_service; ``done_per_s``; latency queued -> done ``lat_mean_ns`` / ``lat_p99_ns`` /
@@ -268,7 +268,7 @@ class Result:
         ``kicks`` (VMM signals), all summed over the VM's vCPUs.
 
         >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
-        >>> from pvsched.vmm import DeferredWork
+        >>> from pvsched import DeferredWork
         >>> from pvsched.workloads import Cyclictest
         >>> vm = VM("g", vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest())],
         ...         deferred_work=DeferredWork(rate_per_s=1000, size_ns=10_000, executor="vcpu"))

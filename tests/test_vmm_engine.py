@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pvsched import VM, GuestKernel, Host, NotModelledError, Scenario, ScenarioError, Simulation, Task
-from pvsched.vmm import DeferredWork as DW
+from pvsched.policies import DeferredWork as DW
 from pvsched.workloads import Cyclictest, Hog, Phases, RunSleep, SpinlockLoop
 
 MODES = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns", "vmm_ns")
@@ -164,7 +164,7 @@ def test_rfc_signal_wakes_a_blocked_vcpu_to_run_new_work():
     r = run(dict(vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest(interval_ns=MS))],
                  deferred_work=DW(rate_per_s=1000, size_ns=20_000, executor="vcpu")))
     v, t = r.vcpu("g/vcpu0"), r.deferred_work
-    assert v["kicked"] > 0.9 * t["arrived"][0] and t["vcpu_items"][0] == t["done"][0] > 0
+    assert v["signals"] > 0.9 * t["arrived"][0] and t["vcpu_items"][0] == t["done"][0] > 0
     assert v["halted_ns"] > 0.9 * 100 * MS                   # it halts again after the work
     assert t["lat_mean_ns"][0] < 40_000
 
@@ -187,7 +187,7 @@ def test_rfc_high_items_preempt_a_busy_guest_low_items_wait():
     off = run(dict(vm, deferred_work=DW(rate_per_s=2000, size_ns=10_000, priority="high", executor="vcpu", kick=False,
                                         preempt_high=False)))
     t = hi.deferred_work
-    assert t["done"][0] == t["vcpu_items"][0] > 0.95 * t["arrived"][0] and hi.vcpu("g/vcpu0")["exits_kick"] > 0
+    assert t["done"][0] == t["vcpu_items"][0] > 0.95 * t["arrived"][0] and hi.vcpu("g/vcpu0")["exits_signal"] > 0
     assert t["lat_max_ns"][0] < 100_000
     assert off.deferred_work["done"][0] == 0                   # nobody signals: the guest never idles
 

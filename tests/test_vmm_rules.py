@@ -1,5 +1,5 @@
 """VMM deferred work and HLT/MWAIT exit rules, one by one, on the engine's own C code
-(pvsched/vmm_work.pxd through pvsched.kernel): the work queue's exact accounting, the VMM's
+(policies/deferred_work.pxd and kvm/kvm_run.pxd through pvsched.kernel): the work queue's exact accounting, the VMM's
 per-KVM_RUN settings, what KVM does at the idle instruction, when the vCPU thread runs work in
 userspace, which vCPU a VMM signals, and the deterministic samplers; plus DeferredWork validation."""
 import itertools
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pvsched import ScenarioError
 from pvsched.kernel import (WorkQueue, arrival_gaps, idle_action, kick_target, kvm_run_settings,
                             stale_signal, user_work_choice, work_sizes)
-from pvsched.vmm import DeferredWork
+from pvsched.policies import DeferredWork
 
 
 # ------------------------------------------------------------------------------------------ queue
@@ -229,7 +229,7 @@ def test_deferred_work_bad_values_name_the_field(field, value):
 
 
 def test_deferred_work_from_dict_unknown_key():
-    from pvsched.vmm import from_dict
+    from pvsched.policies.deferred_work import from_dict
     with pytest.raises(ScenarioError) as e:
         from_dict({"rate": 5}, "vms[0].deferred_work")
     assert e.value.path == "vms[0].deferred_work.rate"

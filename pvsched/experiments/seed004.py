@@ -53,7 +53,7 @@ import numpy as np
 
 from pvsched.scenario import VM, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
-from pvsched.vmm import DeferredWork
+from pvsched.policies.deferred_work import DeferredWork
 from pvsched.workloads import Cyclictest, Hog, Phases, RunSleep
 
 MS = 1_000_000
