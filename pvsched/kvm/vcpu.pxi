@@ -155,7 +155,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
             return
         if s.fa.resched[cpu]:
             schedule(s, cpu)          # the host's resched point before re-entry
-            if s.rq[cpu].curr != vc.task:
+            if vcpu_resched_away(s, v, cpu):
                 return
         if vc.exit_reason == EXIT_HLT and guest_halt_ok(s, v):
             vcpu_halt_start(s, v)
