@@ -392,3 +392,37 @@ def test_random_configurations_keep_accounting_conservation_and_invariants(sc):
     assert (t["queued"] <= sc.vms[0].deferred_work.queue_capacity * 2).all()
     if not sc.vms[0].deferred_work.enabled():
         assert t["arrived"][0] == 0 and not [n for n in r.task_names if "/vmm-" in n]
+
+
+def test_python_policy_sees_kvm_run_leave_and_context_switch():
+    from pvsched import Policy
+
+    class Watch(Policy):
+        def __init__(self):
+            self.kinds, self.runs, self.switches = {}, 0, 0
+
+        def on_kvm_run_leave(self, ctx):
+            self.kinds[ctx.kind] = self.kinds.get(ctx.kind, 0) + 1
+
+        def on_kvm_run(self, ctx):
+            self.runs += 1
+
+    class Host0(Policy):
+        def __init__(self):
+            self.switches = 0
+
+        def on_context_switch(self, ctx):
+            assert ctx.cpu == 0 and ctx.vm is None
+            self.switches += 1
+
+    w, h = Watch(), Host0()
+    vm = VM("g", vcpus=1, pin=[0], policy=w, guest=GuestKernel(idle_instruction="mwait"),
+            tasks=[Task("ct", Cyclictest(interval_ns=MS))],
+            deferred_work=DW(rate_per_s=2000, size_ns=10_000, executor="vcpu"))
+    r = Simulation(Scenario(host=Host(cpus=1, policy=h), vms=[vm], duration_ns=20 * MS)).run()
+    v = r.vcpu("g/vcpu0")
+    # every return to userspace, plus one call per item run there, and a KVM_RUN after each visit
+    assert sum(w.kinds.values()) == v["user_exits"] + v["vcpu_items"]
+    assert w.kinds.get("mwait", 0) >= v["mwait_user_exits"] > 0
+    assert w.runs == v["kvm_runs"] + 1                    # + the first KVM_RUN at thread start
+    assert h.switches == int(r.cpus["nr_switches"][0])
