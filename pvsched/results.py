@@ -265,7 +265,8 @@ class Result:
         has vCPUs (``max_running`` at most). Idle: ``guest_idle_ns`` (guest mode with the guest idle:
         pass-through HLT/MWAIT or the NOP loop's guest part), ``idle_exit_ns`` (MONITOR/MWAIT NOP
         exits), ``idle_burn_ns`` (their sum: pCPU time an idle guest held), ``user_exits``,
-        ``kicks`` (VMM signals), all summed over the VM's vCPUs.
+        ``kicks`` (VMM signals), all summed over the VM's vCPUs; per second: ``exits_per_s`` (all
+        reasons), ``mwait_exits_per_s``, ``hlt_exits_per_s``, ``user_exits_per_s``, ``signals_per_s``.
 
         >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
         >>> from pvsched import DeferredWork
@@ -298,6 +299,11 @@ class Result:
                        ("idle_exit_ns", "idle_exit_ns"), ("user_exits", "user_exits")):
             d[k] = np.array([int(vc[col][vc["vm"] == i].sum()) for i in range(n)], dtype=np.int64)
         d["idle_burn_ns"] = d["guest_idle_ns"] + d["idle_exit_ns"]
+        for k, col in (("mwait_exits_per_s", "exits_mwait"), ("hlt_exits_per_s", "exits_hlt"),
+                       ("user_exits_per_s", "user_exits"), ("signals_per_s", "signals")):
+            d[k] = np.array([int(vc[col][vc["vm"] == i].sum()) for i in range(n)], dtype=np.int64) / secs
+        d["exits_per_s"] = np.array([sum(int(vc[c][vc["vm"] == i].sum()) for c in vc
+                                         if c.startswith("exits_") and c != "exits_entry") for i in range(n)]) / secs
         return d
 
     def work_latency(self, vm: str, cls: Optional[str] = None) -> LatencyHistogram:
