@@ -19,6 +19,9 @@ from pvsched.guest.sync cimport *
 from pvsched.policies.boost cimport *
 from pvsched.policies.debooster cimport *
 from pvsched.policies.ipi_aware_yield cimport *
+from pvsched.policies.halted_pelt cimport *
+from pvsched.sched.tick_sched cimport *
+from pvsched.guest.hwnoise cimport *
 from pvsched.policies.deferred_work cimport *
 from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
@@ -40,8 +43,10 @@ include "sched/deadline.pxi"
 include "sched/core.pxi"
 include "sched/syscalls.pxi"
 include "sched/balance.pxi"
+include "sched/tick_sched.pxi"
 include "guest/workload.pxi"
 include "guest/sync.pxi"
+include "guest/hwnoise.pxi"
 include "kvm/vcpu.pxi"
 include "kvm/halt.pxi"
 include "kvm/lapic.pxi"
@@ -51,6 +56,7 @@ include "kvm/userspace.pxi"
 include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
+include "policies/halted_pelt.pxi"
 include "policies/deferred_work.pxi"
 include "policies/deferred_work_api.pxi"
 include "policies/hooks.pxi"
@@ -62,3 +68,4 @@ include "sched/kernel_api.pxi"
 include "engine/engine.pxi"
 include "policies/python.pxi"
 include "engine/probes.pxi"
+include "policies/halted_pelt_api.pxi"

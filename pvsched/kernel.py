@@ -58,6 +58,20 @@ __all__ += [
     "yield_on_spin", "yield_vcpu_state", "yield_vm_state",
 ]
 
+# Guest halted time (the Feb 2025 RFC) and the halted-aware PELT update: the per-exit measurement,
+# the split update, probes of a live engine. The tick mode samples with the same rule as an exit
+# (``gtime_halted_stay(tick_period_ns, unhalted_ns)``) and hands the result to the same split.
+from pvsched._core import (  # noqa: E402,F401
+    HaltedPeltAvg,
+    account_gtime_halted,
+    gtime_halted_cycles,
+    gtime_halted_levels,
+    gtime_halted_stay,
+    mperf_cycles,
+)
+
+__all__ += ["HaltedPeltAvg", "account_gtime_halted", "gtime_halted_cycles", "gtime_halted_levels",
+            "gtime_halted_stay", "mperf_cycles"]
 # VMM deferred work and the HLT/MWAIT exit rules (the queue, per-KVM_RUN settings, idle actions).
 from pvsched._core import (  # noqa: E402,F401
     WorkQueue,

@@ -7,7 +7,8 @@ import pytest
 MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results", "pvsched.policies.deferred_work",
            "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
            "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
-           "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield"]
+           "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
+           "pvsched.policies.halted_pelt", "pvsched.experiments.seed001"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -251,6 +251,37 @@ def test_workers_live_in_the_vm_cgroup_or_the_configured_one():
     assert other > 0.95 * 100 * MS                             # weight 10000 vs the VM's 100
 
 
+def test_workers_follow_the_vcpu_threads_when_the_vm_has_no_cgroup_of_its_own():
+    # own_cgroup=False (seed 001): the vCPU threads sit in the root, and so does the worker: it
+    # gets a third of the pCPU beside the vCPU and a host hog, not a quarter (half of the VM's half)
+    share = {}
+    for own in (True, False):
+        vm = VM("g", vcpus=1, pin=[0], tasks=[Task("hog", Hog())], own_cgroup=own,
+                deferred_work=DW(rate_per_s=100_000, size_ns=100_000, queue_capacity=10))
+        sc = Scenario(host=Host(cpus=1), vms=[vm], tasks=[Task("hhog", Hog())], duration_ns=300 * MS)
+        share[own] = Simulation(sc).run().deferred_work["vmm_cpu_ns"][0] / (300 * MS)
+    assert share[True] == pytest.approx(0.25, abs=0.03)
+    assert share[False] == pytest.approx(1 / 3, abs=0.03)
+
+
+def test_mwait_pass_through_is_halted_time_for_seed001_nop_emulation_is_not_tracked():
+    # seed 001's ground truth: an MWAIT guest whose MWAIT stays in guest mode is halted while idle
+    from pvsched import HaltedPelt
+    for exits in (False, True):
+        vm = VM("g", **mwait_vm(mwait_exits=exits, tasks=[Task("rs", RunSleep(run_ns=200_000, sleep_ns=800_000))]))
+        sc = Scenario(host=Host(cpus=1, halted_pelt=HaltedPelt("exact")), vms=[vm], duration_ns=200 * MS,
+                      check_invariants=True)
+        r = Simulation(sc).run()
+        assert r.violations["count"] == 0
+        v = r.vcpu("g/vcpu0")
+        if exits:                                           # the NOP loop executes: never halted
+            assert v["guest_halted_ns"] == v["gtime_halted_ns"] == 0
+        else:
+            assert v["guest_halted_ns"] + v["guest_unhalted_ns"] == v["guest_ns"]
+            assert v["guest_halted_ns"] == pytest.approx(0.8 * 200 * MS, rel=0.05)
+            assert 0 < v["gtime_halted_ns"] <= v["guest_halted_ns"]
+
+
 # ------------------------------------------------------------------ accounting and conservation
 def test_full_queue_drops_and_accounting_stays_exact():
     r = run(dict(vcpus=1, pin=[0], tasks=[Task("hog", Hog())],

@@ -19,8 +19,10 @@ cdef enum:
     OP_UNLOCK = 13      # spin_unlock of the lock held
     OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
     OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
-    OP_VMM = 16         # a VMM thread's loop: a = VM index, b = ROLE_WORKER / ROLE_MAIN (policies/deferred_work.pxi)
-    OP_LAST = 16
+    # rtla hwnoise, executed by guest/hwnoise.pxi
+    OP_HWNOISE = 16     # a window: a = runtime ns, b = threshold ns, c = warm-up ns from the task's start
+    OP_VMM = 17         # a VMM thread's loop: a = VM index, b = ROLE_WORKER / ROLE_MAIN (policies/deferred_work.pxi)
+    OP_LAST = 17
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
 

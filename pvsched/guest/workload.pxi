@@ -6,7 +6,7 @@ from libc.math cimport log as c_log
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
-       "work": OP_WORK, "vmm": OP_VMM}
+       "work": OP_WORK, "hwnoise": OP_HWNOISE, "vmm": OP_VMM}
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
 
 cdef inline u64 splitmix64(u64* state) noexcept nogil:
@@ -106,6 +106,8 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code == OP_HWNOISE:
+            return hwnoise_open(s, t, op)   # an rtla hwnoise window (guest/hwnoise.pxi)
         elif op.code == OP_VMM:
             return vmm_thread_op(s, t, wake_at)     # a VMM thread (policies/deferred_work.pxi)
         elif op.code >= OP_LOCK:
@@ -120,6 +122,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef s64 wake_at = 0
     cdef int r
     cdef bint was_critical = p.in_critical
+    if s.hw != NULL and s.hw[t].on:
+        hwnoise_close(s, t)             # the window's last sample (guest/hwnoise.pxi)
     p.in_critical = 0
     r = program_advance(s, t, &wake_at)
     if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
@@ -132,6 +136,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if not s.fa.clk_run[cpu]:
             # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
             return
+        if s.hw != NULL:
+            hwnoise_resume(s, t, s.now)
         if p.lat_start >= 0:
             record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:

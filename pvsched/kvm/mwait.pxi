@@ -55,9 +55,11 @@ cdef void kvm_guest_idle(Sim* s, s32 v) noexcept nogil:
             ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.guest_poll_ns)
             return
         vcpu_idle_insn(s, v)
-    elif vcpu_idle_action(s, v) != IDLE_STAY and not vc.mwait_loop:
-        vc.mwait_loop = 1                   # a pass of the idle loop, then MONITOR + MWAIT
-        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.idle_loop_ns)
+    else:
+        hook_guest_idle(s, v)               # seen by policies (halted_pelt); MWAIT is not theirs to handle
+        if vcpu_idle_action(s, v) != IDLE_STAY and not vc.mwait_loop:
+            vc.mwait_loop = 1               # a pass of the idle loop, then MONITOR + MWAIT
+            ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.idle_loop_ns)
 
 cdef void kvm_hlt(Sim* s, s32 v) noexcept nogil:
     # The guest executes HLT under the vCPU's current settings.

@@ -27,7 +27,7 @@ cdef enum:
     # kernel points (kern_t.hooks of the CPU's kernel; host or guest)
     HOOK_TICK = 1 << 14             # the scheduler tick on a CPU, after its interrupt is delivered
     HOOK_YIELD_TO = 1 << 15         # yield_to_task_fair, between set_next_buddy and yield_task_fair
-    HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now
+    HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now; a policy may do it
     HOOK_KVM_RUN_LEAVE = 1 << 17    # vCPU point: KVM_RUN returned to userspace (and again after VMM work there)
     HOOK_CONTEXT_SWITCH = 1 << 18   # kernel point: a CPU switches from one task to another (or idle)
     HOOK_NPOINTS = 19
@@ -39,7 +39,8 @@ cdef enum:
     POL_BOOST = 1 << 0
     POL_DEBOOSTER = 1 << 1
     POL_IPI_AWARE_YIELD = 1 << 2
-    POL_DEFERRED_WORK = 1 << 3
+    POL_HALTED_PELT = 1 << 3
+    POL_DEFERRED_WORK = 1 << 4
     # kvm_vcpu_on_spin candidate classes (the stock rule gives CAND_VANILLA)
     CAND_VANILLA = 0
     CAND_IPI = 1

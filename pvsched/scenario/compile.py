@@ -16,7 +16,10 @@ def _vmm_threads(vm, k, h, remap, ops, add, mask_of):
         return
     cpus = w.thread_cpus if w.thread_cpus is not None else (
         sorted(set(vm.pin)) if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus)))
-    tg = remap[w.thread_cgroup if w.thread_cgroup is not None else vm.cgroup_name()]
+    if w.thread_cgroup is not None:
+        tg = remap[w.thread_cgroup]
+    else:                                               # where the vCPU threads are
+        tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
     for n in vm.vmm_thread_names():
         role = "main" if n.endswith("/vmm-main") else "worker"
         start = len(ops)
@@ -31,7 +34,8 @@ def compile_scenario(sc):
     from pvsched._core import OPS, POLICIES as CPOL
     sc.validate()
     h = sc.host
-    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight) for vm in sc.vms]
+    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight)
+                              for vm in sc.vms if vm.own_cgroup]
     by = {c.name: c for c in cgs}
 
     def depth(c):
@@ -93,7 +97,8 @@ def compile_scenario(sc):
         for i, n in enumerate(vm.vcpu_names()):
             cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
             pol, nice, rtp = vm.thread_policy()
-            add(n, vcpu_prog, pol, nice, rtp, remap[vm.cgroup_name()],
+            tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
+            add(n, vcpu_prog, pol, nice, rtp, tg,
                 vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
             vcpu_vm.append(k)
         for t in vm.tasks:
@@ -124,4 +129,6 @@ def compile_scenario(sc):
         nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=sc.check_invariants,
         load_balance=h.load_balance, periodic_balance=h.periodic_balance,
         debooster=h.debooster.engine_dict(), py_policy=h.policy,
+        halted_pelt=dict(h.halted_pelt.engine_dict(), no_hz_full=h.halted_pelt.no_hz_full or bool(h.nohz_full)),
+        nohz_full=[int(c) for c in h.nohz_full],
     ), names, [None] + [cgs[i].name for i in order]

@@ -10,6 +10,7 @@ from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.deferred_work import DeferredWork
+from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
 from pvsched.validate import _fields, _from, _list
@@ -77,6 +78,8 @@ def _scenario_from_dict(cls, d):
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
+    if "halted_pelt" in hd:
+        hd["halted_pelt"] = _from(HaltedPelt, hd["halted_pelt"], "host.halted_pelt")
     host = Host(**hd)
     cgroups = []
     for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
