@@ -1,81 +1,83 @@
-"""Compare engine throughput of this tree with another git revision, side by side in one run.
+"""Compare the engine throughput of two built source trees side by side, interleaved in one run
+(the machine is shared and noisy: never compare timings taken at different moments).
 
-The machine is shared and noisy, so both builds run the same benchmark scenarios alternately in
-fresh processes, and the report gives the median of the per-pair ratios (this tree / the other)
-besides each side's best and median events/s. Nothing fails: read the ratio.
+    python setup.py build_ext --inplace                      # this tree
+    git archive main | tar -x -C /tmp/main && (cd /tmp/main && python setup.py build_ext --inplace)
+    python benchmarks/compare_builds.py /tmp/main --rounds 7
 
-    python benchmarks/compare_builds.py --ref main --reps 8      # needs Cython (pip install cython)
-
-The other revision is exported with ``git archive`` into a temporary directory and built in
-place; this tree must already be built (``pip install -e .``).
+Each round runs every benchmark scenario once per tree, in alternating order, each in a fresh
+interpreter that imports pvsched from that tree; a scenario's events/s is the best of its rounds.
+``--trace`` also runs this tree with the event trace on (a ring of ``--trace-cap`` events).
+Prints events/s per tree and the ratio this/other; it reports, it does not fail.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
-import shutil
-import statistics
 import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+THIS = os.path.dirname(HERE)
 
 CHILD = r"""
-import sys, time
-root, which = sys.argv[1], sys.argv[2]
-sys.path.insert(0, root); sys.path.insert(0, root + "/benchmarks")
+import json, sys, time
+sys.path.insert(0, {tree!r})
+sys.path.insert(1, {bench!r})
 import pvsched
-assert pvsched.__file__.startswith(root), pvsched.__file__
+assert pvsched.__file__.startswith({tree!r}), pvsched.__file__
 from pvsched import Simulation
 from scenarios import host_only, two_level
-sim = Simulation(host_only() if which == "host" else two_level())
-t0 = time.perf_counter(); r = sim.run(); w = time.perf_counter() - t0
-print(r.events, r.events / w)
+sc = {{"host": host_only, "two_level": two_level}}[{name!r}]()
+if {trace_cap!r}:
+    from pvsched.trace import TraceConfig
+    sc.trace = TraceConfig(enabled=True, cap_events={trace_cap!r}, mode="ring")
+sim = Simulation(sc)
+t0 = time.perf_counter()
+r = sim.run()
+wall = time.perf_counter() - t0
+print(json.dumps({{"events": r.events, "wall": wall}}))
 """
 
 
-def build(ref: str, where: str) -> str:
-    tree = os.path.join(where, "tree")
-    os.makedirs(tree)
-    archive = subprocess.run(["git", "-C", ROOT, "archive", ref], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", tree], input=archive, check=True)
-    subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=tree, check=True,
-                   capture_output=True)
-    return tree
-
-
-def run(tree: str, which: str) -> tuple:
-    out = subprocess.run([sys.executable, "-c", CHILD, tree, which], check=True, capture_output=True, text=True)
-    ev, eps = out.stdout.split()
-    return int(ev), float(eps)
+def run_once(tree: str, name: str, trace_cap: int = 0) -> dict:
+    code = CHILD.format(tree=os.path.abspath(tree), bench=HERE, name=name, trace_cap=trace_cap)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--ref", default="main", help="git revision to compare with (default: main)")
-    ap.add_argument("--reps", type=int, default=6)
-    ap.add_argument("--bench", nargs="+", default=["host", "two"], choices=["host", "two"])
-    a = ap.parse_args(argv)
-    tmp = tempfile.mkdtemp(prefix="pvsched-ref-")
-    try:
-        ref_tree = build(a.ref, tmp)
-        for which in a.bench:
-            ours, theirs, ratios = [], [], []
-            for _ in range(a.reps):
-                ev_r, r = run(ref_tree, which)
-                ev_o, o = run(ROOT, which)
-                if ev_r != ev_o:
-                    print(f"{which}: event counts differ ({ev_o} here, {ev_r} at {a.ref}): results changed")
-                ours.append(o)
-                theirs.append(r)
-                ratios.append(o / r)
-            print(f"{which}: here best {max(ours) / 1e6:.2f} / median {statistics.median(ours) / 1e6:.2f} M events/s; "
-                  f"{a.ref} best {max(theirs) / 1e6:.2f} / median {statistics.median(theirs) / 1e6:.2f}; "
-                  f"median pairwise ratio {statistics.median(ratios):.3f}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("other", help="the other built source tree (e.g. main)")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--scenarios", default="host,two_level")
+    ap.add_argument("--trace", action="store_true", help="also time this tree with tracing on")
+    ap.add_argument("--trace-cap", type=int, default=1_000_000)
+    args = ap.parse_args(argv)
+    variants = [("this", THIS, 0), ("other", args.other, 0)]
+    if args.trace:
+        variants.append(("this+trace", THIS, args.trace_cap))
+    best = {}
+    for rnd in range(args.rounds):
+        for name in args.scenarios.split(","):
+            order = variants if rnd % 2 == 0 else variants[::-1]
+            for label, tree, cap in order:
+                r = run_once(tree, name, cap)
+                key = (name, label)
+                eps = r["events"] / r["wall"]
+                best[key] = max(best.get(key, 0.0), eps)
+                best[(name, "events", label)] = r["events"]
+    for name in args.scenarios.split(","):
+        this, other = best[(name, "this")], best[(name, "other")]
+        line = (f"{name:>10}: this {this / 1e6:6.3f} M events/s, other {other / 1e6:6.3f} M events/s, "
+                f"this/other {this / other:.3f}")
+        if best[(name, "events", "this")] != best[(name, "events", "other")]:
+            line += f" (events differ: {best[(name, 'events', 'this')]} vs {best[(name, 'events', 'other')]})"
+        if args.trace:
+            on = best[(name, "this+trace")]
+            line += f"; tracing on {on / 1e6:6.3f} M events/s ({on / this:.2f} x off)"
+        print(line)
     return 0
 
 

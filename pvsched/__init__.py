@@ -12,8 +12,9 @@ from pvsched.policies import BoostPolicy, Debooster, DeferredWork, HaltedPelt, P
 from pvsched.results import LatencyHistogram, Result
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
+from pvsched.trace import Trace, TraceConfig
 from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pvsched.sweep import ...``)
 
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy", "HaltedPelt", "DeferredWork", "Policy", "PolicyError"]
+           "Debooster", "YieldPolicy", "HaltedPelt", "DeferredWork", "Policy", "PolicyError", "Trace", "TraceConfig"]

@@ -28,6 +28,7 @@ from pvsched.kvm.kvm_host cimport *
 from pvsched.kvm.kvm_run cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
+from pvsched.engine.trace cimport *
 from pvsched.engine.sim cimport *
 
 cnp.import_array()
@@ -60,6 +61,7 @@ include "policies/halted_pelt.pxi"
 include "policies/deferred_work.pxi"
 include "policies/deferred_work_api.pxi"
 include "policies/hooks.pxi"
+include "engine/trace.pxi"
 include "engine/loop.pxi"
 include "engine/input.pxi"
 include "engine/build.pxi"

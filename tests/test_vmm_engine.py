@@ -457,3 +457,34 @@ def test_python_policy_sees_kvm_run_leave_and_context_switch():
     assert w.kinds.get("mwait", 0) >= v["mwait_user_exits"] > 0
     assert w.runs == v["kvm_runs"] + 1                    # + the first KVM_RUN at thread start
     assert h.switches == int(r.cpus["nr_switches"][0])
+
+
+# ------------------------------------------------------------------ the event trace (issue 18)
+@pytest.mark.parametrize("scenario,policy", [("dedicated", "userspace"), ("dedicated", "nop_yield"),
+                                             ("overcommit", "toggle"), ("busy", "userspace_fb")])
+def test_trace_of_the_new_paths_agrees_with_the_engine_and_changes_nothing(scenario, policy):
+    from pvsched._core import EXIT_REASONS
+    from pvsched.experiments import seed004
+    from pvsched.trace import TraceConfig
+    build = getattr(seed004, f"scenario_{scenario}")
+    off = Simulation(build(policy, duration_ns=60 * MS)).run()
+    sc = build(policy, duration_ns=60 * MS)
+    sc.trace = TraceConfig(enabled=True)
+    r = Simulation(sc).run()
+    t = r.trace
+    for k in ("vmm", "vcpu", "task", "cpu"):
+        a, b = off.raw[k], r.raw[k]
+        for c in a:
+            assert np.array_equal(a[c], b[c]), (k, c)
+    assert np.array_equal(off.raw["vmm_lat_hist"], r.raw["vmm_lat_hist"]) and off.events == r.events
+    for k, col in t.mode_ns().items():                      # vmm (userspace) time included
+        assert col.tolist() == r.vcpus[k].tolist(), k
+    ex = t.of_kind("kvm_exit")
+    for i, reason in enumerate(EXIT_REASONS):                # mwait, monitor, signal included
+        if reason != "entry":
+            assert np.bincount(ex.a[ex.b == i], minlength=len(t.vcpu_vm)).tolist() == \
+                r.vcpus["exits_" + reason].tolist(), reason
+    text = t.to_ftrace(kernel="host")
+    assert "reason UNKNOWN" not in text
+    if int(r.vcpus["exits_mwait"].sum()):
+        assert "reason MWAIT_INSTRUCTION" in text and "reason MONITOR_INSTRUCTION" in text

@@ -58,6 +58,7 @@ cdef class Engine:
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
         deferred_work_free(s)
+        free(s.rtimers); free(s.trace.rec)
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
@@ -70,6 +71,7 @@ cdef class Engine:
         build_task_groups(s, c)
         build_runqueues(s, c)
         build_tasks(s, c)
+        rtimer_build(s, c.rtimer_relative)
         debooster_build(s, c.debooster)
         directed_yield_build(s, c.vms)
         ipi_aware_yield_build(s, c.vms)
@@ -80,6 +82,7 @@ cdef class Engine:
         hwnoise_build(s, c.opsv)
         kvm_idle_build(s, c.vms)
         deferred_work_build(s, c.vms, c.opsv, c.tkern, c.tvcpu, c.tps, c.tpl, c.tstart, c.seed)
+        trace_build(s, c.trace)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
         attach_python_policy(self, 0, c.py_policy)
@@ -240,6 +243,8 @@ cdef class Engine:
             out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
             out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
         out["violations"] = self.violations
+        if s.trace.on:
+            out["trace"] = trace_results(s)
         return out
 
     # ---- inspection (tests, policies, debugging); not for the hot path

@@ -86,7 +86,8 @@ cdef void kvm_mwait(Sim* s, s32 v) noexcept nogil:
     vc.mwait_loop = 0
     if a == IDLE_STAY:
         return                              # interception went off meanwhile: MWAIT in non-root
-    vc.nr_exits[EXIT_MONITOR] += 1
+    vc.nr_exits[EXIT_MONITOR] += 1         # its round trip is folded into the MWAIT exit's cost
+    trace_event(s, TR_KVM_EXIT, vc.host_cpu, v, EXIT_MONITOR, 0)
     if a == IDLE_USER:
         vcpu_exit(s, v, EXIT_MWAIT, cost + vm.user_exit_ns)
         vc.nr_mwait_user += 1

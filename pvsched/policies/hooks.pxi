@@ -29,6 +29,8 @@ cdef void vcpu_exit_hooks(Sim* s, s32 v, int reason) noexcept nogil:
         ipi_aware_vcpu_exit(s, v, reason)
     if k.policies & POL_DEFERRED_WORK:
         deferred_work_vcpu_exit(s, v, reason)
+    if k.policies & POL_TRACE:
+        trace_vcpu_exit(s, v, reason)
     if k.py_hooks & HOOK_VCPU_EXIT:
         py_hook(s, HOOK_VCPU_EXIT, k, v, reason, 0)
 
@@ -40,6 +42,8 @@ cdef void vcpu_enter_hooks(Sim* s, s32 v) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_vcpu_enter(s, v)
+    if k.policies & POL_TRACE:
+        trace_vcpu_enter(s, v)
     if k.py_hooks & HOOK_VCPU_ENTER:
         py_hook(s, HOOK_VCPU_ENTER, k, v, 0, 0)
 
@@ -51,6 +55,8 @@ cdef void kick_hooks(Sim* s, s32 v, int cause) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_kick(s, v, cause)
+    if k.policies & POL_TRACE:
+        trace_kick(s, v, cause)
     if k.py_hooks & HOOK_KICK:
         py_hook(s, HOOK_KICK, k, v, cause, 0)
 
@@ -124,7 +130,14 @@ cdef inline void hook_sched_in(Sim* s, s32 v) noexcept nogil:
 
 cdef inline void hook_sched_out(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_SCHED_OUT:
-        py_hook(s, HOOK_SCHED_OUT, vcpu_kern(s, v), v, 0, 0)
+        sched_out_hooks(s, v)
+
+cdef void sched_out_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_TRACE:
+        trace_sched_out(s, v)
+    if k.py_hooks & HOOK_SCHED_OUT:
+        py_hook(s, HOOK_SCHED_OUT, k, v, 0, 0)
 
 cdef inline void hook_vcpu_mode(Sim* s, s32 v, int mode) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_VCPU_MODE:
@@ -136,6 +149,8 @@ cdef void vcpu_mode_hooks(Sim* s, s32 v, int mode) noexcept nogil:
         boost_vcpu_mode(s, v)
     if k.policies & POL_HALTED_PELT:
         halted_pelt_vcpu_mode(s, v, mode)
+    if k.policies & POL_TRACE:
+        trace_vcpu_mode(s, v, mode)
     if k.py_hooks & HOOK_VCPU_MODE:
         py_hook(s, HOOK_VCPU_MODE, k, v, mode, 0)
 
@@ -281,6 +296,8 @@ cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
         h |= halted_pelt_points(s, kk)
     if k.policies & POL_DEFERRED_WORK:
         h |= HOOK_CONTEXT_SWITCH if kk == 0 else DEFERRED_WORK_POINTS
+    if k.policies & POL_TRACE:
+        h |= TRACE_POINTS
     return h
 
 
