@@ -488,3 +488,21 @@ def test_trace_of_the_new_paths_agrees_with_the_engine_and_changes_nothing(scena
     assert "reason UNKNOWN" not in text
     if int(r.vcpus["exits_mwait"].sum()):
         assert "reason MWAIT_INSTRUCTION" in text and "reason MONITOR_INSTRUCTION" in text
+
+
+def test_perfetto_and_plot_show_the_vmm_mode_and_mwait_exits():
+    pb2 = pytest.importorskip("perfetto.protos.perfetto.trace.perfetto_trace_pb2")
+    pytest.importorskip("matplotlib")
+    from pvsched.experiments import seed004
+    from pvsched.plot import vcpu_modes
+    from pvsched.trace import TraceConfig
+    sc = seed004.scenario_dedicated("userspace", duration_ns=20 * MS)
+    sc.trace = TraceConfig(enabled=True)
+    r = Simulation(sc).run()
+    names = set()
+    for p in pb2.Trace.FromString(r.trace.to_perfetto()).packet:    # the Perfetto protos, not our writer
+        if p.HasField("track_event") and p.track_event.name:
+            names.add(p.track_event.name)
+    assert {"vmm", "exit: mwait", "guest"} <= names
+    fig = vcpu_modes(r)
+    assert "vmm" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
