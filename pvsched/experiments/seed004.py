@@ -495,8 +495,8 @@ README_COLUMNS = (("work_done_per_s", "work done/s", "{:.0f}"), ("work_lat_mean_
 
 
 def readme_block(results: Dict[str, List[dict]], checks: Optional[List[dict]] = None) -> str:
-    """The measured table and the claims as README markdown (``tests/test_seed004_experiment.py``
-    checks that the README holds exactly this for the default run)."""
+    """The measured table and the claims as README markdown: README's generated block ``seed004``
+    holds exactly this for the default run (``tests/readme_outputs.py``)."""
     checks = checks if checks is not None else claims(results)
     out = ["| scenario | policy | " + " | ".join(h for _, h, _ in README_COLUMNS) + " |",
            "|---|---|" + "---|" * len(README_COLUMNS)]
