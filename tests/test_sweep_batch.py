@@ -26,7 +26,8 @@ RESET_CASES = ["bench/two_level", "seed000/cyclictest/bounded/busy", "seed000/ob
                "seed002/dedup/2vm/both", "seed002/dedup/2vm/pvsy+ipi", "seed002/dbench/3vm/both/v6.19",
                "example/host_cgroups.toml", "example/overcommit_2vm.toml", "seed001/scopes/tick",
                "seed001/nohz_full/tick", "seed001/mperf/exact", "example/rtapp_pipeline.toml",
-               "example/traced_boost.toml", "tick/host-hz1024-guest-hz24"] + \
+               "example/traced_boost.toml", "tick/host-hz1024-guest-hz24", "seed004/overcommit/threads",
+               "seed004/busy/userspace", "example/vmm_deferred_work.toml"] + \
               [f"random/{i}" for i in range(0, 120, 9)]
 
 
@@ -91,7 +92,7 @@ def _same(a, b) -> bool:
 
 @pytest.mark.parametrize("name", ["example/vm_busy_host.toml", "example/overcommit_2vm.toml",
                                   "seed002/dedup/2vm/both", "seed000/cyclictest/dynamic/busy",
-                                  "seed001/scopes/exact", "example/halted_pelt.toml",
+                                  "seed001/scopes/exact", "example/halted_pelt.toml", "seed004/overcommit/toggle",
                                   "random/5", "random/44", "random/71"])
 def test_stacked_metrics_equal_per_run_metrics(name):
     sc, until = _short(name)
