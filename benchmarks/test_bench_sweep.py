@@ -55,10 +55,13 @@ def _sweep(base, grid, seeds, metrics, workers):
     return df, wall, (_cpu() - c0) / wall          # CPUs the sweep (driver + workers) actually got
 
 
-def _compare(benchmark, name, base, grid, seeds, metrics, rounds):
-    """Interleave 1- and 2-worker sweeps, keep the best of each, print and record."""
+def _compare(benchmark, name, base, grid, seeds, metrics, rounds, warmup=False):
+    """Interleave 1- and 2-worker sweeps, keep the best of each, print and record (``warmup``:
+    one untimed sweep first, so that imports and first-call costs stay out of the timings)."""
     t1s, t2s, par = [], [], []
     one = two = None
+    if warmup:
+        _sweep(base, grid, seeds, metrics, 1)
     for _ in range(rounds):
         one, t, _ = _sweep(base, grid, seeds, metrics, 1)
         t1s.append(t)
@@ -88,7 +91,8 @@ def _compare(benchmark, name, base, grid, seeds, metrics, rounds):
 def test_sweep_tiny_cells(benchmark):
     base = _tiny_base()
     benchmark.pedantic(lambda: _compare(benchmark, "tiny-cell sweep (vm_busy_host.toml, 0.1 s each)", base,
-                                        TINY_GRID, TINY_SEEDS, TINY_METRICS, rounds=2), rounds=1, iterations=1)
+                                        TINY_GRID, TINY_SEEDS, TINY_METRICS, rounds=4, warmup=True),
+                       rounds=1, iterations=1)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs >= 2 cores")
