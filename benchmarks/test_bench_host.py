@@ -6,14 +6,12 @@ lower there). Prints events/s (one event = one pop of the engine queue; the queu
 stale entries) and simulated seconds per wall second. Run:
 ``pytest benchmarks/ --benchmark-only -s``.
 """
+import pytest
+
 from measure import bench_window
 
 
-def test_host_only_64cpu_1024tasks(benchmark):
-    w = bench_window(benchmark, "host", "first", "host-only 64 pCPU / 1024 tasks / 3-level cgroups / HZ=1000")
-    assert w.events > 100_000
-
-
-def test_host_only_64cpu_1024tasks_steady(benchmark):
-    w = bench_window(benchmark, "host", "steady", "host-only 64 pCPU / 1024 tasks / 3-level cgroups / HZ=1000")
+@pytest.mark.parametrize("window", ["first", "steady"])
+def test_host_only_64cpu_1024tasks(benchmark, window):
+    w = bench_window(benchmark, "host", window, "host-only 64 pCPU / 1024 tasks / 3-level cgroups / HZ=1000")
     assert w.events > 100_000
