@@ -17,6 +17,7 @@ from pvsched.structs cimport *
 from pvsched.fair cimport *
 from pvsched.events cimport *
 from pvsched.hist cimport *
+from pvsched.rcu.tree cimport *
 
 cnp.import_array()
 
@@ -30,3 +31,5 @@ include "_pelt_api.pxi"
 include "kernel_api.pxi"
 include "engine.pxi"
 include "yield_api.pxi"
+include "rcu/tree.pxi"
+include "rcu/rcu_api.pxi"
