@@ -18,6 +18,7 @@ from pvsched.fair cimport *
 from pvsched.events cimport *
 from pvsched.hist cimport *
 from pvsched.rcu.tree cimport *
+from pvsched.tick_sched cimport *
 
 cnp.import_array()
 

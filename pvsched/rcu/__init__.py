@@ -167,6 +167,7 @@ from pvsched._core import (  # noqa: F401
     RCU_POLICIES,
     RCU_POLICY_IDS,
     RCU_SKIP_REASONS,
+    TICK_DEP_BITS,
     RcuMachine,
     jiffies_till_force_qs,
     jiffies_to_sched_qs,
@@ -181,10 +182,14 @@ from pvsched._core import py_rcu_seq_done as rcu_seq_done  # noqa: F401
 from pvsched._core import py_rcu_seq_snap as rcu_seq_snap  # noqa: F401
 from pvsched._core import py_time_after as time_after  # noqa: F401
 from pvsched._core import py_time_before as time_before  # noqa: F401
+from pvsched._core import py_can_stop_full_tick as can_stop_full_tick  # noqa: F401
+from pvsched._core import py_sched_can_stop_tick as sched_can_stop_tick  # noqa: F401
+from pvsched._core import py_tick_timer_in_next_period as tick_timer_in_next_period  # noqa: F401
 
 __all__ = [
     "RcuMachine", "rcu_pending", "rcu_nohz_full_cpu", "policy_skip", "policy_hook", "rcu_seq_snap",
     "rcu_seq_done", "time_before", "time_after", "msecs_to_jiffies", "initial_jiffies",
     "jiffies_till_force_qs", "jiffies_to_sched_qs", "RCU_POLICIES", "RCU_POLICY_IDS", "RCU_PENDING_RULES",
     "RCU_SKIP_REASONS", "RCU_CAUSES", "RCU_HOOKS", "RCU_INVARIANTS", "CT_STATES",
+    "sched_can_stop_tick", "can_stop_full_tick", "tick_timer_in_next_period", "TICK_DEP_BITS",
 ]

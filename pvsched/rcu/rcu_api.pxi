@@ -562,3 +562,51 @@ cdef class RcuMachine:
         """Invariant violations seen so far (kind name -> seen) and their count."""
         return {name: bool(self.r.violation_kind >> k & 1) for k, name in enumerate(RCU_INVARIANTS)} | {
             "count": self.r.violations}
+
+
+# ------------------------------------------------------------------------------ nohz_full tick
+TICK_DEP_BITS = {"posix_timer": TICK_DEP_BIT_POSIX_TIMER, "perf_events": TICK_DEP_BIT_PERF_EVENTS,
+                 "sched": TICK_DEP_BIT_SCHED, "clock_unstable": TICK_DEP_BIT_CLOCK_UNSTABLE,
+                 "rcu": TICK_DEP_BIT_RCU, "rcu_exp": TICK_DEP_BIT_RCU_EXP}
+
+
+def py_sched_can_stop_tick(*, unsigned int dl=0, unsigned int rt=0, unsigned int rr=0, unsigned int fair=0):
+    """``sched_can_stop_tick()``: may a nohz_full CPU with these runnable tasks stop its tick?
+    ``rt`` counts every RT task (FIFO and RR), ``rr`` the SCHED_RR ones, ``fair`` the fair
+    class's h_nr_queued.
+
+    >>> py_sched_can_stop_tick(fair=1), py_sched_can_stop_tick(fair=2), py_sched_can_stop_tick(rt=2, fair=3)
+    (True, False, True)
+    >>> py_sched_can_stop_tick(rt=2, rr=2), py_sched_can_stop_tick(dl=1)
+    (False, False)
+    """
+    if rr > rt:
+        raise ValueError(f"rr={rr} exceeds rt={rt}")
+    return bool(sched_can_stop_tick(dl, rt, rr, fair))
+
+
+def py_can_stop_full_tick(deps=(), bint sched_ok=True):
+    """``can_stop_full_tick()``: no tick dependency (names of ``TICK_DEP_BITS``) and the
+    scheduler agrees.
+
+    >>> py_can_stop_full_tick(), py_can_stop_full_tick(["rcu"])
+    (True, False)
+    """
+    cdef unsigned int mask = 0
+    for d in deps:
+        if d not in TICK_DEP_BITS:
+            raise ValueError(f"tick dependency {d!r} unknown; known: {sorted(TICK_DEP_BITS)}")
+        mask |= 1u << TICK_DEP_BITS[d]
+    return bool(can_stop_full_tick(mask, sched_ok))
+
+
+def py_tick_timer_in_next_period(long long next_timer_ns, long long last_jiffies_update_ns, long long tick_ns):
+    """``tick_nohz_next_event()``'s rule: a timer due within one tick period of the last jiffies
+    update keeps a running tick running (-1: no timer).
+
+    >>> py_tick_timer_in_next_period(1_800_000, 1_000_000, 1_000_000)
+    True
+    >>> py_tick_timer_in_next_period(2_000_001, 1_000_000, 1_000_000), py_tick_timer_in_next_period(-1, 0, 1)
+    (False, False)
+    """
+    return bool(tick_timer_in_next_period(next_timer_ns, last_jiffies_update_ns, tick_ns))
