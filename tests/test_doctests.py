@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
-           "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000", "pvsched.rcu",
+           "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000", "pvsched.rcu", "pvsched.rcu.config",
            "pvsched._core"]
 
 

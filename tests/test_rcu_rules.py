@@ -501,3 +501,33 @@ def test_qs_on_exit_notes_a_qs_only_without_context_tracking():
         assert m.rdp(1)["cpu_no_qs"]
         m.guest_exit(1, 10)
         assert m.rdp(1)["cpu_no_qs"] == bool(nohz)  # rcu_virt_note_context_switch() at exit
+
+
+# ------------------------------------------------------------------------------------------
+# configuration (validated where the mistake is made, naming the field)
+# ------------------------------------------------------------------------------------------
+def test_rcu_config_validation_names_the_field():
+    from pvsched import ScenarioError
+    from pvsched.rcu.config import RcuConfig, validate_nohz_full
+    RcuConfig().validate()
+    bad = [(dict(guest_policy="bogus"), "host.rcu.guest_policy"), (dict(window_jiffies=-1), "host.rcu.window_jiffies"),
+           (dict(kthread_prio=0), "host.rcu.kthread_prio"), (dict(tick_dependency="always"), "host.rcu.tick_dependency"),
+           (dict(normal_wake_from_gp=1), "host.rcu.normal_wake_from_gp"), (dict(horizon_us=0), "host.rcu.horizon_us"),
+           (dict(patience_ms=1.5), "host.rcu.patience_ms")]
+    for kw, path in bad:
+        with pytest.raises(ScenarioError) as e:
+            RcuConfig(**kw).validate()
+        assert e.value.path == path
+    for val, path in [([4], "host.nohz_full[0]"), ([1, 1], "host.nohz_full[1]"), ([0, 1, 2, 3], "host.nohz_full"),
+                      ("1,2", "host.nohz_full")]:
+        with pytest.raises(ScenarioError) as e:
+            validate_nohz_full("host.nohz_full", val, 4)
+        assert e.value.path == path
+
+
+def test_rcu_config_feeds_the_c_unit():
+    from pvsched.rcu.config import RcuConfig
+    cfg = RcuConfig(guest_policy="patience", patience_ms=1000, jiffies_till_first_fqs=5, horizon_us=2000)
+    m = RcuMachine(ncpu=4, nohz_full=[1, 2, 3], hz=250, **cfg.engine_dict(hz=250, ncpu=4, nohz_full=[1, 2, 3]))
+    p = m.params
+    assert (p["policy"], p["patience"], p["jiffies_till_first_fqs"], p["horizon_ns"]) == ("patience", 250, 5, 2_000_000)
