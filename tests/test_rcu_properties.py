@@ -9,6 +9,10 @@ from hypothesis import strategies as st
 from pvsched.rcu import RCU_POLICIES, RcuMachine
 
 MS = 1_000_000
+# op: (from state, to state, RcuMachine method)
+MOVES = {"guest": ("kernel", "guest", "guest_enter"), "exit": ("guest", "kernel", "guest_exit"),
+         "idle": ("kernel", "idle", "idle_enter"), "unidle": ("idle", "kernel", "idle_exit"),
+         "user": ("kernel", "user", "user_enter"), "unuser": ("user", "kernel", "user_exit")}
 OPS = ("guest", "exit", "exit_irq_tick", "idle", "unidle", "user", "unuser", "load", "put",
        "sched_out", "sched_in", "switch", "tick", "rcuc", "sync", "hk_tick", "irq")
 
@@ -32,29 +36,14 @@ def drive(m, steps, hz):
         t += dt
         m.advance(t)
         s = state[cpu]
-        if op == "guest" and s == "kernel":
-            m.guest_enter(cpu, t)
-            state[cpu] = "guest"
-        elif op == "exit" and s == "guest":
-            m.guest_exit(cpu, t)
-            state[cpu] = "kernel"
+        if op in MOVES and s == MOVES[op][0]:
+            getattr(m, MOVES[op][2])(cpu, t)
+            state[cpu] = MOVES[op][1]
         elif op == "exit_irq_tick" and s == "guest":
             m.guest_exit(cpu, t, irq=True)
             m.irq_enter_check_tick(cpu)
             m.tick(cpu, t, preemptible=False, cause="guest_tick")
             m.guest_timing_exit(cpu)
-            state[cpu] = "kernel"
-        elif op == "idle" and s == "kernel":
-            m.idle_enter(cpu, t)
-            state[cpu] = "idle"
-        elif op == "unidle" and s == "idle":
-            m.idle_exit(cpu, t)
-            state[cpu] = "kernel"
-        elif op == "user" and s == "kernel":
-            m.user_enter(cpu, t)
-            state[cpu] = "user"
-        elif op == "unuser" and s == "user":
-            m.user_exit(cpu, t)
             state[cpu] = "kernel"
         elif op == "load" and s == "kernel":
             m.vcpu_load(cpu, dt % 2 == 0)
