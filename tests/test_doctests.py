@@ -5,8 +5,10 @@ import importlib
 import pytest
 
 MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
-           "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000", "pvsched.rcu", "pvsched.rcu.config",
-           "pvsched._core"]
+           "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
+           "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
+           "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
+           "pvsched.rcu", "pvsched.rcu.config", "pvsched.policies.rcu_guest"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -508,15 +508,19 @@ def test_qs_on_exit_notes_a_qs_only_without_context_tracking():
 # ------------------------------------------------------------------------------------------
 def test_rcu_config_validation_names_the_field():
     from pvsched import ScenarioError
+    from pvsched.policies.rcu_guest import RcuGuestPolicy
     from pvsched.rcu.config import RcuConfig, validate_nohz_full
     RcuConfig().validate()
-    bad = [(dict(guest_policy="bogus"), "host.rcu.guest_policy"), (dict(window_jiffies=-1), "host.rcu.window_jiffies"),
-           (dict(kthread_prio=0), "host.rcu.kthread_prio"), (dict(tick_dependency="always"), "host.rcu.tick_dependency"),
-           (dict(normal_wake_from_gp=1), "host.rcu.normal_wake_from_gp"), (dict(horizon_us=0), "host.rcu.horizon_us"),
-           (dict(patience_ms=1.5), "host.rcu.patience_ms")]
-    for kw, path in bad:
+    RcuGuestPolicy().validate()
+    bad = [(RcuGuestPolicy(mode="bogus"), "host.rcu_guest_policy.mode"),
+           (RcuGuestPolicy(window_jiffies=-1), "host.rcu_guest_policy.window_jiffies"),
+           (RcuGuestPolicy(patience_ms=1.5), "host.rcu_guest_policy.patience_ms"),
+           (RcuConfig(kthread_prio=0), "host.rcu.kthread_prio"), (RcuConfig(tick_dependency="always"), "host.rcu.tick_dependency"),
+           (RcuConfig(normal_wake_from_gp=1), "host.rcu.normal_wake_from_gp"), (RcuConfig(horizon_us=0), "host.rcu.horizon_us"),
+           (RcuConfig(jiffies_till_first_fqs=-2), "host.rcu.jiffies_till_first_fqs")]
+    for obj, path in bad:
         with pytest.raises(ScenarioError) as e:
-            RcuConfig(**kw).validate()
+            obj.validate()
         assert e.value.path == path
     for val, path in [([4], "host.nohz_full[0]"), ([1, 1], "host.nohz_full[1]"), ([0, 1, 2, 3], "host.nohz_full"),
                       ("1,2", "host.nohz_full")]:
@@ -526,8 +530,10 @@ def test_rcu_config_validation_names_the_field():
 
 
 def test_rcu_config_feeds_the_c_unit():
+    from pvsched.policies.rcu_guest import RcuGuestPolicy
     from pvsched.rcu.config import RcuConfig
-    cfg = RcuConfig(guest_policy="patience", patience_ms=1000, jiffies_till_first_fqs=5, horizon_us=2000)
-    m = RcuMachine(ncpu=4, nohz_full=[1, 2, 3], hz=250, **cfg.engine_dict(hz=250, ncpu=4, nohz_full=[1, 2, 3]))
+    kw = dict(RcuGuestPolicy("patience", patience_ms=1000).engine_dict(),
+              **RcuConfig(jiffies_till_first_fqs=5, horizon_us=2000).engine_dict())
+    m = RcuMachine(ncpu=4, nohz_full=[1, 2, 3], hz=250, **kw)
     p = m.params
     assert (p["policy"], p["patience"], p["jiffies_till_first_fqs"], p["horizon_ns"]) == ("patience", 250, 5, 2_000_000)

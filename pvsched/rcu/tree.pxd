@@ -1,5 +1,5 @@
 # Tree RCU as seen from one tick of one CPU (kernel/rcu/tree.c, tree_plugin.h, rcu.h),
-# context tracking (kernel/context_tracking.c) and the seed-003 skip policies.
+# context tracking (kernel/context_tracking.c) and the guest policies' skip clause.
 #
 # The data are the kernel's, reduced to what a nohz_full host running guests exercises:
 # per-CPU rcu_data (gp_seq snapshot, core_needs_qs / cpu_no_qs, the FQS snapshot of the
@@ -10,9 +10,11 @@
 # PREEMPT_RCU (PREEMPT_RT host), rcu_nocbs on every nohz_full CPU.
 #
 # Everything here is a pure rule on these structs: noexcept nogil, no allocation. The grace-period
-# machinery that mutates several CPUs at once lives in tree.pxi.
+# machinery lives in tree.pxi, context tracking in context_tracking.pxi. The skip policies
+# (policies/rcu_guest.pxd) hand rcu_pending() their disjunct as `pred`.
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t
-from pvsched.calc cimport u64, s64, u32, s32
+from pvsched.sched.calc cimport u64, s64, u32, s32
+from pvsched.policies.rcu_guest cimport rcu_guest_cpu
 
 ctypedef uint8_t u8
 
@@ -36,19 +38,6 @@ cdef enum:
     CT_IDLE = 1
     CT_USER = 2
     CT_GUEST = 3
-
-# The seed-003 policies: the extra disjunct of rcu_pending()'s nohz_full skip clause.
-cdef enum:
-    RCUP_VANILLA = 0        # P0: mainline (user || idle only)
-    RCUP_LAST_EXIT = 1      # P1: jiffies < last_guest_exit + W (RFC v1)
-    RCUP_LAST_EXIT_RESET = 2    # P1': as P1, reset to 0 at vcpu_load / vcpu_put
-    RCUP_LAST_EXIT_SCHED = 3    # P1'': as P1', also reset at kvm_sched_out
-    RCUP_RUN_LOOP = 4       # P2a: in_guest_run_loop, set/cleared at vcpu_load/put with wants_to_run
-    RCUP_RUN_LOOP_SCHED = 5     # P2: as P2a, also cleared at kvm_sched_out, set at kvm_sched_in
-    RCUP_PATIENCE = 6       # X1: GP younger than nohz_full_patience_delay (mainline v6.11+)
-    RCUP_PF_VCPU = 7        # X2: current->flags & PF_VCPU
-    RCUP_QS_ON_EXIT = 8     # X3: no skip clause; guest exit notes a QS (non-context-tracking CPUs)
-    RCUP_N = 9
 
 # rcu_pending(): which rule decided (in the kernel's order).
 cdef enum:
@@ -77,7 +66,7 @@ cdef enum:
     RC_NEW_CPU = 3          # ... on a pCPU where the vCPU has not entered the guest since it arrived
     RC_USER_EXIT = 4        # between vcpu_put and the return to userspace
     RC_USER = 5             # the vCPU thread in userspace (QEMU)
-    RC_HLT_RACE = 6         # the idle task before ct_cpuidle_enter() after an HLT block
+    RC_HLT_RACE = 6         # the idle task before ct_cpuidle_enter() after an HLT block (the HLT race)
     RC_HLT = 7              # idle, the vCPU that ran here blocked in HLT
     RC_PREEMPTED = 8        # another task runs while the vCPU that ran here is preempted here
     RC_MIGRATED = 9         # the vCPU that ran here now belongs to another pCPU
@@ -102,13 +91,10 @@ cdef struct rcu_params_t:
     s64 tick_ns
     s32 hz
     s32 gp_cpu              # housekeeping CPU the GP kthread is bound to
-    u8 policy
     u8 use_softirq          # rcutree.use_softirq (false on PREEMPT_RT: rcuc kthreads)
     u8 wake_from_gp         # rcutree.rcu_normal_wake_from_gp
     u64 jiffies_base        # jiffies at t = 0 (INITIAL_JIFFIES + uptime)
     u64 nohz_timeout_j      # rcu_nohz_full_cpu() GP-age limit (kernel: HZ)
-    u64 window_j            # P1 window W
-    u64 patience_j          # X1 nohz_full_patience_delay_jiffies
     u64 first_fqs_j         # jiffies_till_first_fqs
     u64 next_fqs_j          # jiffies_till_next_fqs
     u64 jtsq                # jiffies_to_sched_qs
@@ -116,14 +102,14 @@ cdef struct rcu_params_t:
     s64 horizon_ns          # predicate-accuracy horizon H
 
 cdef struct ct_cpu_t:
-    # struct context_tracking plus the per-CPU variables the policies add.
+    # struct context_tracking, plus what the guest policies keep per CPU (policies/rcu_guest.pxd).
     u64 watching            # rcu_watching counter: odd = RCU watching, even = in an EQS
     u8 state                # CT_*
     u8 active               # context tracking on this CPU (nohz_full): user and guest are EQS
-    u8 in_guest_run_loop    # P2 / P2a
-    u8 pf_vcpu              # X2: PF_VCPU on the current task
+    u8 pf_vcpu              # PF_VCPU on the current task: guest entry to after the exit's IRQ
     u8 wants_to_run         # vcpu->wants_to_run of the vCPU loaded here (inside KVM_RUN)
-    u64 last_guest_exit     # P1: kvm_last_guest_exit (jiffies)
+    u8 skip_pred            # the guest policy's disjunct for the tick in progress
+    rcu_guest_cpu pol
 
 cdef struct rcu_data_t:
     u64 gp_seq              # rdp->gp_seq: last GP state this CPU noted
@@ -302,23 +288,11 @@ cdef inline bint rcu_nohz_full_cpu(rcu_params_t* p, rcu_state_t* rs, rcu_data_t*
     # tree_plugin.h: nohz_full CPU and (no GP, or the GP is younger than HZ jiffies).
     return rdp.nohz_full and (not rcu_gp_in_progress(rs) or time_before(j, rs.gp_start + p.nohz_timeout_j))
 
-cdef inline bint rcu_policy_disjunct(rcu_params_t* p, rcu_state_t* rs, ct_cpu_t* ct, u64 j) noexcept nogil:
-    # The extra disjunct each policy adds to (user || rcu_is_cpu_rrupt_from_idle() || ...).
-    cdef u8 pol = p.policy
-    if pol == RCUP_LAST_EXIT or pol == RCUP_LAST_EXIT_RESET or pol == RCUP_LAST_EXIT_SCHED:
-        return time_before(j, ct.last_guest_exit + p.window_j)
-    if pol == RCUP_RUN_LOOP or pol == RCUP_RUN_LOOP_SCHED:
-        return ct.in_guest_run_loop != 0
-    if pol == RCUP_PATIENCE:
-        return rcu_gp_in_progress(rs) and time_before(j, rs.gp_start + p.patience_j)
-    if pol == RCUP_PF_VCPU:
-        return ct.pf_vcpu != 0
-    return False
-
-cdef inline int rcu_skip_reason(rcu_params_t* p, rcu_state_t* rs, rcu_data_t* rdp, ct_cpu_t* ct,
-                                bint user, bint from_idle, u64 j) noexcept nogil:
-    # The nohz_full shortcut: SK_NONE when it does not apply, else the first true disjunct.
-    if not (user or from_idle or rcu_policy_disjunct(p, rs, ct, j)):
+cdef inline int rcu_skip_reason(rcu_params_t* p, rcu_state_t* rs, rcu_data_t* rdp, bint user, bint from_idle,
+                                bint pred, u64 j) noexcept nogil:
+    # The nohz_full shortcut: SK_NONE when it does not apply, else the first true disjunct
+    # (`pred`: the guest policy's own disjunct).
+    if not (user or from_idle or pred):
         return SK_NONE
     if not rcu_nohz_full_cpu(p, rs, rdp, j):
         return SK_NONE
@@ -328,12 +302,12 @@ cdef inline int rcu_skip_reason(rcu_params_t* p, rcu_state_t* rs, rcu_data_t* rd
         return SK_IDLE
     return SK_POLICY
 
-cdef inline int rcu_pending_rule(rcu_params_t* p, rcu_state_t* rs, rcu_data_t* rdp, ct_cpu_t* ct,
-                                 bint user, bint from_idle, u64 j, bint cbs_ready, bint cbs_need_gp) noexcept nogil:
+cdef inline int rcu_pending_rule(rcu_params_t* p, rcu_state_t* rs, rcu_data_t* rdp, bint user, bint from_idle,
+                                 bint pred, u64 j, bint cbs_ready, bint cbs_need_gp) noexcept nogil:
     # rcu_pending() after check_cpu_stall(), in the kernel's order; returns the deciding RP_*.
     # The deferred NOCB wakeup (rule 1) belongs to the rcuo kthreads, which are not modelled.
     cdef bint gp = rcu_gp_in_progress(rs)
-    if rcu_skip_reason(p, rs, rdp, ct, user, from_idle, j) != SK_NONE:
+    if rcu_skip_reason(p, rs, rdp, user, from_idle, pred, j) != SK_NONE:
         return RP_SKIP
     if rdp.core_needs_qs and not rdp.cpu_no_qs and gp:
         return RP_NEEDS_QS
@@ -363,37 +337,6 @@ cdef inline bint ct_state_is_eqs(ct_cpu_t* ct, u8 state) noexcept nogil:
 cdef inline void rcu_qs(rcu_data_t* rdp) noexcept nogil:
     # tree_plugin.h rcu_qs(): a local quiescent state, to be reported later by rcu_core().
     rdp.cpu_no_qs = 0
-
-# ------------------------------------------------------------------------------ policy hooks
-# Each hook is the state update the policy makes at that point of KVM's run loop; vanilla KVM
-# makes none. The caller passes the jiffies value the kernel would read.
-cdef inline void policy_guest_exit(rcu_params_t* p, ct_cpu_t* ct, u64 j) noexcept nogil:
-    # guest_context_exit_irqoff(): P1 family records the exit time.
-    if p.policy == RCUP_LAST_EXIT or p.policy == RCUP_LAST_EXIT_RESET or p.policy == RCUP_LAST_EXIT_SCHED:
-        ct.last_guest_exit = j
-
-cdef inline void policy_vcpu_load(rcu_params_t* p, ct_cpu_t* ct, bint wants_to_run) noexcept nogil:
-    if p.policy == RCUP_LAST_EXIT_RESET or p.policy == RCUP_LAST_EXIT_SCHED:
-        ct.last_guest_exit = 0
-    elif (p.policy == RCUP_RUN_LOOP or p.policy == RCUP_RUN_LOOP_SCHED) and wants_to_run:
-        ct.in_guest_run_loop = 1
-
-cdef inline void policy_vcpu_put(rcu_params_t* p, ct_cpu_t* ct, bint wants_to_run) noexcept nogil:
-    if p.policy == RCUP_LAST_EXIT_RESET or p.policy == RCUP_LAST_EXIT_SCHED:
-        ct.last_guest_exit = 0
-    elif (p.policy == RCUP_RUN_LOOP or p.policy == RCUP_RUN_LOOP_SCHED) and wants_to_run:
-        ct.in_guest_run_loop = 0
-
-cdef inline void policy_sched_out(rcu_params_t* p, ct_cpu_t* ct, bint wants_to_run) noexcept nogil:
-    # kvm_sched_out(): preemption, yield or blocking (HLT) of a loaded vCPU.
-    if p.policy == RCUP_LAST_EXIT_SCHED:
-        ct.last_guest_exit = 0
-    elif p.policy == RCUP_RUN_LOOP_SCHED and wants_to_run:
-        ct.in_guest_run_loop = 0
-
-cdef inline void policy_sched_in(rcu_params_t* p, ct_cpu_t* ct, bint wants_to_run) noexcept nogil:
-    if p.policy == RCUP_RUN_LOOP_SCHED and wants_to_run:
-        ct.in_guest_run_loop = 1
 
 # ------------------------------------------------------------------------------ the whole unit
 cdef struct rcu_sim_t:

@@ -1,8 +1,8 @@
 # Tree RCU grace-period machinery (kernel/rcu/tree.c, Linux v6.15): the GP kthread (rcu_gp_init,
 # the FQS loop with its first/next scans over rcu_watching snapshots, rcu_gp_cleanup), quiescent-
-# state reports, rcu_sched_clock_irq() with rcu_pending(), rcu_core() as rcuc/N runs it, context
-# tracking (EQS entry/exit per CPU), synchronize_rcu() callers, the forced-tick / resched_cpu()
-# escalation and stall warnings. Everything acts on one rcu_sim_t (tree.pxd) and is noexcept
+# state reports, rcu_sched_clock_irq() with rcu_pending(), rcu_core() as rcuc/N runs it,
+# synchronize_rcu() callers, the forced-tick / resched_cpu() escalation and stall warnings
+# (context tracking: context_tracking.pxi; predicate accounting: accuracy.pxi). Everything acts on one rcu_sim_t (tree.pxd) and is noexcept
 # nogil; the caller (the engine, or pvsched.rcu.RcuMachine) owns time and tasks and acts on the
 # returned flags (wake rcuc/N, resched, restart the tick).
 #
@@ -77,95 +77,6 @@ cdef inline void rcu_truth_qs(rcu_sim_t* r, s32 cpu) noexcept nogil:
     # A quiescent state happened on this CPU now (ground truth, not the reporting machinery).
     if rcu_gp_in_progress(&r.rs):
         r.rdp[cpu].qs_seen_gp = r.rs.gp_seq
-
-# ------------------------------------------------------------------------------ predicate outcomes
-cdef void rcu_obs_finalize(rcu_sim_t* r, s32 cpu, rcu_obs_t* o, bint guest) noexcept nogil:
-    cdef rcu_cpu_stats_t* st = &r.st[cpu]
-    cdef int c = o.cause
-    if o.pred:
-        if guest:
-            st.tp += 1
-        else:
-            st.fp[c] += 1
-            st.fp_open[c] += 1
-            st.fp_open_t[c] += o.t
-    else:
-        if guest:
-            st.fn[c] += 1
-        else:
-            st.tn += 1
-    if o.skipped and not o.eqs and not guest:
-        st.held[c] += 1
-    if o.woke and (o.eqs or guest):
-        st.needless[c] += 1
-
-cdef void rcu_obs_age(rcu_sim_t* r, s32 cpu, s64 now) noexcept nogil:
-    # Ticks older than the horizon saw no guest entry in time.
-    cdef rcu_obs_t* o
-    while r.obs_n[cpu] > 0:
-        o = &r.obs[<s64>cpu * r.obs_cap + r.obs_head[cpu]]
-        if o.t >= now - r.p.horizon_ns:
-            break
-        rcu_obs_finalize(r, cpu, o, False)
-        r.obs_head[cpu] = (r.obs_head[cpu] + 1) % r.obs_cap
-        r.obs_n[cpu] -= 1
-
-cdef void rcu_obs_push(rcu_sim_t* r, s32 cpu, s64 now, int cause, bint pred, bint skipped, bint woke) noexcept nogil:
-    cdef rcu_obs_t* o
-    cdef s32 k
-    rcu_obs_age(r, cpu, now)
-    if r.obs_n[cpu] == r.obs_cap:
-        rcu_obs_finalize(r, cpu, &r.obs[<s64>cpu * r.obs_cap + r.obs_head[cpu]], False)
-        r.obs_head[cpu] = (r.obs_head[cpu] + 1) % r.obs_cap
-        r.obs_n[cpu] -= 1
-        r.st[cpu].obs_overflow += 1
-    k = (r.obs_head[cpu] + r.obs_n[cpu]) % r.obs_cap
-    o = &r.obs[<s64>cpu * r.obs_cap + k]
-    o.t = now
-    o.cause = <u8>cause
-    o.pred = pred
-    o.skipped = skipped
-    o.woke = woke
-    o.eqs = 0
-    r.obs_n[cpu] += 1
-
-cdef void rcu_obs_eqs(rcu_sim_t* r, s32 cpu, s64 now, bint guest) noexcept nogil:
-    # The CPU entered an EQS (guest entry resolves every pending tick).
-    cdef s32 i, k
-    cdef rcu_obs_t* o
-    cdef rcu_cpu_stats_t* st = &r.st[cpu]
-    rcu_obs_age(r, cpu, now)
-    if guest:
-        for i in range(r.obs_n[cpu]):
-            k = (r.obs_head[cpu] + i) % r.obs_cap
-            rcu_obs_finalize(r, cpu, &r.obs[<s64>cpu * r.obs_cap + k], True)
-        r.obs_n[cpu] = 0
-        for i in range(RC_N):
-            if st.fp_open[i]:
-                st.fp_ns[i] += <s64>st.fp_open[i] * now - st.fp_open_t[i]
-                st.fp_open[i] = 0
-                st.fp_open_t[i] = 0
-    else:
-        for i in range(r.obs_n[cpu]):
-            k = (r.obs_head[cpu] + i) % r.obs_cap
-            o = &r.obs[<s64>cpu * r.obs_cap + k]
-            o.eqs = 1
-
-cdef void rcu_obs_flush(rcu_sim_t* r, s64 now) noexcept nogil:
-    # End of a run: pending ticks resolve as "no guest entry"; open FP time closes at now.
-    cdef s32 cpu, i
-    cdef rcu_cpu_stats_t* st
-    for cpu in range(r.ncpu):
-        while r.obs_n[cpu] > 0:
-            rcu_obs_finalize(r, cpu, &r.obs[<s64>cpu * r.obs_cap + r.obs_head[cpu]], False)
-            r.obs_head[cpu] = (r.obs_head[cpu] + 1) % r.obs_cap
-            r.obs_n[cpu] -= 1
-        st = &r.st[cpu]
-        for i in range(RC_N):
-            if st.fp_open[i]:
-                st.fp_ns[i] += <s64>st.fp_open[i] * now - st.fp_open_t[i]
-                st.fp_open[i] = 0
-                st.fp_open_t[i] = 0
 
 # ------------------------------------------------------------------------------ callbacks (synchronize_rcu)
 cdef bint rcu_start_this_gp(rcu_sim_t* r, u64 req) noexcept nogil:
@@ -379,81 +290,6 @@ cdef int rcu_invoke_core(rcu_sim_t* r, s32 cpu, bint rcuc_current, bint idle_cur
         return 1
     return 0
 
-# ------------------------------------------------------------------------------ context tracking
-cdef void rcu_eqs_enter(rcu_sim_t* r, s32 cpu, u8 state, s64 now) noexcept nogil:
-    # ct_kernel_exit(): the CPU stops being watched (idle; user and guest when tracking is on).
-    cdef ct_cpu_t* ct = &r.ct[cpu]
-    ct.state = state
-    if ct_state_is_eqs(ct, state) and not ct_in_eqs(ct):
-        ct.watching += 1
-        rcu_truth_qs(r, cpu)
-        if r.rdp[cpu].nohz_full:
-            rcu_obs_eqs(r, cpu, now, state == CT_GUEST)
-
-cdef void rcu_eqs_exit(rcu_sim_t* r, s32 cpu, s64 now) noexcept nogil:
-    cdef ct_cpu_t* ct = &r.ct[cpu]
-    if ct_in_eqs(ct):
-        ct.watching += 1
-        rcu_truth_qs(r, cpu)
-    ct.state = CT_KERNEL
-
-cdef void rcu_note_context_switch(rcu_sim_t* r, s32 cpu) noexcept nogil:
-    # __schedule() -> rcu_note_context_switch(): a quiescent state (no readers are modelled).
-    rcu_qs(&r.rdp[cpu])
-    rcu_truth_qs(r, cpu)
-
-cdef void rcu_guest_enter(rcu_sim_t* r, s32 cpu, s64 now) noexcept nogil:
-    # guest_timing_enter_irqoff() + guest_context_enter_irqoff(): an EQS where context tracking
-    # runs, otherwise rcu_virt_note_context_switch().
-    cdef ct_cpu_t* ct = &r.ct[cpu]
-    ct.pf_vcpu = 1
-    if ct.active:
-        rcu_eqs_enter(r, cpu, CT_GUEST, now)
-    else:
-        ct.state = CT_GUEST
-        rcu_note_context_switch(r, cpu)
-        if r.rdp[cpu].nohz_full:
-            rcu_obs_eqs(r, cpu, now, True)
-
-cdef void rcu_guest_exit(rcu_sim_t* r, s32 cpu, s64 now) noexcept nogil:
-    # guest_context_exit_irqoff(); PF_VCPU stays set until rcu_guest_timing_exit().
-    cdef ct_cpu_t* ct = &r.ct[cpu]
-    if ct.active:
-        rcu_eqs_exit(r, cpu, now)
-    else:
-        ct.state = CT_KERNEL
-        if r.p.policy == RCUP_QS_ON_EXIT:
-            rcu_note_context_switch(r, cpu)     # rcu_virt_note_context_switch() at exit (X3)
-    policy_guest_exit(&r.p, ct, jiffies_at(&r.p, now))
-
-cdef inline void rcu_guest_timing_exit(rcu_sim_t* r, s32 cpu) noexcept nogil:
-    r.ct[cpu].pf_vcpu = 0
-
-cdef void rcu_vcpu_load(rcu_sim_t* r, s32 cpu, bint wants_to_run) noexcept nogil:
-    r.ct[cpu].wants_to_run = wants_to_run
-    policy_vcpu_load(&r.p, &r.ct[cpu], wants_to_run)
-
-cdef void rcu_vcpu_put(rcu_sim_t* r, s32 cpu) noexcept nogil:
-    policy_vcpu_put(&r.p, &r.ct[cpu], r.ct[cpu].wants_to_run)
-    r.ct[cpu].wants_to_run = 0
-
-cdef void rcu_kvm_sched_out(rcu_sim_t* r, s32 cpu) noexcept nogil:
-    policy_sched_out(&r.p, &r.ct[cpu], r.ct[cpu].wants_to_run)
-
-cdef void rcu_kvm_sched_in(rcu_sim_t* r, s32 cpu, bint wants_to_run) noexcept nogil:
-    r.ct[cpu].wants_to_run = wants_to_run
-    policy_sched_in(&r.p, &r.ct[cpu], wants_to_run)
-
-cdef bint rcu_irq_enter_check_tick(rcu_sim_t* r, s32 cpu) noexcept nogil:
-    # __rcu_irq_enter_check_tick(): an interrupt while RCU is watching on a nohz_full CPU that
-    # owes an urgent QS turns its tick on (TICK_DEP_BIT_RCU). True when it was just set.
-    cdef rcu_data_t* rdp = &r.rdp[cpu]
-    if not rdp.nohz_full or not rdp.urgent_qs or rdp.forced_tick:
-        return False
-    rdp.forced_tick = 1
-    r.st[cpu].forced_ticks += 1
-    return True
-
 # ------------------------------------------------------------------------------ the tick
 cdef bint rcu_check_cpu_stall(rcu_sim_t* r, s32 cpu, u64 j) noexcept nogil:
     # check_cpu_stall(): self-detected when this CPU still owes its QS, else after RAT_DELAY.
@@ -473,11 +309,12 @@ cdef bint rcu_check_cpu_stall(rcu_sim_t* r, s32 cpu, u64 j) noexcept nogil:
     return True
 
 cdef int rcu_sched_clock_irq(rcu_sim_t* r, s32 cpu, s64 now, bint user, bint from_idle, bint preemptible,
-                             int cause, bint rcuc_current) noexcept nogil:
+                             bint pred, int cause, bint rcuc_current) noexcept nogil:
     # The RCU part of a scheduling-clock interrupt on `cpu` (update_process_times). `user`: the
     # tick interrupted user mode; `from_idle`: rcu_is_cpu_rrupt_from_idle(); `preemptible`: the
-    # interrupted context had preemption and softirqs enabled (PREEMPT_RCU notes rcu_qs() then).
-    # A tick that hit guest mode must be preceded by rcu_guest_exit(). Returns TK_* flags.
+    # interrupted context had preemption and softirqs enabled (PREEMPT_RCU notes rcu_qs() then);
+    # `pred`: the guest policy's disjunct (policies/rcu_guest). A tick that hit guest mode must be
+    # preceded by rcu_guest_exit(). Returns TK_* flags.
     cdef rcu_data_t* rdp = &r.rdp[cpu]
     cdef ct_cpu_t* ct = &r.ct[cpu]
     cdef rcu_cpu_stats_t* st = &r.st[cpu]
@@ -486,7 +323,6 @@ cdef int rcu_sched_clock_irq(rcu_sim_t* r, s32 cpu, s64 now, bint user, bint fro
     cdef int flags = 0
     cdef int rule
     cdef int why = SK_NONE
-    cdef bint pred = False
     cdef bint gp, woke = False
     cdef bint ready = False, need_gp = False
     if ct_in_eqs(ct):
@@ -508,14 +344,13 @@ cdef int rcu_sched_clock_irq(rcu_sim_t* r, s32 cpu, s64 now, bint user, bint fro
     if not rdp.offloaded and rdp.cb_head >= 0:
         ready = rcu_cbs_ready(r, cpu)
         need_gp = rcu_cbs_unassigned(r, cpu)
-    rule = rcu_pending_rule(&r.p, rs, rdp, ct, user, from_idle, j, ready, need_gp)
+    rule = rcu_pending_rule(&r.p, rs, rdp, user, from_idle, pred, j, ready, need_gp)
     st.pending[rule] += 1
     gp = rcu_gp_in_progress(rs)
     if rule == RP_SKIP:
-        why = rcu_skip_reason(&r.p, rs, rdp, ct, user, from_idle, j)
+        why = rcu_skip_reason(&r.p, rs, rdp, user, from_idle, pred, j)
         st.skips[why] += 1
     if rdp.nohz_full:
-        pred = rcu_policy_disjunct(&r.p, rs, ct, j)
         st.ticks_eval += 1
         st.pred_true += pred
         if (gp and not rdp.held_this_gp and (user or from_idle or pred)
