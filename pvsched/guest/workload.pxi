@@ -6,7 +6,7 @@ from libc.math cimport log as c_log
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
-       "work": OP_WORK}
+       "work": OP_WORK, "sync_rcu": OP_SYNC_RCU, "rcuc": OP_RCUC, "vmexit_user": OP_VMEXIT_USER}
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
 
 cdef inline u64 splitmix64(u64* state) noexcept nogil:
@@ -69,7 +69,10 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.remaining = -1
             return STEP_RUN
         elif op.code == OP_SLEEP:
-            wake_at[0] = s.now + op.a + rand_upto(p, op.b)
+            if op.c & WORK_EXP:
+                wake_at[0] = s.now + sample_work(p, op.a, op.b, WORK_EXP)
+            else:
+                wake_at[0] = s.now + op.a + rand_upto(p, op.b)
             return STEP_BLOCK
         elif op.code == OP_START_PERIOD:
             p.period_next = s.now + op.a
@@ -103,6 +106,17 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code == OP_SYNC_RCU:
+            r = rcu_sync_op(s, t, wake_at)      # synchronize_rcu() (rcu/rcu_engine.pxi)
+            if r >= 0:
+                return r
+        elif op.code == OP_RCUC:
+            r = rcu_rcuc_op(s, t, wake_at)      # rcuc/N's loop (rcu/rcu_engine.pxi)
+            if r >= 0:
+                return r
+        elif op.code == OP_VMEXIT_USER:
+            if p.kern > 0 and s.fa.clk_run[p.cpu]:
+                vcpu_exit_to_user(s, s.rq[p.cpu].vcpu, op.a)     # kvm/userspace.pxi
         elif op.code >= OP_LOCK:
             r = sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
             if r >= 0:
@@ -148,7 +162,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     dequeue_task(s, t, DEQUEUE_SLEEP if r == STEP_BLOCK else DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
     if r == STEP_BLOCK:
         p.timer_cpu = cpu
-        ev_arm(&s.q, s.slot_task + t, wake_at)
+        if wake_at >= 0:            # < 0: woken by an event (synchronize_rcu, rcuc), not a timer
+            ev_arm(&s.q, s.slot_task + t, wake_at)
     schedule(s, cpu)
 
 cdef void handle_burst(Sim* s, s32 cpu) noexcept nogil:

@@ -6,6 +6,7 @@ from pvsched.sched.sched cimport u8
 from pvsched.guest.sync cimport sync_vm, sync_vcpu
 from pvsched.policies.boost cimport boost_vm, boost_vcpu
 from pvsched.policies.ipi_aware_yield cimport ipi_yield_vm, ipi_context
+from pvsched.policies.rcu_guest cimport rcu_guest_vcpu
 
 # vCPU modes (time is accounted to exactly one at any instant once the VM started)
 cdef enum:
@@ -15,7 +16,8 @@ cdef enum:
     VM_POLL = 3         # the thread runs on a pCPU, halt-polling
     VM_HALTED = 4       # the thread sleeps (kvm_vcpu_block)
     VM_PREEMPTED = 5    # the thread is runnable but not running (steal time)
-    VM_NMODES = 6
+    VM_USER = 6         # the thread runs in the VMM (userspace), out of KVM_RUN (kvm/userspace.pxi)
+    VM_NMODES = 7
 
 cdef enum:
     EXIT_ENTRY = 0      # (re)entry after the thread was switched in: not an exit
@@ -31,7 +33,15 @@ cdef enum:
     EXIT_PLE = 10       # pause-loop exit (a guest spin loop outlasted the PLE window)
     EXIT_HYPERCALL = 11 # KVM_HC_KICK_CPU / KVM_HC_SCHED_YIELD
     EXIT_EOI = 12       # EOI write trapped (no APICv virtual-interrupt delivery)
-    EXIT_NREASONS = 13
+    EXIT_USERSPACE = 13 # an exit KVM hands to the VMM: KVM_RUN returns to userspace (kvm/userspace.pxi)
+    EXIT_NREASONS = 14
+
+# Where a vCPU thread is on its way out of KVM_RUN and back (vcpu_t.user_phase).
+cdef enum:
+    UP_NONE = 0         # inside KVM_RUN
+    UP_RETURNING = 1    # vcpu_put done, returning to userspace (host kernel)
+    UP_USER = 2         # in the VMM
+    UP_REENTER = 3      # KVM_RUN again: vcpu_load done, entering the guest
 
 # Per-VM counters of guest synchronisation, PLE, directed yield and its policies (vm_t.ys;
 # Sim.ys_host for host yielders). Python names: YS_NAMES (kvm/directed_yield.pxi).
@@ -112,6 +122,8 @@ cdef struct vm_t:
     sync_vm gsync       # guest/sync.pxd
     boost_vm boost      # policies/boost.pxd
     ipi_yield_vm ipi_yield  # policies/ipi_aware_yield.pxd
+    s64 migrate_period_ns   # re-pin every vCPU thread to its other pCPU this often (0 = never)
+    s64 user_return_ns      # an exit to userspace: vcpu_put -> the VMM runs (kvm/userspace.pxi)
 
 cdef struct vcpu_t:
     s32 vm
@@ -125,8 +137,8 @@ cdef struct vcpu_t:
     u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
     u8 pending_irq      # an interrupt waits for injection at the next entry
     s64 mode_since
-    s64 t_mode[6]
-    u64 nr_exits[13]    # EXIT_NREASONS
+    s64 t_mode[7]       # VM_NMODES
+    u64 nr_exits[14]    # EXIT_NREASONS
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
@@ -144,7 +156,21 @@ cdef struct vcpu_t:
     u64 nr_ple
     u64 nr_yield_ok
     u64 nr_yield_fail
+    # KVM_RUN and the VMM (kvm/userspace.pxi); RCU's view of the thread (rcu/rcu_engine.pxi)
+    u8 in_kvm_run       # vcpu->wants_to_run: inside the KVM_RUN ioctl
+    u8 user_phase       # UP_*: leaving KVM_RUN for the VMM and coming back
+    u8 entered_here     # entered guest mode since it arrived on host_cpu
+    s64 user_ns         # VMM time of the exit to userspace in progress
+    s64 user_left       # time left in the current user phase when preempted there
+    u64 nr_user_exits
+    s64 rcuc_since      # preempted by rcuc/N at (-1 = not)
+    u64 nr_rcuc_preempt
+    s64 rcuc_preempt_ns
+    s32 pin_a           # periodic re-pinning between two pCPUs (VM.migrate_period_ns)
+    s32 pin_b
+    u8 pin_which
     # state owned by the guest kernel model and by the policies attached to this VM
     sync_vcpu gsync     # guest/sync.pxd: spin segments, the guest IPI handler
     boost_vcpu boost    # policies/boost.pxd
     ipi_context ipi     # policies/ipi_aware_yield.pxd
+    rcu_guest_vcpu rcug # policies/rcu_guest.pxd

@@ -45,6 +45,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     cdef s32 t = rq.curr
     cdef task_t* p
     vcpu_set_mode(s, v, VM_GUEST)
+    rcu_vcpu_enter(s, v)                        # guest_context_enter_irqoff (rcu/rcu_engine.pxi)
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     rq.seg_start = s.now
@@ -87,6 +88,7 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
     cdef s64 end = s.now
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
+        rcu_vcpu_leave(s, v, reason == EXIT_HOST_TICK)
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = reason
     elif vc.mode == VM_EXIT:
@@ -103,8 +105,13 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
 cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     # The vCPU thread got a pCPU (kvm_sched_in): resume KVM_RUN.
     cdef vcpu_t* vc = &s.vcpu[v]
+    if vc.host_cpu != cpu:
+        vc.entered_here = 0
     vc.host_cpu = cpu
     vc.preempted = 0
+    if vc.user_phase == UP_RETURNING or vc.user_phase == UP_USER:
+        vcpu_user_resume(s, v)                  # out of KVM_RUN: no preempt notifier (kvm/userspace.pxi)
+        return
     kvm_sched_in(s, v)
     if not guest_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
@@ -117,9 +124,13 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
 cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out: preempted while runnable (steal time starts), or blocked (halted).
     cdef vcpu_t* vc = &s.vcpu[v]
+    if vc.user_phase == UP_RETURNING or vc.user_phase == UP_USER:
+        vcpu_user_preempted(s, v)               # kvm/userspace.pxi
+        return
     ev_cancel(&s.q, s.slot_vcpu + v)
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
+        rcu_vcpu_leave(s, v, False)
     if s.task[vc.task].state == TS_SLEEPING:
         if vc.mode != VM_HALTED:
             vcpu_set_mode(s, v, VM_HALTED)
@@ -131,6 +142,8 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
 cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 cpu = vc.host_cpu
+    if (vc.user_phase != UP_NONE or vc.user_ns > 0) and vcpu_user_step(s, v):
+        return                        # leaving KVM_RUN for the VMM and back (kvm/userspace.pxi)
     if vc.mode == VM_GUEST:
         # the guest's own idle polling found nothing: now it executes HLT
         vc.guest_polling = 0
@@ -156,6 +169,8 @@ cdef void host_interrupt(Sim* s, s32 cpu, int reason) noexcept nogil:
     cdef s32 v
     if cpu < 0 or cpu >= s.ncpu:
         return
+    if s.rq[cpu].nohz_full:
+        rcu_host_irq(s, cpu)        # rcu_irq_enter_check_tick (rcu/rcu_engine.pxi)
     c = s.rq[cpu].curr
     if c < 0:
         return
@@ -196,7 +211,10 @@ cdef void resched_deliver(Sim* s, s32 cpu, bint local) noexcept nogil:
         schedule(s, cpu)
 
 cdef void host_rq_enqueued(Sim* s, s32 cpu) noexcept nogil:
-    # A task became runnable on a pCPU where a vCPU halt-polls: single_task_running() fails.
+    # A task became runnable on a pCPU where a vCPU halt-polls: single_task_running() fails; a
+    # nohz_full CPU may need its tick back (sched/tick_sched.pxi).
     cdef s32 c = s.rq[cpu].curr
+    if s.rq[cpu].tick_stopped:
+        tick_nohz_full_enqueued(s, cpu)
     if c >= 0 and s.task[c].vcpu >= 0 and s.vcpu[s.task[c].vcpu].mode == VM_POLL:
         vcpu_block(s, s.task[c].vcpu)

@@ -3,11 +3,11 @@
 #
 # A mechanism calls hook_<point>(...). With nothing attached that is one load and one predictable
 # branch; the dispatcher (an ordinary call, never through a pointer) runs only when the bit is
-# set. Built-ins run in a fixed order (boost, debooster, IPI-aware yield), then Python.
+# set. Built-ins run in a fixed order (boost, debooster, IPI-aware yield, RCU guest), then Python.
 
 HOOK_NAMES = ("vcpu_exit", "vcpu_enter", "kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out",
               "vcpu_mode", "guest_switch", "guest_enqueue", "guest_idle", "kvm_run", "tick", "yield_to",
-              "pelt_update")
+              "pelt_update", "kvm_run_leave")
 KICK_CAUSES = ("timer", "intr", "unhalt")
 CANDIDATE_KINDS = ("vanilla", "ipi_receiver", "pending_irq", "kernel", "relaxed")
 assert len(HOOK_NAMES) == HOOK_NPOINTS
@@ -118,11 +118,25 @@ cdef void ipi_hooks(Sim* s, s32 vs, s32 vt, bint unicast) noexcept nogil:
 
 cdef inline void hook_sched_in(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_SCHED_IN:
-        py_hook(s, HOOK_SCHED_IN, vcpu_kern(s, v), v, 0, 0)
+        sched_in_hooks(s, v)
+
+cdef void sched_in_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_sched_in(s, v)
+    if k.py_hooks & HOOK_SCHED_IN:
+        py_hook(s, HOOK_SCHED_IN, k, v, 0, 0)
 
 cdef inline void hook_sched_out(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_SCHED_OUT:
-        py_hook(s, HOOK_SCHED_OUT, vcpu_kern(s, v), v, 0, 0)
+        sched_out_hooks(s, v)
+
+cdef void sched_out_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_sched_out(s, v)
+    if k.py_hooks & HOOK_SCHED_OUT:
+        py_hook(s, HOOK_SCHED_OUT, k, v, 0, 0)
 
 cdef inline void hook_vcpu_mode(Sim* s, s32 v, int mode) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_VCPU_MODE:
@@ -132,6 +146,8 @@ cdef void vcpu_mode_hooks(Sim* s, s32 v, int mode) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_vcpu_mode(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_vcpu_mode(s, v, mode)
     if k.py_hooks & HOOK_VCPU_MODE:
         py_hook(s, HOOK_VCPU_MODE, k, v, mode, 0)
 
@@ -169,7 +185,25 @@ cdef inline bint hook_guest_idle(Sim* s, s32 v) noexcept nogil:
 
 cdef inline void hook_kvm_run(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_KVM_RUN:
-        py_hook(s, HOOK_KVM_RUN, vcpu_kern(s, v), v, 0, 0)
+        kvm_run_hooks(s, v)
+
+cdef void kvm_run_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_kvm_run(s, v)
+    if k.py_hooks & HOOK_KVM_RUN:
+        py_hook(s, HOOK_KVM_RUN, k, v, 0, 0)
+
+cdef inline void hook_kvm_run_leave(Sim* s, s32 v) noexcept nogil:
+    if s.vcpu[v].hooks & HOOK_KVM_RUN_LEAVE:
+        kvm_run_leave_hooks(s, v)
+
+cdef void kvm_run_leave_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_kvm_run_leave(s, v)
+    if k.py_hooks & HOOK_KVM_RUN_LEAVE:
+        py_hook(s, HOOK_KVM_RUN_LEAVE, k, v, 0, 0)
 
 # ---------------------------------------------------------------- kernel points
 cdef inline void hook_tick(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
@@ -179,6 +213,8 @@ cdef inline void hook_tick(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
 cdef void tick_hooks(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
     if k.policies & POL_BOOST:
         boost_tick(s, cpu)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_tick(s, cpu)
     if k.py_hooks & HOOK_TICK:
         py_hook(s, HOOK_TICK, k, s.rq[cpu].vcpu, cpu, 0)
 
@@ -216,6 +252,8 @@ cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
         h |= HOOK_YIELD_TO
     if k.policies & POL_IPI_AWARE_YIELD:
         h |= IPI_AWARE_YIELD_POINTS
+    if k.policies & POL_RCU_GUEST:
+        h |= rcu_guest_points(s, kk)
     return h
 
 

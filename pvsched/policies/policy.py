@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 HOOK_POINTS = ("vcpu_exit", "vcpu_enter", "kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out",
                "vcpu_mode", "guest_switch", "guest_enqueue", "guest_idle", "kvm_run", "tick", "yield_to",
-               "pelt_update")
+               "pelt_update", "kvm_run_leave")
 
 
 class Policy:
@@ -89,6 +89,9 @@ class Policy:
 
     def on_kvm_run(self, ctx: Any) -> None:
         """The vCPU thread enters KVM_RUN (vcpu_load)."""
+
+    def on_kvm_run_leave(self, ctx: Any) -> None:
+        """The vCPU thread leaves KVM_RUN for the VMM (vcpu_put): an exit to userspace."""
 
     # ---- kernel points (host policy: the host's CPUs; VM policy: its guest kernel's)
     def on_tick(self, ctx: Any) -> None:

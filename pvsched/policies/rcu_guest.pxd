@@ -74,3 +74,6 @@ cdef inline void rcu_guest_on_sched_out(rcu_guest_params* p, rcu_guest_cpu* c, b
 cdef inline void rcu_guest_on_sched_in(rcu_guest_params* p, rcu_guest_cpu* c, bint wants_to_run) noexcept nogil:
     if p.mode == RCUP_RUN_LOOP_SCHED and wants_to_run:
         c.in_guest_run_loop = 1
+
+cdef struct rcu_guest_vcpu:
+    uint8_t load_pending        # KVM_RUN began before the thread got a pCPU: vcpu_load at its sched_in

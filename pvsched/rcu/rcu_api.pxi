@@ -2,12 +2,8 @@
 # Python entry points, for step-by-step tests and exploration; they run the engine's C code.
 # RcuMachine (rcu/machine.pxi) drives the whole unit.
 
-RCU_POLICIES = ("vanilla", "last_exit", "last_exit_reset", "last_exit_sched", "run_loop",
-                "run_loop_sched", "patience", "pf_vcpu", "qs_on_exit")
-assert len(RCU_POLICIES) == RCUP_N
-RCU_POLICY_IDS = {"vanilla": "P0", "last_exit": "P1", "last_exit_reset": "P1'", "last_exit_sched": "P1''",
-                  "run_loop": "P2a", "run_loop_sched": "P2", "patience": "X1", "pf_vcpu": "X2",
-                  "qs_on_exit": "X3"}
+RCU_POLICIES = RCU_GUEST_MODES
+RCU_POLICY_IDS = RCU_GUEST_IDS
 RCU_PENDING_RULES = ("none", "nocb_wake", "skip", "needs_qs", "cbs_ready", "need_gp", "gp_changed")
 assert len(RCU_PENDING_RULES) == RP_N
 RCU_SKIP_REASONS = ("none", "user", "idle", "policy")

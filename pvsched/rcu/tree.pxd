@@ -339,8 +339,23 @@ cdef inline void rcu_qs(rcu_data_t* rdp) noexcept nogil:
     rdp.cpu_no_qs = 0
 
 # ------------------------------------------------------------------------------ the whole unit
+cdef struct rcu_host_params_t:
+    # What the engine needs beyond the kernel's parameters (rcu/rcu_engine.pxi).
+    s64 rcuc_ns             # CPU time of one rcu_core() pass in rcuc/N
+    s64 slow_exit_ns        # an exit handled this long counts as a slow exit (cause RC_SLOW_EXIT)
+    s64 idle_entry_ns       # switch to the idle task -> ct_cpuidle_enter()
+    u8 tick_dep_timer       # a timer in every tick period keeps nohz_full ticks running
+
+cdef struct rcu_host_cpu_t:
+    # Per host CPU, the engine's side: its rcuc/N task and what last ran there.
+    s32 rcuc_task           # -1: a housekeeping CPU (rcu_core() runs inline, its cost not simulated)
+    s32 last_vcpu           # the vCPU that last ran here (-1 = none)
+    u8 rcuc_passes          # rcu_cpu_kthread() passes since it last slept (it yields after 10)
+
 cdef struct rcu_sim_t:
     rcu_params_t p
+    rcu_host_params_t hp
+    rcu_host_cpu_t* hc      # engine only (NULL in RcuMachine)
     rcu_state_t rs
     s32 ncpu
     ct_cpu_t* ct

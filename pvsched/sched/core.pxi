@@ -152,6 +152,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     cdef task_t* p
     cdef kern_t* k = &s.kern[rq.kern]
     settle_curr(s, cpu)
+    if s.rcu != NULL and cpu < s.ncpu:
+        rcu_note_context_switch(s.rcu, cpu)
     s.fa.resched[cpu] = 0
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
@@ -167,9 +169,12 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
                 vcpu_switch_out(s, p.vcpu)
         else:
             rq.busy_since = s.now
+            rq.tick_stopped = 0
             if s.fa.clk_run[cpu] and not ev_armed(&s.q, s.slot_tick + cpu):
                 ev_arm(&s.q, s.slot_tick + cpu, (s.now // k.tick_ns + 1) * k.tick_ns)
         rq.curr = next
+        if s.rcu != NULL and cpu < s.ncpu:
+            rcu_switch(s, cpu, prev, next)
         rq.nr_switches += 1
         set_idle_bit(s, cpu, next < 0)
         if next >= 0:
@@ -179,7 +184,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         else:
             rq.busy_ns += s.now - rq.busy_since
             rq.idle_since = s.now
-            if k.nohz_idle:
+            if k.nohz_idle and not rcu_idle_keeps_tick(s, cpu):
                 ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
             if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
@@ -427,6 +432,8 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     else:
         host_interrupt(s, cpu, EXIT_HOST_TICK)
     hook_tick(s, k, cpu)
+    if s.rcu != NULL and v < 0:
+        rcu_tick(s, cpu)            # update_process_times -> rcu_sched_clock_irq
     settle_curr(s, cpu)
     if t >= 0:
         p = &s.task[t]
@@ -443,8 +450,10 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
         nohz_kick_balance(s, cpu)
     if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and lb_jiffies(s, k) >= rq.next_balance:
         sched_balance_domains(s, cpu)       # sched_balance_trigger -> SCHED_SOFTIRQ
-    if t >= 0 or not k.nohz_idle:
-        if s.fa.clk_run[cpu]:
+    if t >= 0 or not k.nohz_idle or rcu_idle_keeps_tick(s, cpu):
+        if rq.nohz_full and t >= 0 and tick_nohz_full_can_stop(s, cpu):
+            tick_nohz_full_stop(s, cpu)     # irq exit on a nohz_full CPU (sched/tick_sched.pxi)
+        elif s.fa.clk_run[cpu]:
             ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)
         else:
             rq.tick_next = s.now + k.tick_ns
@@ -461,6 +470,7 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
         p.state_new = 1
         if p.vcpu >= 0:
             vcpu_set_mode(s, p.vcpu, VM_PREEMPTED)
+            s.vcpu[p.vcpu].in_kvm_run = 1
             hook_kvm_run(s, p.vcpu)     # the vCPU thread enters KVM_RUN (vcpu_load)
         # wake_up_new_task runs on the parent's CPU: taken to be the task's first allowed CPU
         # (p.cpu at creation), so a child placed elsewhere is a remote wake-up.
@@ -480,7 +490,8 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
             p.timer_cpu = p.cpu
             p.state_new = 0
         p.state = TS_SLEEPING
-        ev_arm(&s.q, s.slot_task + t, wake_at)
+        if wake_at >= 0:
+            ev_arm(&s.q, s.slot_task + t, wake_at)
         return
     if r == STEP_EXIT:
         p.state = TS_DEAD

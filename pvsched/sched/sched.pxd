@@ -276,6 +276,9 @@ cdef struct rq_t:
     u64 nr_lb_runs
     u64 nr_lb_moved
     u64 nr_lb_failed
+    # full dynticks (host rqs, sched/tick_sched.pxi)
+    u8 nohz_full        # tick_nohz_full_cpu()
+    u8 tick_stopped     # the periodic tick is off (it restarts for a tick dependency)
 
 cdef struct kern_t:
     s32 rq_base

@@ -1,0 +1,107 @@
+# Exits to userspace (virt/kvm/kvm_main.c kvm_vcpu_ioctl KVM_RUN, arch/x86/kvm/x86.c): an exit KVM
+# cannot handle (PIO/MMIO to an emulated device) makes KVM_RUN return to the VMM. The thread
+# handles the exit in the host kernel (exit_ns), puts the vCPU (vcpu_put: the kvm_run_leave point,
+# wants_to_run cleared), returns to userspace (user_return_ns: the window where it is neither in
+# KVM_RUN nor in user mode), runs the VMM's handler (VM_USER: user mode, an RCU extended quiescent
+# state on a nohz_full CPU), calls KVM_RUN again (wants_to_run, vcpu_load: the kvm_run point) and
+# re-enters the guest after entry_ns. Out of KVM_RUN the preempt notifiers are unregistered, so a
+# preemption there calls no kvm_sched_out/in.
+
+cdef void vcpu_exit_to_user(Sim* s, s32 v, s64 user_ns) noexcept nogil:
+    cdef vcpu_t* vc = &s.vcpu[v]
+    vc.user_ns = user_ns if user_ns > 0 else 1
+    vc.nr_user_exits += 1
+    vcpu_exit(s, v, EXIT_USERSPACE, s.vm[vc.vm].exit_ns)
+
+cdef bint vcpu_user_step(Sim* s, s32 v) noexcept nogil:
+    # The vCPU's timer fired during an exit to userspace: the next step. False: go on as usual
+    # (the re-entry that follows KVM_RUN).
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef vm_t* vm = &s.vm[vc.vm]
+    cdef s32 cpu = vc.host_cpu
+    if s.fa.resched[cpu] and vc.user_phase != UP_REENTER:
+        schedule(s, cpu)                # exit_to_user_mode_loop / the ioctl's return path reschedule
+        if s.rq[cpu].curr != vc.task:
+            return True
+    if vc.user_phase == UP_NONE:
+        if vc.mode != VM_EXIT:
+            return False
+        hook_kvm_run_leave(s, v)        # vcpu_put
+        vc.in_kvm_run = 0
+        vc.user_phase = UP_RETURNING
+        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.user_return_ns)
+        return True
+    if vc.user_phase == UP_RETURNING:
+        vc.user_phase = UP_USER
+        vcpu_set_mode(s, v, VM_USER)
+        if s.rcu != NULL:
+            rcu_eqs_enter(s.rcu, cpu, CT_USER, s.now)       # user_enter_irqoff()
+        ev_arm(&s.q, s.slot_vcpu + v, s.now + vc.user_ns)
+        vc.user_ns = 0
+        return True
+    if vc.user_phase == UP_USER:
+        if s.rcu != NULL:
+            rcu_eqs_exit(s.rcu, cpu, s.now)                 # the ioctl's syscall entry
+        vc.in_kvm_run = 1
+        vc.user_phase = UP_REENTER
+        hook_kvm_run(s, v)              # vcpu_load
+        vcpu_set_mode(s, v, VM_EXIT)
+        vc.exit_reason = EXIT_ENTRY
+        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.entry_ns)
+        return True
+    vc.user_phase = UP_NONE
+    return False
+
+cdef void vcpu_user_preempted(Sim* s, s32 v) noexcept nogil:
+    # Switched out between vcpu_put and the next KVM_RUN: keep the phase's remaining time.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    vc.user_left = 0
+    if ev_armed(&s.q, s.slot_vcpu + v):
+        vc.user_left = ev_expiry(&s.q, s.slot_vcpu + v) - s.now
+        ev_cancel(&s.q, s.slot_vcpu + v)
+    if vc.user_phase == UP_USER and s.rcu != NULL:
+        rcu_eqs_exit(s.rcu, vc.host_cpu, s.now)           # the preemption runs in the kernel
+    vcpu_set_mode(s, v, VM_PREEMPTED)
+    vc.preempted = 1
+
+cdef void vcpu_user_resume(Sim* s, s32 v) noexcept nogil:
+    cdef vcpu_t* vc = &s.vcpu[v]
+    if vc.user_phase == UP_USER:
+        vcpu_set_mode(s, v, VM_USER)
+        if s.rcu != NULL:
+            rcu_eqs_enter(s.rcu, vc.host_cpu, CT_USER, s.now)
+    else:
+        vcpu_set_mode(s, v, VM_EXIT)
+    ev_arm(&s.q, s.slot_vcpu + v, s.rq[vc.host_cpu].seg_start + vc.user_left)
+
+# ---------------------------------------------------------------- the VMM's own actions
+cdef int vmm_build(Sim* s, list vms) except -1:
+    # Per VM: the return-to-userspace time, and periodic re-pinning of the vCPU threads between
+    # their pin and migrate_pin pCPUs (VM.migrate_period_ns, as an administrator's taskset would).
+    cdef s32 k, i, v
+    cdef vm_t* vm
+    for k in range(s.nvm):
+        d = vms[k]
+        vm = &s.vm[k]
+        vm.user_return_ns = int(d.get("user_return_ns", 1_000))
+        vm.migrate_period_ns = int(d.get("migrate_period_ns", 0))
+        alt = d.get("migrate_pin")
+        if not (0 <= vm.user_return_ns <= 10**9 and 0 <= vm.migrate_period_ns <= 10**12):
+            raise ValueError(f"vm {k}: user_return_ns / migrate_period_ns out of range")
+        for i in range(vm.nvcpu):
+            v = vm.vcpu_base + i
+            s.vcpu[v].rcuc_since = -1
+            if vm.migrate_period_ns == 0:
+                continue
+            if alt is None or len(alt) != vm.nvcpu or not 0 <= int(alt[i]) < s.ncpu:
+                raise ValueError(f"vm {k}: migrate_pin needs one pCPU per vCPU")
+            s.vcpu[v].pin_a = s.task[s.vcpu[v].task].cpu
+            s.vcpu[v].pin_b = int(alt[i])
+            ev_arm(&s.q, s.slot_aff + v, s.task[s.vcpu[v].task].start_ns + vm.migrate_period_ns)
+    return 0
+
+cdef void handle_vcpu_repin(Sim* s, s32 v) noexcept nogil:
+    cdef vcpu_t* vc = &s.vcpu[v]
+    vc.pin_which ^= 1
+    sched_pin_task(s, vc.task, vc.pin_b if vc.pin_which else vc.pin_a)
+    ev_arm(&s.q, s.slot_aff + v, s.now + s.vm[vc.vm].migrate_period_ns)
