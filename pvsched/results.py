@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -270,6 +270,31 @@ class Result:
             lo, width = bucket_bounds(len(counts))
             mx = int(lo[np.nonzero(counts)[0][-1]] + width[np.nonzero(counts)[0][-1]] - 1)
         return LatencyHistogram(counts, n, int(t[scol][i]), mx)
+
+    @property
+    def rcu(self) -> Optional[dict]:
+        """Host RCU, when modelled (``Host.nohz_full``, synchronize_rcu() callers or an RCU guest
+        policy), else None: grace periods (``gps_started``, ``gps_done``, ``gp_ns_sum``/``max``),
+        synchronize_rcu() calls and latencies, nohz_full CPUs' QS reports (GP start -> reported),
+        FQS scans, stall warnings for other CPUs, GPs held past rcu_nohz_full_cpu()'s limit, and
+        ``cpu``: per-CPU columns (ticks, rcuc wake-ups, QS reported locally / by FQS, forced
+        ticks, resched IPIs, stall self-reports, rcu_pending() outcome by rule and skips by
+        reason, and the skip predicate's false positives/negatives by cause, see
+        :mod:`pvsched.rcu`)."""
+        return self.raw.get("rcu")
+
+    def rcu_latency(self, what: str = "sync") -> LatencyHistogram:
+        """``"sync"``: synchronize_rcu() call -> return; ``"gp"``: grace-period duration; ``"qs"``:
+        GP start -> a nohz_full CPU's quiescent state reported."""
+        r = self.rcu
+        if r is None:
+            raise KeyError("RCU is not modelled in this run")
+        cols = {"sync": ("sync_done", "sync_ns_sum", "sync_ns_max"), "gp": ("gps_done", "gp_ns_sum", "gp_ns_max"),
+                "qs": ("qs_reports", "qs_ns_sum", "qs_ns_max")}
+        if what not in cols:
+            raise KeyError(f"{what!r}: one of {sorted(cols)}")
+        n, s, m = cols[what]
+        return LatencyHistogram(r[f"{what}_hist"].astype(np.uint64), int(r[n]), int(r[s]), int(r[m]))
 
     def to_pandas(self, table: str = "tasks"):
         import pandas as pd

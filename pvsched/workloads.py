@@ -125,16 +125,18 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io")
 
 
 @dataclass
 class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
-    ("timer", period_ns), ("mmio", ns)]``; repeated ``loops`` times (0 = forever), then the task
-    exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer; an ``mmio``
-    phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a ``critical``
-    phase computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
+    ("timer", period_ns), ("mmio", ns), ("user_io", ns)]``; repeated ``loops`` times (0 = forever),
+    then the task exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer;
+    an ``mmio`` phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a
+    ``user_io`` phase (guest tasks only) takes an exit KVM hands to the VMM: KVM_RUN returns to
+    userspace, the VMM handles it for ``ns`` and calls KVM_RUN again; a ``critical`` phase
+    computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
     ('exit', 0, 0, 0)
@@ -159,7 +161,7 @@ class Phases(Workload):
             if len(ph) != 2:
                 raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns")
             _check_int(f"{p}[1]", ph[1], 1)
-            timed = timed or ph[0] != "mmio"
+            timed = timed or ph[0] not in ("mmio", "user_io")
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
         _check_int(f"{path}.loops", self.loops, 0)
@@ -178,6 +180,8 @@ class Phases(Workload):
                 out.append(("period", ph[1], 0, 0))
             elif ph[0] == "mmio":
                 out.append(("vmexit", ph[1], 0, 0))
+            elif ph[0] == "user_io":
+                out.append(("vmexit_user", ph[1], 0, 0))
             elif ph[0] == "critical":
                 out.append(("critical", ph[1], 0, 0))
             else:
@@ -191,7 +195,35 @@ class Phases(Workload):
         return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
 
 
-WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases)}
+@dataclass
+class RcuUpdater(Workload):
+    """A host thread that calls ``synchronize_rcu()`` (host tasks only; needs the RCU model, which
+    it turns on): it sleeps ``interval_ns`` (``arrival`` "fixed", or "poisson": exponential with
+    that mean), computes ``work_ns`` and calls synchronize_rcu(), which returns after a full grace
+    period that started after the call. Its wait is the synchronize_rcu() latency.
+
+    >>> RcuUpdater(interval_ns=1_000_000).ops()
+    [('sleep', 1000000, 0, 0), ('run', 1000, 0, 0), ('sync_rcu', 0, 0, 0), ('loop', 0, 0, 0)]
+    """
+
+    interval_ns: int = 10_000_000
+    work_ns: int = 1_000
+    arrival: str = "fixed"
+    kind = "rcu_updater"
+    host_only = True
+    minimums = (("interval_ns", 1), ("work_ns", 1))
+
+    def validate(self, path):
+        super().validate(path)
+        if self.arrival not in ("fixed", "poisson"):
+            raise ScenarioError(f"{path}.arrival", self.arrival, "must be 'fixed' or 'poisson'")
+
+    def ops(self):
+        return [("sleep", self.interval_ns, 0, 1 if self.arrival == "poisson" else 0),
+                ("run", self.work_ns, 0, 0), ("sync_rcu", 0, 0, 0), ("loop", 0, 0, 0)]
+
+
+WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases, RcuUpdater)}
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:

@@ -12,6 +12,7 @@ from pvsched.policies.boost import BOOST_MODES, DEFAULT_TRIGGERS, TRIGGERS, Boos
 from pvsched.policies.debooster import PENALTY_CURVES, RATE_LIMIT_MODES, Debooster  # noqa: F401
 from pvsched.policies.ipi_aware_yield import CANDIDATE_ORDERS, YieldPolicy  # noqa: F401
 from pvsched.policies.policy import HOOK_POINTS, Policy  # noqa: F401
+from pvsched.policies.rcu_guest import RCU_GUEST_IDS, RCU_GUEST_MODES, RcuGuestPolicy  # noqa: F401
 
 __all__ = ["BoostPolicy", "Debooster", "YieldPolicy", "Policy", "HOOK_POINTS", "BOOST_MODES", "TRIGGERS",
            "DEFAULT_TRIGGERS"]

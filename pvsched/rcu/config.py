@@ -36,9 +36,8 @@ class RcuConfig:
     ``tick_dependency`` (one of ``TICK_DEPENDENCIES``) says what else keeps a nohz_full CPU's tick
     running. ``slow_exit_ns`` classifies a tick during exit handling as a slow exit once the exit
     has lasted that long; ``idle_entry_ns`` is the time from a switch to the idle task to its
-    ct_cpuidle_enter() (the window of the HLT race); ``user_return_ns`` the time from vcpu_put to
-    the return to userspace on an exit to the VMM; ``horizon_us`` the predicate-accuracy horizon (None: one
-    jiffies_till_next_fqs).
+    ct_cpuidle_enter() (the window of the HLT race); ``horizon_us`` the predicate-accuracy
+    horizon (None: one jiffies_till_next_fqs).
     """
 
     nohz_full_timeout_jiffies: Optional[int] = None
@@ -53,7 +52,6 @@ class RcuConfig:
     tick_dependency: str = "none"
     slow_exit_ns: int = 100_000
     idle_entry_ns: int = 2_000
-    user_return_ns: int = 1_000
     horizon_us: Optional[int] = None
 
     def validate(self, path: str = "host.rcu") -> None:
@@ -70,7 +68,6 @@ class RcuConfig:
         _choice(f"{path}.tick_dependency", self.tick_dependency, TICK_DEPENDENCIES)
         _int(f"{path}.slow_exit_ns", self.slow_exit_ns, 1, 10**12)
         _int(f"{path}.idle_entry_ns", self.idle_entry_ns, 0, 10**9)
-        _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
         if self.horizon_us is not None:
             _int(f"{path}.horizon_us", self.horizon_us, 1, 10**7)
 

@@ -62,6 +62,9 @@ cdef int rcu_build(Sim* s, object cfg) except -1:
     for c in nohz:
         if r.hc[c].rcuc_task < 0:
             raise ValueError(f"nohz_full CPU {c} has no rcuc thread")
+    for c in range(s.ncpu):
+        if s.rq[c].curr < 0:
+            rcu_eqs_enter(r, c, CT_IDLE, s.now)     # the CPUs start in the idle loop
     return 0
 
 
@@ -290,7 +293,8 @@ cdef dict rcu_results(Sim* s):
     out = {"nohz_full": np.array(nohz, dtype=np.int64)}
     out.update({"gps_started": r.gps_started, "gps_done": r.gps_done, "gp_ns_sum": r.gp_ns_sum,
                 "gp_ns_max": r.gp_ns_max, "sync_calls": r.sync_calls, "sync_done": r.sync_done,
-                "sync_ns_sum": r.sync_ns_sum, "sync_ns_max": r.sync_ns_max, "fqs_scans": r.nr_fqs,
+                "sync_ns_sum": r.sync_ns_sum, "sync_ns_max": r.sync_ns_max, "qs_reports": r.qs_n,
+                "qs_ns_sum": r.qs_ns_sum, "qs_ns_max": r.qs_ns_max, "fqs_scans": r.nr_fqs,
                 "stall_other": r.stall_other, "gps_held": r.gps_held})
     cpu = {k: np.zeros(s.ncpu, dtype=np.int64) for k in RCU_STATS_COLUMNS}
     for name in ("fp", "fn", "held", "needless", "wakes_by", "fp_ns"):

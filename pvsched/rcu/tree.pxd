@@ -382,6 +382,9 @@ cdef struct rcu_sim_t:
     u64 sync_done
     s64 sync_ns_sum
     s64 sync_ns_max
+    u64 qs_n                # nohz_full CPUs' QS reports (qs_hist)
+    s64 qs_ns_sum
+    s64 qs_ns_max
     u64 nr_fqs
     u64 stall_other
     u64 gps_held            # GPs in which a nohz_full CPU's tick found rcu_nohz_full_cpu() expired

@@ -236,6 +236,10 @@ cdef void rcu_report_qs_cpu(rcu_sim_t* r, s32 cpu, s64 now, bint via_fqs) noexce
     if rdp.nohz_full and rdp.qs_wait_since >= 0:
         d = now - rdp.qs_wait_since
         r.qs_hist[hist_bucket(d)] += 1
+        r.qs_n += 1
+        r.qs_ns_sum += d
+        if d > r.qs_ns_max:
+            r.qs_ns_max = d
     rdp.qs_wait_since = -1
     if r.rs.nr_qs_pending == 0:
         r.rs.gp_flags |= RCU_GP_FLAG_FQS

@@ -7,6 +7,25 @@ import numpy as np
 from pvsched.scenario.elements import Cgroup
 
 
+def rcu_enabled(sc) -> bool:
+    """RCU is modelled when the host has nohz_full CPUs, synchronize_rcu() callers or an RCU
+    guest policy other than vanilla."""
+    h = sc.host
+    return bool(h.nohz_full) or h.rcu_guest_policy.mode != "vanilla" \
+        or any(getattr(t.workload, "kind", "") == "rcu_updater" for t in sc.tasks)
+
+
+def rcu_engine_dict(sc):
+    """The engine's ``rcu`` settings (rcu/rcu_engine.pxi rcu_build), or None with RCU off."""
+    if not rcu_enabled(sc):
+        return None
+    h = sc.host
+    return dict(nohz_full=sorted(int(c) for c in h.nohz_full), params=h.rcu.engine_dict(),
+                callers=sum(t.count for t in sc.tasks if getattr(t.workload, "kind", "") == "rcu_updater"),
+                rcuc_ns=h.rcu.rcuc_ns, slow_exit_ns=h.rcu.slow_exit_ns, idle_entry_ns=h.rcu.idle_entry_ns,
+                tick_dependency=h.rcu.tick_dependency)
+
+
 def compile_scenario(sc):
     """Validate and flatten into ``(engine_kwargs, task_names, cgroup_names)`` for
     :class:`pvsched._core.Engine`. Task order: host tasks, then per VM its vCPU threads
@@ -67,6 +86,13 @@ def compile_scenario(sc):
         for n in t.names():
             add(n, prog, t.policy, t.nice, t.rt_priority, 0 if t.cgroup is None else remap[t.cgroup],
                 t.start_ns, mask, t.slice_ns, 0, -1)
+    rcu = rcu_engine_dict(sc)
+    if rcu is not None:
+        # rcuc/N: the per-CPU RCU core kthread of each nohz_full CPU (SCHED_FIFO kthread_prio).
+        for c in rcu["nohz_full"]:
+            prog = (len(ops), 2)
+            ops.extend([(OPS["rcuc"], c, 0, 0), (OPS["loop"], 0, 0, 0)])
+            add(f"rcuc/{c}", prog, "fifo", 0, h.rcu.kthread_prio, 0, 0, mask_of([c]), None, 0, -1)
     vcpu_vm = []
     vcpu_prog = None
     for k, vm in enumerate(sc.vms):
@@ -106,4 +132,5 @@ def compile_scenario(sc):
         nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=sc.check_invariants,
         load_balance=h.load_balance, periodic_balance=h.periodic_balance,
         debooster=h.debooster.engine_dict(), py_policy=h.policy,
+        rcu=rcu, rcu_guest=h.rcu_guest_policy.engine_dict() if rcu is not None else None,
     ), names, [None] + [cgs[i].name for i in order]

@@ -15,6 +15,8 @@ from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
+from pvsched.policies.rcu_guest import RcuGuestPolicy
+from pvsched.rcu.config import RcuConfig, validate_nohz_full
 from pvsched.validate import _bool, _choice, _int
 from pvsched.workloads import Workload
 
@@ -76,6 +78,13 @@ class Host:
     GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
+    ``nohz_full`` lists the CPUs booted nohz_full (their tick stops while one task runs; the
+    others are housekeeping CPUs); with it, with ``synchronize_rcu()`` callers
+    (:class:`pvsched.workloads.RcuUpdater`) or with an ``rcu_guest_policy`` other than
+    "vanilla", RCU is modelled (settings: ``rcu``, a :class:`pvsched.rcu.config.RcuConfig`;
+    each nohz_full CPU gets an ``rcuc/N`` SCHED_FIFO thread). ``rcu_guest_policy``
+    (:class:`pvsched.policies.rcu_guest.RcuGuestPolicy`, or its mode name) is what the RCU tick
+    may skip on a nohz_full CPU that runs a guest.
 
     >>> Host(cpus=8).base_slice()
     2800000
@@ -102,11 +111,20 @@ class Host:
     load_balance: bool = True
     periodic_balance: bool = True
     debooster: Debooster = None
+    nohz_full: List[int] = field(default_factory=list)
+    rcu: RcuConfig = None
+    rcu_guest_policy: RcuGuestPolicy = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
         if self.debooster is None:
             self.debooster = Debooster()
+        if self.rcu is None:
+            self.rcu = RcuConfig()
+        if self.rcu_guest_policy is None:
+            self.rcu_guest_policy = RcuGuestPolicy()
+        elif isinstance(self.rcu_guest_policy, str):
+            self.rcu_guest_policy = RcuGuestPolicy(self.rcu_guest_policy)
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -134,6 +152,15 @@ class Host:
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
+        validate_nohz_full(f"{path}.nohz_full", self.nohz_full, self.cpus)
+        if not isinstance(self.rcu, RcuConfig):
+            raise ScenarioError(f"{path}.rcu", self.rcu, "must be an RcuConfig")
+        self.rcu.validate(f"{path}.rcu")
+        if not isinstance(self.rcu_guest_policy, RcuGuestPolicy):
+            raise ScenarioError(f"{path}.rcu_guest_policy", self.rcu_guest_policy, "must be an RcuGuestPolicy or a mode name")
+        self.rcu_guest_policy.validate(f"{path}.rcu_guest_policy")
+        if self.nohz_full and not self.tick_exits:
+            raise ScenarioError(f"{path}.tick_exits", self.tick_exits, "nohz_full models the tick itself: keep tick_exits true")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -229,6 +256,10 @@ class VM:
     interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
+
+    The VMM: ``user_return_ns`` is the time from vcpu_put to userspace on an exit KVM hands to
+    the VMM (a ``user_io`` phase); ``migrate_period_ns`` > 0 re-pins vCPU i between ``pin[i]`` and
+    ``migrate_pin[i]`` every that many ns (as ``taskset`` would).
     """
 
     name: str
@@ -262,6 +293,9 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: YieldPolicy = None
+    user_return_ns: int = 1_000
+    migrate_period_ns: int = 0
+    migrate_pin: Optional[Sequence[int]] = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -317,6 +351,7 @@ class VM:
         _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
         _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
         _int(f"{path}.start_ns", self.start_ns, 0)
+        self._validate_vmm(path, host)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.boost, BoostPolicy):
             raise ScenarioError(f"{path}.boost", self.boost, "must be a BoostPolicy")
@@ -328,6 +363,8 @@ class VM:
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
             _validate_task(p, t, self.vcpus, None)
+            if getattr(t.workload, "host_only", False):
+                raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only on the host (a host task)")
             if self.guest.spinlock == "tas" and getattr(t.workload, "pv", False) \
                     and getattr(t.workload, "kind", "") == "spinlock_loop":
                 raise ScenarioError(f"{p}.workload.pv", True, "guest.spinlock 'tas' (virt_spin_lock) is the lock "
@@ -338,6 +375,21 @@ class VM:
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
                 names.add(n)
+
+    def _validate_vmm(self, path, host):
+        _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
+        _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
+        if self.migrate_pin is None:
+            if self.migrate_period_ns:
+                raise ScenarioError(f"{path}.migrate_pin", None, "migrate_period_ns needs migrate_pin (and pin)")
+            return
+        if self.pin is None:
+            raise ScenarioError(f"{path}.pin", None, "migrate_pin re-pins between pin and migrate_pin: give pin")
+        if isinstance(self.migrate_pin, (str, bytes)) or not hasattr(self.migrate_pin, "__len__") \
+                or len(self.migrate_pin) != self.vcpus:
+            raise ScenarioError(f"{path}.migrate_pin", self.migrate_pin, f"must list one pCPU per vCPU ({self.vcpus})")
+        for i, c in enumerate(self.migrate_pin):
+            _int(f"{path}.migrate_pin[{i}]", c, 0, host.cpus - 1)
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -377,6 +429,8 @@ class VM:
                     ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
                     ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
                     spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(),
+                    user_return_ns=self.user_return_ns, migrate_period_ns=self.migrate_period_ns,
+                    migrate_pin=None if self.migrate_pin is None else [int(c) for c in self.migrate_pin],
                     policy=self.policy, **{"yield": self.yield_policy.engine_dict()})
 
     def thread_policy(self):

@@ -10,6 +10,8 @@ from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.ipi_aware_yield import YieldPolicy
+from pvsched.policies.rcu_guest import RcuGuestPolicy
+from pvsched.rcu.config import RcuConfig
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
 from pvsched.validate import _fields, _from, _list
 from pvsched.workloads import workload_from_dict
@@ -24,7 +26,7 @@ def scenario_to_dict(self) -> dict:
     d = {
         "duration_ns": self.duration_ns, "seed": self.seed, "shuffle_ties": self.shuffle_ties,
         "check_invariants": self.check_invariants,
-        "host": {k: v for k, v in dataclasses.asdict(self.host).items() if k != "policy"},
+        "host": _host_dict(self.host),
         "cgroups": [{k: v for k, v in dataclasses.asdict(c).items() if v is not None} for c in self.cgroups],
         "tasks": [],
     }
@@ -34,9 +36,11 @@ def scenario_to_dict(self) -> dict:
         for vm in self.vms:
             vd = {f.name: getattr(vm, f.name) for f in dataclasses.fields(VM)
                   if f.name not in ("tasks", "guest", "boost", "yield_policy", "policy") and getattr(vm, f.name) is not None}
+            if vm.migrate_pin is None:
+                vd.pop("migrate_pin", None)
             vd["boost"] = dataclasses.asdict(vm.boost)
             vd["yield_policy"] = dataclasses.asdict(vm.yield_policy)
-            for k in ("pin", "cpus"):
+            for k in ("pin", "cpus", "migrate_pin"):
                 if k in vd:
                     vd[k] = list(vd[k])
             vd["guest"] = dataclasses.asdict(vm.guest)
@@ -73,6 +77,10 @@ def _scenario_from_dict(cls, d):
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
+    if "rcu" in hd:
+        hd["rcu"] = _from(RcuConfig, hd["rcu"], "host.rcu")
+    if isinstance(hd.get("rcu_guest_policy"), dict):
+        hd["rcu_guest_policy"] = _from(RcuGuestPolicy, hd["rcu_guest_policy"], "host.rcu_guest_policy")
     host = Host(**hd)
     cgroups = []
     for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
@@ -120,6 +128,14 @@ def scenario_from_toml(cls, text_or_path, *, is_path: Optional[bool] = None):
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(source, "<toml>", f"malformed TOML: {e}") from None
     return scenario_from_dict(cls, d, source=source)
+
+
+def _host_dict(h: Host) -> dict:
+    d = {k: v for k, v in dataclasses.asdict(h).items() if k != "policy"}
+    d["nohz_full"] = list(d["nohz_full"])
+    for k in ("rcu", "rcu_guest_policy"):           # TOML has no None: unset means the default
+        d[k] = {f: v for f, v in d[k].items() if v is not None}
+    return d
 
 
 def _task_dict(t: Task) -> dict:
