@@ -8,7 +8,7 @@
 from pvsched import workloads
 from pvsched._version import __version__  # noqa: F401
 from pvsched.errors import NotModelledError, PolicyError, ScenarioError
-from pvsched.policies import BoostPolicy, Debooster, Policy, RcuGuestPolicy, YieldPolicy
+from pvsched.policies import BoostPolicy, Debooster, HaltedPelt, Policy, RcuGuestPolicy, YieldPolicy
 from pvsched.rcu.config import RcuConfig
 from pvsched.results import LatencyHistogram, Result
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
@@ -17,4 +17,4 @@ from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pv
 
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy", "Policy", "PolicyError", "RcuConfig", "RcuGuestPolicy"]
+           "Debooster", "YieldPolicy", "HaltedPelt", "Policy", "PolicyError", "RcuConfig", "RcuGuestPolicy"]

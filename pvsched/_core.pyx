@@ -19,6 +19,9 @@ from pvsched.guest.sync cimport *
 from pvsched.policies.boost cimport *
 from pvsched.policies.debooster cimport *
 from pvsched.policies.ipi_aware_yield cimport *
+from pvsched.policies.halted_pelt cimport *
+from pvsched.sched.tick_sched cimport *
+from pvsched.guest.hwnoise cimport *
 from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
@@ -47,6 +50,7 @@ include "rcu/accuracy.pxi"
 include "sched/tick_sched.pxi"
 include "guest/workload.pxi"
 include "guest/sync.pxi"
+include "guest/hwnoise.pxi"
 include "kvm/vcpu.pxi"
 include "kvm/halt.pxi"
 include "kvm/lapic.pxi"
@@ -56,6 +60,7 @@ include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
 include "policies/rcu_guest.pxi"
+include "policies/halted_pelt.pxi"
 include "policies/hooks.pxi"
 include "rcu/rcu_api.pxi"
 include "engine/loop.pxi"
@@ -68,3 +73,4 @@ include "policies/python.pxi"
 include "rcu/rcu_engine.pxi"
 include "engine/probes.pxi"
 include "rcu/machine.pxi"
+include "policies/halted_pelt_api.pxi"

@@ -65,7 +65,8 @@ def _vm_summary(r) -> str:
     if not len(v["name"]):
         return ""
     modes = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns")
-    hdr = f"{'vm':<20} {'vcpus':>5} {'guest%':>7} {'exit%':>7} {'poll%':>7} {'halt%':>7} {'steal%':>7} {'exits/s':>9}"
+    hdr = (f"{'vm':<20} {'vcpus':>5} {'guest%':>7} {'exit%':>7} {'poll%':>7} {'halt%':>7} {'steal%':>7} {'exits/s':>9}"
+           f" {'in-guest halted%':>16}")
     lines = [hdr, "-" * len(hdr)]
     vms = []
     for n in v["name"]:
@@ -78,8 +79,9 @@ def _vm_summary(r) -> str:
         tot = {m: int(v[m][rows].sum()) for m in modes}
         life = max(sum(tot.values()), 1)
         exits = int(sum(v[k][rows].sum() for k in v if k.startswith("exits_")))
+        ghalt = int(v["guest_halted_ns"][rows].sum()) if "guest_halted_ns" in v else 0
         lines.append(f"{vm[:20]:<20} {len(rows):5d} " + " ".join(f"{100.0 * tot[m] / life:7.2f}" for m in modes)
-                     + f" {exits / secs:9.0f}")
+                     + f" {exits / secs:9.0f} {100.0 * ghalt / life:16.2f}")
     return "\n".join(lines)
 
 

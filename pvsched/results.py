@@ -271,6 +271,35 @@ class Result:
             mx = int(lo[np.nonzero(counts)[0][-1]] + width[np.nonzero(counts)[0][-1]] - 1)
         return LatencyHistogram(counts, n, int(t[scol][i]), mx)
 
+    def hwnoise(self) -> Dict[str, np.ndarray]:
+        """The ``rtla hwnoise`` summary of every :class:`~pvsched.workloads.HwNoise` task, one row
+        per task: counted windows (``periods``), their total ``runtime_ns`` and ``noise_ns`` (sum of
+        gaps of at least the threshold), ``cpu_available_pct`` = 100 (runtime - noise) / runtime,
+        ``max_noise_ns`` (largest noise of one window), ``max_single_ns`` (largest gap), ``gaps``
+        (rtla's HW column).
+
+        >>> from pvsched import VM, Host, Scenario, Simulation, Task
+        >>> from pvsched.workloads import HwNoise
+        >>> vm = VM("g", vcpus=1, tasks=[Task("hw", HwNoise(period_ns=10_000_000, runtime_ns=9_000_000),
+        ...                                    policy="fifo", rt_priority=50)])
+        >>> t = Simulation(Scenario(host=Host(cpus=1), vms=[vm])).run(until_ns=100_000_000).hwnoise()
+        >>> list(t["name"]), t["periods"].tolist(), t["cpu_available_pct"].tolist()
+        (['g/hw'], [10], [100.0])
+        """
+        cols = self.raw["task"]
+        idx = np.nonzero(cols["hw_periods"] > 0)[0] if "hw_periods" in cols else np.zeros(0, dtype=np.int64)
+        if self.scenario is not None:
+            hw = [f"{vm.name}/{n}" for vm in self.scenario.vms for t in vm.tasks
+                  if getattr(t.workload, "kind", "") == "hwnoise" for n in t.names()]
+            idx = np.array(sorted(self._index[n] for n in hw), dtype=np.int64)
+        d = {"name": np.array([self.task_names[i] for i in idx], dtype=object)}
+        for k in ("periods", "runtime_ns", "noise_ns", "max_noise_ns", "max_single_ns", "gaps"):
+            d[k] = cols["hw_" + k][idx] if "hw_" + k in cols else np.zeros(len(idx), dtype=np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d["cpu_available_pct"] = np.where(d["runtime_ns"] > 0,
+                                              100.0 * (d["runtime_ns"] - d["noise_ns"]) / np.maximum(d["runtime_ns"], 1),
+                                              np.nan)
+        return d
     @property
     def rcu(self) -> Optional[dict]:
         """Host RCU, when modelled (``Host.nohz_full``, synchronize_rcu() callers or an RCU guest
@@ -310,7 +339,9 @@ class Result:
             return pd.DataFrame(self.vcpus)
         if table == "vms":
             return pd.DataFrame(self.vms)
-        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus, vms)")
+        if table == "hwnoise":
+            return pd.DataFrame(self.hwnoise())
+        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus, vms, hwnoise)")
 
     def summary(self, max_rows: int = 40) -> str:
         """A fixed-width text table: per task CPU share, wait, switches and latency percentiles."""

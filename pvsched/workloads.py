@@ -384,3 +384,56 @@ class IPISync(Workload):
 
 
 WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})
+
+
+# ---------------------------------------------------------------- rtla hwnoise
+@dataclass
+class HwNoise(Workload):
+    """``rtla hwnoise`` on one CPU (guest tasks only): the osnoise tracer's sampling thread with
+    interrupts off. Every ``period_ns`` it opens a window: from its first execution it reads the
+    guest clock in a busy loop until ``runtime_ns`` of wall time have passed, recording every gap
+    of at least ``threshold_ns`` in its own execution (the guest clock runs while the vCPU is out
+    of guest mode -- exits, host preemption -- so such time shows up as a gap); a gap spanning the
+    end of the window is counted whole and ends it. Then it sleeps ``period_ns - runtime_ns``
+    (relative, as ``osnoise_sleep`` does). Windows that end before ``warmup_ns`` after the task's
+    start are not counted (``--warm-up``). Give the task ``policy="fifo", rt_priority=50`` for
+    ``-P f:50`` and ``cpus=[n]`` to pin it like the tracer's per-CPU kthread.
+
+    Results, per task (``Result.hwnoise()``): periods, runtime, noise (sum of gaps), % CPU
+    available = 100 (runtime - noise) / runtime, max noise in one period, max single gap, gaps
+    (rtla's HW column; with interrupts off every gap is hardware noise from the guest's view).
+
+    rtla's units are us: ``rtla hwnoise -p 27000 -r 26000 -T 1000`` is
+    ``HwNoise(period_ns=27_000_000, runtime_ns=26_000_000, threshold_ns=1_000_000)``.
+
+    >>> [op[0] for op in HwNoise(period_ns=27_000_000, runtime_ns=26_000_000).ops()]
+    ['hwnoise', 'sleep', 'loop']
+    >>> [op[0] for op in HwNoise().ops()]      # osnoise defaults: 1 s period = 1 s runtime, no sleep
+    ['hwnoise', 'loop']
+    """
+
+    period_ns: int = 1_000_000_000
+    runtime_ns: int = 1_000_000_000
+    threshold_ns: int = 5_000
+    warmup_ns: int = 0
+    kind = "hwnoise"
+    guest_only = True
+
+    def validate(self, path):
+        _check_int(f"{path}.runtime_ns", self.runtime_ns, 1)
+        _check_int(f"{path}.period_ns", self.period_ns, 1)
+        if self.period_ns < self.runtime_ns:
+            raise ScenarioError(f"{path}.period_ns", self.period_ns,
+                                f"must be >= runtime_ns ({self.runtime_ns}), as osnoise/period_us must")
+        _check_int(f"{path}.threshold_ns", self.threshold_ns, 1)
+        _check_int(f"{path}.warmup_ns", self.warmup_ns, 0)
+
+    def ops(self):
+        out = [("hwnoise", self.runtime_ns, self.threshold_ns, self.warmup_ns)]
+        if self.period_ns > self.runtime_ns:
+            out.append(("sleep", self.period_ns - self.runtime_ns, 0, 0))
+        out.append(("loop", 0, 0, 0))
+        return out
+
+
+WORKLOADS[HwNoise.kind] = HwNoise

@@ -509,7 +509,7 @@ def test_qs_on_exit_notes_a_qs_only_without_context_tracking():
 def test_rcu_config_validation_names_the_field():
     from pvsched import ScenarioError
     from pvsched.policies.rcu_guest import RcuGuestPolicy
-    from pvsched.rcu.config import RcuConfig, validate_nohz_full
+    from pvsched.rcu.config import RcuConfig
     RcuConfig().validate()
     RcuGuestPolicy().validate()
     bad = [(RcuGuestPolicy(mode="bogus"), "host.rcu_guest_policy.mode"),
@@ -522,11 +522,14 @@ def test_rcu_config_validation_names_the_field():
         with pytest.raises(ScenarioError) as e:
             obj.validate()
         assert e.value.path == path
-    for val, path in [([4], "host.nohz_full[0]"), ([1, 1], "host.nohz_full[1]"), ([0, 1, 2, 3], "host.nohz_full"),
+    from pvsched import Host, Scenario, Task
+    from pvsched.workloads import Hog
+    for val, path in [([4], "host.nohz_full[0]"), ([1, 1], "host.nohz_full"), ([0, 1, 2, 3], "host.nohz_full"),
                       ("1,2", "host.nohz_full")]:
         with pytest.raises(ScenarioError) as e:
-            validate_nohz_full("host.nohz_full", val, 4)
+            Scenario(host=Host(cpus=4, nohz_full=val, rcu=RcuConfig()), tasks=[Task("t", Hog())]).validate()
         assert e.value.path == path
+    Scenario(host=Host(cpus=4, nohz_full=[0, 1, 2, 3]), tasks=[Task("t", Hog())]).validate()   # no RCU: allowed
 
 
 def test_rcu_config_feeds_the_c_unit():

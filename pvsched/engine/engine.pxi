@@ -56,6 +56,7 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+        free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
         rcu_free(s)
 
     def __init__(self, **kw):
@@ -74,6 +75,9 @@ cdef class Engine:
         ipi_aware_yield_build(s, c.vms)
         guest_sync_build(s, c.vms, c.opsv, c.tkern, c.tps, c.tpl)
         boost_build(s, c.vms)
+        halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
+        tick_sched_build(s, c.nohz_full)
+        hwnoise_build(s, c.opsv)
         vmm_build(s, c.vms)
         rcu_build(s, c.rcu)
         rcu_guest_build(s, c.rcu_guest)
@@ -138,6 +142,7 @@ cdef class Engine:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
                 s.vcpu[i].mode_since = s.now
         sync_finalize(s)
+        halted_pelt_finalize(s)
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -175,6 +180,7 @@ cdef class Engine:
             v_c[i] = s.task[i].cpu
             v_vr[i] = <s64>s.fa.se[i].vruntime
             v_se[i] = <s64>s.fa.se[i].sum_exec_runtime
+        hwnoise_results(s, cols)
         out["task"] = cols
         hist = np.zeros((n, HIST_NBUCKETS), dtype=np.uint32)
         cdef unsigned int[:, :] hv = hist
@@ -227,6 +233,7 @@ cdef class Engine:
         boost_results(s, vc)
         directed_yield_results(s, out, vc)
         guest_sync_results(s, out, vc)
+        halted_pelt_results(s, out, vc)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

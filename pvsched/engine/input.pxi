@@ -29,6 +29,8 @@ cdef class EngineInput:
     cdef long long migration_cost_ns
     cdef object debooster
     cdef object py_policy
+    cdef dict halted_pelt
+    cdef list nohz_full
     cdef object rcu             # RCU model settings (rcu/rcu_engine.pxi rcu_build), None = off
     cdef object rcu_guest       # RcuGuestPolicy.engine_dict() (policies/rcu_guest.pxi)
     cdef list vms
@@ -68,7 +70,7 @@ cdef class EngineInput:
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
                  bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
-                 py_policy=None, rcu=None, rcu_guest=None):
+                 py_policy=None, halted_pelt=None, nohz_full=(), rcu=None, rcu_guest=None):
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
         cdef long long[:] tgp = np.ascontiguousarray(tg_parent, dtype=np.int64)
@@ -154,6 +156,8 @@ cdef class EngineInput:
                     raise ValueError(f"task {i}: loop target out of range")
                 if opsv[tps[i] + n, 0] in (OP_VMEXIT, OP_VMEXIT_USER) and tkern[i] == 0:
                     raise ValueError(f"task {i}: a host task cannot take a VM exit")
+                if opsv[tps[i] + n, 0] == OP_HWNOISE and (tkern[i] == 0 or opsv[tps[i] + n, 1] < 1):
+                    raise ValueError(f"task {i}: hwnoise runs in a guest, with a runtime >= 1 ns")
                 if opsv[tps[i] + n, 0] in (OP_SYNC_RCU, OP_RCUC) and tkern[i] != 0:
                     raise ValueError(f"task {i}: synchronize_rcu and rcuc run only on the host")
                 if opsv[tps[i] + n, 0] == OP_SLEEP and opsv[tps[i] + n, 3] & ~WORK_EXP:
@@ -210,6 +214,8 @@ cdef class EngineInput:
         self.migration_cost_ns = migration_cost_ns
         self.debooster = debooster
         self.py_policy = py_policy
+        self.halted_pelt = dict(halted_pelt or {})
+        self.nohz_full = [int(c) for c in nohz_full]
         self.rcu = rcu
         self.rcu_guest = rcu_guest
         if (rcu is None and any(opsv[i, 0] in (OP_SYNC_RCU, OP_RCUC) for i in range(opsv.shape[0]))):

@@ -7,6 +7,8 @@ from pvsched.kvm.kvm_host cimport vm_t, vcpu_t
 from pvsched.guest.workload cimport op_t
 from pvsched.guest.sync cimport glock_t
 from pvsched.policies.debooster cimport deboost_params
+from pvsched.policies.halted_pelt cimport gth_host_t
+from pvsched.guest.hwnoise cimport hwnoise_t
 from pvsched.engine.events cimport EventQueue
 from pvsched.rcu.tree cimport rcu_sim_t
 from pvsched.policies.rcu_guest cimport rcu_guest_params
@@ -81,5 +83,7 @@ cdef struct Sim:
     deboost_params dbst # the vCPU debooster in yield_to_task_fair (policies/debooster.pxd)
     rcu_sim_t* rcu      # RCU on the host (rcu/), NULL when not modelled
     rcu_guest_params rcug   # the host's RCU guest policy (policies/rcu_guest.pxd)
+    gth_host_t gth      # guest halted time and halted-aware PELT (policies/halted_pelt.pxd)
+    hwnoise_t* hw       # per task rtla-hwnoise state, NULL without OP_HWNOISE (guest/hwnoise.pxd)
     u64 ys_host[48]     # YS_* counters for yields by host tasks
 

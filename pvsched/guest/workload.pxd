@@ -19,11 +19,13 @@ cdef enum:
     OP_UNLOCK = 13      # spin_unlock of the lock held
     OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
     OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
+    # rtla hwnoise, executed by guest/hwnoise.pxi
+    OP_HWNOISE = 16     # a window: a = runtime ns, b = threshold ns, c = warm-up ns from the task's start
     # RCU and the VMM (rcu/rcu_engine.pxi, kvm/userspace.pxi); dispatched before the sync ops
-    OP_SYNC_RCU = 16    # host only: synchronize_rcu(); sleeps until a full grace period has ended
-    OP_RCUC = 17        # rcuc/a's loop (the per-CPU RCU core kthread of host CPU a)
-    OP_VMEXIT_USER = 18 # guest only: an exit KVM hands to the VMM, which handles it for a ns
-    OP_LAST = 18
+    OP_SYNC_RCU = 17    # host only: synchronize_rcu(); sleeps until a full grace period has ended
+    OP_RCUC = 18        # rcuc/a's loop (the per-CPU RCU core kthread of host CPU a)
+    OP_VMEXIT_USER = 19 # guest only: an exit KVM hands to the VMM, which handles it for a ns
+    OP_LAST = 19
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
                         # (also on OP_SLEEP's c: an exponential sleep, a Poisson arrival process)
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)

@@ -6,7 +6,8 @@ from libc.math cimport log as c_log
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
-       "work": OP_WORK, "sync_rcu": OP_SYNC_RCU, "rcuc": OP_RCUC, "vmexit_user": OP_VMEXIT_USER}
+       "work": OP_WORK, "hwnoise": OP_HWNOISE, "sync_rcu": OP_SYNC_RCU, "rcuc": OP_RCUC,
+       "vmexit_user": OP_VMEXIT_USER}
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
 
 cdef inline u64 splitmix64(u64* state) noexcept nogil:
@@ -106,6 +107,8 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code == OP_HWNOISE:
+            return hwnoise_open(s, t, op)   # an rtla hwnoise window (guest/hwnoise.pxi)
         elif op.code == OP_SYNC_RCU:
             r = rcu_sync_op(s, t, wake_at)      # synchronize_rcu() (rcu/rcu_engine.pxi)
             if r >= 0:
@@ -129,6 +132,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef s64 wake_at = 0
     cdef int r
     cdef bint was_critical = p.in_critical
+    if s.hw != NULL and s.hw[t].on:
+        hwnoise_close(s, t)             # the window's last sample (guest/hwnoise.pxi)
     p.in_critical = 0
     r = program_advance(s, t, &wake_at)
     if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
@@ -141,6 +146,8 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if not s.fa.clk_run[cpu]:
             # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
             return
+        if s.hw != NULL:
+            hwnoise_resume(s, t, s.now)
         if p.lat_start >= 0:
             record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:

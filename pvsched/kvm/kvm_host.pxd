@@ -7,6 +7,7 @@ from pvsched.guest.sync cimport sync_vm, sync_vcpu
 from pvsched.policies.boost cimport boost_vm, boost_vcpu
 from pvsched.policies.ipi_aware_yield cimport ipi_yield_vm, ipi_context
 from pvsched.policies.rcu_guest cimport rcu_guest_vcpu
+from pvsched.policies.halted_pelt cimport gth_vcpu_t
 
 # vCPU modes (time is accounted to exactly one at any instant once the VM started)
 cdef enum:
@@ -174,3 +175,4 @@ cdef struct vcpu_t:
     boost_vcpu boost    # policies/boost.pxd
     ipi_context ipi     # policies/ipi_aware_yield.pxd
     rcu_guest_vcpu rcug # policies/rcu_guest.pxd
+    gth_vcpu_t gth      # policies/halted_pelt.pxd: the stay in guest mode, halted time

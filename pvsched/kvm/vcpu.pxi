@@ -25,6 +25,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
     guest_sync_leave(s, v)              # the guest's spin segment / IRQ handler (guest/sync.pxi)
+    if s.hw != NULL:
+        guest_hwnoise_leave(s, grq)     # a gap in an rtla-hwnoise window begins (guest/hwnoise.pxi)
     settle_curr(s, grq)
     s.fa.clk_base[grq] += s.now - s.fa.clk_entry[grq]
     s.fa.clk_run[grq] = 0
@@ -73,6 +75,8 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
             return
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
+        if s.hw != NULL:
+            hwnoise_resume(s, t, s.now)     # the window's gap ends (guest/hwnoise.pxi)
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
         elif p.remaining == 0:
@@ -169,7 +173,7 @@ cdef void host_interrupt(Sim* s, s32 cpu, int reason) noexcept nogil:
     cdef s32 v
     if cpu < 0 or cpu >= s.ncpu:
         return
-    if s.rq[cpu].nohz_full:
+    if s.rq[cpu].ts.nohz_full and s.rcu != NULL:
         rcu_host_irq(s, cpu)        # rcu_irq_enter_check_tick (rcu/rcu_engine.pxi)
     c = s.rq[cpu].curr
     if c < 0:
@@ -211,10 +215,7 @@ cdef void resched_deliver(Sim* s, s32 cpu, bint local) noexcept nogil:
         schedule(s, cpu)
 
 cdef void host_rq_enqueued(Sim* s, s32 cpu) noexcept nogil:
-    # A task became runnable on a pCPU where a vCPU halt-polls: single_task_running() fails; a
-    # nohz_full CPU may need its tick back (sched/tick_sched.pxi).
+    # A task became runnable on a pCPU where a vCPU halt-polls: single_task_running() fails.
     cdef s32 c = s.rq[cpu].curr
-    if s.rq[cpu].tick_stopped:
-        tick_nohz_full_enqueued(s, cpu)
     if c >= 0 and s.task[c].vcpu >= 0 and s.vcpu[s.task[c].vcpu].mode == VM_POLL:
         vcpu_block(s, s.task[c].vcpu)

@@ -27,7 +27,7 @@ cdef enum:
     # kernel points (kern_t.hooks of the CPU's kernel; host or guest)
     HOOK_TICK = 1 << 14             # the scheduler tick on a CPU, after its interrupt is delivered
     HOOK_YIELD_TO = 1 << 15         # yield_to_task_fair, between set_next_buddy and yield_task_fair
-    HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now
+    HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now; a policy may do it
     # vCPU point (vcpu_t.hooks), numbered after the kernel points
     HOOK_KVM_RUN_LEAVE = 1 << 17    # the vCPU thread leaves KVM_RUN for the VMM (vcpu_put)
     HOOK_NPOINTS = 18
@@ -39,7 +39,8 @@ cdef enum:
     POL_BOOST = 1 << 0
     POL_DEBOOSTER = 1 << 1
     POL_IPI_AWARE_YIELD = 1 << 2
-    POL_RCU_GUEST = 1 << 3
+    POL_HALTED_PELT = 1 << 3
+    POL_RCU_GUEST = 1 << 4
     # kvm_vcpu_on_spin candidate classes (the stock rule gives CAND_VANILLA)
     CAND_VANILLA = 0
     CAND_IPI = 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from pvsched.errors import ScenarioError
 from pvsched.validate import _bool, _choice, _int
 
 #: What keeps a nohz_full CPU's tick running: only the kernel's own dependencies this model
@@ -83,16 +82,3 @@ class RcuConfig:
             d["horizon_ns"] = self.horizon_us * 1000
         return d
 
-
-def validate_nohz_full(path: str, nohz_full, ncpus: int) -> None:
-    """``Host.nohz_full``: distinct CPU numbers, leaving at least one housekeeping CPU."""
-    if isinstance(nohz_full, (str, bytes)) or not isinstance(nohz_full, (list, tuple)):
-        raise ScenarioError(path, nohz_full, "must be a list of CPU numbers")
-    seen = set()
-    for i, c in enumerate(nohz_full):
-        _int(f"{path}[{i}]", c, 0, ncpus - 1)
-        if c in seen:
-            raise ScenarioError(f"{path}[{i}]", c, "is listed twice")
-        seen.add(c)
-    if len(seen) >= ncpus:
-        raise ScenarioError(path, nohz_full, "must leave at least one housekeeping CPU")

@@ -11,14 +11,15 @@ RCU_STATS_COLUMNS = ("ticks", "rcuc_wakeups", "core_runs", "qs_local", "qs_fqs",
 
 
 cdef int rcu_build(Sim* s, object cfg) except -1:
-    # cfg: None (RCU not modelled) or the dict Scenario.compile makes (nohz_full, params, ...).
+    # cfg: None (RCU not modelled) or the dict Scenario.compile makes (params, callers, ...); the
+    # nohz_full CPUs are the tick's (sched/tick_sched.pxi tick_sched_build, called first).
     cdef rcu_sim_t* r
     cdef s32 c, t, cap, n
     cdef int hz = s.kern[0].hz
     if cfg is None:
         return 0
     cfg = dict(cfg)
-    nohz = [int(c) for c in cfg.pop("nohz_full", ())]
+    nohz = [c for c in range(s.ncpu) if s.rq[c].ts.nohz_full]      # tick_sched_build set them
     params = dict(cfg.pop("params", {}) or {})
     callers = int(cfg.pop("callers", 0))
     rcuc_ns = int(cfg.pop("rcuc_ns", 20_000))
@@ -41,7 +42,6 @@ cdef int rcu_build(Sim* s, object cfg) except -1:
         raise MemoryError("pvsched: RCU state too large for memory")
     for c in nohz:
         r.rdp[c].nohz_full = 1
-        s.rq[c].nohz_full = 1
     rcu_sim_init(r)
     r.hp.rcuc_ns = rcuc_ns
     r.hp.slow_exit_ns = slow_exit_ns
@@ -239,7 +239,7 @@ cdef inline bint rcu_idle_keeps_tick(Sim* s, s32 cpu) noexcept nogil:
     # in every tick period on a nohz_full CPU.
     if s.rcu == NULL or cpu >= s.ncpu:
         return False
-    return s.rcu.rdp[cpu].cb_head >= 0 or (s.rq[cpu].nohz_full and s.rcu.hp.tick_dep_timer)
+    return s.rcu.rdp[cpu].cb_head >= 0 or (s.rq[cpu].ts.nohz_full and s.rcu.hp.tick_dep_timer)
 
 # ------------------------------------------------------------------------------ switches, idle, guest
 cdef void rcu_switch(Sim* s, s32 cpu, s32 prev, s32 next) noexcept nogil:

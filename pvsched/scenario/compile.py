@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from pvsched.rcu.config import RcuConfig
 from pvsched.scenario.elements import Cgroup
 
 
 def rcu_enabled(sc) -> bool:
-    """RCU is modelled when the host has nohz_full CPUs, synchronize_rcu() callers or an RCU
-    guest policy other than vanilla."""
+    """RCU is modelled when the host has an RcuConfig, synchronize_rcu() callers or an RCU guest
+    policy other than vanilla."""
     h = sc.host
-    return bool(h.nohz_full) or h.rcu_guest_policy.mode != "vanilla" \
+    return h.rcu is not None or h.rcu_guest_policy.mode != "vanilla" \
         or any(getattr(t.workload, "kind", "") == "rcu_updater" for t in sc.tasks)
 
 
@@ -20,10 +21,11 @@ def rcu_engine_dict(sc):
     if not rcu_enabled(sc):
         return None
     h = sc.host
-    return dict(nohz_full=sorted(int(c) for c in h.nohz_full), params=h.rcu.engine_dict(),
+    cfg = h.rcu if h.rcu is not None else RcuConfig()
+    return dict(params=cfg.engine_dict(),
                 callers=sum(t.count for t in sc.tasks if getattr(t.workload, "kind", "") == "rcu_updater"),
-                rcuc_ns=h.rcu.rcuc_ns, slow_exit_ns=h.rcu.slow_exit_ns, idle_entry_ns=h.rcu.idle_entry_ns,
-                tick_dependency=h.rcu.tick_dependency)
+                rcuc_ns=cfg.rcuc_ns, slow_exit_ns=cfg.slow_exit_ns, idle_entry_ns=cfg.idle_entry_ns,
+                tick_dependency=cfg.tick_dependency)
 
 
 def compile_scenario(sc):
@@ -33,7 +35,8 @@ def compile_scenario(sc):
     from pvsched._core import OPS, POLICIES as CPOL
     sc.validate()
     h = sc.host
-    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight) for vm in sc.vms]
+    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight)
+                              for vm in sc.vms if vm.own_cgroup]
     by = {c.name: c for c in cgs}
 
     def depth(c):
@@ -89,10 +92,11 @@ def compile_scenario(sc):
     rcu = rcu_engine_dict(sc)
     if rcu is not None:
         # rcuc/N: the per-CPU RCU core kthread of each nohz_full CPU (SCHED_FIFO kthread_prio).
-        for c in rcu["nohz_full"]:
+        prio = (h.rcu or RcuConfig()).kthread_prio
+        for c in sorted(set(int(c) for c in h.nohz_full)):
             prog = (len(ops), 2)
             ops.extend([(OPS["rcuc"], c, 0, 0), (OPS["loop"], 0, 0, 0)])
-            add(f"rcuc/{c}", prog, "fifo", 0, h.rcu.kthread_prio, 0, 0, mask_of([c]), None, 0, -1)
+            add(f"rcuc/{c}", prog, "fifo", 0, prio, 0, 0, mask_of([c]), None, 0, -1)
     vcpu_vm = []
     vcpu_prog = None
     for k, vm in enumerate(sc.vms):
@@ -102,7 +106,8 @@ def compile_scenario(sc):
         for i, n in enumerate(vm.vcpu_names()):
             cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
             pol, nice, rtp = vm.thread_policy()
-            add(n, vcpu_prog, pol, nice, rtp, remap[vm.cgroup_name()],
+            tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
+            add(n, vcpu_prog, pol, nice, rtp, tg,
                 vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
             vcpu_vm.append(k)
         for t in vm.tasks:
@@ -132,5 +137,7 @@ def compile_scenario(sc):
         nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=sc.check_invariants,
         load_balance=h.load_balance, periodic_balance=h.periodic_balance,
         debooster=h.debooster.engine_dict(), py_policy=h.policy,
+        halted_pelt=dict(h.halted_pelt.engine_dict(), no_hz_full=h.halted_pelt.no_hz_full or bool(h.nohz_full)),
+        nohz_full=[int(c) for c in h.nohz_full],
         rcu=rcu, rcu_guest=h.rcu_guest_policy.engine_dict() if rcu is not None else None,
     ), names, [None] + [cgs[i].name for i in order]

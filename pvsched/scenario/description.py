@@ -78,8 +78,8 @@ class Scenario:
             vnames.add(vm.name)
             if vm.cgroup_name() in names:
                 raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
-
-    # ------------------------------------------------------------------ compile
+        if _compile.rcu_enabled(self):
+            self.host.validate_rcu()
 
     # ------------------------------------------------------------------ compile
     def compile(self):

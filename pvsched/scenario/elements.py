@@ -13,10 +13,11 @@ from typing import Dict, List, Optional, Sequence
 from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
 from pvsched.policies.rcu_guest import RcuGuestPolicy
-from pvsched.rcu.config import RcuConfig, validate_nohz_full
+from pvsched.rcu.config import RcuConfig
 from pvsched.validate import _bool, _choice, _int
 from pvsched.workloads import Workload
 
@@ -64,7 +65,12 @@ class Host:
     "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
     ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
     ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
-    False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
+    False keeps the tick but drops its exits. ``nohz_full`` lists full-dynticks CPUs: their tick
+    stops while the scheduler does not need it (one task; sched_can_stop_tick), a second task
+    restarts it at the next tick boundary, and a housekeeping CPU runs the current task's scheduler
+    tick once a second instead (``sched_tick_remote``: no VM exit, no balancing from that CPU);
+    such a kernel is built with CONFIG_NO_HZ_FULL, so ``halted_pelt.no_hz_full`` is implied.
+    ``context_switch_ns`` delays a task that is switched in;
     ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period;
     ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
     (the deepest state whose residency the idle period covered).
@@ -78,11 +84,13 @@ class Host:
     GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
-    ``nohz_full`` lists the CPUs booted nohz_full (their tick stops while one task runs; the
-    others are housekeeping CPUs); with it, with ``synchronize_rcu()`` callers
-    (:class:`pvsched.workloads.RcuUpdater`) or with an ``rcu_guest_policy`` other than
-    "vanilla", RCU is modelled (settings: ``rcu``, a :class:`pvsched.rcu.config.RcuConfig`;
-    each nohz_full CPU gets an ``rcuc/N`` SCHED_FIFO thread). ``rcu_guest_policy``
+    ``halted_pelt``: guest halted time discounted from the PELT signal of vCPU threads with
+    HLT/MWAIT in guest (:class:`pvsched.policies.HaltedPelt`: ``off``, ``exact``, ``tick``).
+    ``rcu``: host RCU (:class:`pvsched.rcu.config.RcuConfig`; None = not modelled, unless the
+    scenario has ``synchronize_rcu()`` callers (:class:`pvsched.workloads.RcuUpdater`) or an
+    ``rcu_guest_policy`` other than "vanilla", which imply the defaults). With it, each nohz_full
+    CPU runs context tracking, rcu_nocbs and an ``rcuc/N`` SCHED_FIFO thread, and RCU's forced
+    tick is one of its tick dependencies. ``rcu_guest_policy``
     (:class:`pvsched.policies.rcu_guest.RcuGuestPolicy`, or its mode name) is what the RCU tick
     may skip on a nohz_full CPU that runs a guest.
 
@@ -108,19 +116,20 @@ class Host:
     idle_exit_ns: int = 0
     idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
+    nohz_full: List[int] = field(default_factory=list)
     load_balance: bool = True
     periodic_balance: bool = True
     debooster: Debooster = None
-    nohz_full: List[int] = field(default_factory=list)
-    rcu: RcuConfig = None
+    halted_pelt: HaltedPelt = None
+    rcu: Optional[RcuConfig] = None
     rcu_guest_policy: RcuGuestPolicy = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
         if self.debooster is None:
             self.debooster = Debooster()
-        if self.rcu is None:
-            self.rcu = RcuConfig()
+        if self.halted_pelt is None:
+            self.halted_pelt = HaltedPelt()
         if self.rcu_guest_policy is None:
             self.rcu_guest_policy = RcuGuestPolicy()
         elif isinstance(self.rcu_guest_policy, str):
@@ -146,21 +155,36 @@ class Host:
             _int(f"{path}.idle_states[{i}][0]", st[0], 0, 10**12)
             _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
+        if isinstance(self.nohz_full, (str, bytes)) or not isinstance(self.nohz_full, (list, tuple)):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "must be a list of CPU numbers")
+        for i, c in enumerate(self.nohz_full):
+            _int(f"{path}.nohz_full[{i}]", c, 0, self.cpus - 1)
+        if len(set(self.nohz_full)) != len(self.nohz_full):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "lists a CPU twice")
         _bool(f"{path}.load_balance", self.load_balance)
         _bool(f"{path}.periodic_balance", self.periodic_balance)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
-        validate_nohz_full(f"{path}.nohz_full", self.nohz_full, self.cpus)
-        if not isinstance(self.rcu, RcuConfig):
-            raise ScenarioError(f"{path}.rcu", self.rcu, "must be an RcuConfig")
-        self.rcu.validate(f"{path}.rcu")
+        if not isinstance(self.halted_pelt, HaltedPelt):
+            raise ScenarioError(f"{path}.halted_pelt", self.halted_pelt, "must be a HaltedPelt")
+        self.halted_pelt.validate(f"{path}.halted_pelt")
+        if self.rcu is not None:
+            if not isinstance(self.rcu, RcuConfig):
+                raise ScenarioError(f"{path}.rcu", self.rcu, "must be an RcuConfig or None")
+            self.rcu.validate(f"{path}.rcu")
         if not isinstance(self.rcu_guest_policy, RcuGuestPolicy):
             raise ScenarioError(f"{path}.rcu_guest_policy", self.rcu_guest_policy, "must be an RcuGuestPolicy or a mode name")
         self.rcu_guest_policy.validate(f"{path}.rcu_guest_policy")
-        if self.nohz_full and not self.tick_exits:
-            raise ScenarioError(f"{path}.tick_exits", self.tick_exits, "nohz_full models the tick itself: keep tick_exits true")
+
+    def validate_rcu(self, path="host"):
+        """With RCU modelled: a housekeeping CPU (the GP kthread's, the timekeeper), tick exits."""
+        if len(set(self.nohz_full)) >= self.cpus:
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "must leave a housekeeping CPU when RCU is modelled")
+        if not self.tick_exits:
+            raise ScenarioError(f"{path}.tick_exits", self.tick_exits, "RCU needs the tick's exits (the RCU tick "
+                                "runs in host context after the exit it causes)")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -249,6 +273,8 @@ class VM:
     """A KVM guest: ``vcpus`` vCPU threads on the host (in their own cgroup ``vm:<name>``, a child of
     ``cgroup``, with cpu.weight ``weight``) and a guest kernel running ``tasks`` (their ``cpus`` are
     vCPU numbers). ``pin`` pins vCPU i to pCPU pin[i]; ``cpus`` restricts all vCPU threads.
+    ``own_cgroup=False`` puts the vCPU threads directly in ``cgroup`` (the root when None), with no
+    per-VM group: a QEMU started by hand rather than by libvirt (``weight`` is then unused).
 
     KVM knobs: ``hlt_exits`` (False = HLT/MWAIT pass-through: an idle guest keeps its pCPU busy),
     ``posted_interrupts`` (interrupts reach a running vCPU without an exit), ``ipi_virtualization``
@@ -293,6 +319,7 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: YieldPolicy = None
+    own_cgroup: bool = True
     user_return_ns: int = 1_000
     migrate_period_ns: int = 0
     migrate_pin: Optional[Sequence[int]] = None
@@ -324,6 +351,7 @@ class VM:
         if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
+        _bool(f"{path}.own_cgroup", self.own_cgroup)
         if self.pin is not None:
             if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
                 raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")

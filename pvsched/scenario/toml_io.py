@@ -9,6 +9,7 @@ from typing import Optional
 from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.rcu_guest import RcuGuestPolicy
 from pvsched.rcu.config import RcuConfig
@@ -77,6 +78,8 @@ def _scenario_from_dict(cls, d):
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
+    if "halted_pelt" in hd:
+        hd["halted_pelt"] = _from(HaltedPelt, hd["halted_pelt"], "host.halted_pelt")
     if "rcu" in hd:
         hd["rcu"] = _from(RcuConfig, hd["rcu"], "host.rcu")
     if isinstance(hd.get("rcu_guest_policy"), dict):
@@ -134,7 +137,10 @@ def _host_dict(h: Host) -> dict:
     d = {k: v for k, v in dataclasses.asdict(h).items() if k != "policy"}
     d["nohz_full"] = list(d["nohz_full"])
     for k in ("rcu", "rcu_guest_policy"):           # TOML has no None: unset means the default
-        d[k] = {f: v for f, v in d[k].items() if v is not None}
+        if d[k] is None:
+            del d[k]
+        else:
+            d[k] = {f: v for f, v in d[k].items() if v is not None}
     return d
 
 

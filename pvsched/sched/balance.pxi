@@ -275,10 +275,16 @@ cdef s32 find_busiest(Sim* s, s32 dst, int* mig, s64* imbalance) noexcept nogil:
     # (CPU_NOT_IDLE) destination: only an overloaded group is worth pulling from.
     cdef kern_t* k = &s.kern[s.rq[dst].kern]
     cdef cfs_rq_t* c
-    cdef s32 cpu, busiest = -1
+    cdef s32 i, cpu, busiest = -1
     cdef u64 util, load, total_load = 0, total_cap = 0, sds_avg, b_avg = 0, l_avg = 0, l_util = 0, x, y
     cdef int typ, l_type = GROUP_HAS_SPARE
-    for cpu in range(k.rq_base, k.rq_base + k.nrq):
+    cpu = dst - 1
+    for i in range(k.nrq):
+        # sd->groups starts at the local CPU's group and wraps (build_sched_groups'
+        # for_each_cpu_wrap), so among equally loaded groups the first after dst is the busiest
+        cpu += 1
+        if cpu == k.rq_base + k.nrq:
+            cpu = k.rq_base
         total_cap += 1024                   # group capacity counts even for an excluded CPU
         if s.lb_skip[cpu] and cpu != dst:
             continue                        # (its load and tasks do not: env->cpus)

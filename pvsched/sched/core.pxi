@@ -13,6 +13,8 @@ cdef inline void add_nr_running(Sim* s, s32 cpu, s32 delta) noexcept nogil:
     s.rq[cpu].nr_running = old + delta
     if old < 2 and s.rq[cpu].nr_running >= 2:
         s.kern[s.rq[cpu].kern].nr_overloaded += 1
+        if s.rq[cpu].ts.stopped:
+            tick_nohz_full_kick(s, cpu)         # a second task needs the tick (sched/tick_sched.pxi)
     elif old >= 2 and s.rq[cpu].nr_running < 2:
         s.kern[s.rq[cpu].kern].nr_overloaded -= 1
 
@@ -169,7 +171,6 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
                 vcpu_switch_out(s, p.vcpu)
         else:
             rq.busy_since = s.now
-            rq.tick_stopped = 0
             if s.fa.clk_run[cpu] and not ev_armed(&s.q, s.slot_tick + cpu):
                 ev_arm(&s.q, s.slot_tick + cpu, (s.now // k.tick_ns + 1) * k.tick_ns)
         rq.curr = next
@@ -187,6 +188,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
             if k.nohz_idle and not rcu_idle_keeps_tick(s, cpu):
                 ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
+                rq.ts.stopped = 0
             if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
                 vcpu_guest_idle(s, rq.vcpu)
     if rq.fs_on:
@@ -236,6 +238,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         return
     if rq.vcpu >= 0 and hook_guest_switch(s, rq.vcpu, t, False):
         return              # a policy made the vCPU exit before the task reaches user space
+    if s.hw != NULL:
+        hwnoise_resume(s, t, rq.seg_start)     # an rtla-hwnoise window opens (guest/hwnoise.pxi)
     if p.lat_start >= 0:
         record_latency(s, t, rq.seg_start)
     if p.remaining == 0:
@@ -354,7 +358,7 @@ cdef void detach_task_pelt(Sim* s, s32 t) noexcept nogil:
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if se.avg.last_update_time:
         update_cfs_rq_avg(&s.fa, old)
-        hook_pelt(&s.fa, old, se)
+        hook_pelt(&s.fa, old, se, &se.avg, pelt_clock(&s.fa, old.cpu), 0, 0, 0, se_weight(se), True)
         pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
@@ -421,6 +425,9 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     cdef task_t* p
     cdef kern_t* k = &s.kern[rq.kern]
     cdef s32 v = rq.vcpu
+    if rq.ts.stopped:
+        sched_tick_remote(s, cpu)           # the tick is off: this is the 1 Hz remote one
+        return
     rq.nr_ticks += 1
     if v >= 0:
         # Guest tick: the LAPIC timer interrupt (a preemption-timer exit unless timer exits are off).
@@ -450,10 +457,10 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
         nohz_kick_balance(s, cpu)
     if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and lb_jiffies(s, k) >= rq.next_balance:
         sched_balance_domains(s, cpu)       # sched_balance_trigger -> SCHED_SOFTIRQ
-    if t >= 0 or not k.nohz_idle or rcu_idle_keeps_tick(s, cpu):
-        if rq.nohz_full and t >= 0 and tick_nohz_full_can_stop(s, cpu):
-            tick_nohz_full_stop(s, cpu)     # irq exit on a nohz_full CPU (sched/tick_sched.pxi)
-        elif s.fa.clk_run[cpu]:
+    if rq.ts.nohz_full and t >= 0 and tick_nohz_full_can_stop(s, cpu):
+        tick_nohz_full_stop(s, cpu)         # nohz_full: nothing needs the tick (sched/tick_sched.pxi)
+    elif t >= 0 or not k.nohz_idle or rcu_idle_keeps_tick(s, cpu):
+        if s.fa.clk_run[cpu]:
             ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)
         else:
             rq.tick_next = s.now + k.tick_ns

@@ -9,6 +9,7 @@ from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight, scale_load_down
 from pvsched.sched.pelt cimport sched_avg
 from pvsched.guest.sync cimport sync_task
 from pvsched.policies.debooster cimport deboost_rq
+from pvsched.sched.tick_sched cimport tick_sched
 
 ctypedef uint8_t u8
 
@@ -276,9 +277,7 @@ cdef struct rq_t:
     u64 nr_lb_runs
     u64 nr_lb_moved
     u64 nr_lb_failed
-    # full dynticks (host rqs, sched/tick_sched.pxi)
-    u8 nohz_full        # tick_nohz_full_cpu()
-    u8 tick_stopped     # the periodic tick is off (it restarts for a tick dependency)
+    tick_sched ts       # host rqs: nohz_full tick stop (sched/tick_sched.pxd)
 
 cdef struct kern_t:
     s32 rq_base

@@ -1,7 +1,8 @@
-# When a nohz_full CPU may stop its tick (kernel/time/tick-sched.c can_stop_full_tick(),
-# tick_nohz_next_event(); kernel/sched/core.c sched_can_stop_tick(); Linux v6.15).
-# Pure rules, noexcept nogil.
+# Full dynticks on host CPUs (kernel/time/tick-sched.c; kernel/sched/core.c sched_can_stop_tick,
+# sched_tick_remote; Linux v6.15): when a nohz_full CPU may stop its tick, and the per-CPU state.
+# Pure rules, noexcept nogil; the engine part is sched/tick_sched.pxi.
 from pvsched.sched.calc cimport u64, s64, u32, s32
+from libc.stdint cimport uint8_t
 
 # Tick dependency bits (include/linux/tick.h, enum tick_dep_bits).
 cdef enum:
@@ -11,6 +12,12 @@ cdef enum:
     TICK_DEP_BIT_CLOCK_UNSTABLE = 3
     TICK_DEP_BIT_RCU = 4
     TICK_DEP_BIT_RCU_EXP = 5
+    NOHZ_REMOTE_TICK_NS = 1000000000    # sched_tick_remote runs once a second (HZ jiffies)
+
+# Per CPU (embedded in rq_t as rq.ts).
+cdef struct tick_sched:
+    uint8_t nohz_full       # the CPU is in the nohz_full= set
+    uint8_t stopped         # its tick is stopped; the tick slot holds the 1 Hz remote tick
 
 cdef inline bint sched_can_stop_tick(u32 dl_nr_running, u32 rt_nr_running, u32 rr_nr_running,
                                      u32 cfs_h_nr_queued) noexcept nogil:
