@@ -125,17 +125,20 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", "fault")
 
 
 @dataclass
 class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
     ("timer", period_ns), ("mmio", ns), ("user_io", ns)]``; repeated ``loops`` times (0 = forever),
-    then the task exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer;
+    then the task exits. ``("run", ns, jitter_ns)`` / ``("sleep", ns, jitter_ns)`` add a uniform
+    [0, jitter_ns]. A ``timer`` phase waits for the next expiry of an absolute periodic timer;
     an ``mmio`` phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a
     ``user_io`` phase (guest tasks only) takes an exit KVM hands to the VMM: KVM_RUN returns to
-    userspace, the VMM handles it for ``ns`` and calls KVM_RUN again; a ``critical`` phase
+    userspace, the VMM handles it for ``ns`` and calls KVM_RUN again; a ``fault`` phase (guest
+    tasks only) takes an exit that KVM handles in the run loop with preemption enabled for ``ns``
+    (a swapped-out page faulted back in: the host may preempt the thread meanwhile); a ``critical`` phase
     computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
@@ -158,10 +161,13 @@ class Phases(Workload):
                 if len(ph) != 1:
                     raise ScenarioError(p, ph, "yield takes no argument")
                 continue
-            if len(ph) != 2:
-                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns")
+            if len(ph) != 2 and not (len(ph) == 3 and ph[0] in ("run", "sleep")):
+                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns" + (
+                    " and an optional jitter" if ph[0] in ("run", "sleep") else ""))
             _check_int(f"{p}[1]", ph[1], 1)
-            timed = timed or ph[0] not in ("mmio", "user_io")
+            if len(ph) == 3:
+                _check_int(f"{p}[2]", ph[2], 0)
+            timed = timed or ph[0] not in ("mmio", "user_io", "fault")
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
         _check_int(f"{path}.loops", self.loops, 0)
@@ -173,13 +179,15 @@ class Phases(Workload):
         start = len(out)
         for ph in self.phases:
             if ph[0] == "run":
-                out.append(("run", ph[1], 0, 0))
+                out.append(("run", ph[1], ph[2] if len(ph) == 3 else 0, 0))
             elif ph[0] == "sleep":
-                out.append(("sleep", ph[1], 0, 0))
+                out.append(("sleep", ph[1], ph[2] if len(ph) == 3 else 0, 0))
             elif ph[0] == "timer":
                 out.append(("period", ph[1], 0, 0))
             elif ph[0] == "mmio":
                 out.append(("vmexit", ph[1], 0, 0))
+            elif ph[0] == "fault":
+                out.append(("vmexit", ph[1], 0, 1))
             elif ph[0] == "user_io":
                 out.append(("vmexit_user", ph[1], 0, 0))
             elif ph[0] == "critical":

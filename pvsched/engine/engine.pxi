@@ -22,7 +22,7 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "user")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget", "ple", "hypercall", "eoi", "userspace")
+                "doorbell", "budget", "ple", "hypercall", "eoi", "userspace", "fault")
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,

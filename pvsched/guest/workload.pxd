@@ -11,7 +11,8 @@ cdef enum:
     OP_EXIT = 6
     OP_HOG = 7          # compute forever
     OP_START_PERIOD = 8 # the periodic timer starts now + a
-    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns
+    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns (c = 1: a fault
+                        # handled with preemption on, EXIT_FAULT)
     OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm/vcpu.pxi
     OP_CRITICAL = 11    # compute a ns with preemption disabled (guest: preempt_count > 0)
     # guest synchronisation ops, executed by guest/sync.pxi

@@ -102,7 +102,10 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_EXIT
         elif op.code == OP_VMEXIT:
             if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
+                if op.c & 1:
+                    vcpu_exit_fault(s, s.rq[p.cpu].vcpu, op.a)      # kvm/userspace.pxi
+                else:
+                    vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
         elif op.code == OP_VCPU:
             p.pc -= 1
             p.remaining = -1

@@ -35,7 +35,8 @@ cdef enum:
     EXIT_HYPERCALL = 11 # KVM_HC_KICK_CPU / KVM_HC_SCHED_YIELD
     EXIT_EOI = 12       # EOI write trapped (no APICv virtual-interrupt delivery)
     EXIT_USERSPACE = 13 # an exit KVM hands to the VMM: KVM_RUN returns to userspace (kvm/userspace.pxi)
-    EXIT_NREASONS = 14
+    EXIT_FAULT = 14     # a fault KVM resolves in preemptible host kernel code (e.g. a swapped-out page)
+    EXIT_NREASONS = 15
 
 # Where a vCPU thread is on its way out of KVM_RUN and back (vcpu_t.user_phase).
 cdef enum:
@@ -139,7 +140,7 @@ cdef struct vcpu_t:
     u8 pending_irq      # an interrupt waits for injection at the next entry
     s64 mode_since
     s64 t_mode[7]       # VM_NMODES
-    u64 nr_exits[14]    # EXIT_NREASONS
+    u64 nr_exits[15]    # EXIT_NREASONS
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
@@ -163,6 +164,8 @@ cdef struct vcpu_t:
     u8 entered_here     # entered guest mode since it arrived on host_cpu
     s64 user_ns         # VMM time of the exit to userspace in progress
     s64 user_left       # time left in the current user phase when preempted there
+    u8 exit_preempt     # the exit's handling runs with preemption on (EXIT_FAULT): may be switched out
+    s64 exit_left       # its handling time left when it was
     u64 nr_user_exits
     s64 rcuc_since      # preempted by rcuc/N at (-1 = not)
     u64 nr_rcuc_preempt

@@ -13,6 +13,12 @@ cdef void vcpu_exit_to_user(Sim* s, s32 v, s64 user_ns) noexcept nogil:
     vc.nr_user_exits += 1
     vcpu_exit(s, v, EXIT_USERSPACE, s.vm[vc.vm].exit_ns)
 
+cdef void vcpu_exit_fault(Sim* s, s32 v, s64 ns) noexcept nogil:
+    # An exit whose handling stays in the run loop but runs with preemption on for `ns` (KVM
+    # faulting a swapped-out page back in): the scheduler may switch the thread out meanwhile.
+    vcpu_exit(s, v, EXIT_FAULT, s.vm[s.vcpu[v].vm].exit_ns + ns)
+    s.vcpu[v].exit_preempt = 1
+
 cdef bint vcpu_user_step(Sim* s, s32 v) noexcept nogil:
     # The vCPU's timer fired during an exit to userspace: the next step. False: go on as usual
     # (the re-entry that follows KVM_RUN).

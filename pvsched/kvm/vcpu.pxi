@@ -117,6 +117,10 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
         vcpu_user_resume(s, v)                  # out of KVM_RUN: no preempt notifier (kvm/userspace.pxi)
         return
     kvm_sched_in(s, v)
+    if vc.exit_preempt:
+        vcpu_set_mode(s, v, VM_EXIT)            # the fault's handling goes on where it stopped
+        ev_arm(&s.q, s.slot_vcpu + v, s.rq[cpu].seg_start + vc.exit_left)
+        return
     if not guest_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = EXIT_ENTRY
@@ -131,6 +135,8 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     if vc.user_phase == UP_RETURNING or vc.user_phase == UP_USER:
         vcpu_user_preempted(s, v)               # kvm/userspace.pxi
         return
+    if vc.exit_preempt and vc.mode == VM_EXIT and ev_armed(&s.q, s.slot_vcpu + v):
+        vc.exit_left = ev_expiry(&s.q, s.slot_vcpu + v) - s.now     # preempted inside a fault's handling
     ev_cancel(&s.q, s.slot_vcpu + v)
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
@@ -153,6 +159,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vc.guest_polling = 0
         vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
+        vc.exit_preempt = 0
         if s.fa.resched[cpu]:
             schedule(s, cpu)          # the host's resched point before re-entry
             if s.rq[cpu].curr != vc.task:
@@ -206,7 +213,7 @@ cdef void resched_deliver(Sim* s, s32 cpu, bint local) noexcept nogil:
             if f & RESCHED_NOW:
                 vcpu_exit(s, v, EXIT_HOST_INTR, s.vm[s.vcpu[v].vm].exit_ns)
             return
-        if s.vcpu[v].mode == VM_EXIT:
+        if s.vcpu[v].mode == VM_EXIT and not s.vcpu[v].exit_preempt:
             return
         if s.vcpu[v].mode == VM_POLL:
             vcpu_block(s, v)

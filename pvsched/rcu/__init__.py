@@ -124,7 +124,8 @@ userspace window, HLT race, HLT, preemption, migration, termination). It resolve
 next enters a guest or after the horizon H (default: one ``jiffies_till_next_fqs``):
 
 * ``fp``: the disjunct was true but no guest entry followed within H (``fp_ns``: for how long
-  it stayed wrongly true, to the next entry); ``fn``: false although an entry followed;
+  it was wrongly true, from the first such tick to the next entry); ``fn``: false although an
+  entry followed, on a tick where it decided (neither ``user`` nor idle already skipped);
 * ``held``: the skip fired because of the policy alone and the CPU reached no EQS within H (the
   GP had to wait for an FQS scan or the 1 s expiry);
 * ``needless``: rcuc was woken although the CPU reached an EQS (guest, idle, user) within H.

@@ -11,9 +11,10 @@ cdef void rcu_obs_finalize(rcu_sim_t* r, s32 cpu, rcu_obs_t* o, bint guest) noex
             st.tp += 1
         else:
             st.fp[c] += 1
-            st.fp_open[c] += 1
-            st.fp_open_t[c] += o.t
-    else:
+            if st.fp_ep_start < 0:
+                st.fp_ep_start = o.t
+                st.fp_ep_cause = <u8>c
+    elif o.decisive:
         if guest:
             st.fn[c] += 1
         else:
@@ -22,6 +23,11 @@ cdef void rcu_obs_finalize(rcu_sim_t* r, s32 cpu, rcu_obs_t* o, bint guest) noex
         st.held[c] += 1
     if o.woke and (o.eqs or guest):
         st.needless[c] += 1
+
+cdef inline void rcu_fp_episode_end(rcu_cpu_stats_t* st, s64 now) noexcept nogil:
+    if st.fp_ep_start >= 0:
+        st.fp_ns[st.fp_ep_cause] += now - st.fp_ep_start
+        st.fp_ep_start = -1
 
 cdef void rcu_obs_age(rcu_sim_t* r, s32 cpu, s64 now) noexcept nogil:
     # Ticks older than the horizon saw no guest entry in time.
@@ -34,7 +40,8 @@ cdef void rcu_obs_age(rcu_sim_t* r, s32 cpu, s64 now) noexcept nogil:
         r.obs_head[cpu] = (r.obs_head[cpu] + 1) % r.obs_cap
         r.obs_n[cpu] -= 1
 
-cdef void rcu_obs_push(rcu_sim_t* r, s32 cpu, s64 now, int cause, bint pred, bint skipped, bint woke) noexcept nogil:
+cdef void rcu_obs_push(rcu_sim_t* r, s32 cpu, s64 now, int cause, bint pred, bint skipped, bint woke,
+                       bint decisive) noexcept nogil:
     cdef rcu_obs_t* o
     cdef s32 k
     rcu_obs_age(r, cpu, now)
@@ -50,6 +57,7 @@ cdef void rcu_obs_push(rcu_sim_t* r, s32 cpu, s64 now, int cause, bint pred, bin
     o.pred = pred
     o.skipped = skipped
     o.woke = woke
+    o.decisive = decisive
     o.eqs = 0
     r.obs_n[cpu] += 1
 
@@ -64,11 +72,7 @@ cdef void rcu_obs_eqs(rcu_sim_t* r, s32 cpu, s64 now, bint guest) noexcept nogil
             k = (r.obs_head[cpu] + i) % r.obs_cap
             rcu_obs_finalize(r, cpu, &r.obs[<s64>cpu * r.obs_cap + k], True)
         r.obs_n[cpu] = 0
-        for i in range(RC_N):
-            if st.fp_open[i]:
-                st.fp_ns[i] += <s64>st.fp_open[i] * now - st.fp_open_t[i]
-                st.fp_open[i] = 0
-                st.fp_open_t[i] = 0
+        rcu_fp_episode_end(st, now)
     else:
         for i in range(r.obs_n[cpu]):
             k = (r.obs_head[cpu] + i) % r.obs_cap
@@ -84,10 +88,5 @@ cdef void rcu_obs_flush(rcu_sim_t* r, s64 now) noexcept nogil:
             rcu_obs_finalize(r, cpu, &r.obs[<s64>cpu * r.obs_cap + r.obs_head[cpu]], False)
             r.obs_head[cpu] = (r.obs_head[cpu] + 1) % r.obs_cap
             r.obs_n[cpu] -= 1
-        st = &r.st[cpu]
-        for i in range(RC_N):
-            if st.fp_open[i]:
-                st.fp_ns[i] += <s64>st.fp_open[i] * now - st.fp_open_t[i]
-                st.fp_open[i] = 0
-                st.fp_open_t[i] = 0
+        rcu_fp_episode_end(&r.st[cpu], now)
 

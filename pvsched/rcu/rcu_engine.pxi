@@ -318,7 +318,8 @@ cdef dict rcu_results(Sim* s):
             cpu["held_" + k][c] = st.held[i]
             cpu["needless_" + k][c] = st.needless[i]
             cpu["wakes_by_" + k][c] = st.wakes_by[i]
-            cpu["fp_ns_" + k][c] = st.fp_ns[i] + <s64>st.fp_open[i] * s.now - st.fp_open_t[i]
+            cpu["fp_ns_" + k][c] = st.fp_ns[i] + (s.now - st.fp_ep_start if st.fp_ep_start >= 0 and
+                                                  st.fp_ep_cause == i else 0)
         for i in range(RP_N):
             cpu["pending_" + RCU_PENDING_RULES[i]][c] = st.pending[i]
         for i in range(1, SK_N):

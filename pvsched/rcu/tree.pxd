@@ -167,6 +167,7 @@ cdef struct rcu_obs_t:
     u8 skipped              # the skip fired because of the policy disjunct alone
     u8 woke                 # rcuc/N was woken
     u8 eqs                  # the CPU entered an EQS since
+    u8 decisive             # neither user nor idle applied: the disjunct decided the skip
 
 cdef struct rcu_cpu_stats_t:
     u64 ticks               # rcu_sched_clock_irq()
@@ -190,9 +191,10 @@ cdef struct rcu_cpu_stats_t:
     u64 held[12]            # policy-only skip with no EQS within H: a held-up GP (by RC_*)
     u64 needless[12]        # rcuc woken although an EQS followed within H (by RC_*)
     u64 wakes_by[12]        # rcuc wake-ups by RC_*
-    s64 fp_ns[12]           # time the predicate stayed wrongly true (to the next guest entry)
-    u64 fp_open[12]         # FP observations still waiting for the next guest entry
-    s64 fp_open_t[12]       # ... sum of their tick times
+    s64 fp_ns[12]           # time the predicate was wrongly true: from the first false-positive tick of
+                            # an episode to the next guest entry, by the episode's first cause
+    s64 fp_ep_start         # the open episode's first FP tick (-1: none)
+    u8 fp_ep_cause
     u64 obs_overflow
 
 # ------------------------------------------------------------------------------ sequences & time

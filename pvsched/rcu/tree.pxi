@@ -61,6 +61,7 @@ cdef void rcu_sim_init(rcu_sim_t* r) noexcept nogil:
         r.rdp[c].qs_wait_since = -1
         r.rdp[c].cb_head = -1
         r.rdp[c].cb_tail = -1
+        r.st[c].fp_ep_start = -1
     r.w_free = -1
     for i in range(r.nw - 1, -1, -1):
         r.w[i].next = r.w_free
@@ -369,7 +370,8 @@ cdef int rcu_sched_clock_irq(rcu_sim_t* r, s32 cpu, s64 now, bint user, bint fro
             woke = True
             st.wakes_by[cause] += 1
     if rdp.nohz_full:
-        rcu_obs_push(r, cpu, now, cause, pred, rule == RP_SKIP and why == SK_POLICY, woke)
+        rcu_obs_push(r, cpu, now, cause, pred, rule == RP_SKIP and why == SK_POLICY, woke,
+                     not user and not from_idle)
     r.last_rule = rule
     r.last_skip = why
     return flags
