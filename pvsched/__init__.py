@@ -13,8 +13,10 @@ from pvsched.rcu.config import RcuConfig
 from pvsched.results import LatencyHistogram, Result
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
+from pvsched.trace import Trace, TraceConfig
 from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pvsched.sweep import ...``)
 
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy", "HaltedPelt", "Policy", "PolicyError", "RcuConfig", "RcuGuestPolicy"]
+           "Debooster", "YieldPolicy", "HaltedPelt", "Policy", "PolicyError", "Trace", "TraceConfig", "RcuConfig",
+           "RcuGuestPolicy"]

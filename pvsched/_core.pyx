@@ -26,6 +26,7 @@ from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
+from pvsched.engine.trace cimport *
 from pvsched.engine.sim cimport *
 from pvsched.sched.tick_sched cimport *
 from pvsched.policies.rcu_guest cimport *
@@ -62,6 +63,7 @@ include "policies/ipi_aware_yield.pxi"
 include "policies/rcu_guest.pxi"
 include "policies/halted_pelt.pxi"
 include "policies/hooks.pxi"
+include "engine/trace.pxi"
 include "rcu/rcu_api.pxi"
 include "engine/loop.pxi"
 include "engine/input.pxi"

@@ -25,6 +25,7 @@ class Simulation:
         kwargs, self.task_names, self.cgroup_names = self.scenario.compile()
         self.engine = Engine(**kwargs)
         self._wall = 0.0
+        self._meta = _trace_meta(self.scenario, kwargs) if self.scenario.trace.enabled else None
 
     def run(self, until_ns: Optional[int] = None) -> Result:
         """Run until ``until_ns`` (default: the scenario's duration) and return the results so far.
@@ -38,10 +39,23 @@ class Simulation:
         t0 = time.perf_counter()
         self.engine.run(until)
         self._wall += time.perf_counter() - t0
-        return Result(self.engine.results(), self.task_names, self.scenario, self._wall)
+        return Result(self.engine.results(), self.task_names, self.scenario, self._wall, meta=self._meta)
 
     def task_index(self, name: str) -> int:
         return self.task_names.index(name)
 
     def cgroup_index(self, name: Optional[str]) -> int:
         return self.cgroup_names.index(name)
+
+
+def _trace_meta(scenario, kwargs) -> dict:
+    """What a Trace needs to name things: each task's kernel and kernel prio, the VMs' vCPUs and
+    the prio a boosted vCPU thread runs at."""
+    import numpy as np
+    from pvsched._core import POLICIES
+    rt = np.isin(kwargs["task_policy"], [POLICIES["fifo"], POLICIES["rr"]])
+    prio = np.where(rt, 99 - kwargs["task_rt_prio"], 120 + kwargs["task_nice"])
+    vcpu_vm = kwargs["vcpu_vm"]
+    boost = [99 - vm.boost.priority if vm.boost.mode not in ("off", "static") else -1 for vm in scenario.vms]
+    return dict(task_kern=kwargs["task_kern"], task_prio=prio, vcpu_vm=vcpu_vm,
+                vm_names=[vm.name for vm in scenario.vms], boost_prio=[boost[k] for k in vcpu_vm])

@@ -57,6 +57,7 @@ cdef class Engine:
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
+        free(s.rtimers); free(s.trace.rec)
         rcu_free(s)
 
     def __init__(self, **kw):
@@ -70,6 +71,7 @@ cdef class Engine:
         build_task_groups(s, c)
         build_runqueues(s, c)
         build_tasks(s, c)
+        rtimer_build(s, c.rtimer_relative)
         debooster_build(s, c.debooster)
         directed_yield_build(s, c.vms)
         ipi_aware_yield_build(s, c.vms)
@@ -78,6 +80,7 @@ cdef class Engine:
         halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
         tick_sched_build(s, c.nohz_full)
         hwnoise_build(s, c.opsv)
+        trace_build(s, c.trace)
         vmm_build(s, c.vms)
         rcu_build(s, c.rcu)
         rcu_guest_build(s, c.rcu_guest)
@@ -247,6 +250,8 @@ cdef class Engine:
         if s.rcu != NULL:
             out["rcu"] = rcu_results(s)
         out["violations"] = self.violations
+        if s.trace.on:
+            out["trace"] = trace_results(s)
         return out
 
     # ---- inspection (tests, policies, debugging); not for the hot path

@@ -31,6 +31,8 @@ cdef class EngineInput:
     cdef object py_policy
     cdef dict halted_pelt
     cdef list nohz_full
+    cdef list rtimer_relative
+    cdef object trace
     cdef object rcu             # RCU model settings (rcu/rcu_engine.pxi rcu_build), None = off
     cdef object rcu_guest       # RcuGuestPolicy.engine_dict() (policies/rcu_guest.pxi)
     cdef list vms
@@ -70,7 +72,8 @@ cdef class EngineInput:
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
                  bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
-                 py_policy=None, halted_pelt=None, nohz_full=(), rcu=None, rcu_guest=None):
+                 py_policy=None, halted_pelt=None, nohz_full=(), rtimer_relative=(), trace=None, rcu=None,
+                 rcu_guest=None):
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
         cdef long long[:] tgp = np.ascontiguousarray(tg_parent, dtype=np.int64)
@@ -131,8 +134,13 @@ cdef class EngineInput:
                 raise ValueError(f"task group {g}: parent {tgp[g]} must be an earlier group")
             if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
+        rtimer_relative = [int(x) for x in rtimer_relative]
         for i in range(opsv.shape[0]):
-            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_LAST or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_MAX or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+                raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
+            if ((opsv[i, 0] == OP_LOOP and not 0 <= opsv[i, 3] <= 3)
+                    or (opsv[i, 0] == OP_RUNTIME and opsv[i, 2] < 1)
+                    or (opsv[i, 0] == OP_TIMER and opsv[i, 2] >= len(rtimer_relative))):
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -218,6 +226,8 @@ cdef class EngineInput:
         self.py_policy = py_policy
         self.halted_pelt = dict(halted_pelt or {})
         self.nohz_full = [int(c) for c in nohz_full]
+        self.rtimer_relative = rtimer_relative
+        self.trace = trace
         self.rcu = rcu
         self.rcu_guest = rcu_guest
         if (rcu is None and any(opsv[i, 0] in (OP_SYNC_RCU, OP_RCUC) for i in range(opsv.shape[0]))):

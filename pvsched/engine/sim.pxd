@@ -4,12 +4,13 @@
 from pvsched.sched.calc cimport u64, s64, u32, s32
 from pvsched.sched.sched cimport *
 from pvsched.kvm.kvm_host cimport vm_t, vcpu_t
-from pvsched.guest.workload cimport op_t
+from pvsched.guest.workload cimport op_t, rtimer_t
 from pvsched.guest.sync cimport glock_t
 from pvsched.policies.debooster cimport deboost_params
 from pvsched.policies.halted_pelt cimport gth_host_t
 from pvsched.guest.hwnoise cimport hwnoise_t
 from pvsched.engine.events cimport EventQueue
+from pvsched.engine.trace cimport trace_buf
 from pvsched.rcu.tree cimport rcu_sim_t
 from pvsched.policies.rcu_guest cimport rcu_guest_params
 
@@ -35,6 +36,9 @@ cdef struct Sim:
     u64* idle_mask      # per kernel: bit per rq with nothing current
     op_t* ops
     s32 nops
+    rtimer_t* rtimers   # rt-app timer resources (shared by every task that names them)
+    s32 nrtimers
+    trace_buf trace     # the event trace (engine/trace.pxd), off unless the scenario asks for it
     u32* hist           # ntask * HIST_NBUCKETS
     EventQueue q
     s64 now

@@ -170,6 +170,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
             vcpu_enter(s, v)
     elif vc.mode == VM_POLL:
         vc.nr_poll_fail += 1
+        trace_event(s, TR_HALT_POLL, vc.host_cpu, v, 0, s.now - vc.halt_start)
         vcpu_block(s, v)
 
 # ---------------------------------------------------------------- host side

@@ -40,7 +40,9 @@ cdef enum:
     POL_DEBOOSTER = 1 << 1
     POL_IPI_AWARE_YIELD = 1 << 2
     POL_HALTED_PELT = 1 << 3
-    POL_RCU_GUEST = 1 << 4
+    POL_TRACE = 1 << 4              # the event trace (engine/trace.pxi) records the vCPU points
+    TRACE_POINTS = HOOK_VCPU_EXIT | HOOK_VCPU_ENTER | HOOK_KICK | HOOK_VCPU_MODE | HOOK_SCHED_OUT
+    POL_RCU_GUEST = 1 << 5
     # kvm_vcpu_on_spin candidate classes (the stock rule gives CAND_VANILLA)
     CAND_VANILLA = 0
     CAND_IPI = 1

@@ -27,6 +27,8 @@ cdef void vcpu_exit_hooks(Sim* s, s32 v, int reason) noexcept nogil:
         boost_vcpu_exit(s, v, reason)
     if k.policies & POL_IPI_AWARE_YIELD:
         ipi_aware_vcpu_exit(s, v, reason)
+    if k.policies & POL_TRACE:
+        trace_vcpu_exit(s, v, reason)
     if k.py_hooks & HOOK_VCPU_EXIT:
         py_hook(s, HOOK_VCPU_EXIT, k, v, reason, 0)
 
@@ -38,6 +40,8 @@ cdef void vcpu_enter_hooks(Sim* s, s32 v) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_vcpu_enter(s, v)
+    if k.policies & POL_TRACE:
+        trace_vcpu_enter(s, v)
     if k.py_hooks & HOOK_VCPU_ENTER:
         py_hook(s, HOOK_VCPU_ENTER, k, v, 0, 0)
 
@@ -49,6 +53,8 @@ cdef void kick_hooks(Sim* s, s32 v, int cause) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_kick(s, v, cause)
+    if k.policies & POL_TRACE:
+        trace_kick(s, v, cause)
     if k.py_hooks & HOOK_KICK:
         py_hook(s, HOOK_KICK, k, v, cause, 0)
 
@@ -135,6 +141,8 @@ cdef void sched_out_hooks(Sim* s, s32 v) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_RCU_GUEST:
         rcu_guest_sched_out(s, v)
+    if k.policies & POL_TRACE:
+        trace_sched_out(s, v)
     if k.py_hooks & HOOK_SCHED_OUT:
         py_hook(s, HOOK_SCHED_OUT, k, v, 0, 0)
 
@@ -150,6 +158,8 @@ cdef void vcpu_mode_hooks(Sim* s, s32 v, int mode) noexcept nogil:
         halted_pelt_vcpu_mode(s, v, mode)
     if k.policies & POL_RCU_GUEST:
         rcu_guest_vcpu_mode(s, v, mode)
+    if k.policies & POL_TRACE:
+        trace_vcpu_mode(s, v, mode)
     if k.py_hooks & HOOK_VCPU_MODE:
         py_hook(s, HOOK_VCPU_MODE, k, v, mode, 0)
 
@@ -283,6 +293,8 @@ cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
         h |= halted_pelt_points(s, kk)
     if k.policies & POL_RCU_GUEST:
         h |= rcu_guest_points(s, kk)
+    if k.policies & POL_TRACE:
+        h |= TRACE_POINTS
     return h
 
 

@@ -9,12 +9,14 @@ from pvsched.errors import ScenarioError
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
 from pvsched.scenario.elements import VM, Cgroup, Host, Task, _validate_task
+from pvsched.trace.config import TraceConfig
 from pvsched.validate import _bool, _int
 
 
 @dataclass
 class Scenario:
-    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed."""
+    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed; ``trace``
+    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``)."""
 
     host: Host = field(default_factory=Host)
     cgroups: List[Cgroup] = field(default_factory=list)
@@ -24,6 +26,7 @@ class Scenario:
     seed: int = 0
     shuffle_ties: bool = False
     check_invariants: bool = False
+    trace: TraceConfig = field(default_factory=TraceConfig)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> None:
@@ -35,6 +38,9 @@ class Scenario:
         _int("seed", self.seed, 0, 2**64 - 1)
         _bool("shuffle_ties", self.shuffle_ties)
         _bool("check_invariants", self.check_invariants)
+        if not isinstance(self.trace, TraceConfig):
+            raise ScenarioError("trace", self.trace, "must be a TraceConfig")
+        self.trace.validate("trace")
         names = {}
         for i, cg in enumerate(self.cgroups):
             p = f"cgroups[{i}]"

@@ -75,6 +75,7 @@ cdef void move_queued_task(Sim* s, s32 t, s32 dst) noexcept nogil:
     # detach_task + attach_task: a migrating (not sleeping) dequeue and a migrated enqueue.
     cdef task_t* p = &s.task[t]
     cdef sched_entity* se = &s.fa.se[p.se]
+    trace_event(s, TR_MIGRATE, dst, t, p.cpu, dst)
     dequeue_task(s, t, DEQUEUE_SAVE | DEQUEUE_MOVE | DEQUEUE_MIGRATING)
     set_task_cpu(s, t, dst)
     p.nr_migrations += 1
@@ -115,6 +116,11 @@ cdef void nohz_kick_balance(Sim* s, s32 src) noexcept nogil:
     move_queued_task(s, t, dst)
     s.nr_balance_pulls += 1
     wakeup_preempt(s, dst, t)
+    if s.rq[dst].vcpu >= 0:
+        # kick_ilb's IPI to an idle vCPU: it must be delivered like a wake-up (the sender exits
+        # without IPI virtualization, a halted or polling vCPU is woken), or the task pulled to
+        # it waits until something else wakes that vCPU
+        guest_wakeup_delivered(s, dst, src)
     resched_deliver(s, dst, False)
 
 # ---------------------------------------------------------------- periodic balance of a busy CPU

@@ -17,6 +17,7 @@ cdef inline void add_nr_running(Sim* s, s32 cpu, s32 delta) noexcept nogil:
             tick_nohz_full_kick(s, cpu)         # a second task needs the tick (sched/tick_sched.pxi)
     elif old >= 2 and s.rq[cpu].nr_running < 2:
         s.kern[s.rq[cpu].kern].nr_overloaded -= 1
+    trace_nr_running(s, cpu)
 
 cdef inline void set_task_cpu(Sim* s, s32 t, s32 cpu) noexcept nogil:
     # The task now belongs to rq `cpu`; its fair entity follows, whatever its current class.
@@ -160,6 +161,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
     if next != prev:
+        trace_switch(s, cpu, prev, next)
         if prev >= 0:
             p = &s.task[prev]
             ev_cancel(&s.q, s.slot_burst + cpu)
@@ -213,6 +215,9 @@ cdef inline void record_latency(Sim* s, s32 t, s64 at) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 lat = at - p.lat_start
     p.lat_start = -1
+    if p.rtapp.runtime_state == RUNTIME_PENDING:
+        p.rtapp.runtime_state = RUNTIME_STARTED     # rt-app runtime: its clock starts as the task runs
+        p.rtapp.runtime_start = at
     p.lat_count += 1
     p.lat_sum += lat
     if lat > p.lat_max:
@@ -371,6 +376,7 @@ cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if p.cls == CLS_FAIR and s.fa.kp[old.kern].cfs:
         se.vruntime -= old.min_vruntime   # v6.5 migrate_task_rq_fair: a waking task goes relative
+    trace_event(s, TR_MIGRATE, cpu, t, p.cpu, cpu)
     detach_task_pelt(s, t)
     set_task_cpu(s, t, cpu)
     p.nr_migrations += 1
@@ -407,6 +413,7 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
                 migrate_task(s, t, cpu)
                 flags |= ENQUEUE_MIGRATED
         enqueue_task(s, t, flags)
+    trace_event(s, TR_WAKEUP_NEW if flags == ENQUEUE_INITIAL else TR_WAKEUP, local if local >= 0 else cpu, t, cpu, 0)
     wakeup_preempt(s, cpu, t)
     if s.rq[cpu].fs_on:
         fair_server_update(s, cpu)
