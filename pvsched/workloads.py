@@ -247,7 +247,7 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     for k in params:
         if k not in known:
             raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
-    if kind == "phases" and "phases" in params:
+    if kind == "phases" and isinstance(params.get("phases"), list):
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     w = cls(**params)
     w.validate(path)

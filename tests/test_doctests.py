@@ -9,7 +9,7 @@ MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads",
            "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
            "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
            "pvsched.policies.halted_pelt", "pvsched.experiments.seed001",
-           "pvsched.rcu", "pvsched.rcu.config", "pvsched.policies.rcu_guest"]
+           "pvsched.rcu", "pvsched.rcu.config", "pvsched.policies.rcu_guest", "pvsched.experiments.seed003"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -123,6 +123,7 @@ cdef int rcu_sync_op(Sim* s, s32 t, s64* wake_at) noexcept nogil:
     rcu_kick_gp(s)
     if w < 0:
         return -1
+    s.task[t].lat_start = -1            # its wait is the synchronize_rcu() latency, not a wake-up's
     wake_at[0] = -1
     return STEP_BLOCK
 
@@ -148,6 +149,7 @@ cdef int rcu_rcuc_op(Sim* s, s32 t, s64* wake_at) noexcept nogil:
         return STEP_RUN if r.hp.rcuc_ns > 0 else -1
     hc.rcuc_passes = 0
     rdp.kthread_status = RCU_KTHREAD_WAITING
+    s.task[t].lat_start = -1            # until invoke_rcu_core() wakes it
     wake_at[0] = -1
     return STEP_BLOCK
 
@@ -160,6 +162,7 @@ cdef void rcu_invoke(Sim* s, s32 cpu) noexcept nogil:
         return
     if s.task[t].state == TS_SLEEPING:
         ev_cancel(&s.q, s.slot_task + t)
+        s.task[t].lat_start = s.now     # rcuc's wake-up latency: invoke_rcu_core() -> running
         try_to_wake_up(s, t, cpu)
 
 # ------------------------------------------------------------------------------ the tick
