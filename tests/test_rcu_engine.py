@@ -279,3 +279,12 @@ def test_a_guest_policy_implies_rcu_and_needs_a_housekeeping_cpu():
     with pytest.raises(ScenarioError) as e:
         sc.validate()
     assert e.value.path == "host.nohz_full"
+
+
+def test_cli_run_prints_the_rcu_line(capsys):
+    import os
+    from pvsched.cli import main
+    ex = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "rcu_guest.toml")
+    assert main(["run", ex, "--until-ns", "100000000"]) == 0
+    out = capsys.readouterr().out
+    assert "rcu: " in out and "GPs" in out and "nohz_full [1, 2]" in out

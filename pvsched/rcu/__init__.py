@@ -130,34 +130,44 @@ next enters a guest or after the horizon H (default: one ``jiffies_till_next_fqs
   GP had to wait for an FQS scan or the 1 s expiry);
 * ``needless``: rcuc was woken although the CPU reached an EQS (guest, idle, user) within H.
 
-Integration design (the engine, after the layout refactor)
-==========================================================
-* ``Host(nohz_full=[...])``: those CPUs run context tracking and rcu_nocbs. The tick on such a
-  CPU stops at interrupt exit when nothing depends on it and restarts for the kernel's tick
-  dependencies: TICK_DEP_BIT_SCHED (``sched_can_stop_tick``: more than one fair task, or more
-  than one SCHED_RR task; FIFO tasks never need it), TICK_DEP_BIT_RCU (``rcu_forced_tick``), and
-  a timer due within the next tick period. Housekeeping CPUs keep their tick (the timekeeper's
-  advances jiffies; an idle housekeeping CPU keeps ticking while it has non-offloaded callbacks,
-  as ``rcu_needs_cpu()`` says).
-* ``synchronize_rcu()`` callers: host tasks on housekeeping CPUs with a workload op that blocks
-  in ``rcu_sync_call`` and is woken from ``done_q``; arrival process periodic or Poisson.
-* ``rcuc/N``: a SCHED_FIFO host task at ``kthread_prio`` (default 1) pinned to each nohz_full
-  CPU, woken by ``TK_WAKE_RCUC``; it preempts a lower-priority vCPU thread (kvm_sched_out), runs
-  ``rcu_rcuc_run`` for a configurable cost per pass (up to 10 passes, then yields 2 jiffies),
-  and sleeps; every switch calls ``rcu_note_context_switch``.
-* vCPU run-loop states the hooks need: KVM_RUN enter/leave (``wants_to_run``; exits to
-  userspace leave it), vcpu_load/vcpu_put, kvm_sched_out/in (preemption, HLT blocking,
-  migration), guest entry/exit (``rcu_guest_enter`` / ``rcu_guest_exit``, PF_VCPU cleared after
-  the exit's IRQ), the HLT race window (idle task before ``ct_cpuidle_enter``), VM termination.
-  Policies attach to these hook points; the host tick calls ``rcu_sched_clock_irq``.
-* Metrics per policy: rcuc preemptions of each vCPU thread and the guest time they cost; guest
-  cyclictest-like wake-up latency (max, p99.9, p99.99); GP duration and synchronize_rcu()
-  latency histograms; GPs that hit the nohz_full expiry; forced ticks, resched IPIs, stall
-  warnings; the predicate-accuracy counters above.
-* Scenarios: S1 (isolated pinned vCPUs on nohz_full CPUs of a PREEMPT_RT host, steady exits,
-  a tick dependency keeps the tick running, synchronize_rcu() callers on housekeeping CPUs), S2
-  (migration), S3 (guest HLT), S5 (another task preempts the vCPU), S6 (exit handling slower than
-  1 s), S8 (frequent exits to userspace).
+In the engine
+=============
+RCU is modelled when the host has an ``RcuConfig`` (``Host(rcu=...)``), ``synchronize_rcu()``
+callers (``workloads.RcuUpdater``) or a guest policy other than vanilla; otherwise every call site
+is one NULL test and results are those of a run without it. Where the engine calls RCU
+(``rcu/rcu_engine.pxi``):
+
+* the tick on a host CPU (``sched/core.pxi`` handle_tick, after the tick hook point where the
+  policy computes its disjunct): ``rcu_sched_clock_irq``; a tick that hits a vCPU in guest mode
+  is handled after the exit it causes, with PF_VCPU still set;
+* ``Host(nohz_full=[...])`` is the tick's (``sched/tick_sched.pxi``): the tick stops at a tick
+  where nothing depends on it; RCU adds its dependencies: TICK_DEP_BIT_RCU set by an interrupt
+  (``host_interrupt``) on an urgent CPU where RCU watches, and, with
+  ``RcuConfig(tick_dependency="timer")``, a timer-wheel timer in every tick period (the tick
+  never stops, also in idle); idle nohz_full CPUs otherwise stop ticking;
+* ``__schedule``: ``rcu_note_context_switch`` (a QS); switches to and from the idle task: the idle
+  EQS begins ``idle_entry_ns`` after the switch (``ct_cpuidle_enter``, the HLT race window) and
+  ends at the next switch;
+* guest entry and exit (``kvm/vcpu.pxi``): EQS on nohz_full CPUs (context tracking on),
+  ``rcu_virt_note_context_switch`` elsewhere; the VMM's user mode on an exit to userspace
+  (``kvm/userspace.pxi``) is an EQS too;
+* ``rcuc/N``: a SCHED_FIFO host task at ``kthread_prio`` pinned to each nohz_full CPU (added by
+  ``Scenario.compile``), woken by ``invoke_rcu_core()`` (its wake-up latency is the task's);
+  it preempts a lower-priority vCPU thread (counted per vCPU with the time until the vCPU runs
+  again); housekeeping CPUs run ``rcu_core()`` inline;
+* the GP kthread: its own event slot; ``resched_cpu()`` is an IPI (a guest exits) and a
+  reschedule;
+* ``synchronize_rcu()``: a host task's ``sync_rcu`` op blocks until its GP ends.
+
+The policies (``policies/rcu_guest.pxi``) attach to the hook points: the host tick (the
+disjunct), vcpu_mode (guest exit: P1's timestamp, X3's note), kvm_run and kvm_run_leave
+(vcpu_load / vcpu_put at the KVM_RUN boundaries, with ``wants_to_run``; a vcpu_load before the
+thread has a pCPU takes effect at its kvm_sched_in) and kvm_sched_in/out (preempt notifiers,
+only while the vCPU is loaded).
+
+Results: ``Result.rcu`` (counters, per-CPU columns), ``Result.rcu_latency("sync" | "gp" | "qs")``,
+vCPU columns ``rcuc_preemptions``, ``rcuc_preempt_ns``, ``user_exits``; sweep metrics ``rcu_*``,
+``rcuc_*``. ``pvsched reproduce`` runs the scenarios of the thread that proposed the policies under each.
 """
 from pvsched._core import (  # noqa: F401
     CT_STATES,
