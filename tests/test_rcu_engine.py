@@ -177,6 +177,24 @@ def test_hlt_p1_claims_a_guest_entry_p2_does_not():
     assert p2.rcu["cpu"]["fp_hlt"][1] == 0
 
 
+def test_vm_termination_puts_the_vcpus_and_p1_keeps_claiming_for_a_second():
+    def sc(policy, hlt=False):
+        vm = VM("rt", vcpus=2, pin=[1, 2], hlt_exits=hlt, halt_poll_ns=0, stop_ns=200 * MS,
+                tasks=[ct(0), Task("w", RunSleep(run_ns=20_000, sleep_ns=3 * MS), cpus=[1])])
+        return Scenario(host=rt_host(policy), tasks=[updater()], vms=[vm], duration_ns=1500 * MS,
+                        check_invariants=True)
+    p1, p1r, p2 = run(sc("last_exit")), run(sc("last_exit_reset", hlt=True)), run(sc("run_loop_sched"))
+    for r in (p1, p1r, p2):
+        v = r.vcpus
+        life = v["guest_ns"] + v["exit_ns"] + v["poll_ns"] + v["halted_ns"] + v["preempted_ns"] + v["user_ns"]
+        assert (life <= 200 * MS + 1).all() and (life >= 199 * MS).all()   # no time after the VM is gone
+        assert r.task("rt/vcpu0").cpu_ns <= 200 * MS
+        assert r.rcu["gps_done"] > 150 and r.task("rt/vcpu0").nr_switches > 0   # RCU goes on without the VM
+    fp = p1.rcu["cpu"]["fp_terminated"]
+    assert fp[1] == fp[2] and 990 <= fp[1] <= 1000                     # until the 1 s window lapses
+    assert p1r.rcu["cpu"]["fp_terminated"].sum() == 0 == p2.rcu["cpu"]["fp_terminated"].sum()
+
+
 # ------------------------------------------------------------------------------------ invariants
 def _random_rcu_scenario(seed):
     rnd = random.Random(seed)
@@ -197,6 +215,8 @@ def _random_rcu_scenario(seed):
                                                                       policy="fifo", rt_priority=50)])
     if vm.migrate_pin is not None:
         vm.migrate_period_ns = rnd.choice([3 * MS, 20 * MS])
+    if rnd.random() < 0.3:
+        vm.stop_ns = rnd.choice([1, 50 * MS, 150 * MS])
     tasks = [Task("u", RcuUpdater(interval_ns=rnd.choice([1 * MS, 5 * MS]), arrival="poisson"), count=rnd.randint(1, 3),
                   cpus=[0])]
     if rnd.random() < 0.5:
@@ -261,6 +281,7 @@ def test_sweeps_set_rcu_fields_by_path():
     (lambda sc: setattr(sc.vms[0], "migrate_pin", [1]), "vms[0].migrate_pin"),
     (lambda sc: setattr(sc.vms[0], "migrate_pin", [1, 7]), "vms[0].migrate_pin[1]"),
     (lambda sc: setattr(sc.vms[0], "user_return_ns", -1), "vms[0].user_return_ns"),
+    (lambda sc: setattr(sc.vms[0], "stop_ns", 0), "vms[0].stop_ns"),
     (lambda sc: setattr(sc.tasks[0].workload, "arrival", "bursty"), "tasks[0].workload.arrival"),
     (lambda sc: sc.vms[0].tasks.append(Task("u", RcuUpdater())), "vms[0].tasks[2].workload"),
     (lambda sc: setattr(sc.vms[0].tasks[0], "workload", Phases([("user_io", 5)])), "vms[0].tasks[0].workload.phases"),

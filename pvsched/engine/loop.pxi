@@ -31,7 +31,7 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
         elif slot < s.slot_aff:
             handle_rcu_idle(s, slot - s.slot_rcu - 1)
         elif slot < s.slot_end:
-            handle_vcpu_repin(s, slot - s.slot_aff)     # kvm/userspace.pxi
+            handle_vcpu_vmm(s, slot - s.slot_aff)       # kvm/userspace.pxi
         else:
             s.nevents -= 1
             break       # the stop slot: a Python policy raised (policies/python.pxi)

@@ -34,6 +34,7 @@ Each scenario changes one thing:
 - **S3** the guest sleeps (20 us of work every 1-9 ms) with HLT exits and no halt polling, so the
   vCPU thread blocks and the pCPU idles; the idle task reaches ``ct_cpuidle_enter()`` 2 us after
   the switch (the HLT race window).
+- **S4** the VM is destroyed after 0.5 s (its vCPU threads leave KVM_RUN and exit).
 - **S5** a SCHED_FIFO 1 host thread (a misplaced QEMU I/O thread) runs 5 ms every 50 ms on the
   vCPU's pCPU.
 - **S6** a guest access faults on a swapped-out page: KVM handles it for 1.5 s in the run loop
@@ -56,7 +57,7 @@ Findings (README has the numbers): S1 reproduced -- vanilla rcuc preempts each v
 times per grace period (GP start noted, QS reported, GP end noted), every guest policy brings that
 to zero while every GP still ends at the first FQS scan (3 jiffies), where the GP kthread finds the
 CPUs in the guest EQS; X3 changes nothing on nohz_full CPUs (context tracking is on) and X1 leaves
-the wake-up at each GP's end (no GP in progress, so no patience). S3, S5, S6, S8 reproduced for
+the wake-up at each GP's end (no GP in progress, so no patience). S3, S4, S5, S6, S8 reproduced for
 the policies named, and the model adds the policies that share the hook placement (P1' and P2a
 have no kvm_sched_out hook, so they share P1's HLT and preemption false positives; every policy
 that clears its state at vcpu_put shares P2's exit-to-userspace false negatives). S2: P1's false
@@ -88,12 +89,13 @@ from pvsched.workloads import Cyclictest, Phases, RcuUpdater, RunSleep
 
 POLICIES = ("P0", "P1", "P1'", "P1''", "P2a", "P2", "X1", "X2", "X3")
 MODE_OF = {v: k for k, v in RCU_GUEST_IDS.items()}
-SCENARIOS = ("S1", "S2", "S3", "S5", "S6", "S8")
-DURATION_NS = {"S1": 2_000_000_000, "S2": 4_000_000_000, "S3": 10_000_000_000, "S5": 4_000_000_000,
-               "S6": 6_000_000_000, "S8": 4_000_000_000}
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S8")
+DURATION_NS = {"S1": 2_000_000_000, "S2": 4_000_000_000, "S3": 10_000_000_000, "S4": 2_000_000_000,
+               "S5": 4_000_000_000, "S6": 6_000_000_000, "S8": 4_000_000_000}
 TITLES = {"S1": "isolated pinned vCPUs, steady exits, tick running",
           "S2": "vCPU re-pinned between pCPUs 1 and 2 every ~50 ms",
           "S3": "guest HLT: the vCPU thread blocks, the pCPU idles",
+          "S4": "the VM is terminated after 0.5 s",
           "S5": "a SCHED_FIFO host thread preempts the vCPU 5 ms in 50",
           "S6": "a 1.5 s page fault handled in the run loop",
           "S8": "frequent exits to QEMU userspace"}
@@ -131,6 +133,8 @@ def scenario(name: str, policy: str, duration_ns: Optional[int] = None) -> Scena
         vm = VM("rt", vcpus=3, pin=list(NOHZ), hlt_exits=True, halt_poll_ns=0,
                 tasks=[Task(f"w{i}", RunSleep(run_ns=20_000, sleep_ns=1_000_000, sleep_jitter_ns=8_000_000), cpus=[i])
                        for i in range(3)])
+    elif name == "S4":
+        vm = VM("rt", vcpus=3, pin=list(NOHZ), hlt_exits=False, tasks=_cyclictest(range(3)), stop_ns=500_000_000)
     elif name == "S5":
         vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]))
         tasks.append(Task("qemu_io", RunSleep(run_ns=5_000_000, sleep_ns=45_000_000), policy="fifo",
@@ -209,6 +213,8 @@ CLAIMS = (
           ("P1",), ("P1''", "P2")),
     Claim("S3", "P2 and P1'': the HLT race, rcuc woken in the idle task", "L2721-2729, L2823-2830",
           "needless_hlt_race", ("P2", "P1''"), ("P1",)),
+    Claim("S4", "P1: false positives for up to 1 s after the VM terminates; a vcpu_put hook fixes them",
+          "L845-846, L848-849", "fp_terminated", ("P1",), ("P1'", "P2")),
     Claim("S5", "P1' and P2a: false positives while another task runs; P1'' and P2 correct", "L2168-2173, L2501-2504",
           "fp_preempted", ("P1'", "P2a"), ("P1''", "P2")),
     Claim("S6", "P2 relies on the 1 s rcu_nohz_full_cpu() expiry; rcuc then wakes", "L1408-1414, L2514-2516",

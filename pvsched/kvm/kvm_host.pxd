@@ -126,6 +126,7 @@ cdef struct vm_t:
     ipi_yield_vm ipi_yield  # policies/ipi_aware_yield.pxd
     s64 migrate_period_ns   # re-pin every vCPU thread to its other pCPU this often (0 = never)
     s64 user_return_ns      # an exit to userspace: vcpu_put -> the VMM runs (kvm/userspace.pxi)
+    s64 stop_ns             # the VMM terminates the VM then (0 = never)
 
 cdef struct vcpu_t:
     s32 vm

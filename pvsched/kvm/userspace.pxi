@@ -82,32 +82,84 @@ cdef void vcpu_user_resume(Sim* s, s32 v) noexcept nogil:
 
 # ---------------------------------------------------------------- the VMM's own actions
 cdef int vmm_build(Sim* s, list vms) except -1:
-    # Per VM: the return-to-userspace time, and periodic re-pinning of the vCPU threads between
-    # their pin and migrate_pin pCPUs (VM.migrate_period_ns, as an administrator's taskset would).
+    # Per VM: the return-to-userspace time, periodic re-pinning of the vCPU threads between their
+    # pin and migrate_pin pCPUs (VM.migrate_period_ns, as an administrator's taskset would), and
+    # the VM's termination (VM.stop_ns).
     cdef s32 k, i, v
     cdef vm_t* vm
+    cdef s64 first
     for k in range(s.nvm):
         d = vms[k]
         vm = &s.vm[k]
         vm.user_return_ns = int(d.get("user_return_ns", 1_000))
         vm.migrate_period_ns = int(d.get("migrate_period_ns", 0))
+        vm.stop_ns = int(d.get("stop_ns") or 0)
         alt = d.get("migrate_pin")
-        if not (0 <= vm.user_return_ns <= 10**9 and 0 <= vm.migrate_period_ns <= 10**12):
-            raise ValueError(f"vm {k}: user_return_ns / migrate_period_ns out of range")
+        if not (0 <= vm.user_return_ns <= 10**9 and 0 <= vm.migrate_period_ns <= 10**12 and vm.stop_ns >= 0):
+            raise ValueError(f"vm {k}: user_return_ns / migrate_period_ns / stop_ns out of range")
         for i in range(vm.nvcpu):
             v = vm.vcpu_base + i
             s.vcpu[v].rcuc_since = -1
-            if vm.migrate_period_ns == 0:
-                continue
-            if alt is None or len(alt) != vm.nvcpu or not 0 <= int(alt[i]) < s.ncpu:
-                raise ValueError(f"vm {k}: migrate_pin needs one pCPU per vCPU")
-            s.vcpu[v].pin_a = s.task[s.vcpu[v].task].cpu
-            s.vcpu[v].pin_b = int(alt[i])
-            ev_arm(&s.q, s.slot_aff + v, s.task[s.vcpu[v].task].start_ns + vm.migrate_period_ns)
+            first = -1
+            if vm.migrate_period_ns:
+                if alt is None or len(alt) != vm.nvcpu or not 0 <= int(alt[i]) < s.ncpu:
+                    raise ValueError(f"vm {k}: migrate_pin needs one pCPU per vCPU")
+                s.vcpu[v].pin_a = s.task[s.vcpu[v].task].cpu
+                s.vcpu[v].pin_b = int(alt[i])
+                first = s.task[s.vcpu[v].task].start_ns + vm.migrate_period_ns
+            if vm.stop_ns and (first < 0 or vm.stop_ns < first):
+                first = vm.stop_ns
+            if first >= 0:
+                ev_arm(&s.q, s.slot_aff + v, first)
     return 0
 
-cdef void handle_vcpu_repin(Sim* s, s32 v) noexcept nogil:
+cdef void handle_vcpu_vmm(Sim* s, s32 v) noexcept nogil:
+    # The VMM acts on a vCPU thread: terminate the VM, or re-pin the thread.
     cdef vcpu_t* vc = &s.vcpu[v]
+    cdef vm_t* vm = &s.vm[vc.vm]
+    cdef s64 nxt
+    if vm.stop_ns and s.now >= vm.stop_ns:
+        vcpu_terminate(s, v)
+        return
     vc.pin_which ^= 1
     sched_pin_task(s, vc.task, vc.pin_b if vc.pin_which else vc.pin_a)
-    ev_arm(&s.q, s.slot_aff + v, s.now + s.vm[vc.vm].migrate_period_ns)
+    nxt = s.now + vm.migrate_period_ns
+    ev_arm(&s.q, s.slot_aff + v, vm.stop_ns if vm.stop_ns and vm.stop_ns < nxt else nxt)
+
+cdef void vcpu_terminate(Sim* s, s32 v) noexcept nogil:
+    # The VM is destroyed: the vCPU thread leaves KVM_RUN (vcpu_put; a halted or preempted thread
+    # is woken for it on the pCPU it last ran on) and exits. Nothing runs the guest afterwards.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef s32 t = vc.task
+    cdef s32 cpu = vc.host_cpu
+    cdef bint current = s.rq[cpu].curr == t
+    if s.task[t].state == TS_DEAD:
+        return
+    if s.task[t].state == TS_NEW:
+        ev_cancel(&s.q, s.slot_task + t)    # destroyed before its thread started
+        s.task[t].state = TS_DEAD
+        return
+    if vc.mode == VM_GUEST:
+        vcpu_leave_guest(s, v)
+        rcu_vcpu_leave(s, v, False)
+        vcpu_set_mode(s, v, VM_EXIT)    # the last guest exit
+    elif vc.mode == VM_USER and s.rcu != NULL:
+        rcu_eqs_exit(s.rcu, cpu, s.now)
+    ev_cancel(&s.q, s.slot_vcpu + v)
+    if vc.in_kvm_run:
+        hook_kvm_run_leave(s, v)        # vcpu_put
+        vc.in_kvm_run = 0
+    vc.user_phase = UP_NONE
+    vc.exit_preempt = 0
+    vcpu_set_mode(s, v, VM_OFF)
+    if current:
+        settle_curr(s, cpu)
+        ev_cancel(&s.q, s.slot_burst + cpu)
+    if s.task[t].state == TS_SLEEPING:
+        ev_cancel(&s.q, s.slot_task + t)
+        s.task[t].state = TS_DEAD
+        return
+    s.task[t].state = TS_DEAD
+    dequeue_task(s, t, DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
+    if current:
+        schedule(s, cpu)

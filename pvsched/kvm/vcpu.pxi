@@ -132,6 +132,8 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
 cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out: preempted while runnable (steal time starts), or blocked (halted).
     cdef vcpu_t* vc = &s.vcpu[v]
+    if s.task[vc.task].state == TS_DEAD:
+        return                                  # the VM was terminated (kvm/userspace.pxi)
     if vc.user_phase == UP_RETURNING or vc.user_phase == UP_USER:
         vcpu_user_preempted(s, v)               # kvm/userspace.pxi
         return

@@ -285,7 +285,8 @@ class VM:
 
     The VMM: ``user_return_ns`` is the time from vcpu_put to userspace on an exit KVM hands to
     the VMM (a ``user_io`` phase); ``migrate_period_ns`` > 0 re-pins vCPU i between ``pin[i]`` and
-    ``migrate_pin[i]`` every that many ns (as ``taskset`` would).
+    ``migrate_pin[i]`` every that many ns (as ``taskset`` would); ``stop_ns`` terminates the VM
+    then (its vCPU threads leave KVM_RUN and exit; None = it runs to the end).
     """
 
     name: str
@@ -323,6 +324,7 @@ class VM:
     user_return_ns: int = 1_000
     migrate_period_ns: int = 0
     migrate_pin: Optional[Sequence[int]] = None
+    stop_ns: Optional[int] = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -407,6 +409,8 @@ class VM:
     def _validate_vmm(self, path, host):
         _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
         _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
+        if self.stop_ns is not None:
+            _int(f"{path}.stop_ns", self.stop_ns, self.start_ns + 1)
         if self.migrate_pin is None:
             if self.migrate_period_ns:
                 raise ScenarioError(f"{path}.migrate_pin", None, "migrate_period_ns needs migrate_pin (and pin)")
@@ -459,6 +463,7 @@ class VM:
                     spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(),
                     user_return_ns=self.user_return_ns, migrate_period_ns=self.migrate_period_ns,
                     migrate_pin=None if self.migrate_pin is None else [int(c) for c in self.migrate_pin],
+                    stop_ns=self.stop_ns,
                     policy=self.policy, **{"yield": self.yield_policy.engine_dict()})
 
     def thread_policy(self):
