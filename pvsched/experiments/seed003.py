@@ -163,7 +163,14 @@ def measure(r) -> Dict[str, float]:
            "qs_by_fqs": int(sum(cpu["qs_fqs"][c] for c in nz)), "qs_local": int(sum(cpu["qs_local"][c] for c in nz)),
            "forced_ticks": int(cpu["forced_ticks"].sum()), "resched_ipis": int(cpu["resched_ipis"].sum()),
            "gps_held_1s": int(rc["gps_held"]), "violations": int(r.violations["count"]),
-           "lat_max_us": max((r.latency(n).max_ns for n in r.task_names if "/ct" in n), default=0) / 1e3}
+           "stall_warnings": int(rc["stall_other"] + cpu["stall_self"].sum())}
+    hists = [r.latency(n) for n in r.task_names if "/ct" in n]
+    lat = hists[0] if hists else None
+    for h in hists[1:]:
+        lat = lat.merge(h)
+    row["lat_max_us"] = lat.max_ns / 1e3 if lat is not None and lat.count else 0.0
+    row["lat_p999_us"] = lat.percentile(99.9) / 1e3 if lat is not None and lat.count else 0.0
+    row["lat_p9999_us"] = lat.percentile(99.99) / 1e3 if lat is not None and lat.count else 0.0
     for k in ("fp", "fn", "held", "needless"):
         for c in CAUSES:
             row[f"{k}_{c}"] = int(sum(cpu[f"{k}_{c}"][x] for x in nz))
@@ -272,12 +279,12 @@ def format_table(rows, name: str) -> str:
 
 def markdown_s1(rows) -> str:
     """S1, every policy: the README table."""
-    keys = ("rcuc_preemptions", "rcuc_preempt_us", "lat_max_us", "gps", "gp_max_ms", "sync_mean_ms", "qs_by_fqs",
-            "rcuc_wakeups")
-    heads = ("rcuc preemptions", "rcuc time us", "cyclictest max us", "GPs", "GP max ms", "sync_rcu mean ms",
-             "QS by FQS", "rcuc wake-ups")
+    keys = ("rcuc_preemptions", "rcuc_preempt_us", "lat_p999_us", "lat_p9999_us", "lat_max_us", "gps", "gp_max_ms",
+            "sync_mean_ms", "sync_max_ms", "qs_by_fqs", "rcuc_wakeups")
+    heads = ("rcuc preemptions", "rcuc time us", "cyclictest p99.9 us", "p99.99 us", "max us", "GPs", "GP max ms",
+             "sync_rcu mean ms", "max ms", "QS by FQS", "rcuc wake-ups")
     fmt = {k: f for k, _, f in COLUMNS}
-    fmt["rcuc_wakeups"] = "{:d}"
+    fmt.update({"rcuc_wakeups": "{:d}", "lat_p999_us": "{:.1f}", "lat_p9999_us": "{:.1f}", "sync_max_ms": "{:.2f}"})
     out = ["| policy | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
     for p, row in rows["S1"].items():
         out.append(f"| {p} | " + " | ".join(fmt[k].format(row[k]) for k in keys) + " |")
