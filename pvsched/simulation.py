@@ -36,8 +36,9 @@ class Simulation:
             raise ScenarioError("until_ns", until, "must be a non-negative integer")
         if until < self.engine.now_ns:
             raise ScenarioError("until_ns", until, f"is before the current time {self.engine.now_ns}")
+        from pvsched import progress
         t0 = time.perf_counter()
-        self.engine.run(until)
+        progress.run_engine(self.engine, until)   # in slices with a progress line inside progress.report()
         self._wall += time.perf_counter() - t0
         return Result(self.engine.results(), self.task_names, self.scenario, self._wall, meta=self._meta)
 

@@ -16,6 +16,24 @@ import numpy as np
 from pvsched.errors import ScenarioError
 
 
+def suggest(name, known) -> str:
+    """``"did you mean 'x'? "`` for the known name nearest to a misspelt ``name``, else ``""``.
+
+    >>> suggest("halt_pol_ns", ["halt_poll_ns", "vcpus"]), suggest("zzz", ["vcpus"])
+    ("did you mean 'halt_poll_ns'? ", '')
+    """
+    import difflib
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def unknown_key(path, key, value, known, what="key") -> ScenarioError:
+    """The error for an unknown key (or name) ``key`` at ``path``, suggesting the nearest known one."""
+    return ScenarioError(path, value, f"unknown {what}; {suggest(key, known)}known: {sorted(known)}")
+
+
 def _int(path, v, lo=None, hi=None):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise ScenarioError(path, v, "must be an integer")
@@ -29,7 +47,7 @@ def _int(path, v, lo=None, hi=None):
 
 def _choice(path, v, choices):
     if not isinstance(v, str) or v not in choices:
-        raise ScenarioError(path, v, f"must be one of {list(choices)}")
+        raise ScenarioError(path, v, f"{suggest(v, choices)}must be one of {list(choices)}")
     return v
 
 
@@ -51,7 +69,7 @@ def _fields(d, cls, path, required=()):
     known = {f.name for f in dataclasses.fields(cls)}
     for k in d:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", d[k], f"unknown key; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, d[k], known)
     for k in required:
         if k not in d:
             raise ScenarioError(f"{path}.{k}", None, "is required")
@@ -67,5 +85,5 @@ def _from(cls, d, path):
     known = set(cls.__dataclass_fields__)
     for k in d:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", d[k], f"unknown key; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, d[k], known)
     return cls(**d)

@@ -10,9 +10,10 @@ Each workload turns into ops ``(code, a, b, c)``; times are ns. Ops: run, sleep,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
+from pvsched.validate import _choice, unknown_key
 
 Op = Tuple[str, int, int, int]
 
@@ -27,12 +28,50 @@ def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
     return value
 
 
+#: Workload classes by TOML ``kind`` (built-in and user subclasses that name their own kind).
+WORKLOADS: Dict[str, type] = {}
+
+
+def _warn(msg: str) -> None:
+    import warnings
+    from pvsched.errors import ScenarioWarning
+    warnings.warn(ScenarioWarning(msg), stacklevel=1)   # one location: each message is said once
+
+
 class Workload:
     """Base class: subclasses return their program from :meth:`ops`. ``minimums`` maps integer
-    fields to their lowest allowed value; :meth:`validate` checks them in that order."""
+    fields to their lowest allowed value; :meth:`validate` checks them in that order.
+
+    A subclass that sets its own ``kind`` is registered under it, so scenarios using it write to
+    and load from TOML (in a process where the class is defined); one without a ``kind`` of its own
+    runs but has no TOML form.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Burst(Workload):
+    ...     kind = "burst"
+    ...     run_ns: int = 50_000
+    ...     def ops(self):
+    ...         return [("run", self.run_ns, 0, 0), ("sleep", 950_000, 0, 0), ("loop", 0, 0, 0)]
+    >>> workload_from_dict(Burst(run_ns=7).to_dict(), "w")
+    Burst(run_ns=7)
+    >>> del WORKLOADS["burst"]
+    """
 
     kind = "workload"
     minimums: Tuple[Tuple[str, int], ...] = ()
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        kind = cls.__dict__.get("kind")
+        if kind is None:
+            return
+        if not isinstance(kind, str) or not kind or kind == "workload":
+            raise TypeError(f"{cls.__name__}.kind = {kind!r}: must be a non-empty name other than 'workload'")
+        taken = WORKLOADS.get(kind)
+        if taken is not None and taken.__qualname__ != cls.__qualname__:
+            raise TypeError(f"{cls.__name__}.kind = {kind!r} is taken by {taken.__module__}.{taken.__qualname__}")
+        WORKLOADS[kind] = cls
 
     def ops(self) -> List[Op]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -43,6 +82,12 @@ class Workload:
             _check_int(f"{path}.{name}", getattr(self, name), lo)
 
     def to_dict(self) -> dict:
+        """``{"kind": ..., **fields}``: the TOML form, which :func:`workload_from_dict` reads back."""
+        if WORKLOADS.get(self.kind) is not type(self):
+            raise ScenarioError("workload", type(self).__name__,
+                                f"has no TOML kind of its own (kind = {self.kind!r} belongs to "
+                                f"{getattr(WORKLOADS.get(self.kind), '__name__', 'no class')}); give the class "
+                                f"a `kind = \"...\"` attribute to write and load it")
         d = {"kind": self.kind}
         d.update({k: v for k, v in self.__dict__.items()})
         return d
@@ -84,6 +129,12 @@ class Periodic(Workload):
         return [("start_period", self.offset_ns, 0, 0), ("period", self.period_ns, self.jitter_ns, 0),
                 ("run", self.run_ns, self.run_jitter_ns, 0), ("loop", 1, 0, 0)]
 
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.run_ns > self.period_ns:
+            _warn(f"{path}.run_ns = {self.run_ns} is longer than period_ns ({self.period_ns}): the task overruns "
+                  f"every period (counted in nr_overruns); for a CPU-bound task use Hog()")
+
 
 @dataclass
 class Cyclictest(Workload):
@@ -102,6 +153,12 @@ class Cyclictest(Workload):
     def ops(self):
         return [("start_period", 0, 0, 0), ("period", self.interval_ns, 0, 0),
                 ("run", self.work_ns, 0, 0), ("loop", 1, 0, 0)]
+
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.work_ns > self.interval_ns:
+            _warn(f"{path}.work_ns = {self.work_ns} is longer than interval_ns ({self.interval_ns}): every wake-up "
+                  f"overruns (counted in nr_overruns)")
 
 
 @dataclass
@@ -126,6 +183,7 @@ class RunSleep(Workload):
 
 
 PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", "fault")
+_PHASE_OPS = dict(run="run", sleep="sleep", timer="period", mmio="vmexit", fault="vmexit", user_io="vmexit_user", critical="critical")
 
 
 @dataclass
@@ -133,13 +191,11 @@ class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
     ("timer", period_ns), ("mmio", ns), ("user_io", ns)]``; repeated ``loops`` times (0 = forever),
     then the task exits. ``("run", ns, jitter_ns)`` / ``("sleep", ns, jitter_ns)`` add a uniform
-    [0, jitter_ns]. A ``timer`` phase waits for the next expiry of an absolute periodic timer;
-    an ``mmio`` phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a
-    ``user_io`` phase (guest tasks only) takes an exit KVM hands to the VMM: KVM_RUN returns to
-    userspace, the VMM handles it for ``ns`` and calls KVM_RUN again; a ``fault`` phase (guest
-    tasks only) takes an exit that KVM handles in the run loop with preemption enabled for ``ns``
-    (a swapped-out page faulted back in: the host may preempt the thread meanwhile); a ``critical`` phase
-    computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
+    [0, jitter_ns]. A ``timer`` phase waits for the next expiry of an absolute periodic timer.
+    Guest tasks only: ``mmio`` takes a VM exit whose host handling lasts ``ns``; ``user_io`` an
+    exit KVM hands to the VMM (KVM_RUN returns, the VMM handles it for ``ns``, KVM_RUN again);
+    ``fault`` an exit handled in the run loop with preemption on for ``ns`` (a swapped-out page).
+    ``critical`` computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
     ('exit', 0, 0, 0)
@@ -162,11 +218,9 @@ class Phases(Workload):
                     raise ScenarioError(p, ph, "yield takes no argument")
                 continue
             if len(ph) != 2 and not (len(ph) == 3 and ph[0] in ("run", "sleep")):
-                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns" + (
-                    " and an optional jitter" if ph[0] in ("run", "sleep") else ""))
-            _check_int(f"{p}[1]", ph[1], 1)
-            if len(ph) == 3:
-                _check_int(f"{p}[2]", ph[2], 0)
+                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns (run, sleep: and a jitter)")
+            for j in range(1, len(ph)):
+                _check_int(f"{p}[{j}]", ph[j], 2 - j)
             timed = timed or ph[0] not in ("mmio", "user_io", "fault")
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
@@ -178,22 +232,10 @@ class Phases(Workload):
             out.append(("start_period", 0, 0, 0))
         start = len(out)
         for ph in self.phases:
-            if ph[0] == "run":
-                out.append(("run", ph[1], ph[2] if len(ph) == 3 else 0, 0))
-            elif ph[0] == "sleep":
-                out.append(("sleep", ph[1], ph[2] if len(ph) == 3 else 0, 0))
-            elif ph[0] == "timer":
-                out.append(("period", ph[1], 0, 0))
-            elif ph[0] == "mmio":
-                out.append(("vmexit", ph[1], 0, 0))
-            elif ph[0] == "fault":
-                out.append(("vmexit", ph[1], 0, 1))
-            elif ph[0] == "user_io":
-                out.append(("vmexit_user", ph[1], 0, 0))
-            elif ph[0] == "critical":
-                out.append(("critical", ph[1], 0, 0))
-            else:
+            if ph[0] == "yield":
                 out.append(("yield", 0, 0, 0))
+            else:       # (op, ns, jitter, flags): a fault is an exit handled with preemption on
+                out.append((_PHASE_OPS[ph[0]], ph[1], ph[2] if len(ph) == 3 else 0, int(ph[0] == "fault")))
         out.append(("loop", start, self.loops, 0))
         if self.loops:
             out.append(("exit", 0, 0, 0))
@@ -205,13 +247,10 @@ class Phases(Workload):
 
 @dataclass
 class RcuUpdater(Workload):
-    """A host thread that calls ``synchronize_rcu()`` (host tasks only; needs the RCU model, which
-    it turns on): it sleeps ``interval_ns`` (``arrival`` "fixed", or "poisson": exponential with
-    that mean), computes ``work_ns`` and calls synchronize_rcu(), which returns after a full grace
-    period that started after the call. Its wait is the synchronize_rcu() latency.
-
-    >>> RcuUpdater(interval_ns=1_000_000).ops()
-    [('sleep', 1000000, 0, 0), ('run', 1000, 0, 0), ('sync_rcu', 0, 0, 0), ('loop', 0, 0, 0)]
+    """A host thread calling ``synchronize_rcu()`` (turns the RCU model on): it sleeps ``interval_ns``
+    (``arrival`` "fixed", or "poisson": exponential, that mean), computes ``work_ns``, then waits
+    for a full grace period that starts after the call (the synchronize_rcu() latency).
+    ``RcuUpdater().ops()``: sleep, run, sync_rcu, loop.
     """
 
     interval_ns: int = 10_000_000
@@ -223,15 +262,11 @@ class RcuUpdater(Workload):
 
     def validate(self, path):
         super().validate(path)
-        if self.arrival not in ("fixed", "poisson"):
-            raise ScenarioError(f"{path}.arrival", self.arrival, "must be 'fixed' or 'poisson'")
+        _choice(f"{path}.arrival", self.arrival, ("fixed", "poisson"))
 
     def ops(self):
         return [("sleep", self.interval_ns, 0, 1 if self.arrival == "poisson" else 0),
                 ("run", self.work_ns, 0, 0), ("sync_rcu", 0, 0, 0), ("loop", 0, 0, 0)]
-
-
-WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases, RcuUpdater)}
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:
@@ -240,13 +275,13 @@ def workload_from_dict(d: dict, path: str) -> Workload:
         raise ScenarioError(path, d, "must be a table with a 'kind'")
     kind = d["kind"]
     if not isinstance(kind, str) or kind not in WORKLOADS:
-        raise ScenarioError(f"{path}.kind", kind, f"unknown workload; known: {sorted(WORKLOADS)}")
+        raise unknown_key(f"{path}.kind", kind, kind, WORKLOADS, "workload")
     cls = WORKLOADS[kind]
     params = {k: v for k, v in d.items() if k != "kind"}
     known = set(cls.__dataclass_fields__)
     for k in params:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, params[k], known, f"key for {kind}")
     if kind == "phases" and isinstance(params.get("phases"), list):
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     w = cls(**params)
@@ -391,7 +426,6 @@ class IPISync(Workload):
         return out
 
 
-WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})
 
 
 # ---------------------------------------------------------------- rtla hwnoise
@@ -442,9 +476,6 @@ class HwNoise(Workload):
             out.append(("sleep", self.period_ns - self.runtime_ns, 0, 0))
         out.append(("loop", 0, 0, 0))
         return out
-
-
-WORKLOADS[HwNoise.kind] = HwNoise
 
 
 # ---------------------------------------------------------------- rt-app threads (pvsched/rtapp.py loads the JSON)
@@ -567,6 +598,3 @@ class RtApp(Workload):
         return {"kind": self.kind, "loop": self.loop, "runtime_chunk_ns": self.runtime_chunk_ns,
                 "phases": [{"events": [list(ev) for ev in ph["events"]], "loop": ph.get("loop", 1)}
                            for ph in self.phases]}
-
-
-WORKLOADS[RtApp.kind] = RtApp
