@@ -309,3 +309,29 @@ def test_cli_run_prints_the_rcu_line(capsys):
     assert main(["run", ex, "--until-ns", "100000000"]) == 0
     out = capsys.readouterr().out
     assert "rcu: " in out and "GPs" in out and "nohz_full [1, 2]" in out
+
+
+def test_rcu_events_in_the_trace():
+    import numpy as np
+    from pvsched.rcu import RCU_CAUSES, RCU_SKIP_REASONS, RCU_TRACE_EVENTS
+    from pvsched.trace import TraceConfig
+    ev = {n: i for i, n in enumerate(RCU_TRACE_EVENTS)}
+    for mode in ("vanilla", "run_loop_sched"):
+        sc = s1(mode, duration=100 * MS)
+        sc.trace = TraceConfig(enabled=True)
+        r = run(sc)
+        t = r.trace.of_kind("rcu")
+        n = np.bincount(t.b, minlength=len(RCU_TRACE_EVENTS))
+        rc = r.rcu
+        assert n[ev["gp_start"]] == rc["gps_started"] and n[ev["gp_end"]] == rc["gps_done"]
+        assert n[ev["fqs"]] == rc["fqs_scans"]
+        assert n[ev["qs"]] == rc["cpu"]["qs_local"].sum() and n[ev["qs_fqs"]] == rc["cpu"]["qs_fqs"].sum()
+        wakes = t.where(t.b == ev["wake"])
+        assert len(wakes) == rc["cpu"]["rcuc_wakeups"].sum()
+        ends = t.where(t.b == ev["gp_end"])
+        assert int(ends.c.max()) == rc["gp_ns_max"]
+        if mode == "run_loop_sched":
+            skips = t.where((t.b == ev["skip"]) & (t.cpu == 1))
+            assert len(skips) == 100 and set(skips.c // 16) == {RCU_SKIP_REASONS.index("policy")}
+            assert set(skips.c % 16) == {RCU_CAUSES.index("guest_tick")}
+    assert Simulation(s1(duration=10 * MS)).run().rcu is not None           # trace off: no buffer

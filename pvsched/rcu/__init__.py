@@ -165,6 +165,11 @@ disjunct), vcpu_mode (guest exit: P1's timestamp, X3's note), kvm_run and kvm_ru
 thread has a pCPU takes effect at its kvm_sched_in) and kvm_sched_in/out (preempt notifiers,
 only while the vCPU is loaded).
 
+With the event trace on (``Scenario(trace=TraceConfig(enabled=True))``) RCU records kind ``rcu``
+(32): ``cpu``, ``task`` (current there), ``event`` (``RCU_TRACE_EVENTS``: GP start and end, QS
+reported by the CPU or by an FQS scan, FQS scans, stall warnings, forced ticks, resched IPIs, rcuc
+wake-ups and nohz_full skips at the tick) and ``value`` (``RCU_TRACE_VALUES``).
+
 Results: ``Result.rcu`` (counters, per-CPU columns), ``Result.rcu_latency("sync" | "gp" | "qs")``,
 vCPU columns ``rcuc_preemptions``, ``rcuc_preempt_ns``, ``user_exits``; sweep metrics ``rcu_*``,
 ``rcuc_*``. ``pvsched reproduce`` runs the scenarios of the thread that proposed the policies under each.
@@ -174,6 +179,8 @@ from pvsched._core import (  # noqa: F401
     RCU_CAUSES,
     RCU_HOOKS,
     RCU_INVARIANTS,
+    RCU_TRACE_EVENTS,
+    RCU_TRACE_VALUES,
     RCU_PENDING_RULES,
     RCU_POLICIES,
     RCU_POLICY_IDS,
@@ -201,6 +208,6 @@ __all__ = [
     "RcuMachine", "rcu_pending", "rcu_nohz_full_cpu", "policy_skip", "policy_hook", "rcu_seq_snap",
     "rcu_seq_done", "time_before", "time_after", "msecs_to_jiffies", "initial_jiffies",
     "jiffies_till_force_qs", "jiffies_to_sched_qs", "RCU_POLICIES", "RCU_POLICY_IDS", "RCU_PENDING_RULES",
-    "RCU_SKIP_REASONS", "RCU_CAUSES", "RCU_HOOKS", "RCU_INVARIANTS", "CT_STATES",
+    "RCU_SKIP_REASONS", "RCU_CAUSES", "RCU_HOOKS", "RCU_INVARIANTS", "RCU_TRACE_EVENTS", "RCU_TRACE_VALUES", "CT_STATES",
     "sched_can_stop_tick", "can_stop_full_tick", "tick_timer_in_next_period", "TICK_DEP_BITS",
 ]

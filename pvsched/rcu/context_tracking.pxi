@@ -57,5 +57,6 @@ cdef bint rcu_irq_enter_check_tick(rcu_sim_t* r, s32 cpu) noexcept nogil:
         return False
     rdp.forced_tick = 1
     r.st[cpu].forced_ticks += 1
+    rcu_tev(r, cpu, RTE_FORCED_TICK, 0)
     return True
 

@@ -14,6 +14,12 @@ CT_STATES = ("kernel", "idle", "user", "guest")
 RCU_INVARIANTS = ("rcu_gp_end_owed", "rcu_report_no_qs", "rcu_sync_early")
 assert len(RCU_INVARIANTS) == RV_N
 RCU_HOOKS = ("guest_exit", "vcpu_load", "vcpu_put", "kvm_sched_out", "kvm_sched_in")
+#: The ``event`` field of the trace's "rcu" records (kind 32) and what ``value`` holds.
+RCU_TRACE_EVENTS = ("gp_start", "gp_end", "qs", "qs_fqs", "fqs", "stall", "forced_tick", "resched", "wake", "skip")
+RCU_TRACE_VALUES = ("gp_seq", "GP duration ns", "GP start -> report ns", "GP start -> report ns",
+                    "1 = first scan of the GP", "1 = self-detected", "", "", "rcu_pending() rule (RCU_PENDING_RULES)",
+                    "skip reason (RCU_SKIP_REASONS) * 16 + cause (RCU_CAUSES)")
+assert len(RCU_TRACE_EVENTS) == len(RCU_TRACE_VALUES) == RTE_N
 _U64 = (1 << 64) - 1
 
 

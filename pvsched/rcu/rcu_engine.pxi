@@ -35,6 +35,11 @@ cdef int rcu_build(Sim* s, object cfg) except -1:
     if r == NULL:
         raise MemoryError("pvsched: RCU state too large for memory")
     s.rcu = r
+    if s.trace.on:
+        r.tev_cap = 2 * s.ncpu + 32
+        r.tev = <rcu_tev_t*>calloc(r.tev_cap, sizeof(rcu_tev_t))
+        if r.tev == NULL:
+            raise MemoryError("pvsched: RCU trace buffer")
     rcu_params_fill(&r.p, s.ncpu, hz, nohz, params)
     cap = <s32>min(r.p.horizon_ns // r.p.tick_ns + 4, 4096)
     r.hc = <rcu_host_cpu_t*>calloc(s.ncpu, sizeof(rcu_host_cpu_t))
@@ -72,8 +77,19 @@ cdef void rcu_free(Sim* s) noexcept nogil:
     if s.rcu != NULL:
         rcu_sim_free(s.rcu)
         free(s.rcu.hc)
+        free(s.rcu.tev)
         free(s.rcu)
         s.rcu = NULL
+
+
+cdef void rcu_trace_drain(Sim* s) noexcept nogil:
+    # The core's events since the last drain, as trace records (kind "rcu") at this instant.
+    cdef rcu_sim_t* r = s.rcu
+    cdef s32 i, c
+    for i in range(r.tev_n):
+        c = r.tev[i].cpu
+        trace_event(s, TR_RCU, c, s.rq[c].curr, r.tev[i].ev, r.tev[i].value)
+    r.tev_n = 0
 
 
 # ------------------------------------------------------------------------------ GP kthread, callers
@@ -107,6 +123,8 @@ cdef void handle_rcu_gp(Sim* s) noexcept nogil:
     cdef rcu_sim_t* r = s.rcu
     cdef s32 c
     rcu_gp_kthread_run(r, s.now)
+    if r.tev != NULL:
+        rcu_trace_drain(s)
     for c in range(s.ncpu):
         if r.rdp[c].resched_req:
             r.rdp[c].resched_req = 0
@@ -142,6 +160,8 @@ cdef int rcu_rcuc_op(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_BLOCK
         hc.rcuc_passes += 1
         rcu_rcuc_run(r, cpu, s.now)
+        if r.tev != NULL:
+            rcu_trace_drain(s)
         rdp.kthread_status = RCU_KTHREAD_RUNNING
         rcu_drain(s)
         rcu_kick_gp(s)
@@ -158,6 +178,8 @@ cdef void rcu_invoke(Sim* s, s32 cpu) noexcept nogil:
     cdef s32 t = s.rcu.hc[cpu].rcuc_task
     if t < 0:
         rcu_core(s.rcu, cpu, s.now)
+        if s.rcu.tev != NULL:
+            rcu_trace_drain(s)
         rcu_drain(s)
         return
     if s.task[t].state == TS_SLEEPING:
@@ -217,6 +239,12 @@ cdef void rcu_tick(Sim* s, s32 cpu) noexcept nogil:
     flags = rcu_sched_clock_irq(r, cpu, s.now, user, from_idle, preemptible, ct.skip_pred, cause,
                                 t >= 0 and t == r.hc[cpu].rcuc_task)
     ct.skip_pred = 0
+    if r.tev != NULL:
+        if r.last_rule == RP_SKIP:
+            rcu_tev(r, cpu, RTE_SKIP, r.last_skip * 16 + cause)
+        elif flags & TK_WAKE_RCUC:
+            rcu_tev(r, cpu, RTE_WAKE, r.last_rule)
+        rcu_trace_drain(s)
     if cause == RC_GUEST_TICK:
         ct.pf_vcpu = 0                  # guest_timing_exit_irqoff() after the interrupt
     if flags & TK_WAKE_RCUC:
@@ -235,6 +263,8 @@ cdef void rcu_host_irq(Sim* s, s32 cpu) noexcept nogil:
     elif s.task[t].vcpu >= 0 and s.vcpu[s.task[t].vcpu].mode == VM_USER:
         return
     if rcu_irq_enter_check_tick(s.rcu, cpu):
+        if s.rcu.tev != NULL:
+            rcu_trace_drain(s)
         tick_nohz_full_kick(s, cpu)
 
 cdef inline bint rcu_idle_keeps_tick(Sim* s, s32 cpu) noexcept nogil:

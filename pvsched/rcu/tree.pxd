@@ -86,6 +86,23 @@ cdef enum:
     RV_REPORT_NO_QS = 1     # a QS was reported for a CPU that had not passed one in this GP
     RV_SYNC_EARLY = 2       # a synchronize_rcu() caller returned before a full GP after its call
     RV_N = 3
+    # events for the trace (kind "rcu", engine/trace.pxd TR_RCU; names: RCU_TRACE_EVENTS)
+    RTE_GP_START = 0        # value: gp_seq
+    RTE_GP_END = 1          # value: the GP's duration (ns)
+    RTE_QS = 2              # a CPU's QS reported by itself; value: GP start -> report (ns)
+    RTE_QS_FQS = 3          # ... by an FQS scan (an EQS seen); value as RTE_QS
+    RTE_FQS = 4             # an FQS scan; value: 1 = the first of the GP
+    RTE_STALL = 5           # a stall warning; value: 1 = self-detected
+    RTE_FORCED_TICK = 6     # TICK_DEP_BIT_RCU set on an interrupt
+    RTE_RESCHED = 7         # resched_cpu() from an FQS scan
+    RTE_WAKE = 8            # the tick woke rcuc (or ran rcu_core inline); value: the RP_* rule
+    RTE_SKIP = 9            # the nohz_full shortcut skipped; value: SK_* * 16 + RC_* cause
+    RTE_N = 10
+
+cdef struct rcu_tev_t:      # an event the core leaves for the engine's trace (rcu_sim_t.tev)
+    s32 cpu
+    s32 ev
+    s64 value
 
 cdef struct rcu_params_t:
     s64 tick_ns
@@ -395,3 +412,6 @@ cdef struct rcu_sim_t:
     u64 violation_kind
     int last_rule           # the last tick's rcu_pending() rule and skip reason (inspection)
     int last_skip
+    rcu_tev_t* tev          # trace on: events since the engine last drained them (NULL: off)
+    s32 tev_n
+    s32 tev_cap

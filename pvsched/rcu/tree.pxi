@@ -74,6 +74,14 @@ cdef inline void rcu_violation(rcu_sim_t* r, int kind) noexcept nogil:
     r.violations += 1
     r.violation_kind |= (<u64>1) << kind
 
+cdef inline void rcu_tev(rcu_sim_t* r, s32 cpu, int ev, s64 value) noexcept nogil:
+    # Leave an event for the engine's trace (rcu/rcu_engine.pxi rcu_trace_drain); off: one test.
+    if r.tev != NULL and r.tev_n < r.tev_cap:
+        r.tev[r.tev_n].cpu = cpu
+        r.tev[r.tev_n].ev = ev
+        r.tev[r.tev_n].value = value
+        r.tev_n += 1
+
 cdef inline void rcu_truth_qs(rcu_sim_t* r, s32 cpu) noexcept nogil:
     # A quiescent state happened on this CPU now (ground truth, not the reporting machinery).
     if rcu_gp_in_progress(&r.rs):
@@ -234,6 +242,7 @@ cdef void rcu_report_qs_cpu(rcu_sim_t* r, s32 cpu, s64 now, bint via_fqs) noexce
         r.st[cpu].qs_fqs += 1
     else:
         r.st[cpu].qs_local += 1
+    rcu_tev(r, cpu, RTE_QS_FQS if via_fqs else RTE_QS, now - rdp.qs_wait_since if rdp.qs_wait_since >= 0 else -1)
     if rdp.nohz_full and rdp.qs_wait_since >= 0:
         d = now - rdp.qs_wait_since
         r.qs_hist[hist_bucket(d)] += 1
@@ -310,6 +319,7 @@ cdef bint rcu_check_cpu_stall(rcu_sim_t* r, s32 cpu, u64 j) noexcept nogil:
         r.st[cpu].stall_self += 1
     else:
         r.stall_other += 1
+    rcu_tev(r, cpu, RTE_STALL, self_detected)
     rs.jiffies_stall = j + 3 * r.p.stall_j + 3
     return True
 
@@ -396,6 +406,7 @@ cdef void rcu_gp_init(rcu_sim_t* r, s64 now) noexcept nogil:
             r.rdp[c].qs_seen_gp = rs.gp_seq
     rcu_note_gp_changes(r, r.p.gp_cpu, now)
     r.gps_started += 1
+    rcu_tev(r, r.p.gp_cpu, RTE_GP_START, <s64>rs.gp_seq)
     rs.gp_state = RCU_GP_WAIT_FQS
     rs.first_fqs = 1
     rs.jiffies_force_qs = j + r.p.first_fqs_j
@@ -430,6 +441,7 @@ cdef void rcu_gp_fqs(rcu_sim_t* r, s64 now, bint first) noexcept nogil:
     cdef int ret
     r.rs.n_force_qs += 1
     r.nr_fqs += 1
+    rcu_tev(r, r.p.gp_cpu, RTE_FQS, first)
     for c in range(r.ncpu):
         if not r.rdp[c].qs_pending:
             continue
@@ -443,6 +455,7 @@ cdef void rcu_gp_fqs(rcu_sim_t* r, s64 now, bint first) noexcept nogil:
         elif ret < 0:
             r.rdp[c].resched_req = 1
             r.st[c].resched_ipis += 1
+            rcu_tev(r, c, RTE_RESCHED, 0)
 
 cdef void rcu_gp_cleanup(rcu_sim_t* r, s64 now) noexcept nogil:
     cdef rcu_state_t* rs = &r.rs
@@ -454,6 +467,7 @@ cdef void rcu_gp_cleanup(rcu_sim_t* r, s64 now) noexcept nogil:
             rcu_violation(r, RV_GP_END_OWED)
         r.rdp[c].qs_wait_since = -1
     r.gps_done += 1
+    rcu_tev(r, r.p.gp_cpu, RTE_GP_END, d)
     r.gp_ns_sum += d
     if d > r.gp_ns_max:
         r.gp_ns_max = d
