@@ -9,127 +9,11 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 import numpy as np
 
-SUB_BITS = 5
-SUB = 1 << SUB_BITS
-
-
-def bucket_bounds(nbuckets: int):
-    """Lower bound and width (ns) of each log-linear bucket (see ``hist.pxd``)."""
-    idx = np.arange(nbuckets, dtype=np.int64)
-    lo = idx.copy()
-    width = np.ones(nbuckets, dtype=np.int64)
-    big = idx >= SUB
-    shift = (idx[big] >> SUB_BITS) - 1
-    lo[big] = (SUB + (idx[big] & (SUB - 1))) << shift
-    width[big] = np.int64(1) << shift
-    return lo, width
-
-
-@dataclass
-class LatencyHistogram:
-    """A streaming log-linear histogram (relative error <= 1/32) with exact count, mean and max.
-
-    >>> h = LatencyHistogram.from_values([1000, 2000, 3000])
-    >>> h.count, h.max_ns, abs(h.percentile(50) - 2000) <= 2000 / 32
-    (3, 3000, True)
-    """
-
-    counts: np.ndarray
-    count: int
-    sum_ns: int
-    max_ns: int
-
-    @classmethod
-    def from_values(cls, values) -> "LatencyHistogram":
-        from pvsched._core import HIST_BUCKETS
-        counts = np.zeros(HIST_BUCKETS, dtype=np.uint64)
-        lo, width = bucket_bounds(HIST_BUCKETS)
-        for v in values:
-            i = int(np.searchsorted(lo, v, side="right") - 1)
-            counts[max(i, 0)] += 1
-        vals = list(values)
-        return cls(counts, len(vals), int(sum(vals)), int(max(vals)) if vals else 0)
-
-    @property
-    def mean_ns(self) -> float:
-        return self.sum_ns / self.count if self.count else float("nan")
-
-    def percentile(self, q: float) -> float:
-        """Value at percentile ``q`` (0..100): the midpoint of the bucket holding that rank,
-        capped at the exact maximum. NaN when empty."""
-        if not 0 <= q <= 100:
-            raise ValueError(f"q={q} outside 0..100")
-        if self.count == 0:
-            return float("nan")
-        rank = max(1, int(np.ceil(q / 100.0 * self.count)))
-        cum = np.cumsum(self.counts.astype(np.int64))
-        i = int(np.searchsorted(cum, rank))
-        lo, width = bucket_bounds(len(self.counts))
-        return float(min(lo[i] + width[i] // 2 if width[i] > 1 else lo[i], self.max_ns))
-
-    @property
-    def p50(self):
-        return self.percentile(50)
-
-    @property
-    def p99(self):
-        return self.percentile(99)
-
-    @property
-    def p999(self):
-        return self.percentile(99.9)
-
-    @property
-    def bucket_edges_ns(self) -> np.ndarray:
-        """Bucket boundaries in ns (one more than :attr:`counts`): bucket i holds values in
-        ``[edges[i], edges[i + 1])``; the last bucket also holds every value beyond it."""
-        lo, width = bucket_bounds(len(self.counts))
-        return np.r_[lo, lo[-1] + width[-1]]
-
-    @property
-    def bucket_counts(self) -> np.ndarray:
-        """Samples per bucket (int64), aligned with :attr:`bucket_edges_ns`."""
-        return np.asarray(self.counts, dtype=np.int64)
-
-    def buckets(self):
-        """``(edges_ns, counts)`` trimmed to the first..last non-empty bucket.
-
-        >>> e, c = LatencyHistogram.from_values([1000, 1000, 4000]).buckets()
-        >>> int(e[0]), int(e[1]), int(c[0]), int(c.sum()), int(e[-2]) <= 4000 < int(e[-1])
-        (992, 1008, 2, 3, True)
-        """
-        c = self.bucket_counts
-        nz = np.flatnonzero(c)
-        if not len(nz):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        lo, hi = int(nz[0]), int(nz[-1])
-        return self.bucket_edges_ns[lo:hi + 2], c[lo:hi + 1]
-
-    def cdf(self):
-        """The empirical CDF at the bucket edges: ``(x_ns, fraction)`` with ``fraction[i]`` the
-        share of samples below ``x_ns[i]`` (starts at 0, ends at 1; empty arrays when empty).
-
-        >>> x, y = LatencyHistogram.from_values([1000, 1000, 4000]).cdf()
-        >>> [(int(a), round(float(b), 3)) for a, b in zip(x, y)][:2], float(y[-1])
-        ([(992, 0.0), (1008, 0.667)], 1.0)
-        """
-        e, c = self.buckets()
-        if not len(c):
-            return e, np.zeros(0)
-        return e, np.r_[0.0, np.cumsum(c) / c.sum()]
-
-    def merge(self, other: "LatencyHistogram") -> "LatencyHistogram":
-        return LatencyHistogram(self.counts + other.counts, self.count + other.count,
-                                self.sum_ns + other.sum_ns, max(self.max_ns, other.max_ns))
-
-    def summary(self) -> Dict[str, float]:
-        return {"count": self.count, "mean_ns": self.mean_ns, "p50_ns": self.p50, "p99_ns": self.p99,
-                "p999_ns": self.p999, "max_ns": self.max_ns}
+from pvsched.latency import SUB, SUB_BITS, LatencyHistogram, bucket_bounds  # noqa: F401  (their old home)
 
 
 class TaskView:
@@ -290,8 +174,11 @@ class Result:
 
     @property
     def vcpus(self) -> Dict[str, np.ndarray]:
-        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal; they
-        add up to the time since the VM started), exits by reason, halt-polling counters."""
+        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal, vmm =
+        the thread in userspace running VMM deferred work; they add up to the time since the VM
+        started), exits by reason, halt-polling counters; ``guest_idle_ns`` (guest mode with the
+        guest idle) and ``idle_exit_ns`` (MONITOR/MWAIT NOP exits), userspace exits and VMM signals
+        (see :attr:`deferred_work`)."""
         d = {"name": np.array([self.task_names[t] for t in self.raw["vcpu"]["task"]], dtype=object)}
         d.update(self.raw["vcpu"])
         d["steal_ns"] = d["preempted_ns"]
@@ -341,6 +228,76 @@ class Result:
         if not rows:
             raise KeyError(f"no VM named {name!r}")
         return {k: v[rows[0]].item() if hasattr(v[rows[0]], "item") else v[rows[0]] for k, v in t.items() if k != "name"}
+
+    @property
+    def deferred_work(self) -> Dict[str, np.ndarray]:
+        """Per-VM table of VMM deferred work (:class:`pvsched.DeferredWork`) and of the idle
+        paths around it. Items: ``arrived`` / ``dropped`` (class full) / ``done`` / ``queued`` (still
+        waiting) / ``in_service`` (taken, unfinished), so arrived = dropped + done + queued +
+        in_service; ``done_per_s``; latency queued -> done ``lat_mean_ns`` / ``lat_p99_ns`` /
+        ``lat_max_ns`` over both classes (``*_low`` / ``*_high`` per class are in ``raw["vmm"]``).
+        Who ran it: ``worker_items`` / ``main_items`` / ``vcpu_items``. Host CPU beyond the vCPU
+        threads: ``vmm_cpu_ns`` (worker + main threads); on the vCPU threads: ``vcpu_work_ns``
+        (the ``vmm`` mode). ``over_vcpus_ns``: time the VM's threads ran on more pCPUs at once than it
+        has vCPUs (``max_running`` at most). Idle: ``guest_idle_ns`` (guest mode with the guest idle:
+        pass-through HLT/MWAIT or the NOP loop's guest part), ``idle_exit_ns`` (MONITOR/MWAIT NOP
+        exits), ``idle_burn_ns`` (their sum: pCPU time an idle guest held), ``user_exits``,
+        ``kicks`` (VMM signals), all summed over the VM's vCPUs; per second: ``exits_per_s`` (all
+        reasons), ``mwait_exits_per_s``, ``hlt_exits_per_s``, ``user_exits_per_s``, ``signals_per_s``.
+
+        >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
+        >>> from pvsched import DeferredWork
+        >>> from pvsched.workloads import Cyclictest
+        >>> vm = VM("g", vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest())],
+        ...         deferred_work=DeferredWork(rate_per_s=1000, size_ns=10_000, executor="vcpu"))
+        >>> t = Simulation(Scenario(host=Host(cpus=1), vms=[vm])).run(until_ns=100_000_000).deferred_work
+        >>> int(t["arrived"][0]) == int(t["done"][0] + t["queued"][0] + t["in_service"][0] + t["dropped"][0])
+        True
+        """
+        raw = self.raw["vmm"]
+        n = len(raw["arrived_low"])
+        names = [vm.name for vm in self.scenario.vms] if self.scenario is not None else [f"vm{k}" for k in range(n)]
+        d = {"name": np.array(names[:n], dtype=object)}
+        secs = max(self.now_ns, 1) / 1e9
+        for k in ("arrived", "dropped", "done", "queued"):
+            d[k] = raw[k + "_low"] + raw[k + "_high"]
+        d["in_service"] = raw["in_service"]
+        d["done_per_s"] = d["done"] / secs
+        lat_sum = raw["lat_sum_low_ns"] + raw["lat_sum_high_ns"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d["lat_mean_ns"] = np.where(d["done"] > 0, lat_sum / np.maximum(d["done"], 1), np.nan)
+        d["lat_p99_ns"] = np.array([self.work_latency(nm).p99 for nm in d["name"]], dtype=float)
+        d["lat_max_ns"] = np.maximum(raw["lat_max_low_ns"], raw["lat_max_high_ns"])
+        for k in ("worker_items", "main_items", "vcpu_items", "over_vcpus_ns", "max_running", "kicks"):
+            d[k] = raw[k]
+        d["vmm_cpu_ns"] = raw["worker_cpu_ns"] + raw["main_cpu_ns"]
+        vc = self.raw["vcpu"]
+        for k, col in (("vcpu_work_ns", "vmm_ns"), ("guest_idle_ns", "guest_idle_ns"),
+                       ("idle_exit_ns", "idle_exit_ns"), ("user_exits", "user_exits")):
+            d[k] = np.array([int(vc[col][vc["vm"] == i].sum()) for i in range(n)], dtype=np.int64)
+        d["idle_burn_ns"] = d["guest_idle_ns"] + d["idle_exit_ns"]
+        for k, col in (("mwait_exits_per_s", "exits_mwait"), ("hlt_exits_per_s", "exits_hlt"),
+                       ("user_exits_per_s", "user_exits"), ("signals_per_s", "signals")):
+            d[k] = np.array([int(vc[col][vc["vm"] == i].sum()) for i in range(n)], dtype=np.int64) / secs
+        d["exits_per_s"] = np.array([sum(int(vc[c][vc["vm"] == i].sum()) for c in vc
+                                         if c.startswith("exits_") and c != "exits_entry") for i in range(n)]) / secs
+        return d
+
+    def work_latency(self, vm: str, cls: Optional[str] = None) -> LatencyHistogram:
+        """Deferred-work latency (queued -> done) of a VM's items, of one class (``low`` /
+        ``high``) or both."""
+        names = [v.name for v in self.scenario.vms] if self.scenario is not None else []
+        if vm not in names:
+            raise KeyError(f"no VM named {vm!r}")
+        if cls not in (None, "low", "high"):
+            raise KeyError(f"no work class {cls!r} (low, high)")
+        k = names.index(vm)
+        raw = self.raw["vmm"]
+        classes = ("low", "high") if cls is None else (cls,)
+        counts = sum(self.raw["vmm_lat_hist"][k, 0 if c == "low" else 1].astype(np.uint64) for c in classes)
+        return LatencyHistogram(counts, int(sum(raw["done_" + c][k] for c in classes)),
+                                int(sum(raw[f"lat_sum_{c}_ns"][k] for c in classes)),
+                                int(max(raw[f"lat_max_{c}_ns"][k] for c in classes)))
 
     def ipi_latency(self, vm: str) -> LatencyHistogram:
         """IPI round-trip latency (send -> last handler done) of a VM's guest tasks."""
@@ -475,7 +432,8 @@ class Result:
         (:mod:`pvsched.export`): ``table`` is ``"tasks"`` (key column ``task``, counters and the
         latency summary ``lat_mean_ns`` / ``lat_p50_ns`` / ``lat_p99_ns`` / ``lat_p999_ns``, NaN for
         a task that never woke), ``"cpus"`` (``cpu``), ``"vcpus"`` (``vcpu``, ``vm``, ``mode``) or
-        ``"vms"`` (``vm``). Needs pandas (``pip install pandas pyarrow``).
+        ``"vms"`` (``vm``); besides the schema, ``"hwnoise"`` (:meth:`hwnoise`) and
+        ``"deferred_work"`` (:attr:`deferred_work`). Needs pandas (``pip install pandas pyarrow``).
 
         >>> from pvsched import Scenario, Host, Task, Simulation
         >>> from pvsched.workloads import Cyclictest
@@ -489,8 +447,10 @@ class Result:
         from pvsched import export
         if table == "hwnoise":
             return pd.DataFrame(self.hwnoise())
+        if table == "deferred_work":
+            return pd.DataFrame(self.deferred_work)
         if table not in export.TABLES:
-            raise ValueError(f"unknown table {table!r} ({', '.join(export.TABLES)}, hwnoise)")
+            raise ValueError(f"unknown table {table!r} ({', '.join(export.TABLES)}, hwnoise, deferred_work)")
         return pd.DataFrame(export.tables(self)[table])
 
     def to_dict(self) -> dict:

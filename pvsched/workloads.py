@@ -249,9 +249,7 @@ class Phases(Workload):
 class RcuUpdater(Workload):
     """A host thread calling ``synchronize_rcu()`` (turns the RCU model on): it sleeps ``interval_ns``
     (``arrival`` "fixed", or "poisson": exponential, that mean), computes ``work_ns``, then waits
-    for a full grace period that starts after the call (the synchronize_rcu() latency).
-    ``RcuUpdater().ops()``: sleep, run, sync_rcu, loop.
-    """
+    for a full grace period that starts after the call (the synchronize_rcu() latency)."""
 
     interval_ns: int = 10_000_000
     work_ns: int = 1_000
@@ -282,7 +280,9 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     for k in params:
         if k not in known:
             raise unknown_key(f"{path}.{k}", k, params[k], known, f"key for {kind}")
-    if kind == "phases" and isinstance(params.get("phases"), list):
+    if kind == "phases" and "phases" in params:
+        if not isinstance(params["phases"], (list, tuple)):
+            raise ScenarioError(f"{path}.phases", params["phases"], "must be a non-empty list")
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     w = cls(**params)
     w.validate(path)

@@ -4,12 +4,12 @@ import importlib
 
 import pytest
 
-MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
+MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results", "pvsched.policies.deferred_work",
            "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
            "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
            "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
            "pvsched.bench", "pvsched.progress", "pvsched.export", "pvsched.scenario.description",
-           "pvsched.scenario.toml_io",
+           "pvsched.scenario.toml_io", "pvsched.latency",
            "pvsched.policies.halted_pelt", "pvsched.experiments.seed001",
            "pvsched.rcu", "pvsched.rcu.config", "pvsched.policies.rcu_guest", "pvsched.experiments.seed003"]
 

@@ -54,7 +54,7 @@ def test_the_model_adds_the_policies_sharing_the_hook_placement(rows):
     assert set(by["S3", "fp_hlt"]["also"]) >= {"P1'", "P2a"}       # no kvm_sched_out hook
     assert set(by["S5", "fp_preempted"]["also"]) >= {"P1"}
     assert set(by["S8", "needless_user_exit"]["also"]) >= {"P1'", "P1''", "P2a"}   # state cleared at vcpu_put
-    assert rows["S8"]["P1'"]["fn_runloop"] > 0 == rows["S8"]["P2"]["fn_runloop"]   # P1' after vcpu_load
+    assert rows["S8"]["P1'"]["fn_runloop"] == 0 == rows["S8"]["P1"]["needless_user_exit"]  # entry follows vcpu_load
     assert rows["S2"]["P2a"]["fn_guest_tick"] > 0 == rows["S2"]["P2"]["fn_guest_tick"]  # P2a misses the new CPU
 
 

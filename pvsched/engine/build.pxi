@@ -40,8 +40,8 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     cdef s32 r
     nse = ntask + (ntg - 1) * ncpu
     ncfs = ntg * ncpu + nvcpu
-    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + (1 + ncpu) + nvcpu + 1
-    # + guest-sync spin and IRQ slots, RCU (GP kthread, idle entry), vCPU re-pinning, the stop slot
+    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + (1 + ncpu) + nvcpu + 1 + nvm
+    # + guest-sync spin and IRQ, RCU (GP kthread, idle entry), the VMM's re-pin/stop, stop, deferred-work arrivals
     s.ncpu = ncpu
     s.nrq = nrq
     s.ntask = ntask
@@ -81,6 +81,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.slot_rcu = s.slot_irq + nvcpu
     s.slot_aff = s.slot_rcu + 1 + ncpu
     s.slot_end = s.slot_aff + nvcpu
+    s.vmm.slot = s.slot_end + 1
 
     s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
     s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))

@@ -20,9 +20,9 @@ DEFAULT_FEATURES_CFS = (F_GENTLE_FAIR_SLEEPERS | F_START_DEBIT | F_LAST_BUDDY | 
 DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLINE | F_RUN_TO_PARITY
                     | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
                     | F_WAKEUP_PREEMPTION)
-VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "user")
+VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "vmm")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget", "ple", "hypercall", "eoi", "userspace", "fault")
+                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "signal", "fault")
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
@@ -57,6 +57,7 @@ cdef class Engine:
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
+        deferred_work_free(s)
         free(s.rtimers); free(s.trace.rec)
         rcu_free(s)
 
@@ -80,8 +81,10 @@ cdef class Engine:
         halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
         tick_sched_build(s, c.nohz_full)
         hwnoise_build(s, c.opsv)
+        kvm_idle_build(s, c.vms)
+        deferred_work_build(s, c.vms, c.opsv, c.tkern, c.tvcpu, c.tps, c.tpl, c.tstart, c.seed)
         trace_build(s, c.trace)
-        vmm_build(s, c.vms)
+        vmm_actions_build(s, c.vms)
         rcu_build(s, c.rcu)
         rcu_guest_build(s, c.rcu_guest)
         self._py_methods = [None] * c.nkern
@@ -146,6 +149,8 @@ cdef class Engine:
                 s.vcpu[i].mode_since = s.now
         sync_finalize(s)
         halted_pelt_finalize(s)
+        kvm_idle_finalize(s)
+        deferred_work_finalize(s)
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -207,7 +212,7 @@ cdef class Engine:
         out["cpu"] = cpu
         vc = {k: np.zeros(s.nvcpu, dtype=np.int64) for k in (
             "vm", "task", "host_cpu", "mode", "nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks",
-            "halt_poll_ns", "guest_ticks", "guest_switches", "user_exits", "rcuc_preemptions", "rcuc_preempt_ns")}
+            "halt_poll_ns", "guest_ticks", "guest_switches", "rcuc_preemptions", "rcuc_preempt_ns")}
         for m in VCPU_MODES:
             vc[m + "_ns"] = np.zeros(s.nvcpu, dtype=np.int64)
         for m in EXIT_REASONS:
@@ -224,7 +229,6 @@ cdef class Engine:
             vc["halt_poll_ns"][c] = s.vcpu[c].halt_poll_ns
             vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
             vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
-            vc["user_exits"][c] = s.vcpu[c].nr_user_exits
             vc["rcuc_preemptions"][c] = s.vcpu[c].nr_rcuc_preempt
             vc["rcuc_preempt_ns"][c] = s.vcpu[c].rcuc_preempt_ns + (
                 s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
@@ -237,6 +241,8 @@ cdef class Engine:
         directed_yield_results(s, out, vc)
         guest_sync_results(s, out, vc)
         halted_pelt_results(s, out, vc)
+        kvm_idle_results(s, vc)
+        deferred_work_results(s, out, vc)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

@@ -31,7 +31,9 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
         elif slot < s.slot_aff:
             handle_rcu_idle(s, slot - s.slot_rcu - 1)
         elif slot < s.slot_end:
-            handle_vcpu_vmm(s, slot - s.slot_aff)       # kvm/userspace.pxi
+            handle_vcpu_vmm_action(s, slot - s.slot_aff)    # kvm/vmm_actions.pxi
+        elif slot > s.slot_end:
+            handle_vmm_arrival(s, slot - s.vmm.slot)     # policies/deferred_work.pxi
         else:
             s.nevents -= 1
             break       # the stop slot: a Python policy raised (policies/python.pxi)

@@ -39,7 +39,9 @@ Each scenario changes one thing:
   vCPU's pCPU.
 - **S6** a guest access faults on a swapped-out page: KVM handles it for 1.5 s in the run loop
   (preemptible kernel code), once every ~2.5 s.
-- **S8** a guest task exits to QEMU (PIO/MMIO handled in userspace for 20 us) every 60-140 us.
+- **S8** a guest task exits to QEMU (PIO/MMIO handled in userspace for 20 us) every 60-140 us;
+  the return costs ``VM.userspace_exit_ns`` (4 us, in KVM_RUN) and 1 us in the kernel after
+  vcpu_put (``VM.user_return_ns``).
 
 Metrics (per policy; :func:`measure`): rcuc preemptions of the vCPU threads and the time they
 took, rcuc wake-ups on the nohz_full CPUs, guest cyclictest max latency, grace periods completed
@@ -64,8 +66,9 @@ that clears its state at vcpu_put shares P2's exit-to-userspace false negatives)
 positive on the old pCPU is reproduced (harmless there: the idle pCPU is quiescent); the false
 negatives on the new pCPU are not seen -- the window from kvm_sched_in to the first VM entry is a
 few microseconds, and a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load, so P1' behaves as
-P1 (its vcpu_load false negative shows in S8, where KVM_RUN is re-entered after each exit to
-userspace); P2a's flag stays on the old pCPU, so it misses the new one (the reason Sean added the
+P1 (where KVM_RUN is entered again, S8, the entry follows vcpu_load at once, so the zeroed stamp
+is renewed by the next exit before a tick can look; P1' shows P2's exit-to-userspace false
+negatives there instead, having zeroed the stamp at vcpu_put); P2a's flag stays on the old pCPU, so it misses the new one (the reason Sean added the
 sched hooks).
 
 >>> from pvsched.experiments import seed003
@@ -143,7 +146,7 @@ def scenario(name: str, policy: str, duration_ns: Optional[int] = None) -> Scena
         vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]) + [
             Task("swapin", Phases([("sleep", 1_000_000_000), ("run", 10_000), ("fault", 1_500_000_000)]), cpus=[0])])
     else:
-        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]) + [
+        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, user_return_ns=1_000, tasks=_cyclictest([0]) + [
             Task("pio", Phases([("run", 60_000, 80_000), ("user_io", 20_000)]), cpus=[0])])
     return Scenario(host=host(policy), tasks=tasks, vms=[vm], check_invariants=True,
                     duration_ns=duration_ns or DURATION_NS[name])
@@ -213,9 +216,9 @@ CLAIMS = (
                "a tick lands there about once in 400 migrations at HZ 1000, and the first tick in guest "
                "mode exits and stamps the exit before RCU looks"),
     Claim("S2", "P1': false negative on the first tick after vcpu_load", "L2175-2177", "fn_new_cpu", ("P1'",), ("P2",),
-          note="a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load, so P1' behaves as P1 here; its "
-               "vcpu_load false negatives show in S8 (fn_runloop), where KVM_RUN is re-entered after each "
-               "exit to userspace"),
+          note="a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load, so P1' behaves as P1 here; where "
+               "KVM_RUN is entered again (S8) the entry follows vcpu_load at once, so no tick finds the zeroed "
+               "stamp before the next exit renews it"),
     Claim("S3", "P1: false positives while the vCPU is halted (until wake or 1 s)", "L841-843", "fp_hlt",
           ("P1",), ("P1''", "P2")),
     Claim("S3", "P2 and P1'': the HLT race, rcuc woken in the idle task", "L2721-2729, L2823-2830",

@@ -30,11 +30,13 @@ cdef enum:
     # rt-app events (pvsched/rtapp.py, workloads.RtApp)
     OP_RUNTIME = 17     # rt-app "runtime": compute b-ns chunks until a ns of wall clock passed since it began
     OP_TIMER = 18       # rt-app "timer": rtimer b: next += a, sleep until next (missed: relative c=1 restarts it)
-    # RCU and the VMM (rcu/rcu_engine.pxi, kvm/userspace.pxi)
-    OP_SYNC_RCU = 19    # host only: synchronize_rcu(); sleeps until a full grace period has ended
-    OP_RCUC = 20        # rcuc/a's loop (the per-CPU RCU core kthread of host CPU a)
-    OP_VMEXIT_USER = 21 # guest only: an exit KVM hands to the VMM, which handles it for a ns
-    OP_MAX = 21         # highest op code
+    # VMM deferred work, executed by policies/deferred_work.pxi
+    OP_VMM = 19         # a VMM thread's loop: a = VM index, b = ROLE_WORKER / ROLE_MAIN
+    # RCU and the VMM (rcu/rcu_engine.pxi, kvm/vmm_actions.pxi)
+    OP_SYNC_RCU = 20    # host only: synchronize_rcu(); sleeps until a full grace period has ended
+    OP_RCUC = 21        # rcuc/a's loop (the per-CPU RCU core kthread of host CPU a)
+    OP_VMEXIT_USER = 22 # guest only: an exit KVM hands to the VMM, which handles it for a ns in user mode
+    OP_MAX = 22         # highest op code
     RUNTIME_IDLE = 0
     RUNTIME_PENDING = 1 # the first chunk starts when the task next runs (set by record_latency)
     RUNTIME_STARTED = 2

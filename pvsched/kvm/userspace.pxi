@@ -1,165 +1,233 @@
-# Exits to userspace (virt/kvm/kvm_main.c kvm_vcpu_ioctl KVM_RUN, arch/x86/kvm/x86.c): an exit KVM
-# cannot handle (PIO/MMIO to an emulated device) makes KVM_RUN return to the VMM. The thread
-# handles the exit in the host kernel (exit_ns), puts the vCPU (vcpu_put: the kvm_run_leave point,
-# wants_to_run cleared), returns to userspace (user_return_ns: the window where it is neither in
-# KVM_RUN nor in user mode), runs the VMM's handler (VM_USER: user mode, an RCU extended quiescent
-# state on a nohz_full CPU), calls KVM_RUN again (wants_to_run, vcpu_load: the kvm_run point) and
-# re-enters the guest after entry_ns. Out of KVM_RUN the preempt notifiers are unregistered, so a
-# preemption there calls no kvm_sched_out/in.
+# Leaving KVM_RUN: exits that return to the VMM in userspace, what the vCPU thread does there, and
+# the next KVM_RUN (virt/kvm/kvm_main.c kvm_vcpu_ioctl, arch/x86/kvm/x86.c vcpu_run; the RFC's
+# kvm_run->userspace_exits). Only VMs with vm_t.idle_paths take these paths.
+#
+# * An exit returns to userspace (vcpu_t.user = USER_*) when KVM hands it to the VMM: HLT/MWAIT
+#   under the RUN_USER_EXIT bit, MMIO to a device the VMM emulates (vm_t.mmio_user), or a signal
+#   to the thread (the VMM's pthread_kill: a vCPU in guest mode exits, a blocked one wakes, one in
+#   a kernel exit or preempted sees it when that ends). It costs `user_exit_ns` more than exit_ns.
+# * In userspace the thread belongs to the VMM: at HOOK_KVM_RUN_LEAVE a policy may start work on
+#   it (vcpu_user_run; mode VM_USER, preemptible by the host scheduler, resumed where it stopped),
+#   and the point is called again when that work ends. With nothing (more) to do the VMM calls
+#   KVM_RUN: the settings of the new run are the VM's own interception unless a policy at
+#   HOOK_KVM_RUN sets others; a vCPU whose HLT was emulated (mp_state HALTED) and that nothing
+#   wakes halts in the kernel (kvm_vcpu_halt), any other enters the guest.
 
-cdef void vcpu_exit_to_user(Sim* s, s32 v, s64 user_ns) noexcept nogil:
+cdef inline void vcpu_exit_user(Sim* s, s32 v, int reason, s64 cost, int kind) noexcept nogil:
+    # An exit that KVM returns to userspace (KVM_RUN returns with kvm_run->exit_reason).
     cdef vcpu_t* vc = &s.vcpu[v]
-    vc.user_ns = user_ns if user_ns > 0 else 1
+    vc.user = kind
     vc.nr_user_exits += 1
-    vcpu_exit(s, v, EXIT_USERSPACE, s.vm[vc.vm].exit_ns)
+    vcpu_exit(s, v, reason, cost + s.vm[vc.vm].user_exit_ns)
 
-cdef void vcpu_exit_fault(Sim* s, s32 v, s64 ns) noexcept nogil:
-    # An exit whose handling stays in the run loop but runs with preemption on for `ns` (KVM
-    # faulting a swapped-out page back in): the scheduler may switch the thread out meanwhile.
-    vcpu_exit(s, v, EXIT_FAULT, s.vm[s.vcpu[v].vm].exit_ns + ns)
-    s.vcpu[v].exit_preempt = 1
+cdef void vcpu_exit_to_user(Sim* s, s32 v, int kind) noexcept nogil:
+    # The exit just taken (its cost already includes user_exit_ns) returns to userspace.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    vc.user = kind
+    vc.nr_user_exits += 1
 
-cdef bint vcpu_user_step(Sim* s, s32 v) noexcept nogil:
-    # The vCPU's timer fired during an exit to userspace: the next step. False: go on as usual
-    # (the re-entry that follows KVM_RUN).
+cdef inline bint vcpu_wake_pending(Sim* s, s32 v) noexcept nogil:
+    # What the VMM can see of a vCPU in userspace: after a HLT, that it must run again
+    # (kvm_arch_vcpu_runnable); after an MWAIT, a pending interrupt (a monitor-write wake-up sends
+    # none).
+    if s.vcpu[v].user == USER_HLT:
+        return not guest_halt_ok(s, v)
+    return s.vcpu[v].pending_irq != 0
+
+cdef void vcpu_user_run(Sim* s, s32 v, s64 ns) noexcept nogil:
+    # The VMM runs `ns` of work on the vCPU thread in userspace (called at HOOK_KVM_RUN_LEAVE).
+    cdef vcpu_t* vc = &s.vcpu[v]
+    vc.user_left = ns
+    vc.user_since = s.now
+    vcpu_set_mode(s, v, VM_USER)
+    ev_arm(&s.q, s.slot_vcpu + v, s.now + ns)
+
+cdef void vcpu_userspace(Sim* s, s32 v) noexcept nogil:
+    # The vCPU thread is in userspace with nothing running: the VMM may start work, else KVM_RUN.
+    # The first call after KVM_RUN returned is vcpu_put (wants_to_run cleared after the point);
+    # with VM.user_return_ns the thread then spends that long in the kernel on its way to user
+    # mode (kvm/vmm_actions.pxi) before the VMM handles a user_io exit or calls KVM_RUN.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef bint put = vc.in_kvm_run
+    if vc.ret_phase:
+        vc.ret_phase = 0                    # arrived in user mode
+    else:
+        vc.user_left = -1
+        hook_kvm_run_leave(s, v, vc.user)
+        vc.in_kvm_run = 0
+        if put and vc.user_left < 0 and s.vm[vc.vm].user_return_ns > 0:
+            vc.ret_phase = 1
+            ev_arm(&s.q, s.slot_vcpu + v, s.now + s.vm[vc.vm].user_return_ns)
+            return
+    if vc.user_left < 0 and vc.vmm_io_ns > 0:
+        vcpu_user_run(s, v, vc.vmm_io_ns)   # the VMM emulates the device (a user_io exit)
+        vc.vmm_io_ns = 0
+        return
+    if vc.user_left < 0:                    # no work started: back into KVM_RUN
+        vcpu_kvm_run(s, v)
+
+cdef void vcpu_kvm_run(Sim* s, s32 v) noexcept nogil:
+    # KVM_RUN from userspace.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 cpu = vc.host_cpu
-    if s.fa.resched[cpu] and vc.user_phase != UP_REENTER:
-        schedule(s, cpu)                # exit_to_user_mode_loop / the ioctl's return path reschedule
-        if s.rq[cpu].curr != vc.task:
-            return True
-    if vc.user_phase == UP_NONE:
-        if vc.mode != VM_EXIT:
-            return False
-        hook_kvm_run_leave(s, v)        # vcpu_put
-        vc.in_kvm_run = 0
-        vc.user_phase = UP_RETURNING
-        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.user_return_ns)
-        return True
-    if vc.user_phase == UP_RETURNING:
-        vc.user_phase = UP_USER
-        vcpu_set_mode(s, v, VM_USER)
-        if s.rcu != NULL:
-            rcu_eqs_enter(s.rcu, cpu, CT_USER, s.now)       # user_enter_irqoff()
-        ev_arm(&s.q, s.slot_vcpu + v, s.now + vc.user_ns)
-        vc.user_ns = 0
-        return True
-    if vc.user_phase == UP_USER:
-        if s.rcu != NULL:
-            rcu_eqs_exit(s.rcu, cpu, s.now)                 # the ioctl's syscall entry
-        vc.in_kvm_run = 1
-        vc.user_phase = UP_REENTER
-        hook_kvm_run(s, v)              # vcpu_load
+    cdef int kind = vc.user
+    vc.user = USER_NONE
+    vc.signal_pending = 0                   # this return to userspace consumed the signal
+    vc.run_bits = <u8>static_run_bits(vm.idle_insn, vm.hlt_exits, vm.mwait_exits)
+    vc.nr_kvm_runs += 1
+    vc.in_kvm_run = 1                       # wants_to_run, then vcpu_load
+    hook_kvm_run(s, v)
+    if vc.mode == VM_USER:
         vcpu_set_mode(s, v, VM_EXIT)
-        vc.exit_reason = EXIT_ENTRY
-        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.entry_ns)
+    if s.fa.resched[cpu]:
+        schedule(s, cpu)
+        if vcpu_resched_away(s, v, cpu):
+            return                          # vcpu_user_switch_in resumes (halted or not)
+    if kind == USER_HLT and vc.mp_halted and guest_halt_ok(s, v):
+        vcpu_halt_start(s, v)               # mp_state HALTED: kvm_vcpu_halt
+    else:
+        vcpu_enter(s, v)
+
+cdef bint vcpu_user_exit_end(Sim* s, s32 v) noexcept nogil:
+    # The vCPU's exit handling ends. True when handled here; False: the stock path goes on
+    # (resched point, then halt or re-enter).
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef s32 cpu = vc.host_cpu
+    cdef u8 act = vc.exit_action
+    vc.exit_action = ACT_NONE
+    if vc.idle_exit:
+        vc.idle_exit = 0
+        vc.idle_exit_ns += s.now - vc.idle_exit_since
+    if vc.user == USER_NONE and vc.signal_pending:
+        # a signal arrived during the exit: KVM_RUN returns -EINTR instead of re-entering
+        vc.signal_pending = 0
+        vcpu_exit_to_user(s, v, USER_HLT if vc.mp_halted else USER_OTHER)
+        ev_arm(&s.q, s.slot_vcpu + v, s.now + s.vm[vc.vm].user_exit_ns)
         return True
-    vc.user_phase = UP_NONE
+    if vc.user != USER_NONE:
+        if s.fa.resched[cpu]:
+            schedule(s, cpu)                # return to user mode is a resched point
+            if vcpu_resched_away(s, v, cpu):
+                return True
+        vcpu_userspace(s, v)
+        return True
+    if act == ACT_NOP_YIELD:
+        kvm_mwait_yield(s, v)
+        return vcpu_resched_away(s, v, cpu)
     return False
 
-cdef void vcpu_user_preempted(Sim* s, s32 v) noexcept nogil:
-    # Switched out between vcpu_put and the next KVM_RUN: keep the phase's remaining time.
+cdef bint vcpu_user_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
+    # kvm_sched_in of a vCPU thread on these paths (after the stock bookkeeping).
     cdef vcpu_t* vc = &s.vcpu[v]
-    vc.user_left = 0
-    if ev_armed(&s.q, s.slot_vcpu + v):
-        vc.user_left = ev_expiry(&s.q, s.slot_vcpu + v) - s.now
-        ev_cancel(&s.q, s.slot_vcpu + v)
-    if vc.user_phase == UP_USER and s.rcu != NULL:
-        rcu_eqs_exit(s.rcu, vc.host_cpu, s.now)           # the preemption runs in the kernel
-    vcpu_set_mode(s, v, VM_PREEMPTED)
-    vc.preempted = 1
-
-cdef void vcpu_user_resume(Sim* s, s32 v) noexcept nogil:
-    cdef vcpu_t* vc = &s.vcpu[v]
-    if vc.user_phase == UP_USER:
-        vcpu_set_mode(s, v, VM_USER)
-        if s.rcu != NULL:
-            rcu_eqs_enter(s.rcu, vc.host_cpu, CT_USER, s.now)
+    cdef s64 at = s.rq[cpu].seg_start
+    if vc.user_left >= 0:
+        vcpu_set_mode(s, v, VM_USER)        # userspace work resumes where it stopped
+        vc.user_since = at
+        ev_arm(&s.q, s.slot_vcpu + v, at + vc.user_left)
+        return True
+    vcpu_set_mode(s, v, VM_EXIT)
+    if vc.user == USER_NONE and vc.signal_pending:
+        vc.signal_pending = 0               # woken by (or preempted with) a pending signal
+        vcpu_exit_to_user(s, v, USER_HLT if vc.mp_halted else USER_OTHER)
+        ev_arm(&s.q, s.slot_vcpu + v, at + s.vm[vc.vm].user_exit_ns)
+        return True
+    if vc.user != USER_NONE:
+        ev_arm(&s.q, s.slot_vcpu + v, at + s.vm[vc.vm].entry_ns)
+        return True
+    if vc.mp_halted and guest_halt_ok(s, v):
+        vcpu_halt_start(s, v)
     else:
-        vcpu_set_mode(s, v, VM_EXIT)
-    ev_arm(&s.q, s.slot_vcpu + v, s.rq[vc.host_cpu].seg_start + vc.user_left)
+        vc.exit_reason = EXIT_ENTRY
+        ev_arm(&s.q, s.slot_vcpu + v, at + s.vm[vc.vm].entry_ns)
+    return True
 
-# ---------------------------------------------------------------- the VMM's own actions
-cdef int vmm_build(Sim* s, list vms) except -1:
-    # Per VM: the return-to-userspace time, periodic re-pinning of the vCPU threads between their
-    # pin and migrate_pin pCPUs (VM.migrate_period_ns, as an administrator's taskset would), and
-    # the VM's termination (VM.stop_ns).
-    cdef s32 k, i, v
+cdef inline void vcpu_user_switch_out(Sim* s, s32 v) noexcept nogil:
+    # kvm_sched_out: work in progress in userspace keeps what it has done.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    if vc.mode == VM_USER and vc.user_left >= 0:
+        vc.user_left -= s.now - vc.user_since
+        if vc.user_left < 0:
+            vc.user_left = 0
+
+cdef void vcpu_signal(Sim* s, s32 v) noexcept nogil:
+    # A signal to the vCPU thread (pthread_kill by the VMM) so that KVM_RUN returns to userspace.
+    cdef vcpu_t* vc = &s.vcpu[v]
+    cdef vm_t* vm = &s.vm[vc.vm]
+    if vc.user != USER_NONE or vc.mode == VM_USER or vc.mode == VM_OFF:
+        return
+    vc.nr_signals += 1
+    if vc.mode == VM_GUEST:
+        vcpu_exit_user(s, v, EXIT_SIGNAL, vm.exit_ns, USER_OTHER)
+    elif vc.mode == VM_POLL:
+        halt_poll_adapt(s, v, s.now - vc.halt_start)
+        vcpu_set_mode(s, v, VM_EXIT)
+        vcpu_exit_to_user(s, v, USER_HLT)
+        ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.user_exit_ns)
+    elif vc.mode == VM_HALTED:
+        vc.signal_pending = 1               # kvm_vcpu_block sees signal_pending()
+        halt_poll_adapt(s, v, s.now - vc.halt_start)
+        vcpu_set_mode(s, v, VM_PREEMPTED)
+        try_to_wake_up(s, vc.task, vc.host_cpu)
+    else:
+        vc.signal_pending = 1               # seen when the exit ends / the thread runs again
+
+# ---------------------------------------------------------------- build, results
+cdef int kvm_idle_build(Sim* s, list vms) except -1:
+    # Per VM: the guest's idle instruction, MWAIT interception and yield, the userspace-exit cost.
+    cdef s32 k, v
     cdef vm_t* vm
-    cdef s64 first
     for k in range(s.nvm):
         d = vms[k]
         vm = &s.vm[k]
-        vm.user_return_ns = int(d.get("user_return_ns", 1_000))
-        vm.migrate_period_ns = int(d.get("migrate_period_ns", 0))
-        vm.stop_ns = int(d.get("stop_ns") or 0)
-        alt = d.get("migrate_pin")
-        if not (0 <= vm.user_return_ns <= 10**9 and 0 <= vm.migrate_period_ns <= 10**12 and vm.stop_ns >= 0):
-            raise ValueError(f"vm {k}: user_return_ns / migrate_period_ns / stop_ns out of range")
-        for i in range(vm.nvcpu):
-            v = vm.vcpu_base + i
-            s.vcpu[v].rcuc_since = -1
-            first = -1
-            if vm.migrate_period_ns:
-                if alt is None or len(alt) != vm.nvcpu or not 0 <= int(alt[i]) < s.ncpu:
-                    raise ValueError(f"vm {k}: migrate_pin needs one pCPU per vCPU")
-                s.vcpu[v].pin_a = s.task[s.vcpu[v].task].cpu
-                s.vcpu[v].pin_b = int(alt[i])
-                first = s.task[s.vcpu[v].task].start_ns + vm.migrate_period_ns
-            if vm.stop_ns and (first < 0 or vm.stop_ns < first):
-                first = vm.stop_ns
-            if first >= 0:
-                ev_arm(&s.q, s.slot_aff + v, first)
+        insn = d.get("idle_instruction", "hlt")
+        if insn not in IDLE_INSNS:
+            raise ValueError(f"vm {k}: idle_instruction {insn!r} unknown")
+        vm.idle_insn = IDLE_INSNS[insn]
+        vm.mwait_exits = bool(d.get("mwait_exits", True))
+        vm.mwait_yield = bool(d.get("mwait_yield", False))
+        vm.idle_loop_ns = int(d.get("idle_loop_ns", 1_000))
+        vm.user_exit_ns = int(d.get("userspace_exit_ns", 4_000))
+        if not (1 <= vm.idle_loop_ns <= 10**9 and 0 <= vm.user_exit_ns <= 10**9):
+            raise ValueError(f"vm {k}: idle_loop_ns / userspace_exit_ns out of range")
+        if vm.idle_insn == IDLE_MWAIT and vm.guest_poll_ns:
+            raise ValueError(f"vm {k}: an MWAIT guest does not halt-poll (cpuidle-haltpoll ends in HLT)")
+        vm.idle_paths = vm.idle_insn == IDLE_MWAIT or bool((d.get("deferred_work") or {}).get("enabled", False))
+        if vm.idle_paths and (vm.boost.mode != BOOST_OFF or vm.gsync.on):
+            raise ValueError(f"vm {k}: the MWAIT and userspace-exit paths are not modelled together with vCPU "
+                             "boosting or guest lock/IPI workloads")
+        s.idle_paths |= vm.idle_paths
+    for v in range(s.nvcpu):
+        vm = &s.vm[s.vcpu[v].vm]
+        s.vcpu[v].user = USER_NONE
+        s.vcpu[v].user_left = -1
+        s.vcpu[v].gidle_since = -1
+        s.vcpu[v].run_bits = <u8>static_run_bits(vm.idle_insn, vm.hlt_exits, vm.mwait_exits)
     return 0
 
-cdef void handle_vcpu_vmm(Sim* s, s32 v) noexcept nogil:
-    # The VMM acts on a vCPU thread: terminate the VM, or re-pin the thread.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef vm_t* vm = &s.vm[vc.vm]
-    cdef s64 nxt
-    if vm.stop_ns and s.now >= vm.stop_ns:
-        vcpu_terminate(s, v)
-        return
-    vc.pin_which ^= 1
-    sched_pin_task(s, vc.task, vc.pin_b if vc.pin_which else vc.pin_a)
-    nxt = s.now + vm.migrate_period_ns
-    ev_arm(&s.q, s.slot_aff + v, vm.stop_ns if vm.stop_ns and vm.stop_ns < nxt else nxt)
+cdef void kvm_idle_finalize(Sim* s) noexcept nogil:
+    cdef s32 v
+    cdef vcpu_t* vc
+    for v in range(s.nvcpu):
+        vc = &s.vcpu[v]
+        if vc.gidle_since >= 0:
+            vc.guest_idle_ns += s.now - vc.gidle_since
+            vc.gidle_since = s.now
+        if vc.idle_exit:
+            vc.idle_exit_ns += s.now - vc.idle_exit_since
+            vc.idle_exit_since = s.now
 
-cdef void vcpu_terminate(Sim* s, s32 v) noexcept nogil:
-    # The VM is destroyed: the vCPU thread leaves KVM_RUN (vcpu_put; a halted or preempted thread
-    # is woken for it on the pCPU it last ran on) and exits. Nothing runs the guest afterwards.
-    cdef vcpu_t* vc = &s.vcpu[v]
-    cdef s32 t = vc.task
-    cdef s32 cpu = vc.host_cpu
-    cdef bint current = s.rq[cpu].curr == t
-    if s.task[t].state == TS_DEAD:
-        return
-    if s.task[t].state == TS_NEW:
-        ev_cancel(&s.q, s.slot_task + t)    # destroyed before its thread started
-        s.task[t].state = TS_DEAD
-        return
-    if vc.mode == VM_GUEST:
-        vcpu_leave_guest(s, v)
-        rcu_vcpu_leave(s, v, False)
-        vcpu_set_mode(s, v, VM_EXIT)    # the last guest exit
-    elif vc.mode == VM_USER and s.rcu != NULL:
-        rcu_eqs_exit(s.rcu, cpu, s.now)
-    ev_cancel(&s.q, s.slot_vcpu + v)
-    if vc.in_kvm_run:
-        hook_kvm_run_leave(s, v)        # vcpu_put
-        vc.in_kvm_run = 0
-    vc.user_phase = UP_NONE
-    vc.exit_preempt = 0
-    vcpu_set_mode(s, v, VM_OFF)
-    if current:
-        settle_curr(s, cpu)
-        ev_cancel(&s.q, s.slot_burst + cpu)
-    if s.task[t].state == TS_SLEEPING:
-        ev_cancel(&s.q, s.slot_task + t)
-        s.task[t].state = TS_DEAD
-        return
-    s.task[t].state = TS_DEAD
-    dequeue_task(s, t, DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
-    if current:
-        schedule(s, cpu)
+KVM_IDLE_COLUMNS = ("guest_idle_ns", "idle_exit_ns", "user_exits", "hlt_user_exits", "mwait_user_exits",
+                    "signals", "mwait_yields", "kvm_runs")
+
+
+cdef void kvm_idle_results(Sim* s, dict vc):
+    cdef s32 v
+    cdef vcpu_t* x
+    for m in KVM_IDLE_COLUMNS:
+        vc[m] = np.zeros(s.nvcpu, dtype=np.int64)
+    for v in range(s.nvcpu):
+        x = &s.vcpu[v]
+        for m, val in zip(KVM_IDLE_COLUMNS, (x.guest_idle_ns, x.idle_exit_ns, x.nr_user_exits, x.nr_hlt_user,
+                                             x.nr_mwait_user, x.nr_signals, x.nr_mwait_yields, x.nr_kvm_runs)):
+            vc[m][v] = val

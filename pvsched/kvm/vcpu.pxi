@@ -9,6 +9,8 @@
 cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     hook_vcpu_mode(s, v, mode)
+    if s.rcu != NULL and (mode == VM_USER) != (vc.mode == VM_USER):
+        rcu_vcpu_user(s, v, mode == VM_USER)    # user mode is an EQS (rcu/rcu_engine.pxi)
     if vc.mode != VM_OFF:
         vc.t_mode[vc.mode] += s.now - vc.mode_since
     vc.mode_since = s.now
@@ -37,6 +39,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     if vc.guest_polling:
         vc.guest_polling = 0
         ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vm[vc.vm].idle_paths:
+        kvm_idle_leave_guest(s, v)      # guest-idle time, the idle-loop timer (kvm/mwait.pxi)
 
 cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     # VM entry: the guest clock runs again; pending guest work (timers, reschedules) happens now.
@@ -113,14 +117,13 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
         vc.entered_here = 0
     vc.host_cpu = cpu
     vc.preempted = 0
-    if vc.user_phase == UP_RETURNING or vc.user_phase == UP_USER:
-        vcpu_user_resume(s, v)                  # out of KVM_RUN: no preempt notifier (kvm/userspace.pxi)
-        return
     kvm_sched_in(s, v)
     if vc.exit_preempt:
         vcpu_set_mode(s, v, VM_EXIT)            # the fault's handling goes on where it stopped
         ev_arm(&s.q, s.slot_vcpu + v, s.rq[cpu].seg_start + vc.exit_left)
         return
+    if s.vm[vc.vm].idle_paths and vcpu_user_switch_in(s, v, cpu):
+        return                          # userspace, MWAIT and per-run interception (kvm/userspace.pxi)
     if not guest_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = EXIT_ENTRY
@@ -129,17 +132,22 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
         vcpu_set_mode(s, v, VM_EXIT)
         vcpu_halt_start(s, v)
 
+cdef inline bint vcpu_resched_away(Sim* s, s32 v, s32 cpu) noexcept nogil:
+    # After schedule() at a resched point of the vCPU thread: it lost its pCPU, or lost it and got
+    # it back within that call (the switch-in already armed its re-entry); either way the caller
+    # must not enter the guest now.
+    return s.rq[cpu].curr != s.vcpu[v].task or ev_armed(&s.q, s.slot_vcpu + v)
+
 cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out: preempted while runnable (steal time starts), or blocked (halted).
     cdef vcpu_t* vc = &s.vcpu[v]
     if s.task[vc.task].state == TS_DEAD:
-        return                                  # the VM was terminated (kvm/userspace.pxi)
-    if vc.user_phase == UP_RETURNING or vc.user_phase == UP_USER:
-        vcpu_user_preempted(s, v)               # kvm/userspace.pxi
-        return
+        return                                  # the VM was terminated (kvm/vmm_actions.pxi)
     if vc.exit_preempt and vc.mode == VM_EXIT and ev_armed(&s.q, s.slot_vcpu + v):
         vc.exit_left = ev_expiry(&s.q, s.slot_vcpu + v) - s.now     # preempted inside a fault's handling
     ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vm[vc.vm].idle_paths:
+        vcpu_user_switch_out(s, v)
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
         rcu_vcpu_leave(s, v, False)
@@ -154,17 +162,20 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
 cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 cpu = vc.host_cpu
-    if (vc.user_phase != UP_NONE or vc.user_ns > 0) and vcpu_user_step(s, v):
-        return                        # leaving KVM_RUN for the VMM and back (kvm/userspace.pxi)
     if vc.mode == VM_GUEST:
+        if s.vm[vc.vm].idle_paths:
+            kvm_idle_timer(s, v)        # an idle-loop pass or guest polling ended (kvm/mwait.pxi)
+            return
         # the guest's own idle polling found nothing: now it executes HLT
         vc.guest_polling = 0
         vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
         vc.exit_preempt = 0
+        if s.vm[vc.vm].idle_paths and vcpu_user_exit_end(s, v):
+            return
         if s.fa.resched[cpu]:
             schedule(s, cpu)          # the host's resched point before re-entry
-            if s.rq[cpu].curr != vc.task:
+            if vcpu_resched_away(s, v, cpu):
                 return
         if vc.exit_reason == EXIT_HLT and guest_halt_ok(s, v):
             vcpu_halt_start(s, v)
@@ -174,6 +185,8 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vc.nr_poll_fail += 1
         trace_event(s, TR_HALT_POLL, vc.host_cpu, v, 0, s.now - vc.halt_start)
         vcpu_block(s, v)
+    elif vc.mode == VM_USER:
+        vcpu_userspace(s, v)            # the VMM's work on the thread ended (kvm/userspace.pxi)
 
 # ---------------------------------------------------------------- host side
 

@@ -199,8 +199,8 @@ cdef int rcu_cause(Sim* s, s32 cpu, s32 t) noexcept nogil:
             return RC_USER
         if vc.mode == VM_EXIT and vc.exit_reason == EXIT_HOST_TICK and vc.mode_since == s.now:
             return RC_GUEST_TICK
-        if vc.user_phase == UP_RETURNING:
-            return RC_USER_EXIT
+        if vc.ret_phase or (vc.user != USER_NONE and not vc.in_kvm_run):
+            return RC_USER_EXIT         # out of KVM_RUN, in the kernel: the way to or from the VMM
         if vc.mode == VM_EXIT and s.now - vc.mode_since >= r.hp.slow_exit_ns:
             return RC_SLOW_EXIT
         if not vc.entered_here:
@@ -309,6 +309,13 @@ cdef inline void rcu_vcpu_enter(Sim* s, s32 v) noexcept nogil:
     s.vcpu[v].entered_here = 1
     if s.rcu != NULL:
         rcu_guest_enter(s.rcu, s.vcpu[v].host_cpu, s.now)
+
+cdef void rcu_vcpu_user(Sim* s, s32 v, bint enter) noexcept nogil:
+    # The vCPU thread enters or leaves user mode (the VMM's work on it, kvm/userspace.pxi).
+    if enter:
+        rcu_eqs_enter(s.rcu, s.vcpu[v].host_cpu, CT_USER, s.now)       # user_enter_irqoff()
+    else:
+        rcu_eqs_exit(s.rcu, s.vcpu[v].host_cpu, s.now)
 
 cdef inline void rcu_vcpu_leave(Sim* s, s32 v, bint irq) noexcept nogil:
     # Guest mode ends; PF_VCPU stays set through the interrupt that caused the exit (a tick).

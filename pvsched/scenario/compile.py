@@ -17,6 +17,17 @@ def rcu_enabled(sc) -> bool:
         or any(getattr(t.workload, "kind", "") == "rcu_updater" for t in sc.tasks)
 
 
+def validate_rcu(sc) -> None:
+    """With RCU modelled: a housekeeping CPU (the GP kthread's, the timekeeper), and tick exits."""
+    from pvsched.errors import ScenarioError
+    h = sc.host
+    if len(set(h.nohz_full)) >= h.cpus:
+        raise ScenarioError("host.nohz_full", h.nohz_full, "must leave a housekeeping CPU when RCU is modelled")
+    if not h.tick_exits:
+        raise ScenarioError("host.tick_exits", h.tick_exits, "RCU needs the tick's exits (the RCU tick runs in "
+                            "host context after the exit it causes)")
+
+
 def rcu_engine_dict(sc):
     """The engine's ``rcu`` settings (rcu/rcu_engine.pxi rcu_build), or None with RCU off."""
     if not rcu_enabled(sc):
@@ -27,6 +38,24 @@ def rcu_engine_dict(sc):
                 callers=sum(t.count for t in sc.tasks if getattr(t.workload, "kind", "") == "rcu_updater"),
                 rcuc_ns=cfg.rcuc_ns, slow_exit_ns=cfg.slow_exit_ns, idle_entry_ns=cfg.idle_entry_ns,
                 tick_dependency=cfg.tick_dependency)
+def _vmm_threads(vm, k, h, remap, ops, add, mask_of):
+    # The VMM's deferred-work threads of VM k: host tasks in its cgroup (or the configured one), on
+    # the pCPUs its vCPU threads may use (or the configured ones), after its guest tasks.
+    from pvsched._core import OPS, VMM_ROLES
+    w = vm.deferred_work
+    if not vm.vmm_thread_names():
+        return
+    cpus = w.thread_cpus if w.thread_cpus is not None else (
+        sorted(set(vm.pin)) if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus)))
+    if w.thread_cgroup is not None:
+        tg = remap[w.thread_cgroup]
+    else:                                               # where the vCPU threads are
+        tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
+    for n in vm.vmm_thread_names():
+        role = "main" if n.endswith("/vmm-main") else "worker"
+        start = len(ops)
+        ops.append((OPS["vmm"], k, VMM_ROLES[role], 0))
+        add(n, (start, 1), w.thread_policy, w.thread_nice, 0, tg, vm.start_ns, mask_of(cpus), w.thread_slice_ns, 0, -1)
 
 
 def compile_scenario(sc):
@@ -135,6 +164,7 @@ def compile_scenario(sc):
                 add(f"{vm.name}/{n}", program(t.workload, k + 1, n, f"vms[{k}].tasks[{j}]")
                     if per_instance(t.workload) else prog, t.policy, t.nice, t.rt_priority, 0,
                     max(t.start_ns, vm.start_ns), mask, t.slice_ns, k + 1, -1)
+        _vmm_threads(vm, k, h, remap, ops, add, mask_of)
     nt = len(names)
     arr = lambda k: np.array(cols[k], dtype=np.int64)
     return dict(

@@ -97,7 +97,7 @@ class Scenario:
             if vm.cgroup_name() in names:
                 raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
         if _compile.rcu_enabled(self):
-            self.host.validate_rcu()
+            _compile.validate_rcu(self)
 
     # ------------------------------------------------------------------ compile
     def compile(self):

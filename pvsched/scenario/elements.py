@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence
 from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.deferred_work import DeferredWork
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
@@ -179,14 +180,6 @@ class Host:
             raise ScenarioError(f"{path}.rcu_guest_policy", self.rcu_guest_policy, "must be an RcuGuestPolicy or a mode name")
         self.rcu_guest_policy.validate(f"{path}.rcu_guest_policy")
 
-    def validate_rcu(self, path="host"):
-        """With RCU modelled: a housekeeping CPU (the GP kthread's, the timekeeper), tick exits."""
-        if len(set(self.nohz_full)) >= self.cpus:
-            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "must leave a housekeeping CPU when RCU is modelled")
-        if not self.tick_exits:
-            raise ScenarioError(f"{path}.tick_exits", self.tick_exits, "RCU needs the tick's exits (the RCU tick "
-                                "runs in host context after the exit it causes)")
-
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
         from pvsched.kernel import base_slice_ns
@@ -253,6 +246,11 @@ class GuestKernel:
     guest uses when PV spinlocks are off, e.g. no KVM_FEATURE_PV_UNHALT or ``nopvspin``; unfair,
     any waiter that runs may take a free lock; workloads must then use ``pv=False``).
 
+    ``idle_instruction``: what the guest's idle loop ends in, ``hlt`` (default_idle, haltpoll) or
+    ``mwait`` (mwait_idle_with_hints, as when MWAIT is exposed to the guest); ``idle_loop_ns`` is the
+    guest time of one pass of the idle loop between MWAITs (it matters when MWAIT exits and is
+    emulated as a NOP, so the guest goes round the loop again).
+
     ``pv_sched_yield``: KVM_FEATURE_PV_SCHED_YIELD (Linux 5.3+ guests, arch/x86/kernel/kvm.c): after
     a call-function IPI to several CPUs (``IPISync(targets >= 2)``; single-target calls use the
     native path) the sender checks its targets and, for the first one that is busy and whose vCPU
@@ -269,10 +267,17 @@ class GuestKernel:
     idle_poll_ns: int = 0
     spinlock: str = "queued"
     pv_sched_yield: bool = False
+    idle_instruction: str = "hlt"
+    idle_loop_ns: int = 1_000
 
     def validate(self, path):
         _validate_sched(path, self)
         _bool(f"{path}.pv_sched_yield", self.pv_sched_yield)
+        _choice(f"{path}.idle_instruction", self.idle_instruction, ("hlt", "mwait"))
+        _int(f"{path}.idle_loop_ns", self.idle_loop_ns, 1, 10**9)
+        if self.idle_instruction == "mwait" and self.idle_poll_ns:
+            raise ScenarioError(f"{path}.idle_poll_ns", self.idle_poll_ns,
+                                "cpuidle-haltpoll ends in HLT; an MWAIT guest (idle_instruction 'mwait') does not use it")
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
         _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket", "tas"))
@@ -293,10 +298,18 @@ class VM:
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
 
-    The VMM: ``user_return_ns`` is the time from vcpu_put to userspace on an exit KVM hands to
-    the VMM (a ``user_io`` phase); ``migrate_period_ns`` > 0 re-pins vCPU i between ``pin[i]`` and
-    ``migrate_pin[i]`` every that many ns (as ``taskset`` would); ``stop_ns`` terminates the VM
-    then (its vCPU threads leave KVM_RUN and exit; None = it runs to the end).
+    Idle instruction (the guest's, :class:`GuestKernel` ``idle_instruction``) and VMM deferred work:
+    ``hlt_exits`` intercepts HLT (False: HLT pass-through), ``mwait_exits`` intercepts MONITOR/MWAIT
+    (False: MWAIT pass-through, KVM_X86_DISABLE_EXITS_MWAIT), which KVM then emulates as NOPs;
+    ``mwait_yield`` adds the 2023 RFC's yield() after each emulated MWAIT; ``userspace_exit_ns`` is
+    what an exit that returns to the VMM in userspace costs beyond ``exit_ns``; ``deferred_work``
+    (:class:`pvsched.DeferredWork`) is the VMM's work for this guest and who runs it.
+
+    The VMM: ``user_return_ns`` is the part of a return to userspace spent in the kernel after
+    vcpu_put (out of KVM_RUN, not yet in user mode: RCU's view of a ``user_io`` exit; 0 = none);
+    ``migrate_period_ns`` > 0 re-pins vCPU i between ``pin[i]`` and ``migrate_pin[i]`` every that
+    many ns (as ``taskset`` would); ``stop_ns`` terminates the VM then (its vCPU threads leave
+    KVM_RUN and exit; None = it runs to the end).
 
     >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Cyclictest, Hog
@@ -340,8 +353,12 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: YieldPolicy = None
+    mwait_exits: bool = True
+    mwait_yield: bool = False
+    userspace_exit_ns: int = 4_000
+    deferred_work: DeferredWork = None
     own_cgroup: bool = True
-    user_return_ns: int = 1_000
+    user_return_ns: int = 0
     migrate_period_ns: int = 0
     migrate_pin: Optional[Sequence[int]] = None
     stop_ns: Optional[int] = None
@@ -352,6 +369,17 @@ class VM:
             self.boost = BoostPolicy()
         if self.yield_policy is None:
             self.yield_policy = YieldPolicy()
+        if self.deferred_work is None:
+            self.deferred_work = DeferredWork()
+
+    def vmm_thread_names(self) -> List[str]:
+        """Host tasks of the VMM's deferred work: worker threads, then the main thread (if it has a
+        fallback timer)."""
+        w = self.deferred_work
+        names = [f"{self.name}/vmm-worker{i}" for i in range(w.nthreads())]
+        if w.enabled() and w.fallback_timer_ns:
+            names.append(f"{self.name}/vmm-main")
+        return names
 
     def nlocks(self) -> int:
         """Guest spinlocks the VM's tasks use (spinlock workloads name them 0, 1, ...)."""
@@ -409,6 +437,7 @@ class VM:
         if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
             raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
         self._validate_ple_and_yield(path)
+        self._validate_idle_and_work(path, host, cgroup_names)
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -424,9 +453,28 @@ class VM:
             for n in t.names():
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
+                if f"{self.name}/{n}" in self.vmm_thread_names():
+                    raise ScenarioError(f"{p}.name", t.name, "clashes with a VMM thread's name")
                 names.add(n)
         _check_copies_clash(self.tasks, f"{path}.tasks")
 
+    def _validate_idle_and_work(self, path, host, cgroup_names):
+        # HLT/MWAIT interception, userspace exits, VMM deferred work.
+        _bool(f"{path}.mwait_exits", self.mwait_exits)
+        _bool(f"{path}.mwait_yield", self.mwait_yield)
+        _int(f"{path}.userspace_exit_ns", self.userspace_exit_ns, 0, 10**9)
+        if not isinstance(self.deferred_work, DeferredWork):
+            raise ScenarioError(f"{path}.deferred_work", self.deferred_work, "must be a DeferredWork")
+        self.deferred_work.validate(f"{path}.deferred_work", host.cpus, cgroup_names)
+        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled():
+            from pvsched.errors import NotModelledError
+            if self.boost.mode in ("dynamic", "bounded") and self.boost.enabled:
+                raise NotModelledError(f"{path}.boost: vCPU boosting together with an MWAIT guest or VMM "
+                                       "deferred work is not modelled yet")
+            for i, t in enumerate(self.tasks):
+                if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
+                    raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
+                                           "an MWAIT guest or VMM deferred work are not modelled yet")
     def _validate_vmm(self, path, host):
         _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
         _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
@@ -482,10 +530,13 @@ class VM:
                     ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
                     ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
                     spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(),
+                    policy=self.policy, **{"yield": self.yield_policy.engine_dict()},
+                    idle_instruction=g.idle_instruction, idle_loop_ns=g.idle_loop_ns, mwait_exits=self.mwait_exits,
+                    mwait_yield=self.mwait_yield, userspace_exit_ns=self.userspace_exit_ns,
+                    deferred_work=self.deferred_work.engine_dict(),
                     user_return_ns=self.user_return_ns, migrate_period_ns=self.migrate_period_ns,
                     migrate_pin=None if self.migrate_pin is None else [int(c) for c in self.migrate_pin],
-                    stop_ns=self.stop_ns,
-                    policy=self.policy, **{"yield": self.yield_policy.engine_dict()})
+                    stop_ns=self.stop_ns)
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""

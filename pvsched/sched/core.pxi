@@ -161,6 +161,9 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
     if next != prev:
+        hook_context_switch(s, k, cpu, prev, next)
+        if prev < 0 and s.idle_paths and rq.vcpu >= 0:
+            vcpu_guest_idle_exit(s, rq.vcpu)        # the guest leaves its idle loop (kvm/mwait.pxi)
         trace_switch(s, cpu, prev, next)
         if prev >= 0:
             p = &s.task[prev]
