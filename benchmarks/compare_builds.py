@@ -105,6 +105,8 @@ def main(argv=None) -> int:
                     help="the thread's CPU clock (default; steadier on a loaded machine) or the wall clock")
     ap.add_argument("--trace", action="store_true", help="also time this tree with tracing on")
     ap.add_argument("--trace-cap", type=int, default=1_000_000)
+    ap.add_argument("--cpu-time", action="store_const", const="cpu", dest="clock",
+                    help="same as --clock cpu (the default)")
     ap.add_argument("--callgrind", action="store_true", help="also count instructions per event (valgrind)")
     a = ap.parse_args(argv)
     if bool(a.other) == bool(a.ref):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
-from pvsched.validate import unknown_key
+from pvsched.validate import _choice, unknown_key
 
 Op = Tuple[str, int, int, int]
 
@@ -182,16 +182,20 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", "fault")
+_PHASE_OPS = dict(run="run", sleep="sleep", timer="period", mmio="vmexit", fault="vmexit", user_io="vmexit_user", critical="critical")
 
 
 @dataclass
 class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
-    ("timer", period_ns), ("mmio", ns)]``; repeated ``loops`` times (0 = forever), then the task
-    exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer; an ``mmio``
-    phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a ``critical``
-    phase computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
+    ("timer", period_ns), ("mmio", ns), ("user_io", ns)]``; repeated ``loops`` times (0 = forever),
+    then the task exits. ``("run", ns, jitter_ns)`` / ``("sleep", ns, jitter_ns)`` add a uniform
+    [0, jitter_ns]. A ``timer`` phase waits for the next expiry of an absolute periodic timer.
+    Guest tasks only: ``mmio`` takes a VM exit whose host handling lasts ``ns``; ``user_io`` an
+    exit KVM hands to the VMM (KVM_RUN returns, the VMM handles it for ``ns``, KVM_RUN again);
+    ``fault`` an exit handled in the run loop with preemption on for ``ns`` (a swapped-out page).
+    ``critical`` computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
     ('exit', 0, 0, 0)
@@ -213,10 +217,11 @@ class Phases(Workload):
                 if len(ph) != 1:
                     raise ScenarioError(p, ph, "yield takes no argument")
                 continue
-            if len(ph) != 2:
-                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns")
-            _check_int(f"{p}[1]", ph[1], 1)
-            timed = timed or ph[0] != "mmio"
+            if len(ph) != 2 and not (len(ph) == 3 and ph[0] in ("run", "sleep")):
+                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns (run, sleep: and a jitter)")
+            for j in range(1, len(ph)):
+                _check_int(f"{p}[{j}]", ph[j], 2 - j)
+            timed = timed or ph[0] not in ("mmio", "user_io", "fault")
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
         _check_int(f"{path}.loops", self.loops, 0)
@@ -227,18 +232,10 @@ class Phases(Workload):
             out.append(("start_period", 0, 0, 0))
         start = len(out)
         for ph in self.phases:
-            if ph[0] == "run":
-                out.append(("run", ph[1], 0, 0))
-            elif ph[0] == "sleep":
-                out.append(("sleep", ph[1], 0, 0))
-            elif ph[0] == "timer":
-                out.append(("period", ph[1], 0, 0))
-            elif ph[0] == "mmio":
-                out.append(("vmexit", ph[1], 0, 0))
-            elif ph[0] == "critical":
-                out.append(("critical", ph[1], 0, 0))
-            else:
+            if ph[0] == "yield":
                 out.append(("yield", 0, 0, 0))
+            else:       # (op, ns, jitter, flags): a fault is an exit handled with preemption on
+                out.append((_PHASE_OPS[ph[0]], ph[1], ph[2] if len(ph) == 3 else 0, int(ph[0] == "fault")))
         out.append(("loop", start, self.loops, 0))
         if self.loops:
             out.append(("exit", 0, 0, 0))
@@ -248,6 +245,26 @@ class Phases(Workload):
         return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
 
 
+@dataclass
+class RcuUpdater(Workload):
+    """A host thread calling ``synchronize_rcu()`` (turns the RCU model on): it sleeps ``interval_ns``
+    (``arrival`` "fixed", or "poisson": exponential, that mean), computes ``work_ns``, then waits
+    for a full grace period that starts after the call (the synchronize_rcu() latency)."""
+
+    interval_ns: int = 10_000_000
+    work_ns: int = 1_000
+    arrival: str = "fixed"
+    kind = "rcu_updater"
+    host_only = True
+    minimums = (("interval_ns", 1), ("work_ns", 1))
+
+    def validate(self, path):
+        super().validate(path)
+        _choice(f"{path}.arrival", self.arrival, ("fixed", "poisson"))
+
+    def ops(self):
+        return [("sleep", self.interval_ns, 0, 1 if self.arrival == "poisson" else 0),
+                ("run", self.work_ns, 0, 0), ("sync_rcu", 0, 0, 0), ("loop", 0, 0, 0)]
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:

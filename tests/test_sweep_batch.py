@@ -21,14 +21,15 @@ from pvsched.sweep.metrics import METRICS, VCPU_COLUMNS, _scenario_names
 batch = importlib.import_module("pvsched.sweep.batch")
 
 # every mechanism's builder: benchmarks, boost modes, debooster/IPI-aware yield/PV yield, examples,
-# and random scenarios of both kinds (shuffled ties among them)
+# RCU on nohz_full CPUs with the guest policies, and random scenarios of each kind (shuffled ties among them)
 RESET_CASES = ["bench/two_level", "seed000/cyclictest/bounded/busy", "seed000/oboe/dynamic/busy",
                "seed002/dedup/2vm/both", "seed002/dedup/2vm/pvsy+ipi", "seed002/dbench/3vm/both/v6.19",
                "example/host_cgroups.toml", "example/overcommit_2vm.toml", "seed001/scopes/tick",
                "seed001/nohz_full/tick", "seed001/mperf/exact", "example/rtapp_pipeline.toml",
                "example/traced_boost.toml", "tick/host-hz1024-guest-hz24", "seed004/overcommit/threads",
-               "seed004/busy/userspace", "example/vmm_deferred_work.toml"] + \
-              [f"random/{i}" for i in range(0, 120, 9)]
+               "seed004/busy/userspace", "example/vmm_deferred_work.toml", "seed003/S1/P2", "seed003/S1/X1",
+               "seed003/S2/P2a", "seed003/S4/P1", "seed003/S5/P1''", "seed003/S8/X2", "example/rcu_guest.toml"] + \
+              [f"random/{i}" for i in range(0, 120, 9)] + [f"random_rcu/{i}" for i in range(0, 12, 3)]
 
 
 def _hashes(raw) -> dict:
@@ -74,7 +75,9 @@ def _all_metrics(sc) -> list:
     names = ["events", "now_ns", "violations", "cpu_busy_frac", "cpu_busy_frac:0",
              f"cpu_busy_frac:{sc.host.cpus - 1}"]
     for base, m in METRICS.items():
-        if m.arg == "task":
+        if m.arg is None and base.startswith("rcu"):
+            names.append(base)                # e.g. the host RCU metrics (NaN where RCU is off)
+        elif m.arg == "task":
             names += [f"{base}:{t}" for t in sorted(tasks)]
         elif m.arg == "vm":
             names += [f"{base}:{v}" for v in sorted(vms)]
@@ -93,6 +96,7 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("name", ["example/vm_busy_host.toml", "example/overcommit_2vm.toml",
                                   "seed002/dedup/2vm/both", "seed000/cyclictest/dynamic/busy",
                                   "seed001/scopes/exact", "example/halted_pelt.toml", "seed004/overcommit/toggle",
+                                  "seed003/S1/P2", "seed003/S8/X2", "example/rcu_guest.toml", "random_rcu/4",
                                   "random/5", "random/44", "random/71"])
 def test_stacked_metrics_equal_per_run_metrics(name):
     sc, until = _short(name)

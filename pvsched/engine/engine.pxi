@@ -22,12 +22,12 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "vmm")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "signal")
+                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "signal", "fault")
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
              "none": RT_GUARD_NONE}
-INVARIANTS = ("work_conservation", "curr_not_running", "affinity")
+INVARIANTS = ("work_conservation", "curr_not_running", "affinity") + RCU_INVARIANTS
 # What Engine.capture copies (pvsched.sweep.batch computes sweep metrics from it)
 CAPTURE_SCALARS = ("events", "now_ns", "violations")
 CAPTURE_TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
@@ -70,6 +70,7 @@ cdef class Engine:
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
         deferred_work_free(s)
         free(s.rtimers); free(s.trace.rec)
+        rcu_free(s)
         memset(s, 0, sizeof(Sim))
 
     def __init__(self, **kw):
@@ -100,6 +101,9 @@ cdef class Engine:
         kvm_idle_build(s, c.vms)
         deferred_work_build(s, c.vms, c.opsv, c.tkern, c.tvcpu, c.tps, c.tpl, c.tstart, c.seed)
         trace_build(s, c.trace)
+        vmm_actions_build(s, c.vms)
+        rcu_build(s, c.rcu)
+        rcu_guest_build(s, c.rcu_guest)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
         attach_python_policy(self, 0, c.py_policy)
@@ -162,8 +166,12 @@ cdef class Engine:
     @property
     def violations(self):
         """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
-        return {name: bool(self.s.violation_kind >> k & 1) for k, name in enumerate(INVARIANTS)} | {
-            "count": self.s.violations}
+        cdef u64 kinds = self.s.violation_kind
+        cdef u64 count = self.s.violations
+        if self.s.rcu != NULL:
+            kinds |= self.s.rcu.violation_kind << 3     # RCU_INVARIANTS after the scheduler's three
+            count += self.s.rcu.violations
+        return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": count}
 
     cdef void _finalize(self) noexcept nogil:
         # Bring per-task and per-CPU accounting up to `now` (idempotent).
@@ -245,7 +253,7 @@ cdef class Engine:
         out["cpu"] = cpu
         vc = {k: np.zeros(s.nvcpu, dtype=np.int64) for k in (
             "vm", "task", "host_cpu", "mode", "nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks",
-            "halt_poll_ns", "guest_ticks", "guest_switches")}
+            "halt_poll_ns", "guest_ticks", "guest_switches", "rcuc_preemptions", "rcuc_preempt_ns")}
         for m in VCPU_MODES:
             vc[m + "_ns"] = np.zeros(s.nvcpu, dtype=np.int64)
         for m in EXIT_REASONS:
@@ -262,6 +270,9 @@ cdef class Engine:
             vc["halt_poll_ns"][c] = s.vcpu[c].halt_poll_ns
             vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
             vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
+            vc["rcuc_preemptions"][c] = s.vcpu[c].nr_rcuc_preempt
+            vc["rcuc_preempt_ns"][c] = s.vcpu[c].rcuc_preempt_ns + (
+                s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
             for k, m in enumerate(VCPU_MODES):
                 vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
             for k, m in enumerate(EXIT_REASONS):
@@ -283,6 +294,8 @@ cdef class Engine:
             out["balance"]["periodic_runs"][side] += s.rq[c].nr_lb_runs
             out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
             out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
+        if s.rcu != NULL:
+            out["rcu"] = rcu_results(s)
         out["violations"] = self.violations
         if s.trace.on:
             out["trace"] = trace_results(s)

@@ -18,6 +18,8 @@ from pvsched.policies.deferred_work import DeferredWork
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
+from pvsched.policies.rcu_guest import RcuGuestPolicy
+from pvsched.rcu.config import RcuConfig
 from pvsched.validate import _bool, _choice, _int, unknown_key
 from pvsched.workloads import Workload
 
@@ -86,6 +88,13 @@ class Host:
     root RT throttling, 950 ms per 1 s) or "none".
     ``halted_pelt``: guest halted time discounted from the PELT signal of vCPU threads with
     HLT/MWAIT in guest (:class:`pvsched.policies.HaltedPelt`: ``off``, ``exact``, ``tick``).
+    ``rcu``: host RCU (:class:`pvsched.rcu.config.RcuConfig`; None = not modelled, unless the
+    scenario has ``synchronize_rcu()`` callers (:class:`pvsched.workloads.RcuUpdater`) or an
+    ``rcu_guest_policy`` other than "vanilla", which imply the defaults). With it, each nohz_full
+    CPU runs context tracking, rcu_nocbs and an ``rcuc/N`` SCHED_FIFO thread, and RCU's forced
+    tick is one of its tick dependencies. ``rcu_guest_policy``
+    (:class:`pvsched.policies.rcu_guest.RcuGuestPolicy`, or its mode name) is what the RCU tick
+    may skip on a nohz_full CPU that runs a guest.
 
     >>> Host(cpus=8).base_slice()
     2800000
@@ -114,6 +123,8 @@ class Host:
     periodic_balance: bool = True
     debooster: Debooster = None
     halted_pelt: HaltedPelt = None
+    rcu: Optional[RcuConfig] = None
+    rcu_guest_policy: RcuGuestPolicy = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -121,6 +132,10 @@ class Host:
             self.debooster = Debooster()
         if self.halted_pelt is None:
             self.halted_pelt = HaltedPelt()
+        if self.rcu_guest_policy is None:
+            self.rcu_guest_policy = RcuGuestPolicy()
+        elif isinstance(self.rcu_guest_policy, str):
+            self.rcu_guest_policy = RcuGuestPolicy(self.rcu_guest_policy)
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -157,6 +172,13 @@ class Host:
         if not isinstance(self.halted_pelt, HaltedPelt):
             raise ScenarioError(f"{path}.halted_pelt", self.halted_pelt, "must be a HaltedPelt")
         self.halted_pelt.validate(f"{path}.halted_pelt")
+        if self.rcu is not None:
+            if not isinstance(self.rcu, RcuConfig):
+                raise ScenarioError(f"{path}.rcu", self.rcu, "must be an RcuConfig or None")
+            self.rcu.validate(f"{path}.rcu")
+        if not isinstance(self.rcu_guest_policy, RcuGuestPolicy):
+            raise ScenarioError(f"{path}.rcu_guest_policy", self.rcu_guest_policy, "must be an RcuGuestPolicy or a mode name")
+        self.rcu_guest_policy.validate(f"{path}.rcu_guest_policy")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -283,6 +305,12 @@ class VM:
     what an exit that returns to the VMM in userspace costs beyond ``exit_ns``; ``deferred_work``
     (:class:`pvsched.DeferredWork`) is the VMM's work for this guest and who runs it.
 
+    The VMM: ``user_return_ns`` is the part of a return to userspace spent in the kernel after
+    vcpu_put (out of KVM_RUN, not yet in user mode: RCU's view of a ``user_io`` exit; 0 = none);
+    ``migrate_period_ns`` > 0 re-pins vCPU i between ``pin[i]`` and ``migrate_pin[i]`` every that
+    many ns (as ``taskset`` would); ``stop_ns`` terminates the VM then (its vCPU threads leave
+    KVM_RUN and exit; None = it runs to the end).
+
     >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Cyclictest, Hog
     >>> vm = VM("web", vcpus=2, guest=GuestKernel(hz=250), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000))])
@@ -330,6 +358,10 @@ class VM:
     userspace_exit_ns: int = 4_000
     deferred_work: DeferredWork = None
     own_cgroup: bool = True
+    user_return_ns: int = 0
+    migrate_period_ns: int = 0
+    migrate_pin: Optional[Sequence[int]] = None
+    stop_ns: Optional[int] = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -397,6 +429,7 @@ class VM:
         _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
         _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
         _int(f"{path}.start_ns", self.start_ns, 0)
+        self._validate_vmm(path, host)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.boost, BoostPolicy):
             raise ScenarioError(f"{path}.boost", self.boost, "must be a BoostPolicy")
@@ -409,6 +442,8 @@ class VM:
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
             _validate_task(p, t, self.vcpus, None)
+            if getattr(t.workload, "host_only", False):
+                raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only on the host (a host task)")
             if self.guest.spinlock == "tas" and getattr(t.workload, "pv", False) \
                     and getattr(t.workload, "kind", "") == "spinlock_loop":
                 raise ScenarioError(f"{p}.workload.pv", True, "guest.spinlock 'tas' (virt_spin_lock) is the lock "
@@ -440,6 +475,22 @@ class VM:
                 if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
                     raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
                                            "an MWAIT guest or VMM deferred work are not modelled yet")
+    def _validate_vmm(self, path, host):
+        _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
+        _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
+        if self.stop_ns is not None:
+            _int(f"{path}.stop_ns", self.stop_ns, self.start_ns + 1)
+        if self.migrate_pin is None:
+            if self.migrate_period_ns:
+                raise ScenarioError(f"{path}.migrate_pin", None, "migrate_period_ns needs migrate_pin (and pin)")
+            return
+        if self.pin is None:
+            raise ScenarioError(f"{path}.pin", None, "migrate_pin re-pins between pin and migrate_pin: give pin")
+        if isinstance(self.migrate_pin, (str, bytes)) or not hasattr(self.migrate_pin, "__len__") \
+                or len(self.migrate_pin) != self.vcpus:
+            raise ScenarioError(f"{path}.migrate_pin", self.migrate_pin, f"must list one pCPU per vCPU ({self.vcpus})")
+        for i, c in enumerate(self.migrate_pin):
+            _int(f"{path}.migrate_pin[{i}]", c, 0, host.cpus - 1)
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -482,7 +533,10 @@ class VM:
                     policy=self.policy, **{"yield": self.yield_policy.engine_dict()},
                     idle_instruction=g.idle_instruction, idle_loop_ns=g.idle_loop_ns, mwait_exits=self.mwait_exits,
                     mwait_yield=self.mwait_yield, userspace_exit_ns=self.userspace_exit_ns,
-                    deferred_work=self.deferred_work.engine_dict())
+                    deferred_work=self.deferred_work.engine_dict(),
+                    user_return_ns=self.user_return_ns, migrate_period_ns=self.migrate_period_ns,
+                    migrate_pin=None if self.migrate_pin is None else [int(c) for c in self.migrate_pin],
+                    stop_ns=self.stop_ns)
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""
