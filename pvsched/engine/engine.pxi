@@ -167,11 +167,13 @@ cdef class Engine:
     def violations(self):
         """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
         cdef u64 kinds = self.s.violation_kind
-        cdef u64 count = self.s.violations
         if self.s.rcu != NULL:
             kinds |= self.s.rcu.violation_kind << 3     # RCU_INVARIANTS after the scheduler's three
-            count += self.s.rcu.violations
-        return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": count}
+        return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": self._violation_count()}
+
+    cdef u64 _violation_count(self) noexcept nogil:
+        # The scheduler's and the RCU core's (what results() and capture() report).
+        return self.s.violations + (self.s.rcu.violations if self.s.rcu != NULL else 0)
 
     cdef void _finalize(self) noexcept nogil:
         # Bring per-task and per-CPU accounting up to `now` (idempotent).
@@ -330,7 +332,7 @@ cdef class Engine:
         self._finalize()
         scalars[r, 0] = <long long>s.nevents
         scalars[r, 1] = s.now
-        scalars[r, 2] = <long long>s.violations
+        scalars[r, 2] = <long long>self._violation_count()
         for i in range(s.ntask):
             tasks[r, 0, i] = s.task[i].cpu_ns
             tasks[r, 1, i] = s.task[i].wait_ns
