@@ -96,7 +96,7 @@ def _same(a, b) -> bool:
 @pytest.mark.parametrize("name", ["example/vm_busy_host.toml", "example/overcommit_2vm.toml",
                                   "seed002/dedup/2vm/both", "seed000/cyclictest/dynamic/busy",
                                   "seed001/scopes/exact", "example/halted_pelt.toml", "seed004/overcommit/toggle",
-                                  "seed003/S1/P2", "seed003/S8/X2", "example/rcu_guest.toml", "random_rcu/4",
+                                  "seed003/S1/P0", "seed003/S8/X2", "example/rcu_guest.toml", "random_rcu/9",
                                   "random/5", "random/44", "random/71"])
 def test_stacked_metrics_equal_per_run_metrics(name):
     sc, until = _short(name)

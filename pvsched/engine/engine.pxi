@@ -33,8 +33,13 @@ CAPTURE_SCALARS = ("events", "now_ns", "violations")
 CAPTURE_TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
                         "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns")
 CAPTURE_VCPU_COLUMNS = (tuple(m + "_ns" for m in VCPU_MODES) + tuple("exits_" + m for m in EXIT_REASONS)
-                        + ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches"))
+                        + ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches",
+                           "rcuc_preemptions", "rcuc_preempt_ns"))
 
+
+cdef inline s64 rcuc_preempt_ns_now(Sim* s, s32 c) noexcept nogil:
+    # Time vCPU c's thread has lost to rcuc so far, an ongoing preemption included.
+    return s.vcpu[c].rcuc_preempt_ns + (s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
 
 cdef class Engine:
     """A compiled scenario. Build it through :class:`pvsched.Simulation`; the arrays it takes are
@@ -273,8 +278,7 @@ cdef class Engine:
             vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
             vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
             vc["rcuc_preemptions"][c] = s.vcpu[c].nr_rcuc_preempt
-            vc["rcuc_preempt_ns"][c] = s.vcpu[c].rcuc_preempt_ns + (
-                s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
+            vc["rcuc_preempt_ns"][c] = rcuc_preempt_ns_now(s, c)
             for k, m in enumerate(VCPU_MODES):
                 vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
             for k, m in enumerate(EXIT_REASONS):
@@ -319,7 +323,7 @@ cdef class Engine:
         cdef int nmode = len(VCPU_MODES), nexit = len(EXIT_REASONS)
         if not (0 <= r < scalars.shape[0] and scalars.shape[1] >= 3 and r < tasks.shape[0]
                 and tasks.shape[1] >= 11 and tasks.shape[2] == s.ntask and r < cpus.shape[0]
-                and cpus.shape[1] == s.ncpu and r < vcpus.shape[0] and vcpus.shape[1] >= nmode + nexit + 6
+                and cpus.shape[1] == s.ncpu and r < vcpus.shape[0] and vcpus.shape[1] >= nmode + nexit + 8
                 and vcpus.shape[2] == s.nvcpu and ng >= 0 and r < hist.shape[0] and hist.shape[1] >= ng
                 and hist.shape[2] == HIST_NBUCKETS):
             raise ValueError("capture: arrays of the wrong shape for this engine")
@@ -359,6 +363,8 @@ cdef class Engine:
             vcpus[r, k + 3, c] = s.vcpu[c].nr_kicks
             vcpus[r, k + 4, c] = s.rq[s.vcpu[c].rq].nr_ticks
             vcpus[r, k + 5, c] = s.rq[s.vcpu[c].rq].nr_switches
+            vcpus[r, k + 6, c] = s.vcpu[c].nr_rcuc_preempt
+            vcpus[r, k + 7, c] = rcuc_preempt_ns_now(s, c)
         for g in range(ng):
             out = &hist[r, g, 0]
             memset(out, 0, HIST_NBUCKETS * sizeof(unsigned long long))
