@@ -18,7 +18,8 @@ cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
 cdef inline bint guest_busy(Sim* s, s32 grq) noexcept nogil:
     # The guest has something to run on this vCPU (or a pending reschedule to act on).
     cdef rq_t* rq = &s.rq[grq]
-    return (rq.curr >= 0 or rq.rt_nr > 0 or s.fa.cfs[rq.cfs].h_nr_runnable > 0
+    # A throttled rt_rq is off the rq (dequeue_top_rt_rq): its tasks do not keep the guest awake.
+    return (rq.curr >= 0 or (rq.rt_nr > 0 and not rq.rt_throttled) or s.fa.cfs[rq.cfs].h_nr_runnable > 0
             or s.fa.resched[grq] != 0)
 
 cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
@@ -303,6 +304,14 @@ cdef void guest_timer_interrupt(Sim* s, s32 v) noexcept nogil:
             host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
             if vm.boost_mode and (vm.triggers & TR_KICK_TIMER):
                 vcpu_set_boost(s, v, True, BC_KICK_TIMER)
+
+cdef void guest_timer_wake(Sim* s, s32 v) noexcept nogil:
+    # A guest timer interrupt that wakes no task still ends a halt (kvm_vcpu_check_block sees
+    # the pending timer): the vCPU runs its handler, then idles again if nothing is left to do.
+    if s.vcpu[v].mode == VM_POLL:
+        vcpu_poll_success(s, v)
+    elif s.vcpu[v].mode == VM_HALTED:
+        vcpu_kick(s, v, s.vcpu[v].host_cpu)
 
 cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     # A guest task was enqueued on grq by an event on guest rq `local` (-2: no sender).

@@ -49,3 +49,42 @@ def test_no_hlt_exit_storm_after_the_stale_count():
         assert (hlt - prev).max() < 200, f"HLT storm in window ending {w * 20} ms: {hlt - prev}"
         prev = hlt
     assert r.violations["count"] == 0
+
+
+def _rt_guest(guard="rt_throttle", runtime_ns=649, exit_ns=0):
+    from pvsched.workloads import Hog
+    vm = VM("v", vcpus=1, exit_ns=exit_ns, tasks=[Task("t", Hog(), policy="fifo", rt_priority=50)])
+    return Scenario(host=Host(rt_guard=guard, rt_runtime_ns=runtime_ns), vms=[vm])
+
+
+@pytest.mark.parametrize("exit_ns", [0, 1])
+def test_throttled_guest_rt_lets_the_vcpu_halt(exit_ns):
+    # Issue 13 item 3: a guest whose only work is a throttled RT task is idle (the throttled
+    # rt_rq is off the rq, dequeue_top_rt_rq), so its vCPU blocks after the HLT exit. The model
+    # counted the throttled task as work: the vCPU re-entered, found nothing to run and exited
+    # on HLT again -- forever at one instant with exit_ns=0, every ns with exit_ns=1.
+    sim = Simulation(_rt_guest(exit_ns=exit_ns))
+    r = sim.run(until_ns=1_000_000)
+    assert r.now_ns == 1_000_000 and r.events < 50
+    r = sim.run(until_ns=3_000_000_000)
+    assert r.vcpus["exits_hlt"][0] <= 3 and r.violations["count"] == 0
+    # the 1 ms tick overran 649 ns of runtime by ~1 ms: paid back 649 ns per period
+    assert r.task("v/t").cpu_ns < 1_000_000
+    assert r.vcpus["halted_ns"][0] > 2_990_000_000
+
+
+def test_guest_rt_period_timer_wakes_the_halted_vcpu_when_it_unthrottles():
+    # The guest's rt_period_timer is a LAPIC timer interrupt: a halted vCPU wakes, and with the
+    # debt paid the RT task runs again (about one 1 ms tick per 1 s period at 0.9 ms runtime).
+    sim = Simulation(_rt_guest(runtime_ns=900_000))
+    cpu = []
+    for s in range(1, 5):
+        cpu.append(sim.run(until_ns=s * 1_000_000_000).task("v/t").cpu_ns)
+    steps = np.diff([0] + cpu)
+    assert all(900_000 <= x <= 1_100_000 for x in steps), steps
+
+
+@pytest.mark.parametrize("guard", ["fair_server", "none"])
+def test_other_rt_guards_run_the_same_case(guard):
+    r = Simulation(_rt_guest(guard)).run(until_ns=1_000_000)
+    assert r.now_ns == 1_000_000 and r.violations["count"] == 0
