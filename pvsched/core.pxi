@@ -1160,7 +1160,18 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
+    if s.stalled:
+        return
     while s.q.n > 0 and s.q.heap[0].time <= until:
+        if s.q.heap[0].time == s.now:
+            s.same_n += 1
+            if s.same_n > s.same_limit:
+                # State that repeats without time advancing: report it and stop at this instant.
+                s.stalled = 1
+                violation(s, 3)
+                return
+        else:
+            s.same_n = 0
         slot = ev_pop(&s.q, &t)
         s.now = t
         s.nevents += 1

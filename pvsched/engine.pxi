@@ -38,7 +38,7 @@ POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batc
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
              "none": RT_GUARD_NONE}
-INVARIANTS = ("work_conservation", "curr_not_running", "affinity")
+INVARIANTS = ("work_conservation", "curr_not_running", "affinity", "livelock")
 cdef u64 INIT_MIN_VRUNTIME = <u64>(-(<s64>1 << 20))
 
 
@@ -237,6 +237,8 @@ cdef class Engine:
         s.nvm = nvm
         s.nvcpu = nvcpu
         s.nops = opsv.shape[0]
+        # No slot fires more than a few times at one instant in a scenario that makes progress.
+        s.same_limit = 1_000_000 + 64 * <u64>nslots
         s.ctx_switch_ns = ctx_switch_ns
         s.idle_exit_ns = idle_exit_ns
         cstates = sorted((int(r), int(l)) for r, l in cstates)
@@ -493,6 +495,20 @@ cdef class Engine:
     def events(self):
         """Events processed so far (each pop of the queue changes simulated state)."""
         return self.s.nevents
+
+    @property
+    def stalled(self):
+        """True once the run met a livelock (more than ``same_instant_limit`` events at one
+        instant) and stopped there; later runs do not advance it."""
+        return bool(self.s.stalled)
+
+    @property
+    def same_instant_limit(self):
+        return self.s.same_limit
+
+    @same_instant_limit.setter
+    def same_instant_limit(self, unsigned long long n):
+        self.s.same_limit = n
 
     @property
     def violations(self):

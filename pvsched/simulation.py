@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Optional
 
 from pvsched.results import Result
@@ -38,6 +39,10 @@ class Simulation:
         t0 = time.perf_counter()
         self.engine.run(until)
         self._wall += time.perf_counter() - t0
+        if self.engine.stalled:
+            warnings.warn(f"pvsched: the model made more than {self.engine.same_instant_limit} events at "
+                          f"t = {self.engine.now_ns} ns without simulated time advancing (a livelock, "
+                          "reported as violations['livelock']); the run stopped there", RuntimeWarning, stacklevel=2)
         return Result(self.engine.results(), self.task_names, self.scenario, self._wall)
 
     def task_index(self, name: str) -> int:

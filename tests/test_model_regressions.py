@@ -88,3 +88,27 @@ def test_guest_rt_period_timer_wakes_the_halted_vcpu_when_it_unthrottles():
 def test_other_rt_guards_run_the_same_case(guard):
     r = Simulation(_rt_guest(guard)).run(until_ns=1_000_000)
     assert r.now_ns == 1_000_000 and r.violations["count"] == 0
+
+
+def test_same_instant_guard_reports_a_livelock_and_stops_there():
+    # The guard: more than `same_instant_limit` events at one instant is reported as the
+    # 'livelock' invariant and the run stops at that instant instead of spinning. The default
+    # limit (10^6 + 64 per event slot) is far above any legitimate burst; lowered here, 40 task
+    # starts at t = 0 trip it.
+    from pvsched.workloads import Hog
+    sim = Simulation(Scenario(host=Host(cpus=2), tasks=[Task("h", Hog(), count=40)]))
+    assert sim.engine.same_instant_limit >= 1_000_000
+    sim.engine.same_instant_limit = 10
+    with pytest.warns(RuntimeWarning, match="livelock"):
+        r = sim.run(until_ns=5_000_000)
+    assert r.violations["livelock"] and r.violations["count"] == 1
+    assert r.now_ns == 0 and r.events == 10 and sim.engine.stalled
+    with pytest.warns(RuntimeWarning):
+        r = sim.run(until_ns=6_000_000)
+    assert r.now_ns == 0 and r.events == 10          # it does not move on
+
+
+def test_same_instant_guard_default_does_not_trip_on_many_simultaneous_starts():
+    from pvsched.workloads import Hog
+    r = Simulation(Scenario(host=Host(cpus=64), tasks=[Task("h", Hog(), count=20_000)])).run(until_ns=2_000_000)
+    assert not r.violations["livelock"] and r.now_ns == 2_000_000
