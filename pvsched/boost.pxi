@@ -89,7 +89,7 @@ cdef void vcpu_set_boost(Sim* s, s32 v, bint on, int cause) noexcept nogil:
             vc.unboost_since = s.now
             ev_cancel(&s.q, s.slot_vbudget + v)
     if vc.mode == VM_EXIT and vm.setsched_ns and ev_armed(&s.q, s.slot_vcpu + v):
-        ev_arm(&s.q, s.slot_vcpu + v, ev_expiry(&s.q, s.slot_vcpu + v) + vm.setsched_ns)
+        ev_arm(&s.q, s.slot_vcpu + v, tadd(ev_expiry(&s.q, s.slot_vcpu + v), vm.setsched_ns))
 
 cdef void pvsched_exit_eval(Sim* s, s32 v, int reason) noexcept nogil:
     # kvm_vcpu_do_pv_sched after every VM exit: read schedinfo, re-decide boost both ways.

@@ -487,7 +487,7 @@ cdef void fair_server_start(Sim* s, s32 cpu) noexcept nogil:
         return
     rq.fs_on = 1
     if s.now >= rq.fs_deadline:
-        rq.fs_deadline = s.now + s.fs_period_ns
+        rq.fs_deadline = tadd(s.now, s.fs_period_ns)
         rq.fs_runtime = s.fs_runtime_ns
 
 cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
@@ -502,8 +502,8 @@ cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
 cdef inline void fair_server_replenish(Sim* s, rq_t* rq) noexcept nogil:
     cdef s64 k
     if s.now >= rq.fs_deadline:
-        k = (s.now - rq.fs_deadline) // s.fs_period_ns + 1
-        rq.fs_deadline += k * s.fs_period_ns
+        k = (s.now - rq.fs_deadline) // s.fs_period_ns
+        rq.fs_deadline = tadd(rq.fs_deadline + k * s.fs_period_ns, s.fs_period_ns)
         rq.fs_runtime = s.fs_runtime_ns
 
 cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
@@ -554,7 +554,7 @@ cdef void handle_fair_server(Sim* s, s32 cpu) noexcept nogil:
 
 cdef inline void rt_period_advance(Sim* s, rq_t* rq) noexcept nogil:
     cdef s64 k
-    if s.now >= rq.rt_period_start + s.rt_period_ns:
+    if s.now - rq.rt_period_start >= s.rt_period_ns:
         k = (s.now - rq.rt_period_start) // s.rt_period_ns
         rq.rt_period_start += k * s.rt_period_ns
         rq.rt_time -= k * s.rt_runtime_ns
@@ -574,7 +574,7 @@ cdef void handle_rt_period(Sim* s, s32 cpu) noexcept nogil:
         if rq.rt_nr:
             s.fa.resched[cpu] |= RESCHED_NOW
     if rq.rt_throttled:
-        ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
+        ev_arm(&s.q, s.slot_rt + cpu, tadd(rq.rt_period_start, s.rt_period_ns))
     if rq.vcpu >= 0:
         guest_timer_wake(s, rq.vcpu)
     resched_deliver(s, cpu, True)
@@ -606,7 +606,7 @@ cdef void settle_curr(Sim* s, s32 cpu) noexcept nogil:
             rq.rt_throttled = 1
             rq.rt_throttle_count += 1
             s.fa.resched[cpu] |= RESCHED_NOW
-            ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
+            ev_arm(&s.q, s.slot_rt + cpu, tadd(rq.rt_period_start, s.rt_period_ns))
 
 # ---------------------------------------------------------------- class dispatch
 cdef void enqueue_task(Sim* s, s32 t, int flags) noexcept nogil:
@@ -779,7 +779,7 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         # Nothing to compute (fresh start or after a yield): run the program now.
         program_step(s, t, cpu)
     elif p.remaining > 0:
-        ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
+        ev_arm(&s.q, s.slot_burst + cpu, tadd(rq.seg_start, p.remaining))
     elif p.sync and rq.vcpu >= 0:
         sync_resume(s, rq.vcpu, t)      # seed 002: a waiting task spins again
 
@@ -971,12 +971,12 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
         op = &s.ops[p.prog_start + p.pc]
         p.pc += 1
         if op.code == OP_RUN:
-            p.remaining = op.a + rand_upto(p, op.b)
+            p.remaining = tadd(op.a, rand_upto(p, op.b))
             if p.remaining <= 0:
                 continue
             return STEP_RUN
         elif op.code == OP_CRITICAL:
-            p.remaining = op.a + rand_upto(p, op.b)
+            p.remaining = tadd(op.a, rand_upto(p, op.b))
             if p.remaining <= 0:
                 continue
             p.in_critical = 1
@@ -986,13 +986,13 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.remaining = -1
             return STEP_RUN
         elif op.code == OP_SLEEP:
-            wake_at[0] = s.now + op.a + rand_upto(p, op.b)
+            wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
             return STEP_BLOCK
         elif op.code == OP_START_PERIOD:
-            p.period_next = s.now + op.a
+            p.period_next = tadd(s.now, op.a)
         elif op.code == OP_PERIOD:
-            p.period_next += op.a
-            wake_at[0] = p.period_next + rand_upto(p, op.b)
+            p.period_next = tadd(p.period_next, op.a)
+            wake_at[0] = tadd(p.period_next, rand_upto(p, op.b))
             if wake_at[0] <= s.now:
                 # Overrun: clock_nanosleep(TIMER_ABSTIME) returns at once; still a sample.
                 p.nr_overruns += 1
@@ -1015,7 +1015,7 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_EXIT
         elif op.code == OP_VMEXIT:
             if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
+                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
         elif op.code == OP_VCPU:
             p.pc -= 1
             p.remaining = -1
@@ -1037,7 +1037,7 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
         # preempt_enable() with a reschedule pending
         if p.remaining > 0 and s.fa.clk_run[cpu]:
-            ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
+            ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
         resched_deliver(s, cpu, True)
         return
     if r == STEP_RUN:
@@ -1047,7 +1047,7 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if p.lat_start >= 0:
             record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:
-            ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
+            ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
         return
     ev_cancel(&s.q, s.slot_burst + cpu)
     if r == STEP_YIELD:

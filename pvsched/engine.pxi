@@ -174,7 +174,8 @@ cdef class Engine:
             if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
         for i in range(opsv.shape[0]):
-            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_LAST or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+            if (opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_LAST or not 0 <= opsv[i, 1] <= MAX_TIME_NS
+                    or not 0 <= opsv[i, 2] <= MAX_TIME_NS or (opsv[i, 0] == OP_LOOP and opsv[i, 2] > 0x7FFFFFFF)):
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -189,8 +190,8 @@ cdef class Engine:
                 raise ValueError(f"task {i}: rt priority {trt[i]} out of range 1..99")
             if ttg[i] < 0 or ttg[i] >= ntg or (tkern[i] > 0 and ttg[i] != 0):
                 raise ValueError(f"task {i}: task group {ttg[i]} unknown")
-            if tstart[i] < 0:
-                raise ValueError(f"task {i}: start {tstart[i]} is negative")
+            if not 0 <= tstart[i] <= MAX_TIME_NS:
+                raise ValueError(f"task {i}: start {tstart[i]} outside 0..{MAX_TIME_NS}")
             if tps[i] < 0 or tpl[i] < 1 or tps[i] + tpl[i] > opsv.shape[0]:
                 raise ValueError(f"task {i}: program range out of bounds")
             for n in range(tpl[i]):
@@ -216,12 +217,12 @@ cdef class Engine:
             raise ValueError("every vCPU needs exactly one thread")
         if rt_guard not in RT_GUARDS:
             raise ValueError(f"rt_guard={rt_guard!r} unknown")
-        if ctx_switch_ns < 0 or idle_exit_ns < 0:
-            raise ValueError("ctx_switch_ns / idle_exit_ns is negative")
+        if not (0 <= ctx_switch_ns <= MAX_TIME_NS and 0 <= idle_exit_ns <= MAX_TIME_NS):
+            raise ValueError("ctx_switch_ns / idle_exit_ns outside 0..MAX_TIME_NS")
         for k, vm in enumerate(vms):
             for key in ("hz", "base_slice_ns", "exit_ns", "entry_ns", "halt_poll_max_ns", "halt_poll_grow",
                         "halt_poll_grow_start", "halt_poll_shrink", "guest_poll_ns"):
-                if int(vm[key]) < 0 or (key in ("hz", "base_slice_ns") and int(vm[key]) < 1):
+                if not 0 <= int(vm[key]) <= MAX_TIME_NS or (key in ("hz", "base_slice_ns") and int(vm[key]) < 1):
                     raise ValueError(f"vm {k}: {key}={vm[key]} out of range")
             if int(vm["hz"]) > 10000:
                 raise ValueError(f"vm {k}: hz out of range")
@@ -241,20 +242,24 @@ cdef class Engine:
         s.same_limit = 1_000_000 + 64 * <u64>nslots
         s.ctx_switch_ns = ctx_switch_ns
         s.idle_exit_ns = idle_exit_ns
-        cstates = sorted((int(r), int(l)) for r, l in cstates)
-        if len(cstates) > 8 or any(r < 0 or l < 0 for r, l in cstates):
-            raise ValueError("cstates: at most 8 (residency_ns, exit_latency_ns) pairs, non-negative")
+        cstates = sorted((int(res), int(lat)) for res, lat in cstates)
+        if len(cstates) > 8 or any(not (0 <= x <= MAX_TIME_NS) for st in cstates for x in st):
+            raise ValueError(f"cstates: at most 8 (residency_ns, exit_latency_ns) pairs in 0..{MAX_TIME_NS}")
         s.n_cstates = len(cstates)
-        for i, (r, l) in enumerate(cstates):
-            s.cst_residency[i] = r
-            s.cst_latency[i] = l
+        for i, (res, lat) in enumerate(cstates):
+            s.cst_residency[i] = res
+            s.cst_latency[i] = lat
         s.host_tick_exits = host_tick_exits
         s.rt_guard = RT_GUARDS[rt_guard]
         s.fs_runtime_ns = fs_runtime_ns
         s.fs_period_ns = fs_period_ns
         s.rt_runtime_ns = rt_runtime_ns
         s.rt_period_ns = rt_period_ns
-        s.rr_ticks = max(1, rr_timeslice_ms * hz // 1000)
+        if not (1 <= fs_runtime_ns <= fs_period_ns <= MAX_TIME_NS and 1 <= rt_runtime_ns <= rt_period_ns <= MAX_TIME_NS):
+            raise ValueError("fair server / RT throttling: need 1 <= runtime <= period <= MAX_TIME_NS")
+        if not 1 <= rr_timeslice_ms <= 1_000_000:
+            raise ValueError(f"rr_timeslice_ms={rr_timeslice_ms} out of range 1..1000000")
+        s.rr_ticks = max(1, <s64>rr_timeslice_ms * hz // 1000)
         s.check = check_invariants
         s.balance = load_balance
         s.periodic_balance = periodic_balance
@@ -481,6 +486,8 @@ cdef class Engine:
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
         cdef u64 before = self.s.nevents
+        if until_ns > MAX_TIME_NS:
+            raise ValueError(f"until_ns={until_ns} is beyond the simulated horizon {MAX_TIME_NS}")
         if until_ns < self.s.now:
             raise ValueError(f"until_ns={until_ns} is before the current time {self.s.now}")
         with nogil:

@@ -77,7 +77,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
         if p.remaining > 0:
-            ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
+            ev_arm(&s.q, s.slot_burst + grq, tadd(s.now, p.remaining))
         elif p.remaining == 0:
             program_step(s, t, grq)
         elif p.sync:
@@ -101,7 +101,7 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
     else:
         return
     vc.nr_exits[reason] += 1
-    ev_arm(&s.q, s.slot_vcpu + v, end + cost)
+    ev_arm(&s.q, s.slot_vcpu + v, tadd(end, cost))
     if s.vm[vc.vm].boost_mode:
         pvsched_exit_eval(s, v, reason)
 

@@ -46,14 +46,16 @@ cdef inline s64 ple_window_ns(vm_t* vm, u64 cycles) noexcept nogil:
 cdef inline s64 sample_work(task_t* p, s64 a, s64 b, s64 flags) noexcept nogil:
     cdef double u
     cdef s64 cap, v
+    cdef double d
     if flags & WORK_EXP:
         if a <= 0:
             return 0
         u = (<double>(splitmix64(&p.rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0)   # (0, 1]
-        cap = b if b > 0 else 20 * a
-        v = <s64>(-<double>a * c_log(u) + 0.5)
+        cap = b if b > 0 else (20 * a if a <= T_NEVER // 20 else T_NEVER)
+        d = -<double>a * c_log(u) + 0.5
+        v = <s64>d if d < 9.2e18 else T_NEVER       # no out-of-range cast
         return v if v < cap else cap
-    return a + rand_upto(p, b)
+    return tadd(a, rand_upto(p, b))
 
 # ---------------------------------------------------------------- spin segments
 cdef void spin_seg_start(Sim* s, s32 v) noexcept nogil:
@@ -74,7 +76,7 @@ cdef void spin_seg_start(Sim* s, s32 v) noexcept nogil:
     if vm.ple:
         when = s.now + ple_window_ns(vm, vc.ple_window)
     if p.sync == SYNC_LOCK_SPIN and p.spin_left >= 0:
-        w = s.now + p.spin_left
+        w = tadd(s.now, p.spin_left)
         if when < 0 or w <= when:
             when = w
     if vc.sy_target >= 0:
@@ -284,7 +286,7 @@ cdef void irq_start(Sim* s, s32 v) noexcept nogil:
     vcpu_leave_guest(s, v)
     vc.irq_active = 1
     vc.irq_frozen = 1
-    ev_arm(&s.q, s.slot_irq + v, s.now + h)
+    ev_arm(&s.q, s.slot_irq + v, tadd(s.now, h))
 
 cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept nogil:
     # kvm_irq_delivery_to_apic for a fixed IPI from vCPU vs to vt on behalf of task `sender`.
