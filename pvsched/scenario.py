@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 
 from pvsched.errors import ScenarioError
+from pvsched.limits import MAX_TIME_NS
 from pvsched.workloads import Workload, workload_from_dict
 
 KERNEL_VERSION = "v6.15"
@@ -64,7 +65,7 @@ def _int(path, v, lo=None, hi=None):
     if lo is not None and v < lo:
         raise ScenarioError(path, v, f"must be >= {lo}")
     if hi is not None and v > hi:
-        raise ScenarioError(path, v, f"must be <= {hi}")
+        raise ScenarioError(path, v, f"must be <= {hi}" + (" (the simulated horizon, 2**62 ns)" if hi == MAX_TIME_NS else ""))
     return v
 
 
@@ -138,9 +139,9 @@ class Host:
         _int(f"{path}.cpus", self.cpus, 1, 4096)
         _validate_sched(path, self)
         _choice(f"{path}.rt_guard", self.rt_guard, RT_GUARDS)
-        _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1)
+        _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1, MAX_TIME_NS)
         _int(f"{path}.fair_server_runtime_ns", self.fair_server_runtime_ns, 1, self.fair_server_period_ns)
-        _int(f"{path}.rt_period_ns", self.rt_period_ns, 1)
+        _int(f"{path}.rt_period_ns", self.rt_period_ns, 1, MAX_TIME_NS)
         _int(f"{path}.rt_runtime_ns", self.rt_runtime_ns, 1, self.rt_period_ns)
         _int(f"{path}.rr_timeslice_ms", self.rr_timeslice_ms, 1, 10**6)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
@@ -343,7 +344,7 @@ class VM:
         _int(f"{path}.halt_poll_grow", self.halt_poll_grow, 0, 1000)
         _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
         _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
-        _int(f"{path}.start_ns", self.start_ns, 0)
+        _int(f"{path}.start_ns", self.start_ns, 0, MAX_TIME_NS)
         from pvsched.policies import BoostPolicy
         if not isinstance(self.boost, BoostPolicy):
             raise ScenarioError(f"{path}.boost", self.boost, "must be a BoostPolicy")
@@ -436,7 +437,7 @@ def _validate_task(p, t, ncpus, cgroup_names):
             raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
         for c in t.cpus:
             _int(f"{p}.cpus", c, 0, ncpus - 1)
-    _int(f"{p}.start_ns", t.start_ns, 0)
+    _int(f"{p}.start_ns", t.start_ns, 0, MAX_TIME_NS)
     if t.slice_ns is not None:
         _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
 
@@ -460,7 +461,7 @@ class Scenario:
         if not isinstance(self.host, Host):
             raise ScenarioError("host", self.host, "must be a Host")
         self.host.validate()
-        _int("duration_ns", self.duration_ns, 1)
+        _int("duration_ns", self.duration_ns, 1, MAX_TIME_NS)
         _int("seed", self.seed, 0, 2**64 - 1)
         _bool("shuffle_ties", self.shuffle_ties)
         _bool("check_invariants", self.check_invariants)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 import warnings
+
+import numpy as np
 from typing import Optional
 
 from pvsched.results import Result
@@ -32,8 +34,12 @@ class Simulation:
         May be called again with a later time to continue."""
         from pvsched.errors import ScenarioError
         until = self.scenario.duration_ns if until_ns is None else until_ns
-        if isinstance(until, bool) or not isinstance(until, int) or until < 0:
+        from pvsched.limits import MAX_TIME_NS
+        if isinstance(until, bool) or not isinstance(until, (int, np.integer)) or until < 0:
             raise ScenarioError("until_ns", until, "must be a non-negative integer")
+        until = int(until)
+        if until > MAX_TIME_NS:
+            raise ScenarioError("until_ns", until, f"must be <= {MAX_TIME_NS} (the simulated horizon, 2**62 ns)")
         if until < self.engine.now_ns:
             raise ScenarioError("until_ns", until, f"is before the current time {self.engine.now_ns}")
         t0 = time.perf_counter()

@@ -13,17 +13,18 @@ from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
+from pvsched.limits import MAX_LOOPS, MAX_TIME_NS
 
 Op = Tuple[str, int, int, int]
 
 
-def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
+def _check_int(path: str, value, lo: int = 0, hi: int = MAX_TIME_NS) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ScenarioError(path, value, "must be an integer")
     if value < lo:
         raise ScenarioError(path, value, f"must be >= {lo}")
     if hi is not None and value > hi:
-        raise ScenarioError(path, value, f"must be <= {hi}")
+        raise ScenarioError(path, value, f"must be <= {hi}" + (" (the simulated horizon, 2**62 ns)" if hi == MAX_TIME_NS else ""))
     return value
 
 
@@ -162,7 +163,7 @@ class Phases(Workload):
             timed = timed or ph[0] != "mmio"
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
-        _check_int(f"{path}.loops", self.loops, 0)
+        _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
 
     def ops(self):
         out = []
@@ -278,8 +279,8 @@ class SpinlockLoop(Workload):
         _check_int(f"{path}.spin_threshold_ns", self.spin_threshold_ns, 1)
         _check_int(f"{path}.sleep_ns", self.sleep_ns, 0)
         _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
-        _check_int(f"{path}.sleep_every", self.sleep_every, 1)
-        _check_int(f"{path}.loops", self.loops, 0)
+        _check_int(f"{path}.sleep_every", self.sleep_every, 1, MAX_LOOPS)
+        _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
         if self.loops and self.sleep_ns and self.sleep_every > 1:
             raise ScenarioError(f"{path}.loops", self.loops, "a finite loop count needs sleep_every = 1")
 
@@ -333,8 +334,8 @@ class IPISync(Workload):
         _check_int(f"{path}.targets", self.targets, 1, 4095)
         _check_int(f"{path}.sleep_ns", self.sleep_ns, 0)
         _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
-        _check_int(f"{path}.sleep_every", self.sleep_every, 1)
-        _check_int(f"{path}.loops", self.loops, 0)
+        _check_int(f"{path}.sleep_every", self.sleep_every, 1, MAX_LOOPS)
+        _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
         if self.loops and self.sleep_ns and self.sleep_every > 1:
             raise ScenarioError(f"{path}.loops", self.loops, "a finite loop count needs sleep_every = 1")
 
