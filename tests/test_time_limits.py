@@ -2,7 +2,6 @@
 larger instants and durations are refused with a ScenarioError naming the field; at the horizon
 every time sum saturates (an event pushed past it never fires) instead of wrapping or hanging.
 Each at-the-limit case runs in a forked child with a timeout, so a hang fails instead of blocking."""
-import multiprocessing
 import subprocess
 import sys
 
@@ -10,33 +9,17 @@ import numpy as np
 import pytest
 
 from pvsched import VM, Cgroup, Host, Scenario, ScenarioError, Simulation, Task
+from pvsched import fuzz
 from pvsched.limits import MAX_TIME_NS as M
 from pvsched.workloads import Cyclictest, Hog, IPISync, Periodic, Phases, RunSleep, SpinlockLoop
 
 BIG = 2**63 - 1
 
 
-def _child(conn, fn):
-    try:
-        conn.send(("ok", fn()))
-    except BaseException as e:  # noqa: BLE001 - reported to the parent
-        conn.send(("error", f"{type(e).__name__}: {e}"))
-
-
 def in_child(fn, timeout=20.0):
-    """fn() in a forked process; its return value, or a failure for an error, a hang or a crash."""
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(child, fn))
-    p.start()
-    child.close()
-    if not parent.poll(timeout):
-        p.kill()
-        p.join()
-        pytest.fail(f"hung for more than {timeout} s")
-    status, value = parent.recv()
-    p.join()
-    assert status == "ok", value
+    """fn() in a forked process; its return value, or a test failure for an error, a hang or a crash."""
+    status, value = fuzz.in_child(fn, timeout)
+    assert status == "ok", (status, value)
     return value
 
 

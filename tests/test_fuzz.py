@@ -1,0 +1,67 @@
+"""The fuzz harness (pvsched.fuzz), fast slice: random scenarios through the Python API (valid,
+extreme, invalid) and mutated example files, each ending in a ScenarioError or an accepted run
+that passes the conservation checks -- run in forked workers with a per-case timeout, so a crash
+or a hang fails the test instead of the suite. The long campaign is ``python -m pvsched.fuzz``."""
+import random
+
+import numpy as np
+import pytest
+
+from pvsched import Host, Scenario, Simulation, Task, fuzz
+from pvsched.workloads import Hog
+
+SEED = 20260
+SLICE = {"valid": 120, "extreme": 120, "invalid": 150, "toml": 150, "long": 12}
+
+
+#: kinds whose known failures are not fixed yet: wrong container types reach a TypeError, and a
+#: file that is not UTF-8 a UnicodeDecodeError (issue 13 item 6)
+PENDING = {"invalid", "toml"}
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(
+    strict=True, reason="issue 13 item 6: container types and non-UTF-8 files")) if k in PENDING else k for k in SLICE])
+def test_fuzz_slice(kind):
+    s = fuzz.campaign(seed=SEED, cases=SLICE[kind], workers=1, timeout_s=60, kinds=(kind,))
+    assert s["cases"] == SLICE[kind]
+    assert s["failures"] == [], "\n".join(f"{f['case']} [{f['kind']}] {f['what'][:200]}: {f['detail']}"
+                                          for f in s["failures"][:10])
+    if kind in ("valid", "extreme", "long"):
+        assert s["valid_rejected"] == 0
+        assert s["counts"][kind].get("ok", 0) == SLICE[kind]
+
+
+def test_cases_are_reproducible():
+    a, b = fuzz.make_case(3, 41), fuzz.make_case(3, 41)
+    assert a.what == b.what and a.until_ns == b.until_ns
+    assert a.make().to_dict() == b.make().to_dict()
+
+
+def test_random_specs_are_valid_and_corruptions_are_caught():
+    rng = random.Random(5)
+    for _ in range(40):
+        spec = fuzz.random_spec(rng)
+        fuzz.build(spec).validate()
+    spec = fuzz.random_spec(random.Random(6))
+    spec["host"]["cpus"] = 0
+    with pytest.raises(Exception) as ei:
+        Simulation(fuzz.build(spec))
+    assert type(ei.value).__name__ == "ScenarioError"
+
+
+def test_checks_catch_broken_accounting():
+    sc = Scenario(host=Host(cpus=1), tasks=[Task("h", Hog())])
+    sim = Simulation(sc)
+    r = sim.run(until_ns=1_000_000)
+    assert fuzz.check_result(r, sc, sim.engine) == []
+    r.raw["task"]["cpu_ns"] = np.array([2_000_000])
+    assert any("cpu_ns" in p for p in fuzz.check_result(r, sc))
+    r.raw["cpu"]["busy_ns"] = np.array([-1])
+    assert any("negative" in p for p in fuzz.check_result(r, sc))
+
+
+def test_runner_reports_crashes_and_hangs():
+    assert fuzz.in_child(lambda: 7) == ("ok", 7)
+    assert fuzz.in_child(lambda: 1 / 0)[0] == "error"
+    assert fuzz.in_child(lambda: __import__("os")._exit(3)) == ("crash", 3)
+    assert fuzz.in_child(lambda: __import__("time").sleep(30), timeout_s=0.5)[0] == "hang"
