@@ -1026,8 +1026,22 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
                 return r
     return STEP_EXIT
 
+cdef enum:
+    MAX_STEP_DEPTH = 32
+
 cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
-    # The running task finished its burst (or had none): act on its next op.
+    # The running task finished its burst (or had none): act on its next op. Zero-time work
+    # (yields, expired periodic timers) can hand the CPU back and forth at one instant: past a
+    # small nesting depth the step continues from the event loop, at this same instant, instead
+    # of recursing deeper (a long catch-up overflowed the C stack).
+    if s.step_depth >= MAX_STEP_DEPTH:
+        ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start if s.rq[cpu].seg_start > s.now else s.now)
+        return
+    s.step_depth += 1
+    program_step_now(s, t, cpu)
+    s.step_depth -= 1
+
+cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 wake_at = 0
     cdef int r

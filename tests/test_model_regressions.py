@@ -112,3 +112,26 @@ def test_same_instant_guard_default_does_not_trip_on_many_simultaneous_starts():
     from pvsched.workloads import Hog
     r = Simulation(Scenario(host=Host(cpus=64), tasks=[Task("h", Hog(), count=20_000)])).run(until_ns=2_000_000)
     assert not r.violations["livelock"] and r.now_ns == 2_000_000
+
+
+def test_long_zero_time_catch_up_does_not_overflow_the_stack():
+    # Found by the fuzz campaign: two guest tasks looping "wait for my periodic timer, yield"
+    # while their vCPU is starved 20 ms by a host RT task. Back in guest mode every expiry has
+    # passed: each task overruns, yields to the other, which overruns and yields back -- 200 k
+    # hand-overs at one instant, each a nested program_step -> schedule -> switch_in call, until
+    # the C stack overflowed (SIGSEGV). Past a small depth the step now continues from the event
+    # loop at the same instant.
+    from pvsched import fuzz
+    from pvsched.workloads import Phases
+
+    def run():
+        sc = Scenario(host=Host(cpus=1), tasks=[
+            Task("rt", Periodic(run_ns=20_000_000, period_ns=40_000_000), policy="fifo", rt_priority=1)],
+            vms=[VM("v", vcpus=1, tasks=[Task("w", Phases([("timer", 100), ("yield",)]), count=2)])],
+            check_invariants=True)
+        r = Simulation(sc).run(until_ns=100_000_000)
+        return r.task("v/w[0]").nr_overruns, r.violations["count"]
+    status, value = fuzz.in_child(run, 60)
+    assert status == "ok", (status, value)
+    overruns, violations = value
+    assert overruns > 100_000 and violations == 0
