@@ -517,7 +517,7 @@ cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
     fair_server_replenish(s, rq)
     if rq.fs_active:
         if curr >= 0 and s.task[curr].cls == CLS_FAIR:
-            ev_arm(&s.q, s.slot_fs + cpu, s.now + (rq.fs_runtime if rq.fs_runtime > 0 else 0))
+            ev_arm(&s.q, s.slot_fs + cpu, tadd(s.now, rq.fs_runtime if rq.fs_runtime > 0 else 0))
         return
     if curr >= 0 and s.task[curr].cls == CLS_RT and s.fa.cfs[rq.cfs].h_nr_runnable > 0:
         if rq.fs_runtime > 0:
