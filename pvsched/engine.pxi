@@ -229,6 +229,13 @@ cdef class Engine:
             if int(vm["hz"]) > 10000:
                 raise ValueError(f"vm {k}: hz out of range")
 
+        # Indices and counts are int32 in the core: refuse a scenario whose arrays they cannot
+        # address (Python integers here: the products must not wrap before they are checked).
+        for what, count in (("tasks", ntask), ("entities", ntask + (int(ntg) - 1) * ncpu),
+                            ("cfs_rqs", int(ntg) * ncpu + nvcpu), ("event slots", 8 * int(nrq) + ntask),
+                            ("RT queues", int(nrq) * MAX_RT_PRIO), ("affinity words", int(max(ntask, 1)) * maxw)):
+            if count > 0x7FFFFFFF:
+                raise ValueError(f"scenario too large: {count} {what} (the engine indexes at most 2**31 - 1)")
         self.ntg = ntg
         nse = ntask + (ntg - 1) * ncpu
         ncfs = ntg * ncpu + nvcpu
@@ -294,12 +301,12 @@ cdef class Engine:
         s.kern = <kern_t*>calloc(nkern, sizeof(kern_t))
         s.vm = <vm_t*>calloc(max(nvm, 1), sizeof(vm_t))
         s.vcpu = <vcpu_t*>calloc(max(nvcpu, 1), sizeof(vcpu_t))
-        s.rt_head = <s32*>malloc(nrq * MAX_RT_PRIO * sizeof(s32))
-        s.rt_tail = <s32*>malloc(nrq * MAX_RT_PRIO * sizeof(s32))
-        s.aff = <u64*>calloc(max(ntask, 1) * maxw, sizeof(u64))
+        s.rt_head = <s32*>malloc(<size_t>nrq * MAX_RT_PRIO * sizeof(s32))
+        s.rt_tail = <s32*>malloc(<size_t>nrq * MAX_RT_PRIO * sizeof(s32))
+        s.aff = <u64*>calloc(<size_t>max(ntask, 1) * maxw, sizeof(u64))
         s.idle_mask = <u64*>calloc(sum((kn + 63) // 64 for kn in kern_n), sizeof(u64))
         s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
-        s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
+        s.hist = <u32*>calloc(<size_t>max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
         s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
         s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))
         s.lb_stack = <s32*>calloc(nse + ntg + 1, sizeof(s32))

@@ -74,6 +74,8 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
         vm.lock_kind = LOCK_KINDS[kind]
         vm.nlock = nl
         vm.lock_base = nlock_total
+        if nlock_total > 0x7FFFFFFF - nl:
+            raise ValueError("scenario too large: more than 2**31 - 1 guest spinlocks")
         nlock_total += nl
         vm.ipi_aware = bool(y.get("ipi_aware", False))
         vm.relaxed = bool(y.get("relaxed_round", True))
@@ -102,13 +104,16 @@ cdef int sync_setup(Sim* s, vms, debooster, long long[:, :] opsv, long long[:] t
             if code == OP_IPI and (opsv[tps[i] + n, 1] < 1 or opsv[tps[i] + n, 1] > vm.nvcpu - 1
                                    or opsv[tps[i] + n, 2] < 1):
                 raise ValueError(f"task {i}: IPI op needs 1..{vm.nvcpu - 1} targets and a handler time")
-    for v in range(s.nvcpu):
-        ring_total += ntask_vm[s.vcpu[v].vm] + 1
+    ring_entries = sum(ntask_vm[s.vcpu[v].vm] + 1 for v in range(s.nvcpu))
+    if ring_entries > 0x7FFFFFFF:
+        raise ValueError(f"scenario too large: {ring_entries} IPI queue entries (vCPUs x guest tasks) "
+                         "exceed the engine's 2**31 - 1")
+    ring_total = ring_entries
     s.nlocks = nlock_total
     s.locks = <glock_t*>calloc(max(nlock_total, 1), sizeof(glock_t))
     s.ipi_ring = <s32*>calloc(max(ring_total, 1), sizeof(s32))
-    s.vm_hist = <u32*>calloc(max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
-    s.vm_lhist = <u32*>calloc(max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.vm_hist = <u32*>calloc(<size_t>max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.vm_lhist = <u32*>calloc(<size_t>max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
     if not s.locks or not s.ipi_ring or not s.vm_hist or not s.vm_lhist:
         raise MemoryError("pvsched: scenario too large for memory")
     for k in range(s.nvm):

@@ -179,3 +179,16 @@ def test_a_run_to_the_horizon_from_zero():
     out = in_child(lambda: _run(sc, M))
     assert out["now"] == M and out["task"]["cpu_ns"] == [1000, 1000]
     _sane(out, 2)
+
+
+def test_engine_refuses_scenarios_its_int32_indices_cannot_address():
+    # 4096 CPUs x 524,289 task groups = 2^31 + 4096 cfs_rqs: the products were formed in int32
+    # and wrapped before the allocation; now they are checked first.
+    from pvsched._core import Engine
+    kw, _, _ = Scenario(host=Host(cpus=4096), tasks=[Task("t", Hog())]).compile()
+    ntg = 524_289
+    kw.update(tg_parent=np.zeros(ntg, dtype=np.int64), tg_shares=np.full(ntg, 1024 << 10, dtype=np.int64),
+              tg_idle=np.zeros(ntg, dtype=np.int64))
+    kw["tg_parent"][0] = -1
+    with pytest.raises(ValueError, match="too large"):
+        Engine(**kw)
