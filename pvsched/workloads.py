@@ -163,6 +163,11 @@ class Phases(Workload):
             timed = timed or ph[0] != "mmio"
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
+        kinds = {ph[0] for ph in self.phases}
+        if "yield" in kinds and not kinds & {"run", "sleep", "critical", "mmio"}:
+            # an expired timer returns at once: timer + yield alone would loop without time passing
+            raise ScenarioError(f"{path}.phases", self.phases, "timer and yield phases alone never take time once "
+                                "the timer has expired; add a run, sleep, critical or mmio phase")
         _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
 
     def ops(self):
