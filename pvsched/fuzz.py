@@ -215,7 +215,7 @@ def _workload(d: _Draw, guest: bool, vcpus: int) -> dict:
         for _ in range(d.rng.randint(1, 4)):
             p = d.pick(opts)
             phases.append([p] if p == "yield" else [p, d.ns(1, 1_000_000)])
-        if all(p[0] in ("yield", "mmio") for p in phases):
+        if not {p[0] for p in phases} & {"run", "sleep", "critical"}:
             phases.append(["run", d.ns(1, 500_000)])
         return {"kind": "phases", "phases": phases, "loops": d.int(0, 2**31 - 1, [0, 0, 1, 3])}
     if kind == "spinlock_loop":
@@ -705,7 +705,9 @@ def in_child(fn: Callable[[], Any], timeout_s: float = 60.0):
         parent.close()
 
 
-def _worker(conn, seed, indices, kinds):
+def _worker(conn, seed, indices, kinds, parent):
+    from pvsched.sweep import _worker_init
+    _worker_init(parent)            # die with the campaign driver; Ctrl-C goes to the driver
     for i in indices:
         conn.send(("start", i, time.monotonic()))
         case = make_case(seed, i, kinds)
@@ -732,7 +734,7 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
         if not todo[w]:
             return
         a, b = ctx.Pipe(duplex=False)
-        p = ctx.Process(target=_worker, args=(b, seed, list(todo[w]), tuple(kinds)), daemon=True)
+        p = ctx.Process(target=_worker, args=(b, seed, list(todo[w]), tuple(kinds), os.getpid()), daemon=True)
         p.start()
         b.close()
         live[a] = {"w": w, "p": p, "case": None, "t0": None}
