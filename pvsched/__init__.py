@@ -6,15 +6,14 @@
 1000000
 """
 from pvsched import workloads
-from pvsched.errors import NotModelledError, ScenarioError
-from pvsched.policies import BoostPolicy
-from pvsched.directed_yield import Debooster, YieldPolicy
+from pvsched._version import __version__  # noqa: F401
+from pvsched.errors import NotModelledError, PolicyError, ScenarioError
+from pvsched.policies import BoostPolicy, Debooster, Policy, YieldPolicy
 from pvsched.results import LatencyHistogram, Result
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
 from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pvsched.sweep import ...``)
 
-__version__ = "0.1.0"
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy"]
+           "Debooster", "YieldPolicy", "Policy", "PolicyError"]

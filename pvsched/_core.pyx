@@ -11,23 +11,49 @@ from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t
 import numpy as np
 cimport numpy as cnp
 
-from pvsched.calc cimport *
-from pvsched.pelt cimport *
-from pvsched.structs cimport *
-from pvsched.fair cimport *
-from pvsched.events cimport *
-from pvsched.hist cimport *
+from pvsched.sched.calc cimport *
+from pvsched.sched.pelt cimport *
+from pvsched.sched.sched cimport *
+from pvsched.guest.workload cimport *
+from pvsched.guest.sync cimport *
+from pvsched.policies.boost cimport *
+from pvsched.policies.debooster cimport *
+from pvsched.policies.ipi_aware_yield cimport *
+from pvsched.policies.hooks cimport *
+from pvsched.kvm.kvm_host cimport *
+from pvsched.engine.events cimport *
+from pvsched.engine.hist cimport *
+from pvsched.engine.sim cimport *
 
 cnp.import_array()
 
-include "core.pxi"
-include "kvm.pxi"
-include "boost.pxi"
-include "balance.pxi"
-include "spin.pxi"
-include "yield.pxi"
-include "_pelt_api.pxi"
-include "kernel_api.pxi"
-include "engine.pxi"
-include "yield_api.pxi"
-include "audit.pxi"
+include "sched/fair_tree.pxi"
+include "sched/fair.pxi"
+include "sched/cfs.pxi"
+include "sched/load_avg.pxi"
+include "sched/cgroup.pxi"
+include "sched/fair_class.pxi"
+include "sched/rt.pxi"
+include "sched/deadline.pxi"
+include "sched/core.pxi"
+include "sched/syscalls.pxi"
+include "sched/balance.pxi"
+include "guest/workload.pxi"
+include "guest/sync.pxi"
+include "kvm/vcpu.pxi"
+include "kvm/halt.pxi"
+include "kvm/lapic.pxi"
+include "kvm/directed_yield.pxi"
+include "policies/boost.pxi"
+include "policies/debooster.pxi"
+include "policies/ipi_aware_yield.pxi"
+include "policies/hooks.pxi"
+include "engine/loop.pxi"
+include "engine/input.pxi"
+include "engine/build.pxi"
+include "sched/pelt_api.pxi"
+include "sched/kernel_api.pxi"
+include "engine/engine.pxi"
+include "policies/python.pxi"
+include "engine/probes.pxi"
+include "engine/audit.pxi"

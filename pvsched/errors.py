@@ -19,3 +19,8 @@ class ScenarioError(ValueError):
 
 class NotModelledError(NotImplementedError):
     """The scenario asks for something pvsched does not model yet."""
+
+
+class PolicyError(RuntimeError):
+    """A Python policy's hook raised; the run stopped at that simulated time. The original
+    exception is the ``__cause__``; the engine cannot run on."""

@@ -35,7 +35,7 @@ __all__ = [
     "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES",
 ]
 
-# Seed 002: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.
+# Directed yield: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.
 from pvsched._core import (  # noqa: E402,F401
     IpiContext,
     bench_find_matching_se,

@@ -221,7 +221,7 @@ class Result:
 
     @property
     def vms(self) -> Dict[str, np.ndarray]:
-        """Per-VM table (seed 002): guest lock acquisitions and critical sections (also per second),
+        """Per-VM table: guest lock acquisitions and critical sections (also per second),
         IPI round trips (mean/max latency), guest-mode spin time, PLE exits, kvm_vcpu_on_spin and
         yield_to outcomes by reason and by candidate class, debooster penalties applied / debounced
         / rate-limited. Counts are totals since the start; ``*_per_s`` divide by the run time."""

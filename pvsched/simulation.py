@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import time
 import warnings
-
-import numpy as np
 from typing import Optional
 
+import numpy as np
+
+from pvsched.limits import MAX_TIME_NS
 from pvsched.results import Result
 from pvsched.scenario import Scenario
 
@@ -34,7 +35,6 @@ class Simulation:
         May be called again with a later time to continue."""
         from pvsched.errors import ScenarioError
         until = self.scenario.duration_ns if until_ns is None else until_ns
-        from pvsched.limits import MAX_TIME_NS
         if isinstance(until, bool) or not isinstance(until, (int, np.integer)) or until < 0:
             raise ScenarioError("until_ns", until, "must be a non-negative integer")
         until = int(until)

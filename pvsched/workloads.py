@@ -220,7 +220,7 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     return w
 
 
-# ---------------------------------------------------------------- seed 002: guest synchronization
+# ---------------------------------------------------------------- guest synchronization
 DISTS = ("fixed", "uniform", "exponential")
 
 

@@ -1,0 +1,329 @@
+# The Engine: owns every array of a compiled scenario, runs the event loop without the GIL,
+# and copies results out once as numpy arrays.
+
+HIST_BUCKETS = HIST_NBUCKETS
+FEATURE_BITS = {
+    "PLACE_LAG": F_PLACE_LAG, "PLACE_DEADLINE_INITIAL": F_PLACE_DEADLINE_INITIAL,
+    "PLACE_REL_DEADLINE": F_PLACE_REL_DEADLINE, "RUN_TO_PARITY": F_RUN_TO_PARITY,
+    "PREEMPT_SHORT": F_PREEMPT_SHORT, "NEXT_BUDDY": F_NEXT_BUDDY, "PICK_BUDDY": F_PICK_BUDDY,
+    "DELAY_DEQUEUE": F_DELAY_DEQUEUE, "DELAY_ZERO": F_DELAY_ZERO,
+    "WAKEUP_PREEMPTION": F_WAKEUP_PREEMPTION, "YIELD_FORFEIT": F_YIELD_FORFEIT,
+    "REWEIGHT_INPLACE": F_REWEIGHT_INPLACE,
+    "GENTLE_FAIR_SLEEPERS": F_GENTLE_FAIR_SLEEPERS, "START_DEBIT": F_START_DEBIT,
+    "LAST_BUDDY": F_LAST_BUDDY, "CACHE_HOT_BUDDY": F_CACHE_HOT_BUDDY, "ALT_PERIOD": F_ALT_PERIOD,
+    "BASE_SLICE": F_BASE_SLICE,
+}
+CFS_FEATURES = {"NEXT_BUDDY", "LAST_BUDDY", "CACHE_HOT_BUDDY", "WAKEUP_PREEMPTION", "GENTLE_FAIR_SLEEPERS",
+                "START_DEBIT", "ALT_PERIOD", "BASE_SLICE"}
+DEFAULT_FEATURES_CFS = (F_GENTLE_FAIR_SLEEPERS | F_START_DEBIT | F_LAST_BUDDY | F_CACHE_HOT_BUDDY
+                        | F_WAKEUP_PREEMPTION | F_ALT_PERIOD | F_BASE_SLICE)
+DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLINE | F_RUN_TO_PARITY
+                    | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
+                    | F_WAKEUP_PREEMPTION)
+VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
+EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
+                "doorbell", "budget", "ple", "hypercall", "eoi")
+POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
+            "idle": POLICY_IDLE}
+RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
+             "none": RT_GUARD_NONE}
+INVARIANTS = ("work_conservation", "curr_not_running", "affinity", "livelock")
+
+
+cdef class Engine:
+    """A compiled scenario. Build it through :class:`pvsched.Simulation`; the arrays it takes are
+    validated there, and checked again here so that no input can crash the process."""
+    cdef Sim s
+    cdef object task_names
+    cdef s32 ntg
+    cdef kparams kp_host
+    cdef bint finalized
+    cdef object _py_error       # (exception, hook name, kernel, time) once a Python policy raised
+    cdef list _py_methods       # per kernel: {hook name: bound method} of its Python policy
+    cdef object _ctx            # the HookContext handed to Python hooks
+
+    def __cinit__(self):
+        memset(&self.s, 0, sizeof(Sim))
+
+    def __dealloc__(self):
+        # Every array the builders allocated; free(NULL) is a no-op,
+        # so a constructor that failed half-way is released too.
+        cdef Sim* s = &self.s
+        free(s.fa.se); free(s.fa.cfs); free(s.fa.kp); free(s.fa.tg)
+        free(s.fa.clk_base); free(s.fa.clk_entry); free(s.fa.clk_run); free(s.fa.resched)
+        free(s.fa.tg_cfs); free(s.fa.tg_se)
+        free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
+        free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
+        free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
+        free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+
+    def __init__(self, **kw):
+        """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
+        cdef Sim* s = &self.s
+        cdef EngineInput c = EngineInput(**kw)
+        cdef s32 kk
+        self.ntg = c.ntg
+        alloc_sim(s, c)
+        build_kernels(s, c)
+        build_task_groups(s, c)
+        build_runqueues(s, c)
+        build_tasks(s, c)
+        debooster_build(s, c.debooster)
+        directed_yield_build(s, c.vms)
+        ipi_aware_yield_build(s, c.vms)
+        guest_sync_build(s, c.vms, c.opsv, c.tkern, c.tps, c.tpl)
+        boost_build(s, c.vms)
+        self._py_methods = [None] * c.nkern
+        self._ctx = HookContext()
+        attach_python_policy(self, 0, c.py_policy)
+        for kk in range(1, c.nkern):
+            attach_python_policy(self, kk, c.vms[kk - 1].get("policy"))
+        attach_policies(s)
+        s.owner = <void*>self
+
+    def run(self, long long until_ns):
+        """Process events up to and including time ``until_ns``; returns events processed."""
+        cdef u64 before = self.s.nevents
+        self._raise_policy_error()
+        if until_ns > MAX_TIME_NS:
+            raise ValueError(f"until_ns={until_ns} is beyond the simulated horizon {MAX_TIME_NS}")
+        if until_ns < self.s.now:
+            raise ValueError(f"until_ns={until_ns} is before the current time {self.s.now}")
+        with nogil:
+            run_loop(&self.s, until_ns)
+        self._raise_policy_error()
+        return self.s.nevents - before
+
+    def _raise_policy_error(self):
+        if self._py_error is not None:
+            e, point, kern, when = self._py_error
+            who = "the host's" if kern == 0 else f"VM {kern - 1}'s"
+            meth = point if point == "spin_next_round" else "on_" + point
+            raise PolicyError(f"{who} Python policy raised {type(e).__name__} in {meth} at {when} ns: {e}; "
+                              f"the run stopped there") from e
+
+    @property
+    def now_ns(self):
+        return self.s.now
+
+    @property
+    def events(self):
+        """Events processed so far (each pop of the queue changes simulated state)."""
+        return self.s.nevents
+
+    @property
+    def stalled(self):
+        """True once the run met a livelock (more than ``same_instant_limit`` events at one
+        instant) and stopped there; later runs do not advance it."""
+        return bool(self.s.stalled)
+
+    @property
+    def same_instant_limit(self):
+        return self.s.same_limit
+
+    @same_instant_limit.setter
+    def same_instant_limit(self, unsigned long long n):
+        self.s.same_limit = n
+
+    @property
+    def violations(self):
+        """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
+        return {name: bool(self.s.violation_kind >> k & 1) for k, name in enumerate(INVARIANTS)} | {
+            "count": self.s.violations}
+
+    cdef void _finalize(self) noexcept nogil:
+        # Bring per-task and per-CPU accounting up to `now` (idempotent).
+        cdef Sim* s = &self.s
+        cdef s32 i
+        for i in range(s.nrq):
+            settle_curr(s, i)
+            if s.rq[i].curr >= 0:
+                s.rq[i].busy_ns += s.now - s.rq[i].busy_since
+                s.rq[i].busy_since = s.now
+        for i in range(s.nvcpu):
+            hook_vcpu_mode(s, i, s.vcpu[i].mode)
+            if s.vcpu[i].mode != VM_OFF:
+                s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
+                s.vcpu[i].mode_since = s.now
+        sync_finalize(s)
+        for i in range(s.ntask):
+            if s.task[i].state == TS_RUNNABLE:
+                s.task[i].wait_ns += s.now - s.task[i].runnable_since
+                s.task[i].runnable_since = s.now
+
+    def results(self):
+        """Copy the raw counters out as a dict of numpy arrays."""
+        cdef Sim* s = &self.s
+        cdef s32 i, n = s.ntask, c
+        self._finalize()
+        out = {}
+        cols = {k: np.zeros(n, dtype=np.int64) for k in (
+            "cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
+            "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns", "state", "cpu", "vruntime",
+            "sum_exec_runtime_ns")}
+        cdef long long[:] v_cpu = cols["cpu_ns"], v_wait = cols["wait_ns"], v_sw = cols["nr_switches"]
+        cdef long long[:] v_pre = cols["nr_preempted"], v_wk = cols["nr_wakeups"], v_mig = cols["nr_migrations"]
+        cdef long long[:] v_y = cols["nr_yields"], v_lc = cols["lat_count"], v_ls = cols["lat_sum_ns"]
+        cdef long long[:] v_ov = cols["nr_overruns"]
+        cdef long long[:] v_lm = cols["lat_max_ns"], v_st = cols["state"], v_c = cols["cpu"]
+        cdef long long[:] v_vr = cols["vruntime"], v_se = cols["sum_exec_runtime_ns"]
+        for i in range(n):
+            v_cpu[i] = s.task[i].cpu_ns
+            v_wait[i] = s.task[i].wait_ns
+            v_sw[i] = s.task[i].nr_switches
+            v_pre[i] = s.task[i].nr_preempted
+            v_wk[i] = s.task[i].nr_wakeups
+            v_mig[i] = s.task[i].nr_migrations
+            v_y[i] = s.task[i].nr_yields
+            v_ov[i] = s.task[i].nr_overruns
+            v_lc[i] = s.task[i].lat_count
+            v_ls[i] = s.task[i].lat_sum
+            v_lm[i] = s.task[i].lat_max
+            v_st[i] = s.task[i].state
+            v_c[i] = s.task[i].cpu
+            v_vr[i] = <s64>s.fa.se[i].vruntime
+            v_se[i] = <s64>s.fa.se[i].sum_exec_runtime
+        out["task"] = cols
+        hist = np.zeros((n, HIST_NBUCKETS), dtype=np.uint32)
+        cdef unsigned int[:, :] hv = hist
+        for i in range(n):
+            for c in range(HIST_NBUCKETS):
+                hv[i, c] = s.hist[<s64>i * HIST_NBUCKETS + c]
+        out["task_lat_hist"] = hist
+        cpu = {k: np.zeros(s.ncpu, dtype=np.int64) for k in (
+            "busy_ns", "nr_switches", "nr_ticks", "fs_activations", "rt_throttle_count", "nr_running",
+            "lb_runs", "lb_moved", "lb_failed")}
+        for c in range(s.ncpu):
+            cpu["busy_ns"][c] = s.rq[c].busy_ns
+            cpu["nr_switches"][c] = s.rq[c].nr_switches
+            cpu["nr_ticks"][c] = s.rq[c].nr_ticks
+            cpu["fs_activations"][c] = s.rq[c].fs_activations
+            cpu["rt_throttle_count"][c] = s.rq[c].rt_throttle_count
+            cpu["nr_running"][c] = s.rq[c].nr_running
+            cpu["lb_runs"][c] = s.rq[c].nr_lb_runs
+            cpu["lb_moved"][c] = s.rq[c].nr_lb_moved
+            cpu["lb_failed"][c] = s.rq[c].nr_lb_failed
+        out["cpu"] = cpu
+        vc = {k: np.zeros(s.nvcpu, dtype=np.int64) for k in (
+            "vm", "task", "host_cpu", "mode", "nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks",
+            "halt_poll_ns", "guest_ticks", "guest_switches")}
+        for m in VCPU_MODES:
+            vc[m + "_ns"] = np.zeros(s.nvcpu, dtype=np.int64)
+        for m in EXIT_REASONS:
+            vc["exits_" + m] = np.zeros(s.nvcpu, dtype=np.int64)
+        for c in range(s.nvcpu):
+            vc["vm"][c] = s.vcpu[c].vm
+            vc["task"][c] = s.vcpu[c].task
+            vc["host_cpu"][c] = s.vcpu[c].host_cpu
+            vc["mode"][c] = s.vcpu[c].mode
+            vc["nr_poll_ok"][c] = s.vcpu[c].nr_poll_ok
+            vc["nr_poll_fail"][c] = s.vcpu[c].nr_poll_fail
+            vc["nr_blocks"][c] = s.vcpu[c].nr_blocks
+            vc["nr_kicks"][c] = s.vcpu[c].nr_kicks
+            vc["halt_poll_ns"][c] = s.vcpu[c].halt_poll_ns
+            vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
+            vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
+            for k, m in enumerate(VCPU_MODES):
+                vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
+            for k, m in enumerate(EXIT_REASONS):
+                vc["exits_" + m][c] = s.vcpu[c].nr_exits[k]
+        # the units' columns and tables
+        boost_results(s, vc)
+        directed_yield_results(s, out, vc)
+        guest_sync_results(s, out, vc)
+        out["vcpu"] = vc
+        out["now_ns"] = s.now
+        out["events"] = s.nevents
+        out["balance_pulls"] = s.nr_balance_pulls
+        out["balance"] = {k: {"host": 0, "guests": 0} for k in ("periodic_runs", "periodic_moved", "periodic_failed")}
+        for c in range(s.nrq):
+            side = "host" if c < s.ncpu else "guests"
+            out["balance"]["periodic_runs"][side] += s.rq[c].nr_lb_runs
+            out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
+            out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
+        out["violations"] = self.violations
+        return out
+
+    # ---- inspection (tests, policies, debugging); not for the hot path
+    def running(self):
+        """Task index current on each CPU (-1 = idle)."""
+        return [self.s.rq[c].curr for c in range(self.s.ncpu)]
+
+    def cfs_rq_state(self, int tg, int cpu):
+        """Snapshot of the cfs_rq of task group ``tg`` on ``cpu``: V, sums and its entities."""
+        if not (0 <= tg < self.ntg and 0 <= cpu < self.s.ncpu):
+            raise ValueError("no such cfs_rq")
+        return _cfs_snapshot(&self.s.fa, tg * self.s.ncpu + cpu)
+
+    def find_matching_se(self, int task_a, int task_b):
+        """Cgroup LCA of two tasks queued on one CPU: (entity_a, entity_b, cfs_rq, depth)."""
+        cdef s32 a, b
+        if not (0 <= task_a < self.s.ntask and 0 <= task_b < self.s.ntask):
+            raise ValueError("no such task")
+        if self.s.task[task_a].cpu != self.s.task[task_b].cpu:
+            raise ValueError("find_matching_se needs two tasks on the same CPU")
+        a = self.s.task[task_a].se
+        b = self.s.task[task_b].se
+        find_matching_se(&self.s.fa, &a, &b)
+        if a < 0 or b < 0:
+            return None
+        return (a, b, self.s.fa.se[a].cfs_rq, self.s.fa.se[a].depth)
+
+    def group_entity(self, int tg, int cpu):
+        """Index of the group entity of task group ``tg`` (>= 1) on ``cpu``."""
+        if not (1 <= tg < self.ntg and 0 <= cpu < self.s.ncpu):
+            raise ValueError("no such group entity")
+        return self.s.fa.tg_se[tg * self.s.ncpu + cpu]
+
+    def entity(self, int n):
+        """State of sched_entity ``n`` as a dict."""
+        if not (0 <= n < self.s.ntask + (self.ntg - 1) * self.s.ncpu):
+            raise ValueError("no such entity")
+        return _se_dict(&self.s.fa.se[n])
+
+
+cdef dict _se_dict(sched_entity* se):
+    return {
+        "weight": scale_load_down(se.load.weight), "load_weight": se.load.weight,
+        "vruntime": se.vruntime, "deadline": se.deadline, "vlag": se.vlag, "slice": se.slice,
+        "on_rq": bool(se.on_rq), "sched_delayed": bool(se.sched_delayed),
+        "custom_slice": bool(se.custom_slice), "rel_deadline": bool(se.rel_deadline),
+        "sum_exec_runtime": se.sum_exec_runtime, "depth": se.depth, "parent": se.parent,
+        "cfs_rq": se.cfs_rq, "my_q": se.my_q, "task": se.task,
+        "load_avg": se.avg.load_avg, "util_avg": se.avg.util_avg,
+    }
+
+
+cdef dict _cfs_snapshot(FairArena* a, s32 ci):
+    cdef cfs_rq_t* cfs = &a.cfs[ci]
+    cdef list ents = []
+    cdef list stack = []
+    cdef s32 n
+    cdef u64 V = avg_vruntime(a, cfs)
+    cdef s64 total = 0
+    if cfs.root >= 0:
+        stack.append(cfs.root)
+    while stack:
+        n = stack.pop()
+        ents.append(n)
+        if a.se[n].left >= 0:
+            stack.append(a.se[n].left)
+        if a.se[n].right >= 0:
+            stack.append(a.se[n].right)
+    d = {
+        "V": V, "min_vruntime": cfs.min_vruntime, "avg_vruntime": cfs.avg_vruntime,
+        "avg_load": cfs.avg_load, "load_weight": cfs.load.weight, "nr_queued": cfs.nr_queued,
+        "h_nr_queued": cfs.h_nr_queued, "h_nr_runnable": cfs.h_nr_runnable,
+        "curr": cfs.curr if cfs.curr >= 0 else None, "next": cfs.next if cfs.next >= 0 else None,
+        "tree": sorted(ents), "load_avg": cfs.avg.load_avg, "util_avg": cfs.avg.util_avg,
+    }
+    # lag of every queued entity (tree + curr if on_rq), in weight * virtual ns
+    members = list(ents)
+    if cfs.curr >= 0 and a.se[cfs.curr].on_rq:
+        members.append(cfs.curr)
+    for n in members:
+        total += <s64>scale_load_down(a.se[n].load.weight) * <s64>(V - a.se[n].vruntime)
+    d["members"] = sorted(members)
+    d["sum_weighted_lag"] = total
+    d["sum_weight"] = sum(scale_load_down(a.se[n].load.weight) for n in members)
+    return d

@@ -1,0 +1,44 @@
+# The event loop: pop the earliest timer slot, set the clock, dispatch to the unit that owns the
+# slot. No Python objects, no allocation, no GIL.
+
+cdef void run_loop(Sim* s, s64 until) noexcept nogil:
+    cdef s32 slot
+    cdef s64 t
+    if s.stalled:
+        return
+    while s.q.n > 0 and s.q.heap[0].time <= until:
+        if s.q.heap[0].time == s.now:
+            s.same_n += 1
+            if s.same_n > s.same_limit:
+                # State that repeats without time advancing: report it and stop at this instant.
+                s.stalled = 1
+                violation(s, 3)
+                return
+        else:
+            s.same_n = 0
+        slot = ev_pop(&s.q, &t)
+        s.now = t
+        s.nevents += 1
+        if slot < s.slot_burst:
+            handle_tick(s, slot - s.slot_tick)
+        elif slot < s.slot_fs:
+            handle_burst(s, slot - s.slot_burst)
+        elif slot < s.slot_rt:
+            handle_fair_server(s, slot - s.slot_fs)
+        elif slot < s.slot_vcpu:
+            handle_rt_period(s, slot - s.slot_rt)
+        elif slot < s.slot_vbudget:
+            handle_vcpu(s, slot - s.slot_vcpu)
+        elif slot < s.slot_task:
+            handle_vbudget(s, slot - s.slot_vbudget)
+        elif slot < s.slot_spin:
+            handle_task_timer(s, slot - s.slot_task)
+        elif slot < s.slot_irq:
+            handle_spin(s, slot - s.slot_spin)          # guest/sync.pxi
+        elif slot < s.slot_end:
+            handle_irq_end(s, slot - s.slot_irq)
+        else:
+            s.nevents -= 1
+            break       # the stop slot: a Python policy raised (policies/python.pxi)
+    if until > s.now:
+        s.now = until

@@ -1,0 +1,92 @@
+"""Conservation checks on a run's results (the acceptance test of every fuzz case)."""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+
+def check_result(r, scenario=None, engine=None) -> List[str]:
+    """Conservation checks on a :class:`~pvsched.Result`; returns the problems found (empty = pass).
+
+    CPU time within capacity (per CPU and per task lifetime), vCPU mode times equal to the time
+    since the VM started, guest tasks progress only in guest mode, no negative time or count, no
+    invariant violation, and (given the engine) runqueue counters that match the queued entities.
+    """
+    out: List[str] = []
+    now = r.now_ns
+    raw = r.raw
+    if raw["violations"]["count"]:
+        out.append(f"invariant violations: {raw['violations']}")
+    for table in ("task", "cpu", "vcpu", "vm"):
+        for k, col in raw.get(table, {}).items():
+            a = np.asarray(col)
+            if a.dtype.kind in "iu" and a.size and a.min() < 0 and k not in ("vm", "task", "cpu", "host_cpu", "mode", "vruntime"):
+                out.append(f"{table}.{k} negative: {a.min()}")
+    busy = np.asarray(raw["cpu"]["busy_ns"])
+    if busy.size and busy.max() > now:
+        out.append(f"cpu busy_ns {busy.max()} > elapsed {now}")
+    t = raw["task"]
+    cpu = np.asarray(t["cpu_ns"])
+    wait = np.asarray(t["wait_ns"])
+    if scenario is not None:
+        # a latency runs to when the task executes: after the context switches and the C-state
+        # exit that its CPU still has to make
+        h = scenario.host
+        ahead = (int(h.context_switch_ns) * (1 + int(np.asarray(raw["cpu"]["nr_switches"]).max(initial=0)))
+                 + max([int(h.idle_exit_ns)] + [int(x[1]) for x in h.idle_states]))
+        if (np.asarray(t["lat_max_ns"]) > now + ahead).any():
+            out.append("a wake-up latency longer than the run")
+    nhost = len(busy)
+    starts, kern = _task_starts(scenario, len(cpu))
+    host = kern == 0
+    if cpu[host].sum() > busy.sum():
+        out.append(f"host tasks' cpu_ns {cpu[host].sum()} > busy_ns {busy.sum()} (capacity {nhost} x {now})")
+    if starts is not None:
+        life = np.maximum(now - starts, 0)
+        bad = np.nonzero(cpu + wait > life)[0]
+        if bad.size:
+            i = int(bad[0])
+            out.append(f"task {r.task_names[i]}: cpu_ns {cpu[i]} + wait_ns {wait[i]} > lifetime {life[i]}")
+    v = raw["vcpu"]
+    if len(v["vm"]):
+        modes = sum(np.asarray(v[m + "_ns"]) for m in ("guest", "exit", "poll", "halted", "preempted"))
+        thread = np.asarray(v["task"])
+        if starts is not None:
+            life = np.maximum(now - starts[thread], 0)
+            if not np.array_equal(modes, life):
+                i = int(np.nonzero(modes != life)[0][0])
+                out.append(f"vcpu {i}: mode times {modes[i]} != lifetime {life[i]}")
+        on_cpu = np.asarray(v["guest_ns"]) + np.asarray(v["exit_ns"]) + np.asarray(v["poll_ns"])
+        if (cpu[thread] > on_cpu).any():
+            i = int(np.nonzero(cpu[thread] > on_cpu)[0][0])
+            out.append(f"vcpu {i}: thread cpu_ns {cpu[thread][i]} > guest+exit+poll {on_cpu[i]}")
+        for k in range(int(np.max(v["vm"])) + 1):
+            g = np.asarray(v["guest_ns"])[np.asarray(v["vm"]) == k].sum()
+            if cpu[kern == k + 1].sum() > g:
+                out.append(f"vm {k}: guest tasks' cpu_ns {cpu[kern == k + 1].sum()} > its vCPUs' guest_ns {g}")
+    if engine is not None:
+        from pvsched._core import engine_audit
+        out.extend(engine_audit(engine)[:5])
+    return out
+
+
+def _task_starts(scenario, n):
+    """(start_ns per task, kernel per task: 0 = host, k = VM k-1) in the engine's task order."""
+    kern = np.zeros(n, dtype=np.int64)
+    if scenario is None:
+        return None, kern
+    starts = []
+    kinds = []
+    for t in scenario.tasks:
+        starts += [int(t.start_ns)] * int(t.count)
+        kinds += [0] * int(t.count)
+    for k, vm in enumerate(scenario.vms):
+        starts += [int(vm.start_ns)] * int(vm.vcpus)
+        kinds += [0] * int(vm.vcpus)
+        for t in vm.tasks:
+            starts += [max(int(t.start_ns), int(vm.start_ns))] * int(t.count)
+            kinds += [k + 1] * int(t.count)
+    if len(starts) != n:
+        return None, kern
+    return np.array(starts, dtype=np.int64), np.array(kinds, dtype=np.int64)

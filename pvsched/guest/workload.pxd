@@ -1,0 +1,30 @@
+# Workload programs: the instruction set of the interpreter (guest/workload.pxi) that runs every
+# task's program, host and guest alike. An op is (code, a, b, c).
+from pvsched.sched.calc cimport s64, s32
+
+cdef enum:
+    OP_RUN = 1          # compute a ns (+ uniform jitter in [0, b])
+    OP_SLEEP = 2        # sleep a ns (+ uniform jitter in [0, b])
+    OP_PERIOD = 3       # sleep until the next periodic expiry: next += a; wake at next + U[0, b]
+    OP_YIELD = 4        # sched_yield()
+    OP_LOOP = 5         # jump to pc a; b = total passes of the body (0 = forever)
+    OP_EXIT = 6
+    OP_HOG = 7          # compute forever
+    OP_START_PERIOD = 8 # the periodic timer starts now + a
+    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns
+    OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm/vcpu.pxi
+    OP_CRITICAL = 11    # compute a ns with preemption disabled (guest: preempt_count > 0)
+    # guest synchronisation ops, executed by guest/sync.pxi
+    OP_LOCK = 12        # spin_lock: a = first lock (VM-local), b = PV spin threshold ns (-1 = no PV), c = lock count
+    OP_UNLOCK = 13      # spin_unlock of the lock held
+    OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
+    OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
+    OP_LAST = 15
+    WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
+    WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
+
+cdef struct op_t:
+    s32 code
+    s64 a
+    s64 b
+    s64 c

@@ -1,0 +1,174 @@
+# The workload interpreter: every task (host or guest) runs a program of ops (guest/workload.pxd);
+# program_advance executes instant ops until one that takes time, program_step acts on the next op
+# when a burst ends. Randomness is a per-task splitmix64 stream, so results are deterministic.
+from libc.math cimport log as c_log
+
+OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
+       "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
+       "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
+       "work": OP_WORK}
+WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
+
+cdef inline u64 splitmix64(u64* state) noexcept nogil:
+    cdef u64 z
+    state[0] += <u64>0x9E3779B97F4A7C15
+    z = state[0]
+    z = (z ^ (z >> 30)) * <u64>0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <u64>0x94D049BB133111EB
+    return z ^ (z >> 31)
+
+cdef inline s64 rand_upto(task_t* t, s64 b) noexcept nogil:
+    # Uniform integer in [0, b].
+    if b <= 0:
+        return 0
+    return <s64>(splitmix64(&t.rng) % (<u64>b + 1))
+
+cdef inline s64 sample_work(task_t* p, s64 a, s64 b, s64 flags) noexcept nogil:
+    cdef double u
+    cdef s64 cap, v
+    cdef double d
+    if flags & WORK_EXP:
+        if a <= 0:
+            return 0
+        u = (<double>(splitmix64(&p.rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0)   # (0, 1]
+        cap = b if b > 0 else (20 * a if a <= T_NEVER // 20 else T_NEVER)
+        d = -<double>a * c_log(u) + 0.5
+        v = <s64>d if d < 9.2e18 else T_NEVER       # no out-of-range cast
+        return v if v < cap else cap
+    return tadd(a, rand_upto(p, b))
+
+cdef enum:
+    STEP_RUN = 0
+    STEP_BLOCK = 1
+    STEP_YIELD = 2
+    STEP_EXIT = 3
+
+cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
+    # Execute instant ops until one that takes time; returns what the task does next.
+    cdef task_t* p = &s.task[t]
+    cdef op_t* op
+    cdef int guard = 0
+    cdef int r
+    while guard < 4096:
+        guard += 1
+        if p.pc >= p.prog_len:
+            return STEP_EXIT
+        op = &s.ops[p.prog_start + p.pc]
+        p.pc += 1
+        if op.code == OP_RUN:
+            p.remaining = tadd(op.a, rand_upto(p, op.b))
+            if p.remaining <= 0:
+                continue
+            return STEP_RUN
+        elif op.code == OP_CRITICAL:
+            p.remaining = tadd(op.a, rand_upto(p, op.b))
+            if p.remaining <= 0:
+                continue
+            p.in_critical = 1
+            return STEP_RUN
+        elif op.code == OP_HOG:
+            p.pc -= 1
+            p.remaining = -1
+            return STEP_RUN
+        elif op.code == OP_SLEEP:
+            wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
+            return STEP_BLOCK
+        elif op.code == OP_START_PERIOD:
+            p.period_next = tadd(s.now, op.a)
+        elif op.code == OP_PERIOD:
+            p.period_next = tadd(p.period_next, op.a)
+            wake_at[0] = tadd(p.period_next, rand_upto(p, op.b))
+            if wake_at[0] <= s.now:
+                # Overrun: clock_nanosleep(TIMER_ABSTIME) returns at once; still a sample.
+                p.nr_overruns += 1
+                p.lat_start = wake_at[0]
+                continue
+            return STEP_BLOCK
+        elif op.code == OP_YIELD:
+            p.remaining = 0
+            return STEP_YIELD
+        elif op.code == OP_LOOP:
+            if op.b == 0:
+                p.pc = <s32>op.a
+            else:
+                if p.loop_left == 0:
+                    p.loop_left = <s32>op.b
+                p.loop_left -= 1
+                if p.loop_left > 0:
+                    p.pc = <s32>op.a
+        elif op.code == OP_EXIT:
+            return STEP_EXIT
+        elif op.code == OP_VMEXIT:
+            if p.kern > 0 and s.fa.clk_run[p.cpu]:
+                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
+        elif op.code == OP_VCPU:
+            p.pc -= 1
+            p.remaining = -1
+            return STEP_RUN
+        elif op.code >= OP_LOCK:
+            r = sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
+            if r >= 0:
+                return r
+    return STEP_EXIT
+
+cdef enum:
+    MAX_STEP_DEPTH = 32
+
+cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # The running task finished its burst (or had none): act on its next op. Zero-time work
+    # (yields, expired periodic timers) can hand the CPU back and forth at one instant: past a
+    # small nesting depth the step continues from the event loop, at this same instant, instead
+    # of recursing deeper (a long chain of hand-overs overflowed the C stack).
+    if s.step_depth >= MAX_STEP_DEPTH:
+        ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start if s.rq[cpu].seg_start > s.now else s.now)
+        return
+    s.step_depth += 1
+    program_step_now(s, t, cpu)
+    s.step_depth -= 1
+
+cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    cdef task_t* p = &s.task[t]
+    cdef s64 wake_at = 0
+    cdef int r
+    cdef bint was_critical = p.in_critical
+    p.in_critical = 0
+    r = program_advance(s, t, &wake_at)
+    if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
+        # preempt_enable() with a reschedule pending
+        if p.remaining > 0 and s.fa.clk_run[cpu]:
+            ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
+        resched_deliver(s, cpu, True)
+        return
+    if r == STEP_RUN:
+        if not s.fa.clk_run[cpu]:
+            # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
+            return
+        if p.lat_start >= 0:
+            record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
+        if p.remaining > 0:
+            ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
+        return
+    ev_cancel(&s.q, s.slot_burst + cpu)
+    if r == STEP_YIELD:
+        p.nr_yields += 1
+        if p.cls == CLS_FAIR:
+            yield_task_fair(s, cpu)
+        elif s.rq[cpu].rt_nr > 1:
+            rt_requeue_tail(s, t)
+        schedule(s, cpu)
+        if s.rq[cpu].curr == t and p.remaining == 0:
+            # Picked again at once: the program goes on (loops always contain a timed op).
+            program_step(s, t, cpu)
+        return
+    p.state = TS_SLEEPING if r == STEP_BLOCK else TS_DEAD
+    dequeue_task(s, t, DEQUEUE_SLEEP if r == STEP_BLOCK else DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
+    if r == STEP_BLOCK:
+        p.timer_cpu = cpu
+        ev_arm(&s.q, s.slot_task + t, wake_at)
+    schedule(s, cpu)
+
+cdef void handle_burst(Sim* s, s32 cpu) noexcept nogil:
+    cdef s32 t = s.rq[cpu].curr
+    settle_curr(s, cpu)
+    s.task[t].remaining = 0
+    program_step(s, t, cpu)

@@ -1,0 +1,150 @@
+# The KVM layer's data (include/linux/kvm_host.h): per-VM and per-vCPU state, vCPU modes and
+# exit reasons. State that a guest mechanism or a policy owns is declared by that unit and
+# embedded here by value.
+from pvsched.sched.calc cimport u64, s64, u32, s32
+from pvsched.sched.sched cimport u8
+from pvsched.guest.sync cimport sync_vm, sync_vcpu
+from pvsched.policies.boost cimport boost_vm, boost_vcpu
+from pvsched.policies.ipi_aware_yield cimport ipi_yield_vm, ipi_context
+
+# vCPU modes (time is accounted to exactly one at any instant once the VM started)
+cdef enum:
+    VM_OFF = 0
+    VM_GUEST = 1        # the thread runs on a pCPU, in guest mode
+    VM_EXIT = 2         # the thread runs on a pCPU, in the host: exit handling / entry
+    VM_POLL = 3         # the thread runs on a pCPU, halt-polling
+    VM_HALTED = 4       # the thread sleeps (kvm_vcpu_block)
+    VM_PREEMPTED = 5    # the thread is runnable but not running (steal time)
+    VM_NMODES = 6
+
+cdef enum:
+    EXIT_ENTRY = 0      # (re)entry after the thread was switched in: not an exit
+    EXIT_HOST_TICK = 1  # host tick interrupt
+    EXIT_HOST_INTR = 2  # other host interrupts: resched IPI, host timers
+    EXIT_GUEST_TIMER = 3  # guest LAPIC timer (VMX preemption timer)
+    EXIT_IPI_SEND = 4   # guest ICR write
+    EXIT_IPI_RECV = 5   # interrupt delivery to a running vCPU without posted interrupts
+    EXIT_HLT = 6
+    EXIT_MMIO = 7
+    EXIT_DOORBELL = 8   # vCPU boosting: the guest's synchronous unboost wrmsr
+    EXIT_BUDGET = 9     # vCPU boosting (bounded): the host forces an exit to end a boost
+    EXIT_PLE = 10       # pause-loop exit (a guest spin loop outlasted the PLE window)
+    EXIT_HYPERCALL = 11 # KVM_HC_KICK_CPU / KVM_HC_SCHED_YIELD
+    EXIT_EOI = 12       # EOI write trapped (no APICv virtual-interrupt delivery)
+    EXIT_NREASONS = 13
+
+# Per-VM counters of guest synchronisation, PLE, directed yield and its policies (vm_t.ys;
+# Sim.ys_host for host yielders). Python names: YS_NAMES (kvm/directed_yield.pxi).
+cdef enum:
+    YS_LOCK_ACQ = 0
+    YS_LOCK_CONTENDED = 1
+    YS_LOCK_STEAL = 2
+    YS_CS_DONE = 3
+    YS_LOCK_WAIT_NS = 4
+    YS_PV_HALT = 5
+    YS_PV_KICK = 6
+    YS_SPIN_NS = 7
+    YS_IPI_SENT = 8
+    YS_IPI_RT = 9
+    YS_IPI_RT_NS = 10
+    YS_IPI_RT_MAX = 11
+    YS_IPI_TRACKED = 12
+    YS_EOI_CLR_RECV = 13
+    YS_EOI_CLR_SEND = 14
+    YS_PLE = 15
+    YS_ON_SPIN = 16
+    YS_NO_BOOST = 17
+    YS_RELAXED_ROUND = 18
+    YS_YT_ATTEMPT = 19
+    YS_YT_OK = 20
+    YS_YT_ESRCH = 21
+    YS_YT_CLASS = 22
+    YS_YT_RUNNING = 23
+    YS_YT_NOT_RUNNABLE = 24
+    YS_YT_NOT_QUEUED = 25
+    YS_BOOST_IPI = 26
+    YS_BOOST_PENDING = 27
+    YS_BOOST_KERNEL = 28
+    YS_BOOST_RELAXED = 29
+    YS_BOOST_VANILLA = 30
+    YS_BOOST_IPI_STALE = 31
+    YS_DB_APPLIED = 32
+    YS_DB_DEBOUNCED = 33
+    YS_DB_RATE_LIMITED = 34
+    YS_DB_CROSS_RQ = 35
+    YS_DB_SKIPPED = 36
+    YS_DB_PENALTY_NS = 37
+    YS_IPI_HANDLED = 38
+    YS_YT_SAME_RQ = 39          # successful yield_to whose target shares the yielder's rq
+    YS_YT_SAME_RQ_PICKED = 40   # ... and the target runs right after the yield (buddy honoured)
+    YS_BOOST_USEFUL = 41        # ground truth: the boosted vCPU holds the spinner's lock / owes it an IPI
+    YS_SCHED_YIELD = 42         # guest PV sched-yield hypercalls (KVM_HC_SCHED_YIELD)
+    YS_SCHED_YIELD_OK = 43      # ... whose kvm_vcpu_yield_to succeeded
+    YS_N = 44
+
+cdef struct vm_t:
+    s32 kern
+    s32 vcpu_base
+    s32 nvcpu
+    u8 hlt_exits
+    u8 posted_intr
+    u8 ipiv
+    u8 timer_exits
+    s64 exit_ns
+    s64 entry_ns
+    s64 halt_poll_max_ns
+    s64 halt_poll_grow
+    s64 halt_poll_grow_start
+    s64 halt_poll_shrink
+    s64 guest_poll_ns
+    # pause-loop exiting and directed yield (vmx.c, kvm_main.c)
+    u8 ple              # pause-loop exiting enabled (and ple_gap > 0)
+    u8 fix_lb           # last_boosted_vcpu stores the boosted vCPU index (v6.19; IPI-aware patch 6)
+    u32 ple_gap
+    u64 ple_window_base
+    u64 ple_grow
+    u64 ple_shrink
+    u64 ple_max
+    s64 cpu_khz         # guest TSC frequency: PLE window cycles -> ns
+    s32 last_boosted    # kvm->last_boosted_vcpu
+    u64 ys[48]          # YS_* counters
+    # state owned by the guest kernel model and by the policies attached to this VM
+    sync_vm gsync       # guest/sync.pxd
+    boost_vm boost      # policies/boost.pxd
+    ipi_yield_vm ipi_yield  # policies/ipi_aware_yield.pxd
+
+cdef struct vcpu_t:
+    s32 vm
+    s32 task            # the vCPU thread
+    s32 rq              # the guest runqueue
+    s32 host_cpu        # pCPU it last ran on (its hrtimers live there)
+    u32 hooks           # copy of its guest kernel's kern_t.hooks: the vCPU points' mask test
+    u8 mode
+    u8 exit_reason
+    u8 guest_polling    # guest cpuidle haltpoll in progress (in guest mode)
+    u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
+    u8 pending_irq      # an interrupt waits for injection at the next entry
+    s64 mode_since
+    s64 t_mode[6]
+    u64 nr_exits[13]    # EXIT_NREASONS
+    s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
+    s64 halt_start
+    u64 nr_poll_ok
+    u64 nr_poll_fail
+    u64 nr_blocks
+    u64 nr_kicks
+    # directed-yield flags (kvm_main.c), PLE window
+    u64 ple_window      # cycles
+    u8 ready
+    u8 blocking         # blocked in kvm_vcpu_block and not yet run again
+    u8 preempted_in_kernel
+    u8 in_spin_loop
+    u8 dy_eligible
+    u8 pv_unhalted
+    u64 nr_ple
+    u64 nr_yield_ok
+    u64 nr_yield_fail
+    # state owned by the guest kernel model and by the policies attached to this VM
+    sync_vcpu gsync     # guest/sync.pxd: spin segments, the guest IPI handler
+    boost_vcpu boost    # policies/boost.pxd
+    ipi_context ipi     # policies/ipi_aware_yield.pxd

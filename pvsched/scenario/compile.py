@@ -1,0 +1,109 @@
+"""Compiling a scenario: validate it and flatten it into the integer arrays the C engine takes
+(``Engine(**kwargs)``), with the task and cgroup names in engine order."""
+from __future__ import annotations
+
+import numpy as np
+
+from pvsched.scenario.elements import Cgroup
+
+
+def compile_scenario(sc):
+    """Validate and flatten into ``(engine_kwargs, task_names, cgroup_names)`` for
+    :class:`pvsched._core.Engine`. Task order: host tasks, then per VM its vCPU threads
+    (``vm/vcpuN``) and its guest tasks (``vm/name``)."""
+    from pvsched._core import OPS, POLICIES as CPOL
+    sc.validate()
+    h = sc.host
+    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight) for vm in sc.vms]
+    by = {c.name: c for c in cgs}
+
+    def depth(c):
+        d = 0
+        while c.parent is not None:
+            d, c = d + 1, by[c.parent]
+        return d
+    order = sorted(range(len(cgs)), key=lambda i: depth(cgs[i]))
+    remap = {cgs[i].name: k + 1 for k, i in enumerate(order)}
+    tg_parent, tg_shares, tg_idle = [-1], [1024 << 10], [0]
+    for i in order:
+        cg = cgs[i]
+        tg_parent.append(0 if cg.parent is None else remap[cg.parent])
+        tg_shares.append(cg.shares())
+        tg_idle.append(int(cg.idle))
+    maxw = max([(h.cpus + 63) // 64] + [(vm.vcpus + 63) // 64 for vm in sc.vms])
+    cols = {k: [] for k in ("policy", "nice", "rt_prio", "tg", "start", "aff", "ps", "pl", "slice", "kern", "vcpu")}
+    ops: list = []
+    names = []
+
+    def mask_of(cpus):
+        mask = [0] * maxw
+        for c in cpus:
+            mask[c >> 6] |= 1 << (c & 63)
+        return mask
+
+    def add(name, prog, policy, nice, rt, tg, start, mask, slice_ns, kern, vcpu):
+        names.append(name)
+        cols["policy"].append(CPOL[policy])
+        cols["nice"].append(nice)
+        cols["rt_prio"].append(rt)
+        cols["tg"].append(tg)
+        cols["start"].append(start)
+        cols["aff"].append(mask)
+        cols["ps"].append(prog[0])
+        cols["pl"].append(prog[1])
+        cols["slice"].append(slice_ns or 0)
+        cols["kern"].append(kern)
+        cols["vcpu"].append(vcpu)
+
+    def program(workload):
+        prog = [(OPS[o[0]], int(o[1]), int(o[2]), int(o[3])) for o in workload.ops()]
+        start = len(ops)
+        ops.extend(prog)
+        return start, len(prog)
+
+    for t in sc.tasks:
+        prog = program(t.workload)
+        mask = mask_of(t.cpus if t.cpus is not None else range(h.cpus))
+        for n in t.names():
+            add(n, prog, t.policy, t.nice, t.rt_priority, 0 if t.cgroup is None else remap[t.cgroup],
+                t.start_ns, mask, t.slice_ns, 0, -1)
+    vcpu_vm = []
+    vcpu_prog = None
+    for k, vm in enumerate(sc.vms):
+        if vcpu_prog is None:
+            vcpu_prog = (len(ops), 1)
+            ops.append((OPS["vcpu"], 0, 0, 0))
+        for i, n in enumerate(vm.vcpu_names()):
+            cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
+            pol, nice, rtp = vm.thread_policy()
+            add(n, vcpu_prog, pol, nice, rtp, remap[vm.cgroup_name()],
+                vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
+            vcpu_vm.append(k)
+        for t in vm.tasks:
+            prog = program(t.workload)
+            mask = mask_of(t.cpus if t.cpus is not None else range(vm.vcpus))
+            for n in t.names():
+                add(f"{vm.name}/{n}", prog, t.policy, t.nice, t.rt_priority, 0,
+                    max(t.start_ns, vm.start_ns), mask, t.slice_ns, k + 1, -1)
+    nt = len(names)
+    arr = lambda k: np.array(cols[k], dtype=np.int64)
+    return dict(
+        ncpu=h.cpus, hz=h.hz, base_slice_ns=h.base_slice(), features=h.feature_mask(),
+        lazy=h.preempt == "lazy", cfs=h.fair_class == "cfs",
+        tg_parent=np.array(tg_parent, dtype=np.int64), tg_shares=np.array(tg_shares, dtype=np.int64),
+        tg_idle=np.array(tg_idle, dtype=np.int64),
+        task_policy=arr("policy"), task_nice=arr("nice"), task_rt_prio=arr("rt_prio"), task_tg=arr("tg"),
+        task_start_ns=arr("start"),
+        task_affinity=np.array(cols["aff"], dtype=np.uint64).reshape(nt, maxw),
+        task_prog_start=arr("ps"), task_prog_len=arr("pl"), task_slice_ns=arr("slice"),
+        task_kern=arr("kern"), task_vcpu=arr("vcpu"),
+        vms=[vm.kernel_dict() for vm in sc.vms], vcpu_vm=np.array(vcpu_vm, dtype=np.int64),
+        ops=np.array(ops, dtype=np.int64).reshape(-1, 4),
+        seed=sc.seed, shuffle_ties=sc.shuffle_ties, ctx_switch_ns=h.context_switch_ns,
+        idle_exit_ns=h.idle_exit_ns, cstates=[tuple(x) for x in h.idle_states],
+        rt_guard=h.rt_guard, fs_runtime_ns=h.fair_server_runtime_ns, fs_period_ns=h.fair_server_period_ns,
+        rt_runtime_ns=h.rt_runtime_ns, rt_period_ns=h.rt_period_ns, rr_timeslice_ms=h.rr_timeslice_ms,
+        nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=sc.check_invariants,
+        load_balance=h.load_balance, periodic_balance=h.periodic_balance,
+        debooster=h.debooster.engine_dict(), py_policy=h.policy,
+    ), names, [None] + [cgs[i].name for i in order]

@@ -1,0 +1,108 @@
+"""The whole simulation input: :class:`Scenario` (host, cgroups, host tasks, VMs, duration, seed),
+its validation, and its compiled, dict and TOML forms (delegated to ``compile`` and ``toml_io``)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from pvsched.errors import ScenarioError
+from pvsched.limits import MAX_TIME_NS
+from pvsched.scenario import compile as _compile
+from pvsched.scenario import toml_io as _io
+from pvsched.scenario.elements import VM, Cgroup, Host, Task, _validate_task
+from pvsched.validate import _bool, _int
+
+
+@dataclass
+class Scenario:
+    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed."""
+
+    host: Host = field(default_factory=Host)
+    cgroups: List[Cgroup] = field(default_factory=list)
+    tasks: List[Task] = field(default_factory=list)
+    vms: List[VM] = field(default_factory=list)
+    duration_ns: int = 1_000_000_000
+    seed: int = 0
+    shuffle_ties: bool = False
+    check_invariants: bool = False
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise :class:`ScenarioError` (naming the field path) on the first bad value."""
+        if not isinstance(self.host, Host):
+            raise ScenarioError("host", self.host, "must be a Host")
+        self.host.validate()
+        _int("duration_ns", self.duration_ns, 1, MAX_TIME_NS)
+        _int("seed", self.seed, 0, 2**64 - 1)
+        _bool("shuffle_ties", self.shuffle_ties)
+        _bool("check_invariants", self.check_invariants)
+        names = {}
+        for i, cg in enumerate(self.cgroups):
+            p = f"cgroups[{i}]"
+            if not isinstance(cg, Cgroup):
+                raise ScenarioError(p, cg, "must be a Cgroup")
+            if not isinstance(cg.name, str) or not cg.name or cg.name in names:
+                raise ScenarioError(f"{p}.name", cg.name, "must be a unique non-empty string")
+            names[cg.name] = i
+            _int(f"{p}.weight", cg.weight, 1, 10000)
+            _bool(f"{p}.idle", cg.idle)
+        for i, cg in enumerate(self.cgroups):
+            if cg.parent is not None and (not isinstance(cg.parent, str) or cg.parent not in names):
+                raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "names no cgroup")
+        for i, cg in enumerate(self.cgroups):
+            seen, cur = set(), cg
+            while cur.parent is not None:
+                if cur.name in seen:
+                    raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "the cgroup hierarchy has a cycle")
+                seen.add(cur.name)
+                cur = self.cgroups[names[cur.parent]]
+        tnames = set()
+        if not self.tasks and not self.vms:
+            raise ScenarioError("tasks", self.tasks, "a scenario needs at least one task or VM")
+        for i, t in enumerate(self.tasks):
+            p = f"tasks[{i}]"
+            _validate_task(p, t, self.host.cpus, names)
+            if getattr(t.workload, "guest_only", False):
+                raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only in a guest (VM task)")
+            for n in t.names():
+                if n in tnames:
+                    raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
+                tnames.add(n)
+        vnames = set()
+        for i, vm in enumerate(self.vms):
+            p = f"vms[{i}]"
+            if not isinstance(vm, VM):
+                raise ScenarioError(p, vm, "must be a VM")
+            vm.validate(p, self.host, names)
+            if vm.name in vnames:
+                raise ScenarioError(f"{p}.name", vm.name, "VM names must be unique")
+            vnames.add(vm.name)
+            if vm.cgroup_name() in names:
+                raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
+
+    # ------------------------------------------------------------------ compile
+
+    # ------------------------------------------------------------------ compile
+    def compile(self):
+        """Validate and flatten into ``(engine_kwargs, task_names, cgroup_names)`` for
+        :class:`pvsched._core.Engine`. Task order: host tasks, then per VM its vCPU threads
+        (``vm/vcpuN``) and its guest tasks (``vm/name``)."""
+        return _compile.compile_scenario(self)
+
+    # ------------------------------------------------------------------ dict / TOML
+    def to_dict(self) -> dict:
+        """A plain dict (TOML-ready) that :meth:`from_dict` turns back into an equal scenario."""
+        return _io.scenario_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "") -> "Scenario":
+        """Build (and validate) a scenario from a dict; errors name ``source`` and the key path."""
+        return _io.scenario_from_dict(cls, d, source)
+
+    def to_toml(self) -> str:
+        return _io.scenario_to_toml(self)
+
+    @classmethod
+    def from_toml(cls, text_or_path, *, is_path: Optional[bool] = None) -> "Scenario":
+        """Load from TOML text or a file path; errors name the file and key path."""
+        return _io.scenario_from_toml(cls, text_or_path, is_path=is_path)

@@ -1,0 +1,421 @@
+"""The parts of a scenario: the host and its kernel, cgroups, tasks, VMs and their guest kernels,
+as plain dataclasses that validate themselves (:class:`pvsched.ScenarioError` names the field path).
+
+>>> from pvsched.scenario import Host
+>>> Host(cpus=8).base_slice()
+2800000
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+from pvsched.errors import ScenarioError
+from pvsched.limits import MAX_TIME_NS
+from pvsched.policies.boost import BoostPolicy
+from pvsched.policies.debooster import Debooster
+from pvsched.policies.ipi_aware_yield import YieldPolicy
+from pvsched.policies.policy import Policy
+from pvsched.validate import _bool, _choice, _int
+from pvsched.workloads import Workload
+
+KERNEL_VERSION = "v6.15"
+POLICIES = ("normal", "batch", "idle", "fifo", "rr")
+PREEMPT_MODELS = ("full", "lazy")
+SLICE_SCALING = ("none", "log", "linear")
+RT_GUARDS = ("fair_server", "rt_throttle", "none")
+FAIR_CLASSES = ("eevdf", "cfs")
+
+
+def _validate_sched(path, k):
+    """The scheduler knobs a host and a guest kernel share."""
+    _int(f"{path}.hz", k.hz, 1, 10000)
+    _choice(f"{path}.preempt", k.preempt, PREEMPT_MODELS)
+    _choice(f"{path}.fair_class", k.fair_class, FAIR_CLASSES)
+    _int(f"{path}.base_slice_ns", k.base_slice_ns, 1, 10**9)
+    _choice(f"{path}.slice_scaling", k.slice_scaling, SLICE_SCALING)
+    _validate_features(path, k.features, k.fair_class)
+
+
+def _validate_features(path, features, fair_class):
+    from pvsched._core import CFS_FEATURES, FEATURE_BITS
+    if not isinstance(features, dict):
+        raise ScenarioError(f"{path}.features", features, "must be a table of name = bool")
+    eevdf_only = {"PLACE_LAG", "PLACE_DEADLINE_INITIAL", "PLACE_REL_DEADLINE", "RUN_TO_PARITY",
+                  "PREEMPT_SHORT", "PICK_BUDDY", "DELAY_DEQUEUE", "DELAY_ZERO", "YIELD_FORFEIT",
+                  "REWEIGHT_INPLACE"}
+    for k, v in features.items():
+        if k not in FEATURE_BITS:
+            raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+        if fair_class == "cfs" and k not in CFS_FEATURES:
+            raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
+        if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:
+            raise ScenarioError(f"{path}.features.{k}", v, "not an EEVDF (v6.15) feature")
+        _bool(f"{path}.features.{k}", v)
+
+
+
+@dataclass
+class Host:
+    """The physical machine and its kernel's scheduler settings (Linux v6.15 defaults).
+
+    ``preempt``: "full" delivers fair-class preemption at once (with an IPI to a remote CPU);
+    "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
+    ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
+    ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
+    False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
+    ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period;
+    ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
+    (the deepest state whose residency the idle period covered).
+    ``load_balance``: newly-idle balancing and the NOHZ idle-kick pull waiting fair tasks to idle
+    CPUs (in the host and in every guest kernel). ``periodic_balance`` (needs ``load_balance``)
+    adds the busy CPUs' periodic balance at the tick (sched_balance_rq over one LLC domain: every
+    sd_weight x 16 ms while busy, load/util imbalance with imbalance_pct 117, cache-hot and
+    ineligible tasks held back until balancing has failed).
+    ``fair_class``: "eevdf" (Linux v6.15, the default) or "cfs" (Linux v6.5 CFS: vruntime order,
+    sched_latency 6 ms / min_granularity 0.75 ms / wakeup_granularity 1 ms scaled by CPU count,
+    GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
+    ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
+    root RT throttling, 950 ms per 1 s) or "none".
+
+    >>> Host(cpus=8).base_slice()
+    2800000
+    """
+
+    cpus: int = 4
+    hz: int = 1000
+    preempt: str = "full"
+    fair_class: str = "eevdf"
+    base_slice_ns: int = 700_000
+    slice_scaling: str = "log"
+    features: Dict[str, bool] = field(default_factory=dict)
+    rt_guard: str = "fair_server"
+    fair_server_runtime_ns: int = 50_000_000
+    fair_server_period_ns: int = 1_000_000_000
+    rt_runtime_ns: int = 950_000_000
+    rt_period_ns: int = 1_000_000_000
+    rr_timeslice_ms: int = 100
+    nohz_idle: bool = True
+    context_switch_ns: int = 0
+    idle_exit_ns: int = 0
+    idle_states: List[Sequence[int]] = field(default_factory=list)
+    tick_exits: bool = True
+    load_balance: bool = True
+    periodic_balance: bool = True
+    debooster: Debooster = None
+    policy: Optional[Policy] = None
+
+    def __post_init__(self):
+        if self.debooster is None:
+            self.debooster = Debooster()
+
+    def validate(self, path="host"):
+        _int(f"{path}.cpus", self.cpus, 1, 4096)
+        _validate_sched(path, self)
+        _choice(f"{path}.rt_guard", self.rt_guard, RT_GUARDS)
+        _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1, MAX_TIME_NS)
+        _int(f"{path}.fair_server_runtime_ns", self.fair_server_runtime_ns, 1, self.fair_server_period_ns)
+        _int(f"{path}.rt_period_ns", self.rt_period_ns, 1, MAX_TIME_NS)
+        _int(f"{path}.rt_runtime_ns", self.rt_runtime_ns, 1, self.rt_period_ns)
+        _int(f"{path}.rr_timeslice_ms", self.rr_timeslice_ms, 1, 10**6)
+        _bool(f"{path}.nohz_idle", self.nohz_idle)
+        _int(f"{path}.context_switch_ns", self.context_switch_ns, 0, 10**9)
+        _int(f"{path}.idle_exit_ns", self.idle_exit_ns, 0, 10**9)
+        if not isinstance(self.idle_states, (list, tuple)) or len(self.idle_states) > 8:
+            raise ScenarioError(f"{path}.idle_states", self.idle_states, "must be a list of at most 8 [residency_ns, exit_latency_ns]")
+        for i, st in enumerate(self.idle_states):
+            if not isinstance(st, (list, tuple)) or len(st) != 2:
+                raise ScenarioError(f"{path}.idle_states[{i}]", st, "must be [residency_ns, exit_latency_ns]")
+            _int(f"{path}.idle_states[{i}][0]", st[0], 0, 10**12)
+            _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
+        _bool(f"{path}.tick_exits", self.tick_exits)
+        _bool(f"{path}.load_balance", self.load_balance)
+        _bool(f"{path}.periodic_balance", self.periodic_balance)
+        _check_policy(f"{path}.policy", self.policy)
+        if not isinstance(self.debooster, Debooster):
+            raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
+        self.debooster.validate(f"{path}.debooster")
+
+    def base_slice(self) -> int:
+        """sysctl_sched_base_slice after scaling by the CPU count."""
+        from pvsched.kernel import base_slice_ns
+        return base_slice_ns(self.cpus, self.base_slice_ns, self.slice_scaling)
+
+    def feature_mask(self) -> int:
+        from pvsched._core import _features_mask
+        return _features_mask(self.features, self.fair_class == "cfs")
+
+
+@dataclass
+class Cgroup:
+    """A cpu-controller cgroup. ``parent`` names another cgroup (None = the root);
+    ``weight`` is cgroup v2 ``cpu.weight`` (1..10000, default 100 = nice 0)."""
+
+    name: str
+    parent: Optional[str] = None
+    weight: int = 100
+    idle: bool = False
+
+    def shares(self) -> int:
+        """Scaled tg->shares for this cpu.weight (round(w * 1024 / 100), scaled up by 2**10)."""
+        return ((self.weight * 1024 + 50) // 100) << 10
+
+
+@dataclass
+class Task:
+    """A host task (thread). ``policy``: normal, batch, idle (fair class) or fifo, rr (RT class,
+    ``rt_priority`` 1..99). ``cpus`` restricts affinity; ``count`` > 1 makes identical copies
+    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice."""
+
+    name: str
+    workload: Workload
+    policy: str = "normal"
+    nice: int = 0
+    rt_priority: int = 0
+    cgroup: Optional[str] = None
+    cpus: Optional[Sequence[int]] = None
+    start_ns: int = 0
+    slice_ns: Optional[int] = None
+    count: int = 1
+
+    def names(self) -> List[str]:
+        return [self.name] if self.count == 1 else [f"{self.name}[{i}]" for i in range(self.count)]
+
+
+@dataclass
+class GuestKernel:
+    """The guest's own scheduler: the same EEVDF/RT code as the host, with its own HZ, preemption
+    model and features. ``idle_poll_ns`` > 0 enables guest-side idle polling (cpuidle-haltpoll):
+    the idle guest spins that long in guest mode before it executes HLT.
+
+    ``spinlock``: ``queued`` (pv qspinlock: FIFO, the queue head blocks stealing while it spins),
+    ``ticket`` (strict FIFO hand-off) or ``tas`` (x86 ``virt_spin_lock``: the test-and-set lock a
+    guest uses when PV spinlocks are off, e.g. no KVM_FEATURE_PV_UNHALT or ``nopvspin``; unfair,
+    any waiter that runs may take a free lock; workloads must then use ``pv=False``).
+
+    ``pv_sched_yield``: KVM_FEATURE_PV_SCHED_YIELD (Linux 5.3+ guests, arch/x86/kernel/kvm.c): after
+    a call-function IPI to several CPUs (``IPISync(targets >= 2)``; single-target calls use the
+    native path) the sender checks its targets and, for the first one that is busy and whose vCPU
+    is preempted (steal-time flag), makes a KVM_HC_SCHED_YIELD hypercall: the host yields to that
+    vCPU (kvm_sched_yield: not if single_task_running(), not to a vCPU that is not ready)."""
+
+    hz: int = 1000
+    preempt: str = "full"
+    fair_class: str = "eevdf"
+    base_slice_ns: int = 700_000
+    slice_scaling: str = "log"
+    features: Dict[str, bool] = field(default_factory=dict)
+    nohz_idle: bool = True
+    idle_poll_ns: int = 0
+    spinlock: str = "queued"
+    pv_sched_yield: bool = False
+
+    def validate(self, path):
+        _validate_sched(path, self)
+        _bool(f"{path}.pv_sched_yield", self.pv_sched_yield)
+        _bool(f"{path}.nohz_idle", self.nohz_idle)
+        _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
+        _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket", "tas"))
+
+
+@dataclass
+class VM:
+    """A KVM guest: ``vcpus`` vCPU threads on the host (in their own cgroup ``vm:<name>``, a child of
+    ``cgroup``, with cpu.weight ``weight``) and a guest kernel running ``tasks`` (their ``cpus`` are
+    vCPU numbers). ``pin`` pins vCPU i to pCPU pin[i]; ``cpus`` restricts all vCPU threads.
+
+    KVM knobs: ``hlt_exits`` (False = HLT/MWAIT pass-through: an idle guest keeps its pCPU busy),
+    ``posted_interrupts`` (interrupts reach a running vCPU without an exit), ``ipi_virtualization``
+    (sending an IPI needs no exit), ``timer_exits`` (guest timer expiries exit; False = posted timer
+    interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
+    thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
+    and its grow/shrink parameters (v6.x defaults).
+    """
+
+    name: str
+    vcpus: int = 4
+    tasks: List[Task] = field(default_factory=list)
+    guest: GuestKernel = field(default_factory=GuestKernel)
+    cgroup: Optional[str] = None
+    weight: int = 100
+    pin: Optional[Sequence[int]] = None
+    cpus: Optional[Sequence[int]] = None
+    vcpu_policy: str = "normal"
+    vcpu_nice: int = 0
+    vcpu_rt_priority: int = 0
+    hlt_exits: bool = True
+    posted_interrupts: bool = False
+    ipi_virtualization: bool = False
+    timer_exits: bool = True
+    exit_ns: int = 1_500
+    entry_ns: int = 500
+    halt_poll_ns: int = 200_000
+    halt_poll_grow: int = 2
+    halt_poll_grow_start: int = 10_000
+    halt_poll_shrink: int = 2
+    start_ns: int = 0
+    boost: BoostPolicy = None
+    ple: bool = True
+    ple_gap: int = 128
+    ple_window: int = 4096
+    ple_window_grow: int = 2
+    ple_window_shrink: int = 0
+    ple_window_max: int = 4294967295
+    guest_cpu_ghz: float = 2.0
+    yield_policy: YieldPolicy = None
+    policy: Optional[Policy] = None
+
+    def __post_init__(self):
+        if self.boost is None:
+            self.boost = BoostPolicy()
+        if self.yield_policy is None:
+            self.yield_policy = YieldPolicy()
+
+    def nlocks(self) -> int:
+        """Guest spinlocks the VM's tasks use (spinlock workloads name them 0, 1, ...)."""
+        return max([t.workload.locks_needed() for t in self.tasks if hasattr(t.workload, "locks_needed")] + [0])
+
+    def cgroup_name(self) -> str:
+        return f"vm:{self.name}"
+
+    def vcpu_names(self) -> List[str]:
+        return [f"{self.name}/vcpu{i}" for i in range(self.vcpus)]
+
+    def validate(self, path, host: "Host", cgroup_names):
+        if not isinstance(self.name, str) or not self.name or "/" in self.name:
+            raise ScenarioError(f"{path}.name", self.name, "must be a non-empty string without '/'")
+        _int(f"{path}.vcpus", self.vcpus, 1, 4096)
+        if not isinstance(self.guest, GuestKernel):
+            raise ScenarioError(f"{path}.guest", self.guest, "must be a GuestKernel")
+        self.guest.validate(f"{path}.guest")
+        if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
+            raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
+        _int(f"{path}.weight", self.weight, 1, 10000)
+        if self.pin is not None:
+            if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
+                raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")
+            for i, c in enumerate(self.pin):
+                _int(f"{path}.pin[{i}]", c, 0, host.cpus - 1)
+        if self.cpus is not None:
+            if isinstance(self.cpus, (str, bytes)) or not hasattr(self.cpus, "__iter__") or not list(self.cpus):
+                raise ScenarioError(f"{path}.cpus", self.cpus, "must be a non-empty list of pCPU numbers")
+            for c in self.cpus:
+                _int(f"{path}.cpus", c, 0, host.cpus - 1)
+            if self.pin is not None:
+                raise ScenarioError(f"{path}.cpus", self.cpus, "give pin or cpus, not both")
+        _choice(f"{path}.vcpu_policy", self.vcpu_policy, POLICIES)
+        _int(f"{path}.vcpu_nice", self.vcpu_nice, -20, 19)
+        if self.vcpu_policy in ("fifo", "rr"):
+            _int(f"{path}.vcpu_rt_priority", self.vcpu_rt_priority, 1, 99)
+        elif self.vcpu_rt_priority != 0:
+            raise ScenarioError(f"{path}.vcpu_rt_priority", self.vcpu_rt_priority, "only fifo/rr vCPUs have an RT priority")
+        for k in ("hlt_exits", "posted_interrupts", "ipi_virtualization", "timer_exits"):
+            _bool(f"{path}.{k}", getattr(self, k))
+        _int(f"{path}.exit_ns", self.exit_ns, 0, 10**9)
+        _int(f"{path}.entry_ns", self.entry_ns, 0, 10**9)
+        _int(f"{path}.halt_poll_ns", self.halt_poll_ns, 0, 10**10)
+        _int(f"{path}.halt_poll_grow", self.halt_poll_grow, 0, 1000)
+        _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
+        _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
+        _int(f"{path}.start_ns", self.start_ns, 0, MAX_TIME_NS)
+        _check_policy(f"{path}.policy", self.policy)
+        if not isinstance(self.boost, BoostPolicy):
+            raise ScenarioError(f"{path}.boost", self.boost, "must be a BoostPolicy")
+        self.boost.validate(f"{path}.boost")
+        if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
+            raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
+        self._validate_ple_and_yield(path)
+        names = set()
+        for i, t in enumerate(self.tasks):
+            p = f"{path}.tasks[{i}]"
+            _validate_task(p, t, self.vcpus, None)
+            if self.guest.spinlock == "tas" and getattr(t.workload, "pv", False) \
+                    and getattr(t.workload, "kind", "") == "spinlock_loop":
+                raise ScenarioError(f"{p}.workload.pv", True, "guest.spinlock 'tas' (virt_spin_lock) is the lock "
+                                    "a guest uses without PV spinlocks; set pv=false")
+            if t.cgroup is not None:
+                raise ScenarioError(f"{p}.cgroup", t.cgroup, "guest cgroups are not modelled yet")
+            for n in t.names():
+                if n in names:
+                    raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
+                names.add(n)
+
+    def _validate_ple_and_yield(self, path):
+        # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
+        _bool(f"{path}.ple", self.ple)
+        _int(f"{path}.ple_gap", self.ple_gap, 0, 2**32 - 1)
+        _int(f"{path}.ple_window", self.ple_window, 1, 2**32 - 1)
+        _int(f"{path}.ple_window_grow", self.ple_window_grow, 0, 2**32 - 1)
+        _int(f"{path}.ple_window_shrink", self.ple_window_shrink, 0, 2**32 - 1)
+        _int(f"{path}.ple_window_max", self.ple_window_max, self.ple_window, 2**32 - 1)
+        if isinstance(self.guest_cpu_ghz, bool) or not isinstance(self.guest_cpu_ghz, (int, float)) \
+                or not 0.001 <= self.guest_cpu_ghz <= 100:
+            raise ScenarioError(f"{path}.guest_cpu_ghz", self.guest_cpu_ghz, "must be a number in 0.001..100")
+        if not isinstance(self.yield_policy, YieldPolicy):
+            raise ScenarioError(f"{path}.yield_policy", self.yield_policy, "must be a YieldPolicy")
+        self.yield_policy.validate(f"{path}.yield_policy")
+        for i, t in enumerate(self.tasks):
+            w = getattr(t, "workload", None)
+            if getattr(w, "kind", None) == "ipi_sync" and w.targets > self.vcpus - 1:
+                raise ScenarioError(f"{path}.tasks[{i}].workload.targets", w.targets,
+                                    f"a VM with {self.vcpus} vCPUs has {self.vcpus - 1} other vCPUs to interrupt")
+
+    def kernel_dict(self) -> dict:
+        """The per-VM parameters the engine takes."""
+        from pvsched._core import _features_mask
+        from pvsched.kernel import base_slice_ns
+        g = self.guest
+        return dict(nvcpu=self.vcpus, hz=g.hz, base_slice_ns=base_slice_ns(self.vcpus, g.base_slice_ns, g.slice_scaling),
+                    features=_features_mask(g.features, g.fair_class == "cfs"), cfs=g.fair_class == "cfs",
+                    lazy=g.preempt == "lazy", nohz_idle=g.nohz_idle,
+                    hlt_exits=self.hlt_exits, posted_interrupts=self.posted_interrupts,
+                    ipi_virtualization=self.ipi_virtualization, timer_exits=self.timer_exits,
+                    exit_ns=self.exit_ns, entry_ns=self.entry_ns, halt_poll_max_ns=self.halt_poll_ns,
+                    halt_poll_grow=self.halt_poll_grow, halt_poll_grow_start=self.halt_poll_grow_start,
+                    halt_poll_shrink=self.halt_poll_shrink, guest_poll_ns=g.idle_poll_ns,
+                    boost=self.boost.engine_dict(),
+                    ple=self.ple, ple_gap=self.ple_gap, ple_window=self.ple_window,
+                    ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
+                    ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
+                    spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(),
+                    policy=self.policy, **{"yield": self.yield_policy.engine_dict()})
+
+    def thread_policy(self):
+        """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""
+        if self.boost.mode == "static":
+            return self.boost.policy, self.vcpu_nice, self.boost.priority
+        return self.vcpu_policy, self.vcpu_nice, self.vcpu_rt_priority
+
+
+def _check_policy(path, p):
+    if p is not None and not isinstance(p, Policy):
+        raise ScenarioError(path, p, "must be a pvsched.Policy (a Python policy object) or None")
+
+
+def _validate_task(p, t, ncpus, cgroup_names):
+    if not isinstance(t, Task):
+        raise ScenarioError(p, t, "must be a Task")
+    if not isinstance(t.name, str) or not t.name or "/" in t.name:
+        raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string without '/'")
+    _int(f"{p}.count", t.count, 1, 1_000_000)
+    if not isinstance(t.workload, Workload):
+        raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
+    t.workload.validate(f"{p}.workload")
+    _choice(f"{p}.policy", t.policy, POLICIES)
+    _int(f"{p}.nice", t.nice, -20, 19)
+    if t.policy in ("fifo", "rr"):
+        _int(f"{p}.rt_priority", t.rt_priority, 1, 99)
+    elif t.rt_priority != 0:
+        raise ScenarioError(f"{p}.rt_priority", t.rt_priority, "only fifo/rr tasks have an RT priority")
+    if cgroup_names is not None and t.cgroup is not None and (not isinstance(t.cgroup, str)
+                                                               or t.cgroup not in cgroup_names):
+        raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
+    if t.cpus is not None:
+        if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
+            raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
+        for c in t.cpus:
+            _int(f"{p}.cpus", c, 0, ncpus - 1)
+    _int(f"{p}.start_ns", t.start_ns, 0, MAX_TIME_NS)
+    if t.slice_ns is not None:
+        _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+

@@ -1,0 +1,94 @@
+# PELT bookkeeping of the fair class (kernel/sched/fair.c): update_load_avg of an entity and its
+# cfs_rq, attach/detach, the task group's load_avg contribution. The PELT math is pelt.pxd.
+
+cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    cdef s64 delta
+    cdef u64 now
+    if cfs.tg <= 0:       # root group (0) and group-less guest queues (-1) keep no tg sum
+        return
+    now = rq_clock(a, cfs.cpu)
+    if now - cfs.last_update_tg_load_avg < 1000000:
+        return
+    delta = <s64>cfs.avg.load_avg - <s64>cfs.tg_load_avg_contrib
+    if (delta if delta >= 0 else -delta) > <s64>(cfs.tg_load_avg_contrib // 64):
+        a.tg[cfs.tg].load_avg += delta
+        cfs.tg_load_avg_contrib = cfs.avg.load_avg
+        cfs.last_update_tg_load_avg = now
+
+cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
+    hook_pelt(a, cfs, NULL)
+    return pelt_update(pelt_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
+                       cfs.h_nr_runnable, cfs.curr >= 0, 1)
+
+cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+    cdef u32 divider = PELT_MIN_DIVIDER + cfs.avg.period_contrib
+    se.avg.last_update_time = cfs.avg.last_update_time
+    se.avg.period_contrib = cfs.avg.period_contrib
+    se.avg.util_sum = <u32>(se.avg.util_avg * divider)
+    se.avg.runnable_sum = se.avg.runnable_avg * divider
+    se.avg.load_sum = se.avg.load_avg * divider
+    if se_weight(se) < se.avg.load_sum:
+        se.avg.load_sum = se.avg.load_sum // se_weight(se)
+    else:
+        se.avg.load_sum = 1
+    cfs.avg.util_avg += se.avg.util_avg
+    cfs.avg.util_sum += se.avg.util_sum
+    cfs.avg.runnable_avg += se.avg.runnable_avg
+    cfs.avg.runnable_sum += se.avg.runnable_sum
+    cfs.avg.load_avg += se.avg.load_avg
+    cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+
+cdef inline u64 sub_positive(u64 a, u64 b) noexcept nogil:
+    return a - b if a > b else 0
+
+cdef inline void dequeue_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+    cfs.avg.load_avg = sub_positive(cfs.avg.load_avg, se.avg.load_avg)
+    cfs.avg.load_sum = sub_positive(cfs.avg.load_sum, se_weight(se) * se.avg.load_sum)
+
+cdef inline void set_weight_load_avg(cfs_rq_t* cfs, sched_entity* se, u64 weight) noexcept nogil:
+    # update_load_set + the entity's load_avg at the new weight, re-added to the queue (enqueue_load_avg).
+    update_load_set(&se.load, weight)
+    se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
+    cfs.avg.load_avg += se.avg.load_avg
+    cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
+
+cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+    dequeue_load_avg(cfs, se)
+    if cfs.avg.load_sum < cfs.avg.load_avg * PELT_MIN_DIVIDER:
+        cfs.avg.load_sum = cfs.avg.load_avg * PELT_MIN_DIVIDER
+    cfs.avg.util_avg = sub_positive(cfs.avg.util_avg, se.avg.util_avg)
+    cfs.avg.util_sum = <u32>sub_positive(cfs.avg.util_sum, se.avg.util_sum)
+    if cfs.avg.util_sum < cfs.avg.util_avg * PELT_MIN_DIVIDER:
+        cfs.avg.util_sum = <u32>(cfs.avg.util_avg * PELT_MIN_DIVIDER)
+    cfs.avg.runnable_avg = sub_positive(cfs.avg.runnable_avg, se.avg.runnable_avg)
+    cfs.avg.runnable_sum = sub_positive(cfs.avg.runnable_sum, se.avg.runnable_sum)
+    if cfs.avg.runnable_sum < cfs.avg.runnable_avg * PELT_MIN_DIVIDER:
+        cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
+
+cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
+    cdef u64 now = pelt_clock(a, cfs.cpu)
+    cdef u64 runnable
+    cdef int decayed
+    if se.avg.last_update_time and not (flags & SKIP_AGE_LOAD):
+        hook_pelt(a, cfs, se)
+        if se.my_q >= 0:
+            runnable = se.runnable_weight
+        else:
+            runnable = 1 if (se.on_rq and not se.sched_delayed) else 0
+        pelt_update(now, &se.avg, se.on_rq, runnable, cfs.curr >= 0 and &a.se[cfs.curr] == se,
+                    se_weight(se))
+    decayed = update_cfs_rq_avg(a, cfs)
+    if not se.avg.last_update_time and (flags & DO_ATTACH):
+        attach_entity_load_avg(cfs, se)
+        update_tg_load_avg(a, cfs)
+    elif flags & DO_DETACH:
+        detach_entity_load_avg(cfs, se)
+        se.avg.last_update_time = 0
+        update_tg_load_avg(a, cfs)
+    elif decayed and (flags & UPDATE_TG):
+        update_tg_load_avg(a, cfs)
+
+cdef inline void se_update_runnable(FairArena* a, sched_entity* se) noexcept nogil:
+    if se.my_q >= 0:
+        se.runnable_weight = a.cfs[se.my_q].h_nr_runnable

@@ -1,0 +1,153 @@
+"""Sweep grids: canonical values and stable hashes, cell ids and seeds, the cartesian grid of cells."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List
+
+import numpy as np
+
+from pvsched.errors import ScenarioError
+from pvsched.paths import parse_path
+
+
+class SweepError(RuntimeError):
+    """A sweep cannot go on (bad grid or metric, a mismatched output directory, a dead worker).
+    Runs finished before the error stay on disk; run the same sweep again to resume."""
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# canonical values, hashes and seeds
+# ---------------------------------------------------------------------------------------------
+def _plain(v: Any) -> Any:
+    """numpy scalars/arrays and tuples -> plain JSON-able Python values."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.ndarray):
+        return [_plain(x) for x in v.tolist()]
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    return v
+
+
+def canonical_json(obj: Any) -> str:
+    """Key-sorted, whitespace-free JSON: the text the cell hashes are taken over.
+
+    >>> canonical_json({"b": 1, "a": (2, 3)})
+    '{"a":[2,3],"b":1}'
+    """
+    return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def cell_id(params: Dict[str, Any], rep: int = 0) -> str:
+    """The 16-hex-digit id of one run: a blake2b hash of the cell's parameters and repetition.
+
+    >>> cell_id({"host.cpus": 2}, rep=0) == cell_id({"host.cpus": 2}, rep=0) != cell_id({"host.cpus": 2}, rep=1)
+    True
+    """
+    return f"{_hash64(canonical_json({'params': params, 'rep': int(rep)})):016x}"
+
+
+def cell_seed(params: Dict[str, Any], rep: int = 0, base_seed: int = 0) -> int:
+    """The seed a run uses: a 63-bit blake2b hash of the cell's parameters, the repetition index and
+    the base scenario's seed (or ``params["seed"]`` itself when the grid sets the seed).
+
+    >>> cell_seed({"host.cpus": 2}, 0, 7) == cell_seed({"host.cpus": 2}, 0, 7)
+    True
+    >>> cell_seed({"seed": 42}, 3)
+    42
+    """
+    if "seed" in params:
+        return int(params["seed"])
+    text = canonical_json({"params": params, "rep": int(rep), "base_seed": int(base_seed)})
+    return _hash64(text) & (2**63 - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# grid -> cells
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep: grid parameters (path -> value), repetition index, derived seed, id."""
+
+    index: int
+    params: Dict[str, Any]
+    rep: int
+    seed: int
+    cell_id: str
+
+
+def _reps(seeds) -> List[int]:
+    if isinstance(seeds, (bool, np.bool_)):
+        raise SweepError(f"seeds = {seeds!r}: must be a repetition count or a list of repetition indices")
+    if isinstance(seeds, (int, np.integer)):
+        if seeds < 1:
+            raise SweepError(f"seeds = {seeds!r}: must be >= 1")
+        return list(range(int(seeds)))
+    try:
+        reps = [_plain(s) for s in seeds]
+    except TypeError:
+        raise SweepError(f"seeds = {seeds!r}: must be a repetition count or a list of repetition indices") from None
+    if not reps or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in reps):
+        raise SweepError(f"seeds = {seeds!r}: must be a non-empty list of repetition indices >= 0")
+    return list(dict.fromkeys(reps))
+
+
+def _grid_points(grid) -> List[Dict[str, Any]]:
+    if grid is None:
+        return [{}]
+    if isinstance(grid, dict):
+        keys, values = [], []
+        for k, vals in grid.items():
+            parse_path(k)
+            if isinstance(vals, (str, bytes, dict)) or not isinstance(vals, Iterable):
+                vals = [vals]
+            vals = [_plain(v) for v in vals]
+            if not vals:
+                raise ScenarioError(f"grid[{k!r}]", [], "needs at least one value")
+            keys.append(k)
+            values.append(vals)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+    if isinstance(grid, (list, tuple)):
+        out = []
+        for i, p in enumerate(grid):
+            if not isinstance(p, dict):
+                raise ScenarioError(f"grid[{i}]", p, "an explicit cell is a table of path = value")
+            for k in p:
+                parse_path(k)
+            out.append({k: _plain(v) for k, v in p.items()})
+        return out or [{}]
+    raise ScenarioError("grid", grid, "must be a table of path = [values] or a list of cells")
+
+
+def expand_grid(grid=None, seeds=1, base_seed: int = 0) -> List[Cell]:
+    """The runs of a sweep in table order: the cartesian product of ``grid`` (a dict
+    ``{path: [values]}``, in key order, last key fastest) or the explicit cells of a list of
+    dicts, each repeated for every repetition in ``seeds``. Duplicate runs appear once.
+
+    >>> [(c.params, c.rep) for c in expand_grid({"host.cpus": [1, 2]}, seeds=2)]
+    [({'host.cpus': 1}, 0), ({'host.cpus': 1}, 1), ({'host.cpus': 2}, 0), ({'host.cpus': 2}, 1)]
+    """
+    cells, seen = [], set()
+    for params in _grid_points(grid):
+        for rep in _reps(seeds):
+            cid = cell_id(params, rep)
+            if cid in seen:
+                continue
+            seen.add(cid)
+            cells.append(Cell(len(cells), params, rep, cell_seed(params, rep, base_seed), cid))
+    return cells

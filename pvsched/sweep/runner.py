@@ -1,0 +1,125 @@
+"""The sweep itself: grid x seeds -> runs on an executor, streamed to the store, one tidy table."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Dict, Optional
+
+from pvsched._version import __version__
+from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
+from pvsched.sweep.executors import _Progress, _run_dask, _run_local, _run_serial
+from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid
+from pvsched.sweep.metrics import _check_metrics, _metrics_key, _ship
+from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row
+
+
+# ---------------------------------------------------------------------------------------------
+# the sweep
+# ---------------------------------------------------------------------------------------------
+def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional[int] = None,
+          scheduler=None, client=None, progress: Optional[bool] = None, overwrite: bool = False,
+          mp_context=None) -> "pandas.DataFrame":  # noqa: F821
+    """Run ``base`` over a grid of field values and repeated seeds; return one tidy table.
+
+    ``base``: a :class:`~pvsched.Scenario`, its dict form or a TOML file path.
+    ``grid``: ``{path: [values]}`` (cartesian product, last key fastest) or a list of explicit
+    cells ``[{path: value, ...}, ...]``; paths as in :mod:`pvsched.paths` (``"host.cpus"``,
+    ``"vms[0].tasks[1].count"``, ``"duration_ns"``, ...).
+    ``seeds``: repetitions per cell (an int) or a list of repetition indices; each run's seed is
+    :func:`cell_seed` of its parameters and repetition.
+    ``metrics``: names from :data:`METRICS`, a callable ``(Result) -> dict``, a list of both, or
+    None (:func:`default_metrics`).
+    ``out``: a directory to stream runs to and resume from (see the module docs); None keeps
+    everything in memory.
+    ``workers``: local process-pool size (default ``os.cpu_count()``; 0 = run in this process).
+    ``scheduler`` / ``client``: a Dask scheduler address or ``distributed.Client``: run on Dask.
+    ``progress``: show a progress bar (default: when stderr is a terminal).
+
+    Returns a pandas DataFrame with one row per run in grid order: ``cell_id``, ``rep``, ``seed``,
+    a column per grid path (list/table values as JSON text), a column per metric. Every cell is
+    validated before any run starts; a bad value raises :class:`~pvsched.ScenarioError` naming the
+    cell and the field path.
+
+    >>> import pvsched
+    >>> from pvsched import Scenario, Host, Task
+    >>> from pvsched.workloads import Hog, Periodic
+    >>> base = Scenario(host=Host(cpus=1), duration_ns=50_000_000,
+    ...                 tasks=[Task("hog", Hog()), Task("p", Periodic(run_ns=100_000, period_ns=1_000_000))])
+    >>> df = pvsched.sweep(base, {"tasks[0].nice": [0, 10]}, metrics=["lat_mean_ns:p"], workers=0)
+    >>> df[["tasks[0].nice", "lat_mean_ns:p"]].shape
+    (2, 2)
+    """
+    import pandas as pd
+    from pvsched.scenario import Scenario
+
+    if client is not None:
+        if scheduler is not None and scheduler is not client:
+            raise SweepError("give scheduler or client, not both")
+        scheduler = client
+    base_d = _base_dict(base)
+    base_seed = base_d.get("seed", 0)
+    cells = expand_grid(grid, seeds, base_seed)
+
+    # validate every cell (and the metric names against it) before running anything; the cell
+    # dicts are rebuilt at submission so that memory does not grow with the grid
+    jobs_spec = None
+    for cell in cells:
+        d = _cell_dict(base_d, cell.params, cell.seed)
+        sc = Scenario.from_dict(d, source=_cell_source(cell.params))
+        spec = _check_metrics(metrics, sc, cell.params)
+        if jobs_spec is None:
+            jobs_spec = spec
+
+    fingerprint = f"{_hash64(canonical_json({'base': base_d, 'metrics': _metrics_key(metrics)})):016x}"
+    wanted = {c.cell_id: c for c in cells}
+    store = None
+    records: Dict[str, dict] = {}
+    if out is not None:
+        manifest = {"format": FORMAT, "fingerprint": fingerprint, "base": base_d,
+                    "metrics": _metrics_key(metrics), "pvsched": _version()}
+        store = _Store(out, fingerprint, manifest, overwrite)
+        records.update(store.load(wanted))
+    resumed = len(records)
+
+    todo = [cell for cell in cells if cell.cell_id not in records]
+    bar = _Progress(len(cells), resumed, progress)
+
+    def on_done(cell: Cell, m: Dict[str, Any]):
+        rec = json.loads(json.dumps(_record(cell, m), allow_nan=True))  # the same values as on disk
+        if store is not None:
+            store.save(rec)
+        records[cell.cell_id] = rec
+        bar.update()
+
+    t0 = time.perf_counter()
+    try:
+        if todo:
+            if scheduler is not None:
+                jobs = ((c, _cell_dict(base_d, c.params, c.seed), jobs_spec) for c in todo)
+                _run_dask(jobs, scheduler, on_done)
+            else:
+                nw = (os.cpu_count() or 1) if workers is None else int(workers)
+                if nw < 0:
+                    raise SweepError(f"workers = {workers!r}: must be >= 0")
+                spec = _ship(jobs_spec)
+                jobs = ((c, _cell_dict(base_d, c.params, c.seed), spec) for c in todo)
+                if nw == 0 or len(todo) == 1 and workers is None:
+                    _run_serial(jobs, on_done)
+                else:
+                    _run_local(jobs, min(nw, len(todo)), mp_context, on_done)
+    finally:
+        bar.close()
+
+    df = pd.DataFrame([_row(records[c.cell_id]) for c in cells])
+    pcols = list(dict.fromkeys(k for c in cells for k in c.params))      # explicit cells may differ
+    df = df[list(KEY_COLUMNS) + pcols + [c for c in df.columns if c not in pcols and c not in KEY_COLUMNS]]
+    df.attrs.update(new_runs=len(todo), resumed_runs=resumed, wall_s=time.perf_counter() - t0)
+    if store is not None:
+        path = store.write_table(df)
+        df.attrs.update(out=store.out, table=path)
+    return df
+
+
+def _version() -> str:
+    return __version__
