@@ -19,7 +19,7 @@ Case kinds (each case is a pure function of ``(seed, index)``, so any failure ca
   for state that goes wrong only after a while.
 
 A run stops early, and is checked there, after :data:`EVENT_BUDGET` events (a legitimately busy
-scenario is not a hang); it is run in 20 steps so that the budget is checked on the way.
+scenario is not a hang); it is run in 1,000 steps so that the budget is checked on the way.
 
 Command line (each case runs in a worker process with a timeout; a crash or a hang is recorded
 and the campaign goes on)::

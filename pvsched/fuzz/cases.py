@@ -96,11 +96,14 @@ def run_case(case: Case) -> Dict[str, Any]:
             until = min(case.until_ns, int(sc.duration_ns))
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                step = max(1, until // 20)
-                r = None
-                while r is None or (r.now_ns < until and r.events < EVENT_BUDGET and not sim.engine.stalled):
-                    r = sim.run(until_ns=min(until, (r.now_ns if r else 0) + step))
-                until = r.now_ns if r.events >= EVENT_BUDGET else until
+                # small steps, so that a scenario of a million events per ms meets the budget soon
+                step = max(1, until // 1000)
+                e = sim.engine
+                while e.now_ns < until and e.events < EVENT_BUDGET and not e.stalled:
+                    e.run(min(until, e.now_ns + step))
+                if e.events >= EVENT_BUDGET:
+                    until = e.now_ns
+                r = sim.run(until_ns=until)
     except ScenarioError as e:
         if not e.path or not e.problem:
             return {"status": "failed", "detail": f"ScenarioError without a field path: {e}"}
