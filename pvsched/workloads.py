@@ -12,14 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Sequence, Tuple
 
+import numpy as np
+
 from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_LOOPS, MAX_TIME_NS
+from pvsched.validate import build, normalize, self_check
 
 Op = Tuple[str, int, int, int]
 
 
 def _check_int(path: str, value, lo: int = 0, hi: int = MAX_TIME_NS) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise ScenarioError(path, value, "must be an integer")
     if value < lo:
         raise ScenarioError(path, value, f"must be >= {lo}")
@@ -34,6 +37,11 @@ class Workload:
 
     kind = "workload"
     minimums: Tuple[Tuple[str, int], ...] = ()
+
+    def __post_init__(self):
+        # constructors validate: a bad value fails where the workload is made
+        normalize(self)
+        self_check(self, type(self).__name__)
 
     def ops(self) -> List[Op]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -213,11 +221,9 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     for k in params:
         if k not in known:
             raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
-    if kind == "phases" and "phases" in params:
+    if kind == "phases" and isinstance(params.get("phases"), list):
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
-    w = cls(**params)
-    w.validate(path)
-    return w
+    return build(cls, params, path)
 
 
 # ---------------------------------------------------------------- guest synchronization
@@ -272,7 +278,7 @@ class SpinlockLoop(Workload):
 
     def validate(self, path):
         _check_int(f"{path}.lock", self.lock, 0, 1_000_000)
-        _check_int(f"{path}.nlocks", self.nlocks, 1, 1_000_000)
+        _check_int(f"{path}.nlocks", self.nlocks, 1, 1_000_000 - self.lock)
         _check_int(f"{path}.hold_ns", self.hold_ns, 1)
         _check_dist(f"{path}.hold_dist", self.hold_dist)
         _check_int(f"{path}.hold_spread_ns", self.hold_spread_ns, 0)

@@ -14,13 +14,7 @@ SEED = 20260
 SLICE = {"valid": 120, "extreme": 120, "invalid": 150, "toml": 150, "long": 12}
 
 
-#: kinds whose known failures are not fixed yet: wrong container types reach a TypeError, and a
-#: file that is not UTF-8 a UnicodeDecodeError (issue 13 item 6)
-PENDING = {"invalid", "toml"}
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(
-    strict=True, reason="issue 13 item 6: container types and non-UTF-8 files")) if k in PENDING else k for k in SLICE])
+@pytest.mark.parametrize("kind", list(SLICE))
 def test_fuzz_slice(kind):
     s = fuzz.campaign(seed=SEED, cases=SLICE[kind], workers=1, timeout_s=60, kinds=(kind,))
     assert s["cases"] == SLICE[kind]

@@ -152,8 +152,8 @@ def test_timer_and_yield_phases_alone_are_refused():
     from pvsched import ScenarioError
     from pvsched.workloads import Phases
     with pytest.raises(ScenarioError) as ei:
-        Simulation(Scenario(tasks=[Task("p", Phases([("yield",), ("yield",), ("timer", 2)]))]))
-    assert ei.value.path == "tasks[0].workload.phases"
+        Phases([("yield",), ("yield",), ("timer", 2)])
+    assert ei.value.path == "Phases.phases"
     sc = Scenario(host=Host(cpus=1), tasks=[
         Task("rt", Periodic(run_ns=1_000_000, period_ns=2_000_000), policy="fifo", rt_priority=1),
         Task("p", Phases([("yield",), ("timer", 2), ("run", 1)]))])

@@ -65,7 +65,10 @@ def _vm(*tasks, vcpus=2, **kw):
 def test_times_beyond_the_horizon_are_scenario_errors(make, path):
     with pytest.raises(ScenarioError) as ei:
         Simulation(make())
-    assert ei.value.path == path
+    e = ei.value
+    # the constructor that got the value names its object and the field (e.rel); the scenario
+    # names the full path
+    assert path.endswith(e.rel) if getattr(e, "rel", None) else e.path == path, str(e)
 
 
 @pytest.mark.parametrize("until", [M + 1, 2**63, 2**64, 10**30])

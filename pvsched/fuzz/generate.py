@@ -14,8 +14,8 @@ from pvsched.limits import MAX_TIME_NS
 
 #: simulated time of a ``long`` case (a small valid scenario run for a while: stale state builds up)
 LONG_UNTIL_NS = 1_000_000_000
-#: extreme cases pass numpy integers where Python ints go (not yet accepted by workload fields)
-NUMPY_INTEGERS = False
+#: extreme cases pass numpy integers where Python ints go (every field accepts them)
+NUMPY_INTEGERS = True
 
 
 # A specification is plain data: {"host": {...}, "cgroups": [...], "tasks": [...], "vms": [...], ...}

@@ -1,9 +1,17 @@
 """The parts of a scenario: the host and its kernel, cgroups, tasks, VMs and their guest kernels,
-as plain dataclasses that validate themselves (:class:`pvsched.ScenarioError` names the field path).
+as plain dataclasses that validate themselves when constructed (:class:`pvsched.ScenarioError`
+names the object and the field, so the error points at the line that made the mistake; checks
+that need the whole scenario -- a CPU number against the host, a cgroup name -- run when the
+:class:`~pvsched.Scenario` is built). numpy integers are accepted and stored as Python ints.
 
->>> from pvsched.scenario import Host
+>>> from pvsched.scenario import Host, Task
+>>> from pvsched.workloads import Hog
 >>> Host(cpus=8).base_slice()
 2800000
+>>> Task("t", Hog(), nice=99)
+Traceback (most recent call last):
+...
+pvsched.errors.ScenarioError: Task('t').nice = 99: must be <= 19
 """
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 from pvsched.workloads import Workload
 
 KERNEL_VERSION = "v6.15"
@@ -108,6 +116,8 @@ class Host:
     def __post_init__(self):
         if self.debooster is None:
             self.debooster = Debooster()
+        normalize(self, ("idle_states",))
+        self_check(self, "Host")
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
@@ -156,6 +166,18 @@ class Cgroup:
     weight: int = 100
     idle: bool = False
 
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, f"Cgroup({self.name!r})")
+
+    def validate(self, path):
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"{path}.name", self.name, "must be a non-empty string")
+        if self.parent is not None and (not isinstance(self.parent, str) or not self.parent):
+            raise ScenarioError(f"{path}.parent", self.parent, "must be a cgroup name or None")
+        _int(f"{path}.weight", self.weight, 1, 10000)
+        _bool(f"{path}.idle", self.idle)
+
     def shares(self) -> int:
         """Scaled tg->shares for this cpu.weight (round(w * 1024 / 100), scaled up by 2**10)."""
         return ((self.weight * 1024 + 50) // 100) << 10
@@ -177,6 +199,13 @@ class Task:
     start_ns: int = 0
     slice_ns: Optional[int] = None
     count: int = 1
+
+    def __post_init__(self):
+        normalize(self, ("cpus",))
+        self_check(self, f"Task({self.name!r})")
+
+    def validate(self, path, ncpus=None, cgroup_names=None):
+        _validate_task(path, self, ncpus, cgroup_names)
 
     def names(self) -> List[str]:
         return [self.name] if self.count == 1 else [f"{self.name}[{i}]" for i in range(self.count)]
@@ -209,6 +238,10 @@ class GuestKernel:
     idle_poll_ns: int = 0
     spinlock: str = "queued"
     pv_sched_yield: bool = False
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "GuestKernel")
 
     def validate(self, path):
         _validate_sched(path, self)
@@ -270,6 +303,10 @@ class VM:
             self.boost = BoostPolicy()
         if self.yield_policy is None:
             self.yield_policy = YieldPolicy()
+        if isinstance(self.tasks, tuple):
+            self.tasks = list(self.tasks)
+        normalize(self, ("pin", "cpus"))
+        self_check(self, f"VM({self.name!r})")
 
     def nlocks(self) -> int:
         """Guest spinlocks the VM's tasks use (spinlock workloads name them 0, 1, ...)."""
@@ -281,26 +318,32 @@ class VM:
     def vcpu_names(self) -> List[str]:
         return [f"{self.name}/vcpu{i}" for i in range(self.vcpus)]
 
-    def validate(self, path, host: "Host", cgroup_names):
+    def validate(self, path, host: Optional["Host"] = None, cgroup_names=None):
+        """Check the VM; ``host`` and ``cgroup_names`` (given by the scenario) add the checks that
+        need them (pCPU numbers, the parent cgroup)."""
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
             raise ScenarioError(f"{path}.name", self.name, "must be a non-empty string without '/'")
         _int(f"{path}.vcpus", self.vcpus, 1, 4096)
+        if not isinstance(self.tasks, list):
+            raise ScenarioError(f"{path}.tasks", self.tasks, "must be a list of Task")
+        hi = host.cpus - 1 if host is not None else None
         if not isinstance(self.guest, GuestKernel):
             raise ScenarioError(f"{path}.guest", self.guest, "must be a GuestKernel")
         self.guest.validate(f"{path}.guest")
-        if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
+        if self.cgroup is not None and (not isinstance(self.cgroup, str)
+                                        or (cgroup_names is not None and self.cgroup not in cgroup_names)):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
         if self.pin is not None:
             if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
                 raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")
             for i, c in enumerate(self.pin):
-                _int(f"{path}.pin[{i}]", c, 0, host.cpus - 1)
+                _int(f"{path}.pin[{i}]", c, 0, hi)
         if self.cpus is not None:
-            if isinstance(self.cpus, (str, bytes)) or not hasattr(self.cpus, "__iter__") or not list(self.cpus):
+            if not isinstance(self.cpus, (list, tuple)) or not self.cpus:
                 raise ScenarioError(f"{path}.cpus", self.cpus, "must be a non-empty list of pCPU numbers")
             for c in self.cpus:
-                _int(f"{path}.cpus", c, 0, host.cpus - 1)
+                _int(f"{path}.cpus", c, 0, hi)
             if self.pin is not None:
                 raise ScenarioError(f"{path}.cpus", self.cpus, "give pin or cpus, not both")
         _choice(f"{path}.vcpu_policy", self.vcpu_policy, POLICIES)
@@ -335,6 +378,9 @@ class VM:
                                     "a guest uses without PV spinlocks; set pv=false")
             if t.cgroup is not None:
                 raise ScenarioError(f"{p}.cgroup", t.cgroup, "guest cgroups are not modelled yet")
+            if getattr(t.workload, "kind", None) == "ipi_sync" and t.workload.targets > self.vcpus - 1:
+                raise ScenarioError(f"{p}.workload.targets", t.workload.targets,
+                                    f"a VM with {self.vcpus} vCPUs has {self.vcpus - 1} other vCPUs to interrupt")
             for n in t.names():
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
@@ -354,11 +400,6 @@ class VM:
         if not isinstance(self.yield_policy, YieldPolicy):
             raise ScenarioError(f"{path}.yield_policy", self.yield_policy, "must be a YieldPolicy")
         self.yield_policy.validate(f"{path}.yield_policy")
-        for i, t in enumerate(self.tasks):
-            w = getattr(t, "workload", None)
-            if getattr(w, "kind", None) == "ipi_sync" and w.targets > self.vcpus - 1:
-                raise ScenarioError(f"{path}.tasks[{i}].workload.targets", w.targets,
-                                    f"a VM with {self.vcpus} vCPUs has {self.vcpus - 1} other vCPUs to interrupt")
 
     def kernel_dict(self) -> dict:
         """The per-VM parameters the engine takes."""
@@ -411,10 +452,10 @@ def _validate_task(p, t, ncpus, cgroup_names):
                                                                or t.cgroup not in cgroup_names):
         raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
     if t.cpus is not None:
-        if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
+        if not isinstance(t.cpus, (list, tuple)) or not t.cpus:
             raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
         for c in t.cpus:
-            _int(f"{p}.cpus", c, 0, ncpus - 1)
+            _int(f"{p}.cpus", c, 0, ncpus - 1 if ncpus is not None else None)
     _int(f"{p}.start_ns", t.start_ns, 0, MAX_TIME_NS)
     if t.slice_ns is not None:
         _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)

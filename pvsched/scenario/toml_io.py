@@ -11,7 +11,7 @@ from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
-from pvsched.validate import _fields, _from, _list
+from pvsched.validate import _fields, _from, _list, build
 from pvsched.workloads import workload_from_dict
 
 
@@ -73,23 +73,23 @@ def _scenario_from_dict(cls, d):
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
-    host = Host(**hd)
+    host = build(Host, hd, "host")
     cgroups = []
     for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
-        cgroups.append(Cgroup(**_fields(c, Cgroup, f"cgroups[{i}]", required=("name",))))
+        cgroups.append(build(Cgroup, _fields(c, Cgroup, f"cgroups[{i}]", required=("name",)), f"cgroups[{i}]"))
     tasks = [_task_from(t, f"tasks[{i}]") for i, t in enumerate(_list(d.get("tasks", []), "tasks"))]
     vms = []
     for i, v in enumerate(_list(d.get("vms", []), "vms")):
         kw = _fields(v, VM, f"vms[{i}]", required=("name",))
         gd = kw.get("guest", {})
-        kw["guest"] = GuestKernel(**_fields(gd, GuestKernel, f"vms[{i}].guest"))
+        kw["guest"] = build(GuestKernel, _fields(gd, GuestKernel, f"vms[{i}].guest"), f"vms[{i}].guest")
         if "boost" in kw:
-            kw["boost"] = BoostPolicy(**_fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"))
+            kw["boost"] = build(BoostPolicy, _fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"), f"vms[{i}].boost")
         if "yield_policy" in kw:
             kw["yield_policy"] = _from(YieldPolicy, kw["yield_policy"], f"vms[{i}].yield_policy")
         kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                        for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
-        vms.append(VM(**kw))
+        vms.append(build(VM, kw, f"vms[{i}]"))
     sc = cls(host=host, cgroups=cgroups, tasks=tasks, vms=vms,
              **{k: d[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in d})
     sc.validate()
@@ -113,8 +113,19 @@ def scenario_from_toml(cls, text_or_path, *, is_path: Optional[bool] = None):
     if is_path or (is_path is None and isinstance(text_or_path, (str, os.PathLike))
                    and "\n" not in str(text_or_path) and os.path.exists(str(text_or_path))):
         source = str(text_or_path)
-        with open(source, "rb") as f:
-            text = f.read().decode()
+        try:
+            with open(source, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise ScenarioError(source, "<file>", f"cannot be read: {e.strerror or e}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = data[:e.start].count(b"\n") + 1
+            raise ScenarioError(source, "<file>", f"is not UTF-8 text (byte {data[e.start]:#04x} at line {line}); "
+                                "TOML files are UTF-8") from None
+    if not isinstance(text, str):
+        raise ScenarioError(source, text, "must be TOML text or the path of a TOML file")
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -133,4 +144,4 @@ def _task_dict(t: Task) -> dict:
 def _task_from(t, path) -> Task:
     kw = _fields(t, Task, path, required=("name", "workload"))
     kw["workload"] = workload_from_dict(kw["workload"], f"{path}.workload")
-    return Task(**kw)
+    return build(Task, kw, path)
