@@ -190,7 +190,12 @@ def _cmd_reproduce(args) -> int:
     if name not in done:
         raise CliError(f"experiment {name} ({EXPERIMENTS[name]}) is not implemented yet", EXIT_NOT_IMPLEMENTED)
     from pvsched import experiments
-    return int(experiments.get(name).main(list(args.args)) or 0)
+    # an experiment's own argparse errors come out as one line too, like the CLI's (_Parser)
+    error, argparse.ArgumentParser.error = argparse.ArgumentParser.error, _Parser.error
+    try:
+        return int(experiments.get(name).main(list(args.args)) or 0)
+    finally:
+        argparse.ArgumentParser.error = error
 
 
 # ---------------------------------------------------------------------------------------------- bench
@@ -202,6 +207,8 @@ def _cmd_bench(args) -> int:
         print("pvsched bench needs the source tree's benchmarks/ directory", file=sys.stderr)
         return 2
     from pvsched import Simulation
+    if args.repeat < 1:
+        raise CliError(f"--repeat {args.repeat}: must be >= 1")
     best = None
     for _ in range(args.repeat):
         sim = Simulation(host_only(duration_ns=args.duration_ns))

@@ -27,7 +27,13 @@ class Simulation:
         from pvsched._core import Engine
         self.scenario = scenario if scenario is not None else Scenario(**kw)
         kwargs, self.task_names, self.cgroup_names = self.scenario.compile()
-        self.engine = Engine(**kwargs)
+        try:
+            self.engine = Engine(**kwargs)
+        except MemoryError:
+            from pvsched.errors import ScenarioError
+            from pvsched.scenario.compile import memory_estimate
+            raise ScenarioError("tasks", f"{len(self.task_names):,} tasks", "the engine's arrays (about "
+                                f"{memory_estimate(self.scenario) / 2**30:,.1f} GiB) could not be allocated") from None
         self._wall = 0.0
 
     def run(self, until_ns: Optional[int] = None) -> Result:
