@@ -11,7 +11,7 @@ from pvsched import Host, Scenario, Simulation, Task, fuzz
 from pvsched.workloads import Hog
 
 SEED = 20260
-SLICE = {"valid": 120, "extreme": 120, "invalid": 150, "toml": 150, "long": 12}
+SLICE = {"valid": 120, "extreme": 120, "invalid": 150, "toml": 150, "long": 12, "sweep": 40}
 
 
 @pytest.mark.parametrize("kind", list(SLICE))

@@ -16,7 +16,10 @@ Case kinds (each case is a pure function of ``(seed, index)``, so any failure ca
 - ``toml``: an example scenario file mutated as data (keys, values, types) or as text/bytes
   (malformed TOML, truncation, non-UTF-8 bytes);
 - ``long``: a small valid scenario (at most 2 CPUs, 2 VMs of 2 vCPUs) run for 1 simulated second,
-  for state that goes wrong only after a while.
+  for state that goes wrong only after a while;
+- ``sweep``: a small grid over leaf paths of a valid scenario (``seed`` among them) with good and
+  bad values and seeds, run to an output directory and resumed: a ScenarioError / SweepError, or
+  one row per run, unique columns, every run readable back, and a resume that runs nothing again.
 
 A run stops early, and is checked there, after :data:`EVENT_BUDGET` events (a legitimately busy
 scenario is not a hang); it is run in 1,000 steps so that the budget is checked on the way.

@@ -12,7 +12,6 @@ from multiprocessing.connection import wait as mp_wait
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from pvsched.fuzz.cases import KINDS, make_case, run_case
-from pvsched.fuzz.mutate import example_files
 
 
 def _child(conn, fn):
@@ -91,8 +90,7 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
             progress(i, out)
 
     def kind_of(i):
-        ks = [k for k in kinds if k != "toml" or example_files()]
-        return ks[i % len(ks)]
+        return make_case(seed, i, kinds).kind
 
     for w in todo:
         spawn(w)

@@ -7,14 +7,15 @@ import random
 import traceback
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from pvsched.errors import NotModelledError, ScenarioError
 from pvsched.fuzz.checks import check_result
 from pvsched.fuzz.generate import LONG_UNTIL_NS, build, corrupt, random_spec
 from pvsched.fuzz.mutate import example_files, mutate_bytes, mutate_data, mutate_text
+from pvsched.fuzz.sweeps import sweep_available, sweep_case
 
-KINDS = ("valid", "extreme", "invalid", "toml", "long")
+KINDS = ("valid", "extreme", "invalid", "toml", "long", "sweep")
 #: simulated time per case: enough for every mechanism to act, short enough for 10^4-10^5 cases
 UNTIL_NS = 20_000_000
 #: a case stops (and is checked) once it has processed this many events: a slow but legitimate
@@ -29,14 +30,18 @@ class Case:
     make: Callable[[], Any]       # -> Scenario (may raise ScenarioError)
     until_ns: int
     expect_valid: bool
+    check: Optional[Callable[[], List[str]]] = None    # instead of a run: a sweep and its checks
 
 
 def make_case(seed: int, index: int, kinds: Sequence[str] = KINDS, tmpdir: Optional[str] = None) -> Case:
     """Case ``index`` of campaign ``seed`` (deterministic)."""
     rng = random.Random(f"pvsched-fuzz:{seed}:{index}")
-    kinds = [k for k in kinds if k != "toml" or example_files()]
+    kinds = [k for k in kinds if (k != "toml" or example_files()) and (k != "sweep" or sweep_available())]
     kind = kinds[index % len(kinds)]
     until = rng.choice([UNTIL_NS, UNTIL_NS, 5_000_000, 1_000_000, rng.randint(0, UNTIL_NS)])
+    if kind == "sweep":
+        what, check = sweep_case(rng)
+        return Case(kind, what, lambda: None, 0, False, check)
     if kind == "long":
         spec = random_spec(rng, small=True)
         frozen = copy.deepcopy(spec)
@@ -88,6 +93,8 @@ def run_case(case: Case) -> Dict[str, Any]:
     (ScenarioError/NotModelledError), ``ok`` (an accepted run that passed the checks) or
     ``failed`` (anything else)."""
     from pvsched import Simulation
+    if case.check is not None:
+        return _run_check(case)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -121,3 +128,22 @@ def run_case(case: Case) -> Dict[str, Any]:
     if problems:
         return {"status": "failed", "detail": "; ".join(problems)[:600]}
     return {"status": "ok", "detail": f"{r.events} events"}
+
+
+def _run_check(case: Case) -> Dict[str, Any]:
+    from pvsched.sweep import SweepError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            problems = case.check()
+    except (ScenarioError, SweepError, NotModelledError) as e:
+        if isinstance(e, ScenarioError) and (not e.path or not e.problem):
+            return {"status": "failed", "detail": f"ScenarioError without a field path: {e}"}
+        return {"status": "rejected", "detail": str(e)[:300], "unexpected": False}
+    except Exception as e:  # noqa: BLE001
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f"{os.path.basename(tb[-1].filename)}:{tb[-1].lineno}" if tb else "?"
+        return {"status": "failed", "detail": f"{type(e).__name__} at {where}: {str(e)[:300]}"}
+    if problems:
+        return {"status": "failed", "detail": "; ".join(problems)[:600]}
+    return {"status": "ok", "detail": "sweep"}
