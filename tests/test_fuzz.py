@@ -26,7 +26,7 @@ def test_fuzz_slice(kind):
 
 
 def test_cases_are_reproducible():
-    a, b = fuzz.make_case(3, 41), fuzz.make_case(3, 41)
+    a, b = fuzz.make_case(3, 41, ("valid",)), fuzz.make_case(3, 41, ("valid",))
     assert a.what == b.what and a.until_ns == b.until_ns
     assert a.make().to_dict() == b.make().to_dict()
 
