@@ -8,12 +8,13 @@
 from pvsched import workloads
 from pvsched._version import __version__  # noqa: F401
 from pvsched.errors import NotModelledError, PolicyError, ScenarioError
-from pvsched.policies import BoostPolicy, Debooster, Policy, YieldPolicy
+from pvsched.policies import BoostPolicy, Debooster, HaltedPelt, Policy, YieldPolicy
 from pvsched.results import LatencyHistogram, Result
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task
 from pvsched.simulation import Simulation
+from pvsched.trace import Trace, TraceConfig
 from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pvsched.sweep import ...``)
 
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy", "Policy", "PolicyError"]
+           "Debooster", "YieldPolicy", "HaltedPelt", "Policy", "PolicyError", "Trace", "TraceConfig"]

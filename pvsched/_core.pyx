@@ -19,10 +19,14 @@ from pvsched.guest.sync cimport *
 from pvsched.policies.boost cimport *
 from pvsched.policies.debooster cimport *
 from pvsched.policies.ipi_aware_yield cimport *
+from pvsched.policies.halted_pelt cimport *
+from pvsched.sched.tick_sched cimport *
+from pvsched.guest.hwnoise cimport *
 from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
+from pvsched.engine.trace cimport *
 from pvsched.engine.sim cimport *
 
 cnp.import_array()
@@ -38,8 +42,10 @@ include "sched/deadline.pxi"
 include "sched/core.pxi"
 include "sched/syscalls.pxi"
 include "sched/balance.pxi"
+include "sched/tick_sched.pxi"
 include "guest/workload.pxi"
 include "guest/sync.pxi"
+include "guest/hwnoise.pxi"
 include "kvm/vcpu.pxi"
 include "kvm/halt.pxi"
 include "kvm/lapic.pxi"
@@ -47,7 +53,9 @@ include "kvm/directed_yield.pxi"
 include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
+include "policies/halted_pelt.pxi"
 include "policies/hooks.pxi"
+include "engine/trace.pxi"
 include "engine/loop.pxi"
 include "engine/input.pxi"
 include "engine/build.pxi"
@@ -57,3 +65,4 @@ include "engine/engine.pxi"
 include "policies/python.pxi"
 include "engine/probes.pxi"
 include "engine/audit.pxi"
+include "policies/halted_pelt_api.pxi"

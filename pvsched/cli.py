@@ -1,7 +1,11 @@
-"""Command line: ``pvsched run|sweep|reproduce|bench`` (also ``python -m pvsched``).
+"""Command line: ``pvsched run|trace|sweep|reproduce|bench`` (also ``python -m pvsched``).
 
 - ``pvsched run SCENARIO.toml`` prints the summary table (and per-VM vCPU time split); ``--json``,
-  ``--csv``, ``--parquet`` write the task table.
+  ``--csv``, ``--parquet`` write the task table, ``--plot out.png`` the latency CDFs and the vCPU
+  mode breakdown.
+- ``pvsched trace SCENARIO.toml --out run.pftrace`` runs with the event trace on and writes it for
+  Perfetto (``.pftrace``), as ftrace text (``.txt``: one file per kernel), Chrome JSON (``.json``) or
+  numpy (``.npz``); ``--from-ns`` / ``--to-ns`` bound the window, ``--cap`` the buffer.
 - ``pvsched sweep SWEEP.toml --workers N [--scheduler ADDR]`` runs a sweep file
   (:func:`pvsched.sweep.load_sweep_file`), streaming runs to the output directory; re-running the
   same command resumes.
@@ -65,7 +69,8 @@ def _vm_summary(r) -> str:
     if not len(v["name"]):
         return ""
     modes = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns")
-    hdr = f"{'vm':<20} {'vcpus':>5} {'guest%':>7} {'exit%':>7} {'poll%':>7} {'halt%':>7} {'steal%':>7} {'exits/s':>9}"
+    hdr = (f"{'vm':<20} {'vcpus':>5} {'guest%':>7} {'exit%':>7} {'poll%':>7} {'halt%':>7} {'steal%':>7} {'exits/s':>9}"
+           f" {'in-guest halted%':>16}")
     lines = [hdr, "-" * len(hdr)]
     vms = []
     for n in v["name"]:
@@ -78,8 +83,9 @@ def _vm_summary(r) -> str:
         tot = {m: int(v[m][rows].sum()) for m in modes}
         life = max(sum(tot.values()), 1)
         exits = int(sum(v[k][rows].sum() for k in v if k.startswith("exits_")))
+        ghalt = int(v["guest_halted_ns"][rows].sum()) if "guest_halted_ns" in v else 0
         lines.append(f"{vm[:20]:<20} {len(rows):5d} " + " ".join(f"{100.0 * tot[m] / life:7.2f}" for m in modes)
-                     + f" {exits / secs:9.0f}")
+                     + f" {exits / secs:9.0f} {100.0 * ghalt / life:16.2f}")
     return "\n".join(lines)
 
 
@@ -125,6 +131,83 @@ def _cmd_run(args) -> int:
             df.to_parquet(args.parquet, index=False)
         except ImportError as e:
             raise _pandas_hint(e) from None
+    if args.plot:
+        _write_plot(r, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _write_plot(r, path: str) -> None:
+    """Latency CDFs of the tasks with samples (the 8 with most) and, with VMs, the vCPU modes."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from pvsched import plot
+    except ImportError as e:
+        raise CliError(f"{e}; --plot needs matplotlib: pip install \"pvsched[plot]\"") from None
+    counts = r.raw["task"]["lat_count"]
+    names = [r.task_names[i] for i in sorted(range(len(counts)), key=lambda i: -counts[i])[:8] if counts[i] > 0]
+    vms = len(r.vcpus["name"]) > 0
+    fig, axes = plt.subplots(1, 2 if vms else 1, figsize=(14 if vms else 7, 4.5), squeeze=False)
+    if names:
+        plot.latency_cdf(r, names, ax=axes[0][0])
+    else:
+        axes[0][0].text(0.5, 0.5, "no wake-up latency samples", ha="center")
+    if vms:
+        plot.vcpu_modes(r, ax=axes[0][1])
+    plot.save(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------- trace
+TRACE_FORMATS = {".pftrace": "perfetto", ".perfetto-trace": "perfetto", ".pb": "perfetto", ".txt": "ftrace",
+                 ".json": "chrome", ".npz": "npz"}
+
+
+def _cmd_trace(args) -> int:
+    from pvsched import Scenario, Simulation
+    from pvsched.trace import TraceConfig
+    sc = Scenario.from_toml(args.scenario, is_path=True)
+    if args.seed is not None:
+        sc.seed = args.seed
+    fmt = args.format or TRACE_FORMATS.get(os.path.splitext(args.out)[1].lower())
+    if fmt is None:
+        raise CliError(f"--out {args.out}: cannot tell the format from the extension; give --format "
+                       f"({', '.join(sorted(set(TRACE_FORMATS.values())))})")
+    tc = sc.trace
+    from pvsched.validate import build
+    sc.trace = build(TraceConfig, dict(enabled=True, cap_events=args.cap if args.cap is not None else tc.cap_events,
+                                       mode="ring" if args.ring else tc.mode,
+                                       from_ns=args.from_ns if args.from_ns is not None else tc.from_ns,
+                                       to_ns=args.to_ns if args.to_ns is not None else tc.to_ns,
+                                       events=args.events.split(",") if args.events else list(tc.events)), "trace")
+    until = args.until_ns if args.until_ns is not None else sc.duration_ns
+    r = Simulation(sc).run(until_ns=until)
+    t = r.trace
+    written = []
+    if fmt == "perfetto":
+        t.to_perfetto(args.out)
+        written.append(args.out)
+    elif fmt == "ftrace":
+        stem, ext = os.path.splitext(args.out)
+        for k, name in enumerate(t.kernel_names()):
+            path = args.out if k == 0 else f"{stem}.{name}{ext or '.txt'}"
+            t.to_ftrace(path, kernel=name)
+            written.append(path)
+    elif fmt == "chrome":
+        t.to_chrome_json(args.out)
+        written.append(args.out)
+    else:
+        t.save(args.out)
+        written.append(args.out)
+    cut = f"; buffer full at {t.truncated_at_ns} ns, {t.dropped} later events dropped (raise --cap)" if t.truncated \
+        else (f"; ring: {t.dropped} oldest events overwritten" if t.dropped else "")
+    print(f"{len(t)} events in [{t.start_ns}, {t.end_ns}) ns (buffer {sc.trace.cap_events} events, "
+          f"{sc.trace.memory_bytes() / 2**20:.1f} MiB){cut}")
+    for w in written:
+        print(f"wrote {w}")
+    if fmt == "perfetto":
+        print("open it at https://ui.perfetto.dev (Open trace file), or with Perfetto's trace_processor")
     return 0
 
 
@@ -235,7 +318,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", metavar="FILE", help="write the task (and vCPU) table as JSON")
     r.add_argument("--csv", metavar="FILE", help="write the task table as CSV")
     r.add_argument("--parquet", metavar="FILE", help="write the task table as Parquet (needs pandas, pyarrow)")
+    r.add_argument("--plot", metavar="FILE", help="write latency CDFs and the vCPU mode breakdown (png, pdf, svg; "
+                   "needs matplotlib)")
     r.set_defaults(fn=_cmd_run)
+
+    t = sub.add_parser("trace", help="run a scenario with the event trace on and write it (Perfetto, ftrace, ...)",
+                       description="Run a scenario TOML file recording its scheduler and KVM events, and write "
+                                   "them for ui.perfetto.dev (.pftrace), as ftrace text (.txt, one file per "
+                                   "kernel), Chrome trace JSON (.json) or numpy (.npz).")
+    t.add_argument("scenario", help="scenario TOML file (see examples/)")
+    t.add_argument("--out", "-o", required=True, metavar="FILE", help="output file; the extension picks the format")
+    t.add_argument("--format", choices=sorted(set(TRACE_FORMATS.values())), help="output format (overrides the extension)")
+    t.add_argument("--from-ns", type=int, default=None, help="record events from this simulated time")
+    t.add_argument("--to-ns", type=int, default=None, help="record events before this simulated time")
+    t.add_argument("--until-ns", type=int, default=None, help="simulated time (default: the scenario's duration_ns)")
+    t.add_argument("--cap", type=int, default=None, help="buffer size in events (32 bytes each; default 1000000)")
+    t.add_argument("--ring", action="store_true", help="keep the last --cap events instead of the first")
+    t.add_argument("--events", default=None, metavar="KINDS", help="comma-separated event kinds (default: all)")
+    t.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    t.set_defaults(fn=_cmd_trace)
 
     s = sub.add_parser("sweep", help="run a sweep file: grid x seeds -> one table (resumable)",
                        description="Run every cell of a sweep file's grid for each seed and write one tidy "
@@ -285,7 +386,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.fn(args)
     except CliError as e:
         return fail(e, e.code)
-    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError) as e:
+    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError, MemoryError) as e:
         return fail(e)
     except KeyboardInterrupt:
         print("pvsched: interrupted", file=sys.stderr)

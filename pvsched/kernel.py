@@ -57,3 +57,18 @@ __all__ += [
     "deboost_factor", "deboost_lca", "deboost_penalty", "ple_window_grow", "ple_window_shrink",
     "yield_on_spin", "yield_vcpu_state", "yield_vm_state",
 ]
+
+# Guest halted time (the Feb 2025 RFC) and the halted-aware PELT update: the per-exit measurement,
+# the split update, probes of a live engine. The tick mode samples with the same rule as an exit
+# (``gtime_halted_stay(tick_period_ns, unhalted_ns)``) and hands the result to the same split.
+from pvsched._core import (  # noqa: E402,F401
+    HaltedPeltAvg,
+    account_gtime_halted,
+    gtime_halted_cycles,
+    gtime_halted_levels,
+    gtime_halted_stay,
+    mperf_cycles,
+)
+
+__all__ += ["HaltedPeltAvg", "account_gtime_halted", "gtime_halted_cycles", "gtime_halted_levels",
+            "gtime_halted_stay", "mperf_cycles"]

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -84,6 +84,45 @@ class LatencyHistogram:
     def p999(self):
         return self.percentile(99.9)
 
+    @property
+    def bucket_edges_ns(self) -> np.ndarray:
+        """Bucket boundaries in ns (one more than :attr:`counts`): bucket i holds values in
+        ``[edges[i], edges[i + 1])``; the last bucket also holds every value beyond it."""
+        lo, width = bucket_bounds(len(self.counts))
+        return np.r_[lo, lo[-1] + width[-1]]
+
+    @property
+    def bucket_counts(self) -> np.ndarray:
+        """Samples per bucket (int64), aligned with :attr:`bucket_edges_ns`."""
+        return np.asarray(self.counts, dtype=np.int64)
+
+    def buckets(self):
+        """``(edges_ns, counts)`` trimmed to the first..last non-empty bucket.
+
+        >>> e, c = LatencyHistogram.from_values([1000, 1000, 4000]).buckets()
+        >>> int(e[0]), int(e[1]), int(c[0]), int(c.sum()), int(e[-2]) <= 4000 < int(e[-1])
+        (992, 1008, 2, 3, True)
+        """
+        c = self.bucket_counts
+        nz = np.flatnonzero(c)
+        if not len(nz):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        lo, hi = int(nz[0]), int(nz[-1])
+        return self.bucket_edges_ns[lo:hi + 2], c[lo:hi + 1]
+
+    def cdf(self):
+        """The empirical CDF at the bucket edges: ``(x_ns, fraction)`` with ``fraction[i]`` the
+        share of samples below ``x_ns[i]`` (starts at 0, ends at 1; empty arrays when empty).
+
+        >>> x, y = LatencyHistogram.from_values([1000, 1000, 4000]).cdf()
+        >>> [(int(a), round(float(b), 3)) for a, b in zip(x, y)][:2], float(y[-1])
+        ([(992, 0.0), (1008, 0.667)], 1.0)
+        """
+        e, c = self.buckets()
+        if not len(c):
+            return e, np.zeros(0)
+        return e, np.r_[0.0, np.cumsum(c) / c.sum()]
+
     def merge(self, other: "LatencyHistogram") -> "LatencyHistogram":
         return LatencyHistogram(self.counts + other.counts, self.count + other.count,
                                 self.sum_ns + other.sum_ns, max(self.max_ns, other.max_ns))
@@ -125,12 +164,15 @@ class Result:
     TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
                     "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns")
 
-    def __init__(self, raw: dict, task_names: List[str], scenario=None, wall_s: float = float("nan")):
+    def __init__(self, raw: dict, task_names: List[str], scenario=None, wall_s: float = float("nan"),
+                 meta: Optional[dict] = None):
         self.raw = raw
         self.task_names = list(task_names)
         self.scenario = scenario
         self.wall_s = wall_s
+        self.meta = meta or {}
         self._index = {n: i for i, n in enumerate(self.task_names)}
+        self._trace = None
 
     @property
     def now_ns(self) -> int:
@@ -271,6 +313,87 @@ class Result:
             mx = int(lo[np.nonzero(counts)[0][-1]] + width[np.nonzero(counts)[0][-1]] - 1)
         return LatencyHistogram(counts, n, int(t[scol][i]), mx)
 
+    def hwnoise(self) -> Dict[str, np.ndarray]:
+        """The ``rtla hwnoise`` summary of every :class:`~pvsched.workloads.HwNoise` task, one row
+        per task: counted windows (``periods``), their total ``runtime_ns`` and ``noise_ns`` (sum of
+        gaps of at least the threshold), ``cpu_available_pct`` = 100 (runtime - noise) / runtime,
+        ``max_noise_ns`` (largest noise of one window), ``max_single_ns`` (largest gap), ``gaps``
+        (rtla's HW column).
+
+        >>> from pvsched import VM, Host, Scenario, Simulation, Task
+        >>> from pvsched.workloads import HwNoise
+        >>> vm = VM("g", vcpus=1, tasks=[Task("hw", HwNoise(period_ns=10_000_000, runtime_ns=9_000_000),
+        ...                                    policy="fifo", rt_priority=50)])
+        >>> t = Simulation(Scenario(host=Host(cpus=1), vms=[vm])).run(until_ns=100_000_000).hwnoise()
+        >>> list(t["name"]), t["periods"].tolist(), t["cpu_available_pct"].tolist()
+        (['g/hw'], [10], [100.0])
+        """
+        cols = self.raw["task"]
+        idx = np.nonzero(cols["hw_periods"] > 0)[0] if "hw_periods" in cols else np.zeros(0, dtype=np.int64)
+        if self.scenario is not None:
+            hw = [f"{vm.name}/{n}" for vm in self.scenario.vms for t in vm.tasks
+                  if getattr(t.workload, "kind", "") == "hwnoise" for n in t.names()]
+            idx = np.array(sorted(self._index[n] for n in hw), dtype=np.int64)
+        d = {"name": np.array([self.task_names[i] for i in idx], dtype=object)}
+        for k in ("periods", "runtime_ns", "noise_ns", "max_noise_ns", "max_single_ns", "gaps"):
+            d[k] = cols["hw_" + k][idx] if "hw_" + k in cols else np.zeros(len(idx), dtype=np.int64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d["cpu_available_pct"] = np.where(d["runtime_ns"] > 0,
+                                              100.0 * (d["runtime_ns"] - d["noise_ns"]) / np.maximum(d["runtime_ns"], 1),
+                                              np.nan)
+        return d
+    @property
+    def trace(self):
+        """The run's event trace (:class:`pvsched.trace.Trace`: numpy columns and exporters) when
+        the scenario turned it on (``Scenario(trace=TraceConfig(enabled=True))``), else None.
+
+        >>> from pvsched import Host, Scenario, Simulation, Task
+        >>> from pvsched.trace import TraceConfig
+        >>> from pvsched.workloads import Hog
+        >>> sc = Scenario(host=Host(cpus=1), tasks=[Task("h", Hog(), count=2)], trace=TraceConfig(enabled=True))
+        >>> r = Simulation(sc).run(until_ns=10_000_000)
+        >>> t = r.trace
+        >>> t.busy_ns().tolist() == r.cpus["busy_ns"].tolist(), t.counts()["sched_switch"] > 2
+        (True, True)
+        """
+        raw = self.raw.get("trace")
+        if raw is None:
+            return None
+        if self._trace is None:
+            from pvsched.trace import Trace
+            m = self.meta
+            vc = self.raw.get("vcpu", {})
+            rec = raw["records"]
+            start = raw["from_ns"]
+            if raw["ring"] and raw["dropped"] and len(rec):
+                start = max(start, int(rec["time_ns"][0]))    # the oldest records were overwritten
+            end = self.now_ns if raw["to_ns"] is None else min(self.now_ns, raw["to_ns"])
+            self._trace = Trace(rec, task_names=self.task_names, ncpu=len(self.raw["cpu"]["busy_ns"]),
+                                task_kern=m.get("task_kern"), task_prio=m.get("task_prio"),
+                                vcpu_vm=m.get("vcpu_vm", vc.get("vm")), vcpu_task=vc.get("task"),
+                                vm_names=m.get("vm_names"), boost_prio=m.get("boost_prio"),
+                                start_ns=min(start, end), end_ns=end,
+                                truncated_at_ns=None if raw["ring"] else raw["truncated_at_ns"],
+                                dropped=raw["dropped"], cap=raw["cap"])
+        return self._trace
+
+    def plot_latency(self, names=None, **kw):
+        """Wake-up latency CDF of tasks (:func:`pvsched.plot.latency_cdf`); returns the figure."""
+        from pvsched.plot import latency_cdf
+        return latency_cdf(self, names, **kw)
+
+    def plot_timeline(self, from_ns: Optional[int] = None, to_ns: Optional[int] = None, **kw):
+        """Gantt chart of host CPUs and vCPUs from the trace (:func:`pvsched.plot.timeline`)."""
+        from pvsched.plot import timeline
+        if self.trace is None:
+            raise ValueError("no trace: run the scenario with trace=TraceConfig(enabled=True)")
+        return timeline(self.trace, from_ns, to_ns, **kw)
+
+    def plot_vcpu_modes(self, **kw):
+        """Each vCPU's time by mode (:func:`pvsched.plot.vcpu_modes`)."""
+        from pvsched.plot import vcpu_modes
+        return vcpu_modes(self, **kw)
+
     def to_pandas(self, table: str = "tasks"):
         import pandas as pd
         if table == "tasks":
@@ -285,7 +408,9 @@ class Result:
             return pd.DataFrame(self.vcpus)
         if table == "vms":
             return pd.DataFrame(self.vms)
-        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus, vms)")
+        if table == "hwnoise":
+            return pd.DataFrame(self.hwnoise())
+        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus, vms, hwnoise)")
 
     def summary(self, max_rows: int = 40) -> str:
         """A fixed-width text table: per task CPU share, wait, switches and latency percentiles."""

@@ -35,6 +35,7 @@ class Simulation:
             raise ScenarioError("tasks", f"{len(self.task_names):,} tasks", "the engine's arrays (about "
                                 f"{memory_estimate(self.scenario) / 2**30:,.1f} GiB) could not be allocated") from None
         self._wall = 0.0
+        self._meta = _trace_meta(self.scenario, kwargs) if self.scenario.trace.enabled else None
 
     def run(self, until_ns: Optional[int] = None) -> Result:
         """Run until ``until_ns`` (default: the scenario's duration) and return the results so far.
@@ -55,10 +56,23 @@ class Simulation:
             warnings.warn(f"pvsched: the model made more than {self.engine.same_instant_limit} events at "
                           f"t = {self.engine.now_ns} ns without simulated time advancing (a livelock, "
                           "reported as violations['livelock']); the run stopped there", RuntimeWarning, stacklevel=2)
-        return Result(self.engine.results(), self.task_names, self.scenario, self._wall)
+        return Result(self.engine.results(), self.task_names, self.scenario, self._wall, meta=self._meta)
 
     def task_index(self, name: str) -> int:
         return self.task_names.index(name)
 
     def cgroup_index(self, name: Optional[str]) -> int:
         return self.cgroup_names.index(name)
+
+
+def _trace_meta(scenario, kwargs) -> dict:
+    """What a Trace needs to name things: each task's kernel and kernel prio, the VMs' vCPUs and
+    the prio a boosted vCPU thread runs at."""
+    import numpy as np
+    from pvsched._core import POLICIES
+    rt = np.isin(kwargs["task_policy"], [POLICIES["fifo"], POLICIES["rr"]])
+    prio = np.where(rt, 99 - kwargs["task_rt_prio"], 120 + kwargs["task_nice"])
+    vcpu_vm = kwargs["vcpu_vm"]
+    boost = [99 - vm.boost.priority if vm.boost.mode not in ("off", "static") else -1 for vm in scenario.vms]
+    return dict(task_kern=kwargs["task_kern"], task_prio=prio, vcpu_vm=vcpu_vm,
+                vm_names=[vm.name for vm in scenario.vms], boost_prio=[boost[k] for k in vcpu_vm])

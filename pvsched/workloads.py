@@ -364,3 +364,183 @@ class IPISync(Workload):
 
 
 WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})
+
+
+# ---------------------------------------------------------------- rtla hwnoise
+@dataclass
+class HwNoise(Workload):
+    """``rtla hwnoise`` on one CPU (guest tasks only): the osnoise tracer's sampling thread with
+    interrupts off. Every ``period_ns`` it opens a window: from its first execution it reads the
+    guest clock in a busy loop until ``runtime_ns`` of wall time have passed, recording every gap
+    of at least ``threshold_ns`` in its own execution (the guest clock runs while the vCPU is out
+    of guest mode -- exits, host preemption -- so such time shows up as a gap); a gap spanning the
+    end of the window is counted whole and ends it. Then it sleeps ``period_ns - runtime_ns``
+    (relative, as ``osnoise_sleep`` does). Windows that end before ``warmup_ns`` after the task's
+    start are not counted (``--warm-up``). Give the task ``policy="fifo", rt_priority=50`` for
+    ``-P f:50`` and ``cpus=[n]`` to pin it like the tracer's per-CPU kthread.
+
+    Results, per task (``Result.hwnoise()``): periods, runtime, noise (sum of gaps), % CPU
+    available = 100 (runtime - noise) / runtime, max noise in one period, max single gap, gaps
+    (rtla's HW column; with interrupts off every gap is hardware noise from the guest's view).
+
+    rtla's units are us: ``rtla hwnoise -p 27000 -r 26000 -T 1000`` is
+    ``HwNoise(period_ns=27_000_000, runtime_ns=26_000_000, threshold_ns=1_000_000)``.
+
+    >>> [op[0] for op in HwNoise(period_ns=27_000_000, runtime_ns=26_000_000).ops()]
+    ['hwnoise', 'sleep', 'loop']
+    >>> [op[0] for op in HwNoise().ops()]      # osnoise defaults: 1 s period = 1 s runtime, no sleep
+    ['hwnoise', 'loop']
+    """
+
+    period_ns: int = 1_000_000_000
+    runtime_ns: int = 1_000_000_000
+    threshold_ns: int = 5_000
+    warmup_ns: int = 0
+    kind = "hwnoise"
+    guest_only = True
+
+    def validate(self, path):
+        _check_int(f"{path}.runtime_ns", self.runtime_ns, 1)
+        _check_int(f"{path}.period_ns", self.period_ns, 1)
+        if self.period_ns < self.runtime_ns:
+            raise ScenarioError(f"{path}.period_ns", self.period_ns,
+                                f"must be >= runtime_ns ({self.runtime_ns}), as osnoise/period_us must")
+        _check_int(f"{path}.threshold_ns", self.threshold_ns, 1)
+        _check_int(f"{path}.warmup_ns", self.warmup_ns, 0)
+
+    def ops(self):
+        out = [("hwnoise", self.runtime_ns, self.threshold_ns, self.warmup_ns)]
+        if self.period_ns > self.runtime_ns:
+            out.append(("sleep", self.period_ns - self.runtime_ns, 0, 0))
+        out.append(("loop", 0, 0, 0))
+        return out
+
+
+WORKLOADS[HwNoise.kind] = HwNoise
+
+
+# ---------------------------------------------------------------- rt-app threads (pvsched/rtapp.py loads the JSON)
+RTAPP_EVENTS = ("run", "runtime", "sleep", "timer", "yield")
+TIMER_MODES = ("relative", "absolute")
+
+
+@dataclass
+class RtApp(Workload):
+    """An rt-app thread: ``phases`` run in order, phase ``i`` ``phases[i]["loop"]`` times in a row
+    (-1 = forever), the whole sequence ``loop`` times (-1 = forever), then the task exits. Each phase
+    is ``{"events": [...], "loop": n}``; the events follow rt-app (``src/rt-app.c``):
+
+    * ``["run", ns]``: a fixed amount of work, ``ns`` of CPU time (rt-app's calibrated loops),
+    * ``["runtime", ns]``: busy for ``ns`` of wall-clock time counted from when it starts running
+      (preemption eats into it), in chunks of ``runtime_chunk_ns`` of work (rt-app: 32 us),
+    * ``["sleep", ns]``: a relative sleep (``nanosleep``),
+    * ``["timer", period_ns, ref, mode]``: timer ``ref`` advances by ``period_ns`` and the task
+      sleeps until it (a wake-up latency sample). Every thread that names ``ref`` shares it (each use
+      advances it), the first use starts it at that thread's start; names starting with ``unique``
+      are per task instance. A missed expiry counts an overrun and, in ``relative`` mode (rt-app's
+      default), restarts the timer from now; ``absolute`` keeps the original grid.
+    * ``["yield"]``: ``sched_yield()``.
+
+    >>> w = RtApp(phases=[{"events": [["run", 1000], ["timer", 10000, "t", "relative"]], "loop": 5}], loop=2)
+    >>> [op[0] for op in w.ops()]
+    ['run', 'timer', 'loop', 'loop', 'exit']
+    """
+
+    phases: Sequence[dict] = field(default_factory=list)
+    loop: int = -1
+    runtime_chunk_ns: int = 32_000
+    kind = "rtapp"
+
+    def validate(self, path):
+        if not isinstance(self.phases, (list, tuple)) or not self.phases:
+            raise ScenarioError(f"{path}.phases", self.phases, "must be a non-empty list of phases")
+        if isinstance(self.loop, bool) or not isinstance(self.loop, int) or not -1 <= self.loop <= MAX_LOOPS:
+            raise ScenarioError(f"{path}.loop", self.loop, f"must be -1 (forever) or a count in 0..{MAX_LOOPS}")
+        _check_int(f"{path}.runtime_chunk_ns", self.runtime_chunk_ns, 1, 10**9)
+        any_timed = False
+        for i, ph in enumerate(self.phases):
+            p = f"{path}.phases[{i}]"
+            if not isinstance(ph, dict):
+                raise ScenarioError(p, ph, "must be a table with 'events' and 'loop'")
+            for k in ph:
+                if k not in ("events", "loop"):
+                    raise ScenarioError(f"{p}.{k}", ph[k], "unknown key; known: ['events', 'loop']")
+            lp = ph.get("loop", 1)
+            if isinstance(lp, bool) or not isinstance(lp, int) or lp < -1 or lp == 0 or lp > MAX_LOOPS:
+                raise ScenarioError(f"{p}.loop", lp, f"must be -1 (forever) or a count in 1..{MAX_LOOPS}")
+            evs = ph.get("events")
+            if not isinstance(evs, (list, tuple)) or not evs:
+                raise ScenarioError(f"{p}.events", evs, "must be a non-empty list of events")
+            timed = False
+            for j, ev in enumerate(evs):
+                timed |= self._validate_event(f"{p}.events[{j}]", ev)
+            if lp == -1 and not timed:
+                raise ScenarioError(f"{p}.events", evs, "a phase that loops forever needs an event that takes time (run, runtime, sleep or a relative timer)")
+            any_timed |= timed
+        if self.loop == -1 and not any_timed:
+            raise ScenarioError(f"{path}.phases", self.phases, "a thread that loops forever needs an event that takes time (run, runtime, sleep or a relative timer)")
+
+    @staticmethod
+    def _validate_event(p, ev) -> bool:
+        """Check one event; returns whether it takes time."""
+        if not isinstance(ev, (list, tuple)) or not ev or ev[0] not in RTAPP_EVENTS:
+            raise ScenarioError(p, ev, f"must start with one of {list(RTAPP_EVENTS)}")
+        kind = ev[0]
+        if kind == "yield":
+            if len(ev) != 1:
+                raise ScenarioError(p, ev, "yield takes no argument")
+            return False
+        if kind == "timer":
+            if len(ev) != 4:
+                raise ScenarioError(p, ev, "timer is [\"timer\", period_ns, ref, mode]")
+            _check_int(f"{p}[1]", ev[1], 0, 10**15)
+            if not isinstance(ev[2], str) or not ev[2]:
+                raise ScenarioError(f"{p}[2]", ev[2], "the timer ref must be a non-empty string")
+            if ev[3] not in TIMER_MODES:
+                raise ScenarioError(f"{p}[3]", ev[3], f"must be one of {list(TIMER_MODES)}")
+            # an absolute timer that has fallen behind returns at once until it catches up: alone
+            # with yields it would loop without time passing (a relative one restarts from now)
+            return ev[1] > 0 and ev[3] == "relative"
+        if len(ev) != 2:
+            raise ScenarioError(p, ev, f"{kind} takes one duration in ns")
+        _check_int(f"{p}[1]", ev[1], 0, 10**15)
+        return kind == "runtime" or ev[1] > 0
+
+    def timer_refs(self) -> List[str]:
+        return [ev[2] for ph in self.phases for ev in ph["events"] if ev[0] == "timer"]
+
+    def ops(self):
+        out: List[tuple] = []
+        for ph in self.phases:
+            start = len(out)
+            for ev in ph["events"]:
+                if ev[0] == "yield":
+                    out.append(("yield", 0, 0, 0))
+                elif ev[0] == "runtime":
+                    out.append(("runtime", ev[1], self.runtime_chunk_ns, 0))
+                elif ev[0] == "timer":
+                    # the ref is a name here; Scenario.compile turns it into a timer index
+                    out.append(("timer", ev[1], ev[2], 1 if ev[3] == "relative" else 0))
+                else:
+                    out.append((ev[0], ev[1], 0, 0))
+            lp = ph.get("loop", 1)
+            if lp == -1:
+                out.append(("loop", start, 0, 0))
+            elif lp > 1:
+                out.append(("loop", start, lp, 1))
+        if self.loop == 0:
+            return [("exit", 0, 0, 0)]
+        if self.loop == -1:
+            out.append(("loop", 0, 0, 0))
+        elif self.loop > 1:
+            out.append(("loop", 0, self.loop, 2))
+        out.append(("exit", 0, 0, 0))
+        return out
+
+    def to_dict(self):
+        return {"kind": self.kind, "loop": self.loop, "runtime_chunk_ns": self.runtime_chunk_ns,
+                "phases": [{"events": [list(ev) for ev in ph["events"]], "loop": ph.get("loop", 1)}
+                           for ph in self.phases]}
+
+
+WORKLOADS[RtApp.kind] = RtApp

@@ -75,6 +75,14 @@ def _seed002_pvsy(pvsy: bool, ipi: bool):
     return case
 
 
+def _seed001(mode: str, layout: str, **kw):
+    def case():
+        from pvsched.experiments.seed001 import Setup, scenario
+        sc = scenario(Setup(layout=layout, warmup_ns=300_000_000, duration_ns=700_000_000, **kw), mode)
+        return sc, sc.duration_ns
+    return case
+
+
 def _example(name: str):
     def case():
         return Scenario.from_toml(str(ROOT / "examples" / name)), 200_000_000
@@ -207,6 +215,11 @@ for _load in ("dbench", "dedup"):
     CASES[f"seed002/{_load}/3vm/both/v6.19"] = _seed002(3, _load, "both", kvm="v6.19")
 CASES["seed002/dedup/2vm/ipi/ipiv"] = _seed002(2, "dedup", "ipi",
                                               vm_overrides={"posted_interrupts": True, "ipi_virtualization": True})
+for _mode in ("off", "exact", "tick"):
+    CASES[f"seed001/scopes/{_mode}"] = _seed001(_mode, "scopes")
+    CASES[f"seed001/flat/{_mode}"] = _seed001(_mode, "flat")
+CASES["seed001/nohz_full/tick"] = _seed001("tick", "scopes", nohz_full=list(range(1, 16)))
+CASES["seed001/mperf/exact"] = _seed001("exact", "flat", mperf_ppm=-2_000)
 CASES["seed002/dedup/2vm/pvsy"] = _seed002_pvsy(True, False)
 CASES["seed002/dedup/2vm/pvsy+ipi"] = _seed002_pvsy(True, True)
 for _f in sorted(p.name for p in (ROOT / "examples").glob("*.toml") if not p.name.startswith("sweep")):

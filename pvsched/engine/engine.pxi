@@ -56,6 +56,8 @@ cdef class Engine:
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
+        free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
+        free(s.rtimers); free(s.trace.rec)
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
@@ -68,11 +70,16 @@ cdef class Engine:
         build_task_groups(s, c)
         build_runqueues(s, c)
         build_tasks(s, c)
+        rtimer_build(s, c.rtimer_relative)
         debooster_build(s, c.debooster)
         directed_yield_build(s, c.vms)
         ipi_aware_yield_build(s, c.vms)
         guest_sync_build(s, c.vms, c.opsv, c.tkern, c.tps, c.tpl)
         boost_build(s, c.vms)
+        halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
+        tick_sched_build(s, c.nohz_full)
+        hwnoise_build(s, c.opsv)
+        trace_build(s, c.trace)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
         attach_python_policy(self, 0, c.py_policy)
@@ -146,6 +153,7 @@ cdef class Engine:
                 s.vcpu[i].t_mode[s.vcpu[i].mode] += s.now - s.vcpu[i].mode_since
                 s.vcpu[i].mode_since = s.now
         sync_finalize(s)
+        halted_pelt_finalize(s)
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -183,6 +191,7 @@ cdef class Engine:
             v_c[i] = s.task[i].cpu
             v_vr[i] = <s64>s.fa.se[i].vruntime
             v_se[i] = <s64>s.fa.se[i].sum_exec_runtime
+        hwnoise_results(s, cols)
         out["task"] = cols
         hist = np.zeros((n, HIST_NBUCKETS), dtype=np.uint32)
         cdef unsigned int[:, :] hv = hist
@@ -231,6 +240,7 @@ cdef class Engine:
         boost_results(s, vc)
         directed_yield_results(s, out, vc)
         guest_sync_results(s, out, vc)
+        halted_pelt_results(s, out, vc)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents
@@ -242,6 +252,8 @@ cdef class Engine:
             out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
             out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
         out["violations"] = self.violations
+        if s.trace.on:
+            out["trace"] = trace_results(s)
         return out
 
     # ---- inspection (tests, policies, debugging); not for the hot path

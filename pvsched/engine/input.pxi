@@ -29,6 +29,10 @@ cdef class EngineInput:
     cdef long long migration_cost_ns
     cdef object debooster
     cdef object py_policy
+    cdef dict halted_pelt
+    cdef list nohz_full
+    cdef list rtimer_relative
+    cdef object trace
     cdef list vms
     cdef long long[:] tgp
     cdef long long[:] tgs
@@ -66,7 +70,7 @@ cdef class EngineInput:
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
                  bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
-                 py_policy=None):
+                 py_policy=None, halted_pelt=None, nohz_full=(), rtimer_relative=(), trace=None):
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
         cdef long long[:] tgp = np.ascontiguousarray(tg_parent, dtype=np.int64)
@@ -127,9 +131,15 @@ cdef class EngineInput:
                 raise ValueError(f"task group {g}: parent {tgp[g]} must be an earlier group")
             if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
+        rtimer_relative = [int(x) for x in rtimer_relative]
         for i in range(opsv.shape[0]):
-            if (opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_LAST or not 0 <= opsv[i, 1] <= MAX_TIME_NS
-                    or not 0 <= opsv[i, 2] <= MAX_TIME_NS or (opsv[i, 0] == OP_LOOP and opsv[i, 2] > 0x7FFFFFFF)):
+            if (opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_MAX or not 0 <= opsv[i, 1] <= MAX_TIME_NS
+                    or not 0 <= opsv[i, 2] <= MAX_TIME_NS):
+                raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
+            if ((opsv[i, 0] == OP_LOOP and (not 0 <= opsv[i, 3] <= 3 or opsv[i, 2] > 0x7FFFFFFF))
+                    or (opsv[i, 0] == OP_RUNTIME and opsv[i, 2] < 1)
+                    or (opsv[i, 0] == OP_TIMER and opsv[i, 2] >= len(rtimer_relative))
+                    or (opsv[i, 0] == OP_HWNOISE and not 0 <= opsv[i, 3] <= MAX_TIME_NS)):
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -153,6 +163,8 @@ cdef class EngineInput:
                     raise ValueError(f"task {i}: loop target out of range")
                 if opsv[tps[i] + n, 0] == OP_VMEXIT and tkern[i] == 0:
                     raise ValueError(f"task {i}: a host task cannot take a VM exit")
+                if opsv[tps[i] + n, 0] == OP_HWNOISE and (tkern[i] == 0 or opsv[tps[i] + n, 1] < 1):
+                    raise ValueError(f"task {i}: hwnoise runs in a guest, with a runtime >= 1 ns")
                 if (opsv[tps[i] + n, 0] == OP_VCPU) != (tvcpu[i] >= 0):
                     raise ValueError(f"task {i}: only vCPU threads run the vCPU program")
             if tvcpu[i] >= 0:
@@ -221,6 +233,10 @@ cdef class EngineInput:
         self.migration_cost_ns = migration_cost_ns
         self.debooster = debooster
         self.py_policy = py_policy
+        self.halted_pelt = dict(halted_pelt or {})
+        self.nohz_full = [int(c) for c in nohz_full]
+        self.rtimer_relative = rtimer_relative
+        self.trace = trace
         self.vms = vms
         self.tgp = tgp
         self.tgs = tgs

@@ -4,10 +4,13 @@
 from pvsched.sched.calc cimport u64, s64, u32, s32
 from pvsched.sched.sched cimport *
 from pvsched.kvm.kvm_host cimport vm_t, vcpu_t
-from pvsched.guest.workload cimport op_t
+from pvsched.guest.workload cimport op_t, rtimer_t
 from pvsched.guest.sync cimport glock_t
 from pvsched.policies.debooster cimport deboost_params
+from pvsched.policies.halted_pelt cimport gth_host_t
+from pvsched.guest.hwnoise cimport hwnoise_t
 from pvsched.engine.events cimport EventQueue
+from pvsched.engine.trace cimport trace_buf
 
 cdef struct Sim:
     FairArena fa        # first: policies/hooks.pxi turns the FairArena* of a PELT update back into its Sim*
@@ -31,6 +34,9 @@ cdef struct Sim:
     u64* idle_mask      # per kernel: bit per rq with nothing current
     op_t* ops
     s32 nops
+    rtimer_t* rtimers   # rt-app timer resources (shared by every task that names them)
+    s32 nrtimers
+    trace_buf trace     # the event trace (engine/trace.pxd), off unless the scenario asks for it
     u32* hist           # ntask * HIST_NBUCKETS
     EventQueue q
     s64 now
@@ -79,5 +85,7 @@ cdef struct Sim:
     s32 slot_irq        # + vcpu: guest IPI handler end
     s32 slot_end        # the stop slot, after the guest-synchronisation slots
     deboost_params dbst # the vCPU debooster in yield_to_task_fair (policies/debooster.pxd)
+    gth_host_t gth      # guest halted time and halted-aware PELT (policies/halted_pelt.pxd)
+    hwnoise_t* hw       # per task rtla-hwnoise state, NULL without OP_HWNOISE (guest/hwnoise.pxd)
     u64 ys_host[48]     # YS_* counters for yields by host tasks
 

@@ -4,11 +4,13 @@
 tables with the seed's numbers beside the simulated ones.
 
 - :mod:`pvsched.experiments.seed000`: vCPU priority boosting (cyclictest and audio tables).
+- :mod:`pvsched.experiments.seed001`: guest halted time discounted from PELT (rtla hwnoise table).
 - :mod:`pvsched.experiments.seed002`: vCPU debooster and IPI-aware directed yield.
 """
 import importlib
 
-EXPERIMENTS = {"seed000": "pvsched.experiments.seed000", "seed002": "pvsched.experiments.seed002"}
+EXPERIMENTS = {"seed000": "pvsched.experiments.seed000", "seed001": "pvsched.experiments.seed001",
+               "seed002": "pvsched.experiments.seed002"}
 
 
 def get(name: str):

@@ -489,7 +489,7 @@ cdef int guest_sync_build(Sim* s, list vms, long long[:, :] opsv, long long[:] t
     for i in range(s.ntask):
         for n in range(tpl[i]):
             code = <s32>opsv[tps[i] + n, 0]
-            if code < OP_LOCK:
+            if code < OP_LOCK or code > OP_LAST:      # not a sync op
                 continue
             if code == OP_WORK:
                 if opsv[tps[i] + n, 3] & ~(WORK_EXP | WORK_KERNEL):

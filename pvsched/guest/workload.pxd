@@ -1,5 +1,6 @@
 # Workload programs: the instruction set of the interpreter (guest/workload.pxi) that runs every
 # task's program, host and guest alike. An op is (code, a, b, c).
+from libc.stdint cimport uint8_t
 from pvsched.sched.calc cimport s64, s32
 
 cdef enum:
@@ -19,9 +20,28 @@ cdef enum:
     OP_UNLOCK = 13      # spin_unlock of the lock held
     OP_IPI = 14         # smp_call_function: a = targets, b = handler ns; spin until all handled
     OP_WORK = 15        # compute: a = mean/base ns, b = spread/cap, c = WORK_* flags
-    OP_LAST = 15
+    OP_LAST = 15        # the last guest synchronisation op
+    # rtla hwnoise, executed by guest/hwnoise.pxi
+    OP_HWNOISE = 16     # a window: a = runtime ns, b = threshold ns, c = warm-up ns from the task's start
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
+    # rt-app events (pvsched/rtapp.py, workloads.RtApp)
+    OP_RUNTIME = 17     # rt-app "runtime": compute b-ns chunks until a ns of wall clock passed since it began
+    OP_TIMER = 18       # rt-app "timer": rtimer b: next += a, sleep until next (missed: relative c=1 restarts it)
+    OP_MAX = 18         # highest op code
+    RUNTIME_IDLE = 0
+    RUNTIME_PENDING = 1 # the first chunk starts when the task next runs (set by record_latency)
+    RUNTIME_STARTED = 2
+
+cdef struct rtimer_t:
+    s64 next            # next expiry
+    uint8_t init        # the first user set next to its start time
+    uint8_t relative    # a missed expiry restarts the timer from now
+
+cdef struct rtapp_task:
+    uint8_t runtime_state  # RUNTIME_*: where its OP_RUNTIME busy loop is
+    s64 runtime_start   # wall-clock start of that busy loop
+    s32 loop_cnt[3]     # counters of nested OP_LOOPs (c = 1..3; c = 0 uses task_t.loop_left)
 
 cdef struct op_t:
     s32 code

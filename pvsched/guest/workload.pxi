@@ -6,7 +6,7 @@ from libc.math cimport log as c_log
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
-       "work": OP_WORK}
+       "work": OP_WORK, "hwnoise": OP_HWNOISE, "runtime": OP_RUNTIME, "timer": OP_TIMER}
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
 
 cdef inline u64 splitmix64(u64* state) noexcept nogil:
@@ -43,12 +43,61 @@ cdef enum:
     STEP_YIELD = 2
     STEP_EXIT = 3
 
+cdef int rtimer_build(Sim* s, list relative) except -1:
+    # The rt-app timer resources the compiled programs name (OP_TIMER b).
+    cdef s32 i
+    s.nrtimers = len(relative)
+    s.rtimers = <rtimer_t*>calloc(max(s.nrtimers, 1), sizeof(rtimer_t))
+    if not s.rtimers:
+        raise MemoryError("pvsched: scenario too large for memory")
+    for i in range(s.nrtimers):
+        s.rtimers[i].relative = relative[i] != 0
+    return 0
+
+cdef int rtapp_op(Sim* s, s32 t, op_t* op, s64* wake_at) noexcept nogil:
+    # rt-app events (src/rt-app.c run_event); returns a STEP_* or -1 to go on with the next op.
+    cdef task_t* p = &s.task[t]
+    cdef rtapp_task* ra = &p.rtapp
+    cdef rtimer_t* tm
+    if op.code == OP_RUNTIME:
+        # do { loadwait(32 us) } while (wall time since the first chunk began < duration)
+        if ra.runtime_state == RUNTIME_IDLE:
+            if p.state == TS_RUNNING:
+                ra.runtime_state = RUNTIME_STARTED
+                ra.runtime_start = s.rq[p.cpu].seg_start if s.rq[p.cpu].seg_start > s.now else s.now
+            else:
+                ra.runtime_state = RUNTIME_PENDING     # executed at a wake-up: starts when it runs
+        else:
+            if ra.runtime_state == RUNTIME_PENDING:
+                ra.runtime_state = RUNTIME_STARTED
+                ra.runtime_start = s.now - op.b
+            if s.now - ra.runtime_start >= op.a:
+                ra.runtime_state = RUNTIME_IDLE
+                return -1
+        p.pc -= 1
+        p.remaining = op.b
+        return STEP_RUN
+    # OP_TIMER: t_next += period; sleep to it, or on a miss restart from now (relative mode)
+    tm = &s.rtimers[op.b]
+    if not tm.init:
+        tm.init = 1
+        tm.next = p.start_ns
+    tm.next = tadd(tm.next, op.a)
+    if s.now < tm.next:
+        wake_at[0] = tm.next
+        return STEP_BLOCK
+    p.nr_overruns += 1
+    if tm.relative:
+        tm.next = s.now
+    return -1
+
 cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
     # Execute instant ops until one that takes time; returns what the task does next.
     cdef task_t* p = &s.task[t]
     cdef op_t* op
     cdef int guard = 0
     cdef int r
+    cdef s32* cnt
     while guard < 4096:
         guard += 1
         if p.pc >= p.prog_len:
@@ -91,10 +140,11 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             if op.b == 0:
                 p.pc = <s32>op.a
             else:
-                if p.loop_left == 0:
-                    p.loop_left = <s32>op.b
-                p.loop_left -= 1
-                if p.loop_left > 0:
+                cnt = &p.loop_left if op.c == 0 else &p.rtapp.loop_cnt[op.c - 1]
+                if cnt[0] == 0:
+                    cnt[0] = <s32>op.b
+                cnt[0] -= 1
+                if cnt[0] > 0:
                     p.pc = <s32>op.a
         elif op.code == OP_EXIT:
             return STEP_EXIT
@@ -105,6 +155,12 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
+        elif op.code == OP_HWNOISE:
+            return hwnoise_open(s, t, op)   # an rtla hwnoise window (guest/hwnoise.pxi)
+        elif op.code == OP_RUNTIME or op.code == OP_TIMER:
+            r = rtapp_op(s, t, op, wake_at)
+            if r >= 0:
+                return r
         elif op.code >= OP_LOCK:
             r = sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
             if r >= 0:
@@ -131,6 +187,8 @@ cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef s64 wake_at = 0
     cdef int r
     cdef bint was_critical = p.in_critical
+    if s.hw != NULL and s.hw[t].on:
+        hwnoise_close(s, t)             # the window's last sample (guest/hwnoise.pxi)
     p.in_critical = 0
     r = program_advance(s, t, &wake_at)
     if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
@@ -143,6 +201,8 @@ cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if not s.fa.clk_run[cpu]:
             # An MMIO exit in the program stopped the guest: the rest runs after re-entry.
             return
+        if s.hw != NULL:
+            hwnoise_resume(s, t, s.now)
         if p.lat_start >= 0:
             record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:
@@ -155,6 +215,7 @@ cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
             yield_task_fair(s, cpu)
         elif s.rq[cpu].rt_nr > 1:
             rt_requeue_tail(s, t)
+        trace_yield(s)
         schedule(s, cpu)
         if s.rq[cpu].curr == t and p.remaining == 0:
             # Picked again at once: the program goes on (loops always contain a timed op).

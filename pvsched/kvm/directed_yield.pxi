@@ -69,10 +69,13 @@ cdef void handle_pause(Sim* s, s32 v) noexcept nogil:
     # handle_pause: the guest spun a full PLE window. Exit, grow the window, kvm_vcpu_on_spin.
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
+    cdef u64 old_window = vc.ple_window
     vm.ys[YS_PLE] += 1
     vc.nr_ple += 1
     vcpu_exit(s, v, EXIT_PLE, vm.exit_ns)
     grow_ple_window(vm, vc)
+    trace_event(s, TR_PLE, vc.host_cpu, v, <s32>(old_window if old_window < 0x7FFFFFFF else 0x7FFFFFFF),
+                <s64>vc.ple_window)
     kvm_vcpu_on_spin(s, v)
 
 # ---------------------------------------------------------------- candidate predicates

@@ -85,6 +85,7 @@ cdef void vcpu_kick(Sim* s, s32 v, s32 from_cpu) noexcept nogil:
 cdef void vcpu_poll_success(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.nr_poll_ok += 1
+    trace_event(s, TR_HALT_POLL, vc.host_cpu, v, 1, s.now - vc.halt_start)
     halt_poll_adapt(s, v, s.now - vc.halt_start)
     vcpu_set_mode(s, v, VM_EXIT)
     vc.exit_reason = EXIT_ENTRY

@@ -6,6 +6,7 @@ from pvsched.sched.sched cimport u8
 from pvsched.guest.sync cimport sync_vm, sync_vcpu
 from pvsched.policies.boost cimport boost_vm, boost_vcpu
 from pvsched.policies.ipi_aware_yield cimport ipi_yield_vm, ipi_context
+from pvsched.policies.halted_pelt cimport gth_vcpu_t
 
 # vCPU modes (time is accounted to exactly one at any instant once the VM started)
 cdef enum:
@@ -148,3 +149,4 @@ cdef struct vcpu_t:
     sync_vcpu gsync     # guest/sync.pxd: spin segments, the guest IPI handler
     boost_vcpu boost    # policies/boost.pxd
     ipi_context ipi     # policies/ipi_aware_yield.pxd
+    gth_vcpu_t gth      # policies/halted_pelt.pxd: the stay in guest mode, halted time

@@ -38,6 +38,8 @@ cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     cdef s32 sv
     if need_ipi and vc.guest_polling:
         need_ipi = False        # TIF_POLLING_NRFLAG: the idle loop notices without an IPI
+    if need_ipi:
+        trace_event(s, TR_GUEST_IPI, local, s.rq[local].vcpu, v, 1)      # the reschedule IPI
     if need_ipi and not vm.ipiv:
         sv = s.rq[local].vcpu
         vcpu_exit(s, sv, EXIT_IPI_SEND, vm.exit_ns)
@@ -63,6 +65,7 @@ cdef void ipi_deliver(Sim* s, s32 vs, s32 vt, s32 sender, bint unicast) noexcept
     cdef vcpu_t* vc = &s.vcpu[vt]
     cdef vm_t* vm = &s.vm[vc.vm]
     cdef s32 slot
+    trace_event(s, TR_GUEST_IPI, s.vcpu[vs].rq, vs, vt, 0)
     if not vm.ipiv:
         hook_ipi(s, vs, vt, unicast)    # with IPI virtualization the ICR write never reaches KVM
     slot = vc.gsync.ipi_head + vc.gsync.ipi_n

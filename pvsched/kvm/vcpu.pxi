@@ -26,6 +26,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 grq = vc.rq
     guest_sync_leave(s, v)              # the guest's spin segment / IRQ handler (guest/sync.pxi)
+    if s.hw != NULL:
+        guest_hwnoise_leave(s, grq)     # a gap in an rtla-hwnoise window begins (guest/hwnoise.pxi)
     settle_curr(s, grq)
     s.fa.clk_base[grq] += s.now - s.fa.clk_entry[grq]
     s.fa.clk_run[grq] = 0
@@ -73,6 +75,8 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
             return
         if p.lat_start >= 0 and p.state == TS_RUNNING:
             record_latency(s, t, s.now)
+        if s.hw != NULL:
+            hwnoise_resume(s, t, s.now)     # the window's gap ends (guest/hwnoise.pxi)
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + grq, tadd(s.now, p.remaining))
         elif p.remaining == 0:
@@ -147,6 +151,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
             vcpu_enter(s, v)
     elif vc.mode == VM_POLL:
         vc.nr_poll_fail += 1
+        trace_event(s, TR_HALT_POLL, vc.host_cpu, v, 0, s.now - vc.halt_start)
         vcpu_block(s, v)
 
 # ---------------------------------------------------------------- host side

@@ -36,6 +36,7 @@ cdef void vcpu_set_boost(Sim* s, s32 v, bint on, int cause) noexcept nogil:
         vc.boost.status = VCPU_BOOST_BOOSTED
         vc.boost.since = s.now
         vc.boost.nr_boost[cause] += 1
+        trace_event(s, TR_BOOST, vc.host_cpu, v, cause, 0)
         vc.boost.cat = 1 if cause == BC_REQUEST and vc.boost.cat == 1 else 0
         if vm.boost.mode == BOOST_BOUNDED:
             budget = vm.boost.gen_budget_ns if vc.boost.cat else vm.boost.cs_budget_ns
@@ -45,6 +46,7 @@ cdef void vcpu_set_boost(Sim* s, s32 v, bint on, int cause) noexcept nogil:
         task_setscheduler(s, vc.task, CLS_FAIR, POLICY_NORMAL, 0)
         vc.boost.status = VCPU_BOOST_NORMAL
         vc.boost.nr_unboost[cause] += 1
+        trace_event(s, TR_UNBOOST, vc.host_cpu, v, cause, 0)
         if vm.boost.mode == BOOST_BOUNDED:
             vc.boost.debt_ns += s.now - vc.boost.since
             vc.boost.unboost_since = s.now

@@ -133,6 +133,7 @@ cdef void debooster_yield_to(Sim* s, s32 cpu, s32 p) noexcept nogil:
     rq.dbst.dst = p
     rq.dbst.pair_time = s.now
     deboost_apply(a, cfs, ya, penalty)
+    trace_event(s, TR_DEBOOST, cpu, y, p, <s64>penalty)
     ys[YS_DB_APPLIED] += 1
     ys[YS_DB_PENALTY_NS] += penalty
 

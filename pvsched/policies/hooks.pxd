@@ -27,7 +27,7 @@ cdef enum:
     # kernel points (kern_t.hooks of the CPU's kernel; host or guest)
     HOOK_TICK = 1 << 14             # the scheduler tick on a CPU, after its interrupt is delivered
     HOOK_YIELD_TO = 1 << 15         # yield_to_task_fair, between set_next_buddy and yield_task_fair
-    HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now
+    HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now; a policy may do it
     HOOK_NPOINTS = 17
     # HOOK_KICK causes
     KICK_TIMER = 0                  # LAPIC timer expiry for a halted / polling vCPU
@@ -37,6 +37,9 @@ cdef enum:
     POL_BOOST = 1 << 0
     POL_DEBOOSTER = 1 << 1
     POL_IPI_AWARE_YIELD = 1 << 2
+    POL_HALTED_PELT = 1 << 3
+    POL_TRACE = 1 << 4              # the event trace (engine/trace.pxi) records the vCPU points
+    TRACE_POINTS = HOOK_VCPU_EXIT | HOOK_VCPU_ENTER | HOOK_KICK | HOOK_VCPU_MODE | HOOK_SCHED_OUT
     # kvm_vcpu_on_spin candidate classes (the stock rule gives CAND_VANILLA)
     CAND_VANILLA = 0
     CAND_IPI = 1

@@ -27,6 +27,8 @@ cdef void vcpu_exit_hooks(Sim* s, s32 v, int reason) noexcept nogil:
         boost_vcpu_exit(s, v, reason)
     if k.policies & POL_IPI_AWARE_YIELD:
         ipi_aware_vcpu_exit(s, v, reason)
+    if k.policies & POL_TRACE:
+        trace_vcpu_exit(s, v, reason)
     if k.py_hooks & HOOK_VCPU_EXIT:
         py_hook(s, HOOK_VCPU_EXIT, k, v, reason, 0)
 
@@ -38,6 +40,8 @@ cdef void vcpu_enter_hooks(Sim* s, s32 v) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_vcpu_enter(s, v)
+    if k.policies & POL_TRACE:
+        trace_vcpu_enter(s, v)
     if k.py_hooks & HOOK_VCPU_ENTER:
         py_hook(s, HOOK_VCPU_ENTER, k, v, 0, 0)
 
@@ -49,6 +53,8 @@ cdef void kick_hooks(Sim* s, s32 v, int cause) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_kick(s, v, cause)
+    if k.policies & POL_TRACE:
+        trace_kick(s, v, cause)
     if k.py_hooks & HOOK_KICK:
         py_hook(s, HOOK_KICK, k, v, cause, 0)
 
@@ -122,7 +128,14 @@ cdef inline void hook_sched_in(Sim* s, s32 v) noexcept nogil:
 
 cdef inline void hook_sched_out(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_SCHED_OUT:
-        py_hook(s, HOOK_SCHED_OUT, vcpu_kern(s, v), v, 0, 0)
+        sched_out_hooks(s, v)
+
+cdef void sched_out_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_TRACE:
+        trace_sched_out(s, v)
+    if k.py_hooks & HOOK_SCHED_OUT:
+        py_hook(s, HOOK_SCHED_OUT, k, v, 0, 0)
 
 cdef inline void hook_vcpu_mode(Sim* s, s32 v, int mode) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_VCPU_MODE:
@@ -132,6 +145,10 @@ cdef void vcpu_mode_hooks(Sim* s, s32 v, int mode) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     if k.policies & POL_BOOST:
         boost_vcpu_mode(s, v)
+    if k.policies & POL_HALTED_PELT:
+        halted_pelt_vcpu_mode(s, v, mode)
+    if k.policies & POL_TRACE:
+        trace_vcpu_mode(s, v, mode)
     if k.py_hooks & HOOK_VCPU_MODE:
         py_hook(s, HOOK_VCPU_MODE, k, v, mode, 0)
 
@@ -143,6 +160,8 @@ cdef inline bint hook_guest_switch(Sim* s, s32 v, s32 t, bint reentry) noexcept 
 cdef bint guest_switch_hooks(Sim* s, s32 v, s32 t, bint reentry) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
     cdef bint exited = False
+    if k.policies & POL_HALTED_PELT:
+        halted_pelt_guest_switch(s, v, reentry)
     if k.policies & POL_BOOST:
         exited = boost_guest_switch(s, v, t, reentry)
     if k.py_hooks & HOOK_GUEST_SWITCH:
@@ -164,7 +183,15 @@ cdef void guest_enqueue_hooks(Sim* s, s32 grq, s32 t, s32 local) noexcept nogil:
 cdef inline bint hook_guest_idle(Sim* s, s32 v) noexcept nogil:
     # True = a policy handled the idle instruction (the default HLT handling is skipped).
     if s.vcpu[v].hooks & HOOK_GUEST_IDLE:
-        return py_hook(s, HOOK_GUEST_IDLE, vcpu_kern(s, v), v, 0, 0) > 0
+        return guest_idle_hooks(s, v)
+    return False
+
+cdef bint guest_idle_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_HALTED_PELT:
+        halted_pelt_guest_idle(s, v)
+    if k.py_hooks & HOOK_GUEST_IDLE:
+        return py_hook(s, HOOK_GUEST_IDLE, k, v, 0, 0) > 0
     return False
 
 cdef inline void hook_kvm_run(Sim* s, s32 v) noexcept nogil:
@@ -179,6 +206,8 @@ cdef inline void hook_tick(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
 cdef void tick_hooks(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
     if k.policies & POL_BOOST:
         boost_tick(s, cpu)
+    if k.policies & POL_HALTED_PELT and s.gth.mode == GTH_TICK and s.rq[cpu].vcpu < 0:
+        halted_pelt_tick(s, cpu)
     if k.py_hooks & HOOK_TICK:
         py_hook(s, HOOK_TICK, k, s.rq[cpu].vcpu, cpu, 0)
 
@@ -193,15 +222,28 @@ cdef void yield_to_hooks(Sim* s, s32 cpu, s32 p) noexcept nogil:
     if k.py_hooks & HOOK_YIELD_TO:
         py_hook(s, HOOK_YIELD_TO, k, -1, cpu, p)
 
-cdef inline void hook_pelt(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
-    # se = NULL: the cfs_rq's own signal. The hot test reads the arena (any kernel attached).
+cdef inline int hook_pelt(FairArena* a, cfs_rq_t* cfs, sched_entity* se, sched_avg* sa, u64 now,
+                          unsigned long load, unsigned long runnable, int running, unsigned long weight,
+                          bint blocked) noexcept nogil:
+    # se = NULL: the cfs_rq's own signal; sa, now and the flags are what the caller's
+    # pelt_update is about to use (blocked: the entity's blocked update). A built-in policy may
+    # bring the signal up to now itself and return whether it recomputed the averages; the
+    # caller's own update then finds nothing left. The hot test reads the arena (any kernel).
     if a.pelt_hooks:
-        pelt_hooks(<Sim*>a, cfs, se)
+        return pelt_hooks(<Sim*>a, cfs, se, sa, now, load, runnable, running, weight, blocked)
+    return 0
 
-cdef void pelt_hooks(Sim* s, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
+cdef int pelt_hooks(Sim* s, cfs_rq_t* cfs, sched_entity* se, sched_avg* sa, u64 now, unsigned long load,
+                    unsigned long runnable, int running, unsigned long weight, bint blocked) noexcept nogil:
     cdef kern_t* k = &s.kern[cfs.kern]
-    if k.hooks & HOOK_PELT and k.py_hooks & HOOK_PELT:
+    cdef int ret = 0
+    if not k.hooks & HOOK_PELT:
+        return 0
+    if k.policies & POL_HALTED_PELT:
+        ret = halted_pelt_update(s, cfs, se, sa, now, load, runnable, running, weight, blocked)
+    if k.py_hooks & HOOK_PELT:
         py_hook(s, HOOK_PELT, k, -1, <s64>(cfs - s.fa.cfs), <s64>(se - s.fa.se) if se != NULL else -1)
+    return ret
 
 # ---------------------------------------------------------------- attaching
 cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
@@ -216,6 +258,10 @@ cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
         h |= HOOK_YIELD_TO
     if k.policies & POL_IPI_AWARE_YIELD:
         h |= IPI_AWARE_YIELD_POINTS
+    if k.policies & POL_HALTED_PELT:
+        h |= halted_pelt_points(s, kk)
+    if k.policies & POL_TRACE:
+        h |= TRACE_POINTS
     return h
 
 

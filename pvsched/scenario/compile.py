@@ -44,7 +44,8 @@ def compile_scenario(sc):
         raise ScenarioError("tasks", f"{ntask:,} tasks", f"would need about {need / 2**30:,.1f} GiB of memory; "
                             f"this machine has {have / 2**30:,.1f} GiB")
     h = sc.host
-    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight) for vm in sc.vms]
+    cgs = list(sc.cgroups) + [Cgroup(vm.cgroup_name(), parent=vm.cgroup, weight=vm.weight)
+                              for vm in sc.vms if vm.own_cgroup]
     by = {c.name: c for c in cgs}
 
     def depth(c):
@@ -85,17 +86,34 @@ def compile_scenario(sc):
         cols["kern"].append(kern)
         cols["vcpu"].append(vcpu)
 
-    def program(workload):
-        prog = [(OPS[o[0]], int(o[1]), int(o[2]), int(o[3])) for o in workload.ops()]
+    rtimers: dict = {}          # rt-app timer refs: (kernel, ref[, instance]) -> index
+    rtimer_relative: list = []
+
+    def program(workload, kern=0, inst=None, path=""):
+        prog = []
+        for o in workload.ops():
+            if o[0] == "timer":         # a named rt-app timer: shared within a kernel ("unique*": per instance)
+                key = (kern, o[2], inst) if o[2].startswith("unique") else (kern, o[2])
+                if key not in rtimers:
+                    rtimers[key] = len(rtimer_relative)
+                    rtimer_relative.append(o[3])
+                elif rtimer_relative[rtimers[key]] != o[3]:
+                    raise ScenarioError(f"{path}.workload", o[2], "timer ref used in both relative and absolute mode")
+                o = (o[0], o[1], rtimers[key], o[3])
+            prog.append((OPS[o[0]], int(o[1]), int(o[2]), int(o[3])))
         start = len(ops)
         ops.extend(prog)
         return start, len(prog)
 
-    for t in sc.tasks:
-        prog = program(t.workload)
+    def per_instance(workload):
+        return any(r.startswith("unique") for r in getattr(workload, "timer_refs", lambda: [])())
+
+    for i, t in enumerate(sc.tasks):
+        prog = program(t.workload, 0, None, f"tasks[{i}]")
         mask = mask_of(t.cpus if t.cpus is not None else range(h.cpus))
         for n in t.names():
-            add(n, prog, t.policy, t.nice, t.rt_priority, 0 if t.cgroup is None else remap[t.cgroup],
+            add(n, program(t.workload, 0, n, f"tasks[{i}]") if per_instance(t.workload) else prog,
+                t.policy, t.nice, t.rt_priority, 0 if t.cgroup is None else remap[t.cgroup],
                 t.start_ns, mask, t.slice_ns, 0, -1)
     vcpu_vm = []
     vcpu_prog = None
@@ -106,14 +124,16 @@ def compile_scenario(sc):
         for i, n in enumerate(vm.vcpu_names()):
             cpus = [vm.pin[i]] if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus))
             pol, nice, rtp = vm.thread_policy()
-            add(n, vcpu_prog, pol, nice, rtp, remap[vm.cgroup_name()],
+            tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
+            add(n, vcpu_prog, pol, nice, rtp, tg,
                 vm.start_ns, mask_of(cpus), None, 0, len(vcpu_vm))
             vcpu_vm.append(k)
-        for t in vm.tasks:
-            prog = program(t.workload)
+        for j, t in enumerate(vm.tasks):
+            prog = program(t.workload, k + 1, None, f"vms[{k}].tasks[{j}]")
             mask = mask_of(t.cpus if t.cpus is not None else range(vm.vcpus))
             for n in t.names():
-                add(f"{vm.name}/{n}", prog, t.policy, t.nice, t.rt_priority, 0,
+                add(f"{vm.name}/{n}", program(t.workload, k + 1, n, f"vms[{k}].tasks[{j}]")
+                    if per_instance(t.workload) else prog, t.policy, t.nice, t.rt_priority, 0,
                     max(t.start_ns, vm.start_ns), mask, t.slice_ns, k + 1, -1)
     nt = len(names)
     arr = lambda k: np.array(cols[k], dtype=np.int64)
@@ -136,4 +156,7 @@ def compile_scenario(sc):
         nohz_idle=h.nohz_idle, host_tick_exits=h.tick_exits, check_invariants=sc.check_invariants,
         load_balance=h.load_balance, periodic_balance=h.periodic_balance,
         debooster=h.debooster.engine_dict(), py_policy=h.policy,
+        halted_pelt=dict(h.halted_pelt.engine_dict(), no_hz_full=h.halted_pelt.no_hz_full or bool(h.nohz_full)),
+        nohz_full=[int(c) for c in h.nohz_full], rtimer_relative=rtimer_relative,
+        trace=sc.trace.engine_dict() if sc.trace.enabled else None,
     ), names, [None] + [cgs[i].name for i in order]

@@ -10,12 +10,14 @@ from pvsched.limits import MAX_TIME_NS
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
 from pvsched.scenario.elements import VM, Cgroup, Host, Task, _validate_task
+from pvsched.trace.config import TraceConfig
 from pvsched.validate import _bool, _int, normalize
 
 
 @dataclass
 class Scenario:
-    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed. It is
+    """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed; ``trace``
+    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``). It is
     checked when built (a task's CPU beyond the host's, a cgroup that does not exist, ...), and
     again, with the rule that it needs at least one task or VM, when it is compiled.
 
@@ -35,6 +37,7 @@ class Scenario:
     seed: int = 0
     shuffle_ties: bool = False
     check_invariants: bool = False
+    trace: TraceConfig = field(default_factory=TraceConfig)
 
     def __post_init__(self):
         for k in ("cgroups", "tasks", "vms"):
@@ -57,6 +60,9 @@ class Scenario:
         _int("seed", self.seed, 0, 2**64 - 1)
         _bool("shuffle_ties", self.shuffle_ties)
         _bool("check_invariants", self.check_invariants)
+        if not isinstance(self.trace, TraceConfig):
+            raise ScenarioError("trace", self.trace, "must be a TraceConfig")
+        self.trace.validate("trace")
         names = {}
         for i, cg in enumerate(self.cgroups):
             p = f"cgroups[{i}]"
@@ -101,8 +107,6 @@ class Scenario:
             vnames.add(vm.name)
             if vm.cgroup_name() in names:
                 raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
-
-    # ------------------------------------------------------------------ compile
 
     # ------------------------------------------------------------------ compile
     def compile(self):

@@ -22,6 +22,7 @@ from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_TIME_NS
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
 from pvsched.validate import _bool, _choice, _int, normalize, self_check
@@ -71,7 +72,12 @@ class Host:
     "lazy" (PREEMPT_LAZY) defers a remote fair preemption to that CPU's next tick.
     ``features`` overrides fair feature flags, e.g. ``{"DELAY_DEQUEUE": False}``.
     ``tick_exits``: the host tick interrupts a vCPU in guest mode (a VM exit every 1/HZ);
-    False models a tickless (nohz_full) pCPU. ``context_switch_ns`` delays a task that is switched in;
+    False keeps the tick but drops its exits. ``nohz_full`` lists full-dynticks CPUs: their tick
+    stops while the scheduler does not need it (one task; sched_can_stop_tick), a second task
+    restarts it at the next tick boundary, and a housekeeping CPU runs the current task's scheduler
+    tick once a second instead (``sched_tick_remote``: no VM exit, no balancing from that CPU);
+    such a kernel is built with CONFIG_NO_HZ_FULL, so ``halted_pelt.no_hz_full`` is implied.
+    ``context_switch_ns`` delays a task that is switched in;
     ``idle_exit_ns`` (C-state exit latency) delays the first task after an idle period;
     ``idle_states`` = [[residency_ns, exit_latency_ns], ...] makes it depend on the idle time
     (the deepest state whose residency the idle period covered).
@@ -85,6 +91,8 @@ class Host:
     GENTLE_FAIR_SLEEPERS placement, tick preemption by ideal slice, next/last/skip buddies).
     ``rt_guard``: "fair_server" (v6.12+ deadline server, 50 ms per 1 s), "rt_throttle" (<= v6.11
     root RT throttling, 950 ms per 1 s) or "none".
+    ``halted_pelt``: guest halted time discounted from the PELT signal of vCPU threads with
+    HLT/MWAIT in guest (:class:`pvsched.policies.HaltedPelt`: ``off``, ``exact``, ``tick``).
 
     >>> Host(cpus=8).base_slice()
     2800000
@@ -108,14 +116,18 @@ class Host:
     idle_exit_ns: int = 0
     idle_states: List[Sequence[int]] = field(default_factory=list)
     tick_exits: bool = True
+    nohz_full: List[int] = field(default_factory=list)
     load_balance: bool = True
     periodic_balance: bool = True
     debooster: Debooster = None
+    halted_pelt: HaltedPelt = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
         if self.debooster is None:
             self.debooster = Debooster()
+        if self.halted_pelt is None:
+            self.halted_pelt = HaltedPelt()
         normalize(self, ("idle_states",))
         self_check(self, "Host")
 
@@ -139,12 +151,21 @@ class Host:
             _int(f"{path}.idle_states[{i}][0]", st[0], 0, 10**12)
             _int(f"{path}.idle_states[{i}][1]", st[1], 0, 10**9)
         _bool(f"{path}.tick_exits", self.tick_exits)
+        if isinstance(self.nohz_full, (str, bytes)) or not isinstance(self.nohz_full, (list, tuple)):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "must be a list of CPU numbers")
+        for i, c in enumerate(self.nohz_full):
+            _int(f"{path}.nohz_full[{i}]", c, 0, self.cpus - 1)
+        if len(set(self.nohz_full)) != len(self.nohz_full):
+            raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "lists a CPU twice")
         _bool(f"{path}.load_balance", self.load_balance)
         _bool(f"{path}.periodic_balance", self.periodic_balance)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
+        if not isinstance(self.halted_pelt, HaltedPelt):
+            raise ScenarioError(f"{path}.halted_pelt", self.halted_pelt, "must be a HaltedPelt")
+        self.halted_pelt.validate(f"{path}.halted_pelt")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -256,6 +277,8 @@ class VM:
     """A KVM guest: ``vcpus`` vCPU threads on the host (in their own cgroup ``vm:<name>``, a child of
     ``cgroup``, with cpu.weight ``weight``) and a guest kernel running ``tasks`` (their ``cpus`` are
     vCPU numbers). ``pin`` pins vCPU i to pCPU pin[i]; ``cpus`` restricts all vCPU threads.
+    ``own_cgroup=False`` puts the vCPU threads directly in ``cgroup`` (the root when None), with no
+    per-VM group: a QEMU started by hand rather than by libvirt (``weight`` is then unused).
 
     KVM knobs: ``hlt_exits`` (False = HLT/MWAIT pass-through: an idle guest keeps its pCPU busy),
     ``posted_interrupts`` (interrupts reach a running vCPU without an exit), ``ipi_virtualization``
@@ -296,6 +319,7 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: YieldPolicy = None
+    own_cgroup: bool = True
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -334,6 +358,7 @@ class VM:
                                         or (cgroup_names is not None and self.cgroup not in cgroup_names)):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
+        _bool(f"{path}.own_cgroup", self.own_cgroup)
         if self.pin is not None:
             if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
                 raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")

@@ -9,8 +9,10 @@ from typing import Optional
 from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
+from pvsched.trace.config import TraceConfig
 from pvsched.validate import _fields, _from, _list, build
 from pvsched.workloads import workload_from_dict
 
@@ -24,6 +26,7 @@ def scenario_to_dict(self) -> dict:
     d = {
         "duration_ns": self.duration_ns, "seed": self.seed, "shuffle_ties": self.shuffle_ties,
         "check_invariants": self.check_invariants,
+        "trace": {k: v for k, v in dataclasses.asdict(self.trace).items() if v is not None},
         "host": {k: v for k, v in dataclasses.asdict(self.host).items() if k != "policy"},
         "cgroups": [{k: v for k, v in dataclasses.asdict(c).items() if v is not None} for c in self.cgroups],
         "tasks": [],
@@ -59,7 +62,7 @@ def scenario_from_dict(cls, d: dict, source: str = ""):
 def _scenario_from_dict(cls, d):
     if not isinstance(d, dict):
         raise ScenarioError("<root>", d, "must be a table")
-    top = {"host", "cgroups", "tasks", "vms", "duration_ns", "seed", "shuffle_ties", "check_invariants"}
+    top = {"host", "cgroups", "tasks", "vms", "duration_ns", "seed", "shuffle_ties", "check_invariants", "trace"}
     for k in d:
         if k not in top:
             raise ScenarioError(k, d[k], f"unknown key; known: {sorted(top)}")
@@ -73,6 +76,8 @@ def _scenario_from_dict(cls, d):
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
+    if "halted_pelt" in hd:
+        hd["halted_pelt"] = _from(HaltedPelt, hd["halted_pelt"], "host.halted_pelt")
     host = build(Host, hd, "host")
     cgroups = []
     for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
@@ -90,8 +95,10 @@ def _scenario_from_dict(cls, d):
         kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                        for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
         vms.append(build(VM, kw, f"vms[{i}]"))
-    sc = cls(host=host, cgroups=cgroups, tasks=tasks, vms=vms,
-             **{k: d[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in d})
+    extra = {k: d[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in d}
+    if "trace" in d:
+        extra["trace"] = _from(TraceConfig, d["trace"], "trace")
+    sc = cls(host=host, cgroups=cgroups, tasks=tasks, vms=vms, **extra)
     sc.validate()
     return sc
 

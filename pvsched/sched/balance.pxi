@@ -75,6 +75,7 @@ cdef void move_queued_task(Sim* s, s32 t, s32 dst) noexcept nogil:
     # detach_task + attach_task: a migrating (not sleeping) dequeue and a migrated enqueue.
     cdef task_t* p = &s.task[t]
     cdef sched_entity* se = &s.fa.se[p.se]
+    trace_event(s, TR_MIGRATE, dst, t, p.cpu, dst)
     dequeue_task(s, t, DEQUEUE_SAVE | DEQUEUE_MOVE | DEQUEUE_MIGRATING)
     set_task_cpu(s, t, dst)
     p.nr_migrations += 1
@@ -115,6 +116,11 @@ cdef void nohz_kick_balance(Sim* s, s32 src) noexcept nogil:
     move_queued_task(s, t, dst)
     s.nr_balance_pulls += 1
     wakeup_preempt(s, dst, t)
+    if s.rq[dst].vcpu >= 0:
+        # kick_ilb's IPI to an idle vCPU: it must be delivered like a wake-up (the sender exits
+        # without IPI virtualization, a halted or polling vCPU is woken), or the task pulled to
+        # it waits until something else wakes that vCPU
+        guest_wakeup_delivered(s, dst, src)
     resched_deliver(s, dst, False)
 
 # ---------------------------------------------------------------- periodic balance of a busy CPU
@@ -275,10 +281,16 @@ cdef s32 find_busiest(Sim* s, s32 dst, int* mig, s64* imbalance) noexcept nogil:
     # (CPU_NOT_IDLE) destination: only an overloaded group is worth pulling from.
     cdef kern_t* k = &s.kern[s.rq[dst].kern]
     cdef cfs_rq_t* c
-    cdef s32 cpu, busiest = -1
+    cdef s32 i, cpu, busiest = -1
     cdef u64 util, load, total_load = 0, total_cap = 0, sds_avg, b_avg = 0, l_avg = 0, l_util = 0, x, y
     cdef int typ, l_type = GROUP_HAS_SPARE
-    for cpu in range(k.rq_base, k.rq_base + k.nrq):
+    cpu = dst - 1
+    for i in range(k.nrq):
+        # sd->groups starts at the local CPU's group and wraps (build_sched_groups'
+        # for_each_cpu_wrap), so among equally loaded groups the first after dst is the busiest
+        cpu += 1
+        if cpu == k.rq_base + k.nrq:
+            cpu = k.rq_base
         total_cap += 1024                   # group capacity counts even for an excluded CPU
         if s.lb_skip[cpu] and cpu != dst:
             continue                        # (its load and tasks do not: env->cpus)

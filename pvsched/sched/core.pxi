@@ -13,8 +13,11 @@ cdef inline void add_nr_running(Sim* s, s32 cpu, s32 delta) noexcept nogil:
     s.rq[cpu].nr_running = old + delta
     if old < 2 and s.rq[cpu].nr_running >= 2:
         s.kern[s.rq[cpu].kern].nr_overloaded += 1
+        if s.rq[cpu].ts.stopped:
+            tick_nohz_full_kick(s, cpu)         # a second task needs the tick (sched/tick_sched.pxi)
     elif old >= 2 and s.rq[cpu].nr_running < 2:
         s.kern[s.rq[cpu].kern].nr_overloaded -= 1
+    trace_nr_running(s, cpu)
 
 cdef inline void set_task_cpu(Sim* s, s32 t, s32 cpu) noexcept nogil:
     # The task now belongs to rq `cpu`; its fair entity follows, whatever its current class.
@@ -156,6 +159,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
     if next != prev:
+        trace_switch(s, cpu, prev, next)
         if prev >= 0:
             p = &s.task[prev]
             ev_cancel(&s.q, s.slot_burst + cpu)
@@ -182,6 +186,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
             if k.nohz_idle:
                 ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
+                rq.ts.stopped = 0
             if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
                 vcpu_guest_idle(s, rq.vcpu)
     if rq.fs_on:
@@ -206,6 +211,9 @@ cdef inline void record_latency(Sim* s, s32 t, s64 at) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 lat = at - p.lat_start
     p.lat_start = -1
+    if p.rtapp.runtime_state == RUNTIME_PENDING:
+        p.rtapp.runtime_state = RUNTIME_STARTED     # rt-app runtime: its clock starts as the task runs
+        p.rtapp.runtime_start = at
     p.lat_count += 1
     p.lat_sum += lat
     if lat > p.lat_max:
@@ -231,6 +239,8 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         return
     if rq.vcpu >= 0 and hook_guest_switch(s, rq.vcpu, t, False):
         return              # a policy made the vCPU exit before the task reaches user space
+    if s.hw != NULL:
+        hwnoise_resume(s, t, rq.seg_start)     # an rtla-hwnoise window opens (guest/hwnoise.pxi)
     if p.lat_start >= 0:
         record_latency(s, t, rq.seg_start)
     if p.remaining == 0:
@@ -349,7 +359,7 @@ cdef void detach_task_pelt(Sim* s, s32 t) noexcept nogil:
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if se.avg.last_update_time:
         update_cfs_rq_avg(&s.fa, old)
-        hook_pelt(&s.fa, old, se)
+        hook_pelt(&s.fa, old, se, &se.avg, pelt_clock(&s.fa, old.cpu), 0, 0, 0, se_weight(se), True)
         pelt_update(pelt_clock(&s.fa, old.cpu), &se.avg, 0, 0, 0, se_weight(se))
         detach_entity_load_avg(old, se)
         update_tg_load_avg(&s.fa, old)
@@ -362,6 +372,7 @@ cdef void migrate_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef cfs_rq_t* old = &s.fa.cfs[se.cfs_rq]
     if p.cls == CLS_FAIR and s.fa.kp[old.kern].cfs:
         se.vruntime -= old.min_vruntime   # v6.5 migrate_task_rq_fair: a waking task goes relative
+    trace_event(s, TR_MIGRATE, cpu, t, p.cpu, cpu)
     detach_task_pelt(s, t)
     set_task_cpu(s, t, cpu)
     p.nr_migrations += 1
@@ -398,6 +409,7 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
                 migrate_task(s, t, cpu)
                 flags |= ENQUEUE_MIGRATED
         enqueue_task(s, t, flags)
+    trace_event(s, TR_WAKEUP_NEW if flags == ENQUEUE_INITIAL else TR_WAKEUP, local if local >= 0 else cpu, t, cpu, 0)
     wakeup_preempt(s, cpu, t)
     if s.rq[cpu].fs_on:
         fair_server_update(s, cpu)
@@ -416,6 +428,9 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     cdef task_t* p
     cdef kern_t* k = &s.kern[rq.kern]
     cdef s32 v = rq.vcpu
+    if rq.ts.stopped:
+        sched_tick_remote(s, cpu)           # the tick is off: this is the 1 Hz remote one
+        return
     rq.nr_ticks += 1
     if v >= 0:
         # Guest tick: the LAPIC timer interrupt (a preemption-timer exit unless timer exits are off).
@@ -443,7 +458,9 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
         nohz_kick_balance(s, cpu)
     if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and lb_jiffies(s, k) >= rq.next_balance:
         sched_balance_domains(s, cpu)       # sched_balance_trigger -> SCHED_SOFTIRQ
-    if t >= 0 or not k.nohz_idle:
+    if rq.ts.nohz_full and t >= 0 and tick_nohz_full_can_stop(s, cpu):
+        tick_nohz_full_stop(s, cpu)         # nohz_full: one task needs no tick (sched/tick_sched.pxi)
+    elif t >= 0 or not k.nohz_idle:
         if s.fa.clk_run[cpu]:
             ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)
         else:

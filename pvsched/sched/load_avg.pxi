@@ -17,9 +17,10 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
-    hook_pelt(a, cfs, NULL)
-    return pelt_update(pelt_clock(a, cfs.cpu), &cfs.avg, scale_load_down(cfs.load.weight),
-                       cfs.h_nr_runnable, cfs.curr >= 0, 1)
+    cdef u64 now = pelt_clock(a, cfs.cpu)
+    cdef unsigned long load = scale_load_down(cfs.load.weight)
+    cdef int decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
+    return pelt_update(now, &cfs.avg, load, cfs.h_nr_runnable, cfs.curr >= 0, 1) | decayed
 
 cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     cdef u32 divider = PELT_MIN_DIVIDER + cfs.avg.period_contrib
@@ -69,15 +70,15 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
-    cdef int decayed
+    cdef int decayed, running
     if se.avg.last_update_time and not (flags & SKIP_AGE_LOAD):
-        hook_pelt(a, cfs, se)
         if se.my_q >= 0:
             runnable = se.runnable_weight
         else:
             runnable = 1 if (se.on_rq and not se.sched_delayed) else 0
-        pelt_update(now, &se.avg, se.on_rq, runnable, cfs.curr >= 0 and &a.se[cfs.curr] == se,
-                    se_weight(se))
+        running = cfs.curr >= 0 and &a.se[cfs.curr] == se
+        hook_pelt(a, cfs, se, &se.avg, now, se.on_rq, runnable, running, se_weight(se), False)
+        pelt_update(now, &se.avg, se.on_rq, runnable, running, se_weight(se))
     decayed = update_cfs_rq_avg(a, cfs)
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)

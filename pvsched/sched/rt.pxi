@@ -80,6 +80,7 @@ cdef inline int rq_prio(Sim* s, s32 cpu) noexcept nogil:
     return s.task[c].rt_prio
 
 cdef void rt_move(Sim* s, s32 t, s32 dst) noexcept nogil:
+    trace_event(s, TR_MIGRATE, dst, t, s.task[t].cpu, dst)
     rt_dequeue(s, t)
     add_nr_running(s, s.task[t].cpu, -1)
     detach_task_pelt(s, t)

@@ -8,7 +8,9 @@ from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
 from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight, scale_load_down, calc_delta_fair_lw
 from pvsched.sched.pelt cimport sched_avg
 from pvsched.guest.sync cimport sync_task
+from pvsched.guest.workload cimport rtapp_task
 from pvsched.policies.debooster cimport deboost_rq
+from pvsched.sched.tick_sched cimport tick_sched
 
 ctypedef uint8_t u8
 
@@ -239,6 +241,7 @@ cdef struct task_t:
     s64 lat_sum
     s64 lat_max
     sync_task sync      # guest synchronisation (guest/sync.pxd)
+    rtapp_task rtapp    # rt-app ops (guest/workload.pxd)
 
 cdef struct rq_t:
     s32 curr            # task, -1 = idle
@@ -276,6 +279,7 @@ cdef struct rq_t:
     u64 nr_lb_runs
     u64 nr_lb_moved
     u64 nr_lb_failed
+    tick_sched ts       # host rqs: nohz_full tick stop (sched/tick_sched.pxd)
 
 cdef struct kern_t:
     s32 rq_base

@@ -53,23 +53,30 @@ cdef int yield_to(Sim* s, s32 cpu, s32 p) noexcept nogil:
     ys[YS_YT_ATTEMPT] += 1
     if s.rq[cpu].nr_running == 1 and s.rq[p_rq].nr_running == 1:
         ys[YS_YT_ESRCH] += 1
+        trace_event(s, TR_YIELD_TO, cpu, curr, p, 1)
         return -1
     if s.task[curr].cls != CLS_FAIR or s.task[p].cls != s.task[curr].cls:
         ys[YS_YT_CLASS] += 1            # RT has no yield_to_task; or a different class
+        trace_event(s, TR_YIELD_TO, cpu, curr, p, 2)
         return 0
     if s.rq[p_rq].curr == p:
         ys[YS_YT_RUNNING] += 1          # task_on_cpu
+        trace_event(s, TR_YIELD_TO, cpu, curr, p, 3)
         return 0
     if s.task[p].state != TS_RUNNABLE:
         ys[YS_YT_NOT_RUNNABLE] += 1     # not TASK_RUNNING (e.g. blocked in kvm_vcpu_block)
+        trace_event(s, TR_YIELD_TO, cpu, curr, p, 4)
         return 0
     if not yield_to_task_fair(s, cpu, p):
         ys[YS_YT_NOT_QUEUED] += 1
+        trace_event(s, TR_YIELD_TO, cpu, curr, p, 5)
         return 0
     ys[YS_YT_OK] += 1
+    trace_event(s, TR_YIELD_TO, cpu, curr, p, 0)
     if p_rq != cpu:
         s.fa.resched[p_rq] |= RESCHED_NOW       # resched_curr(p_rq), not lazy
         resched_deliver(s, p_rq, False)
+    trace_yield(s)
     schedule(s, cpu)
     if p_rq == cpu:
         ys[YS_YT_SAME_RQ] += 1

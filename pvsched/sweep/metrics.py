@@ -130,8 +130,50 @@ for _c in _MODES:
 METRICS["steal_ns"] = Metric(_vm_sum("preempted_ns"), "vm", "VM's steal time (preempted_ns), summed over vCPUs")
 del _c
 
+
+def _guest_halted_frac(r, vm):
+    v, rows = r.vcpus, _vm_rows(r, vm)
+    guest = int(v["guest_ns"][rows].sum())
+    return int(v["guest_halted_ns"][rows].sum()) / guest if guest else float("nan")
+
+
+def _pelt_avg(col):
+    def f(r, vm):
+        v, rows = r.vcpus, _vm_rows(r, vm)
+        t = v["pelt_tracked_ns"][rows]
+        return float(np.mean(v[col][rows][t > 0] / t[t > 0])) if (t > 0).any() else float("nan")
+    return f
+
+
+def _hwnoise(col):
+    def f(r, name):
+        _task_idx(r, name)                              # raises for an unknown task
+        t = r.hwnoise()
+        rows = [i for i, n in enumerate(t["name"]) if n == name or n.startswith(name + "[")]
+        if not rows:
+            return float("nan")                         # not an HwNoise task
+        if col == "cpu_available_pct":
+            rt, nz = int(t["runtime_ns"][rows].sum()), int(t["noise_ns"][rows].sum())
+            return 100.0 * (rt - nz) / rt if rt else float("nan")
+        return int(t[col][rows].max() if col.startswith("max_") else t[col][rows].sum())
+    return f
+
+
+# Guest halted time and halted-aware PELT, rtla hwnoise.
+METRICS.update({
+    "guest_halted_frac": Metric(_guest_halted_frac, "vm", "time halted inside guest mode / guest-mode time (HLT in guest)"),
+    "pelt_util": Metric(_pelt_avg("pelt_util_ns"), "vm", "vCPU threads' time-averaged PELT util (the discounted signal), mean over vCPUs"),
+    "pelt_util_raw": Metric(_pelt_avg("pelt_util_raw_ns"), "vm", "the same without the halted-time discount"),
+    "pelt_load": Metric(_pelt_avg("pelt_load_ns"), "vm", "vCPU threads' time-averaged PELT load, mean over vCPUs"),
+    "msr_reads": Metric(lambda r: int(r.raw["halted_pelt"]["msr_reads"]), None, "MPERF/TSC reads the halted-PELT mode implies"),
+    "hwnoise_avail_pct": Metric(_hwnoise("cpu_available_pct"), "task", "rtla hwnoise % CPU available (over a task's copies)"),
+    "hwnoise_max_single_ns": Metric(_hwnoise("max_single_ns"), "task", "rtla hwnoise largest single gap (ns)"),
+    "hwnoise_gaps": Metric(_hwnoise("gaps"), "task", "rtla hwnoise gaps (HW column)"),
+})
+
 #: vCPU table columns usable as ``"column:<vm>"`` (summed over the VM's vCPUs), besides ``exits_*``.
-VCPU_COLUMNS = ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches")
+VCPU_COLUMNS = ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches",
+                "guest_halted_ns", "guest_unhalted_ns", "gtime_halted_ns", "guest_stays")
 
 
 def _resolve(name: str):
