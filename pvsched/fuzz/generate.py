@@ -59,12 +59,18 @@ class _Draw:
 
 
 def _workload(d: _Draw, guest: bool, vcpus: int) -> dict:
-    kinds = ["hog", "periodic", "cyclictest", "run_sleep", "phases"]
+    kinds = ["hog", "periodic", "cyclictest", "run_sleep", "phases", "rtapp"]
     if guest:
-        kinds += ["spinlock_loop", "spinlock_loop"] + (["ipi_sync", "ipi_sync"] if vcpus > 1 else [])
+        kinds += ["spinlock_loop", "spinlock_loop", "hwnoise"] + (["ipi_sync", "ipi_sync"] if vcpus > 1 else [])
     kind = d.pick(kinds)
     if kind == "hog":
         return {"kind": "hog"}
+    if kind == "hwnoise":
+        runtime = d.ns(1, 2_000_000)
+        return {"kind": "hwnoise", "runtime_ns": runtime, "period_ns": min(MAX_TIME_NS, runtime + d.ns(0, 2_000_000)),
+                "threshold_ns": d.ns(1, 10_000), "warmup_ns": d.ns(0, 1_000_000)}
+    if kind == "rtapp":
+        return _rtapp(d)
     if kind == "periodic":
         return {"kind": "periodic", "run_ns": d.ns(1, 500_000), "period_ns": d.ns(1, 5_000_000),
                 "jitter_ns": d.ns(0, 200_000), "run_jitter_ns": d.ns(0, 100_000), "offset_ns": d.ns(0, 2_000_000)}
@@ -96,6 +102,26 @@ def _workload(d: _Draw, guest: bool, vcpus: int) -> dict:
             "compute_spread_ns": d.ns(0, 50_000), "handler_ns": d.ns(1, 20_000),
             "targets": d.int(1, max(1, vcpus - 1), [1]), "sleep_ns": d.pick([0, d.ns(1, 300_000)]),
             "sleep_jitter_ns": d.ns(0, 50_000), "sleep_every": 1 if loops else d.int(1, 4, [1]), "loops": loops}
+
+
+def _rtapp(d: _Draw) -> dict:
+    phases = []
+    for _ in range(d.rng.randint(1, 3)):
+        events = []
+        for _ in range(d.rng.randint(1, 3)):
+            k = d.pick(["run", "runtime", "sleep", "timer", "yield"])
+            if k == "yield":
+                events.append(["yield"])
+            elif k == "timer":
+                ref = d.pick(["t0", "t1", "unique0"])       # a shared ref keeps one mode everywhere
+                events.append(["timer", d.ns(1, 2_000_000, 10**15), ref,
+                               {"t0": "relative", "t1": "absolute"}.get(ref) or d.pick(["relative", "absolute"])])
+            else:
+                events.append([k, d.ns(1, 500_000, 10**15)])
+        events.append(["run", d.ns(1, 200_000, 10**15)])       # every phase takes time
+        phases.append({"events": events, "loop": d.pick([1, 2, 5, -1])})
+    return {"kind": "rtapp", "phases": phases, "loop": d.pick([-1, -1, 0, 1, 3]),
+            "runtime_chunk_ns": d.int(1, 10**9, [32_000])}
 
 
 def _task(d: _Draw, name: str, ncpu: int, guest: bool, cgroups: List[str]) -> dict:
@@ -172,6 +198,13 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
         host["debooster"] = {"enabled": True, "curve": d.pick(["steps", "linear"]),
                              "rate_limit_ns": d.ns(0, 6_000_000, 10**12), "rate_limit_mode": d.pick(["v1", "v2"]),
                              "debounce_ns": d.ns(0, 600_000, 10**12)}
+    if d.chance(0.1):
+        host["nohz_full"] = sorted(d.rng.sample(range(ncpu), d.rng.randint(1, ncpu)))
+    if d.chance(0.15):
+        host["halted_pelt"] = {"mode": d.pick(["off", "exact", "tick"]), "mperf_ppm": d.int(-999_999, 999_999, [0]),
+                               "no_hz_full": d.chance(0.3)}
+    if d.chance(0.05):
+        host["policy"] = "fuzz-policy"
     cgroups = []
     for i in range(d.pick([0, 0, 1, 2, 4])):
         cg = {"name": f"g{i}", "weight": d.int(1, 10000, [50, 100, 400])}
@@ -253,11 +286,47 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
                                   "candidate_order": d.pick(["scan", "priority"]),
                                   "fix_last_boosted": d.chance(0.5), "ipi_tracking": d.chance(0.7),
                                   "ipi_window_ns": d.ns(0, 50_000_000, 10**12)}
+        if d.chance(0.1):
+            vm["own_cgroup"] = False
+        if d.chance(0.05):
+            vm["policy"] = "fuzz-policy"
         vms.append(vm)
     spec["vms"] = vms
+    if d.chance(0.1):
+        trace = {"enabled": True, "cap_events": d.int(1, 200_000, [1000]), "mode": d.pick(["cap", "ring"]),
+                 "from_ns": d.ns(0, 1_000_000)}
+        if d.chance(0.3):
+            trace["to_ns"] = min(MAX_TIME_NS + 1, trace["from_ns"] + d.ns(1, 5_000_000))
+        if d.chance(0.3):
+            trace["events"] = d.rng.sample(TRACE_KINDS, d.rng.randint(1, 4))
+        spec["trace"] = trace
     if not spec["tasks"] and not vms:
         spec["tasks"] = [_task(d, "t0", ncpu, False, names)]
     return spec
+
+
+TRACE_KINDS = ["sched_switch", "sched_wakeup", "sched_wakeup_new", "sched_migrate_task", "kvm_entry", "kvm_exit",
+               "vcpu_mode", "kvm_vcpu_kick", "guest_ipi", "yield_to", "halt_poll", "counter"]
+
+
+class FuzzPolicy:
+    """Stand-in for a user's Python policy on a VM (built where a spec says "fuzz-policy"): it
+    looks at every exit and kick and changes nothing."""
+
+    calls = 0
+
+    def on_vcpu_exit(self, ctx):
+        FuzzPolicy.calls += 1
+
+    def on_kick(self, ctx):
+        FuzzPolicy.calls += 1
+
+
+class FuzzHostPolicy:
+    """The same on the host: it looks at every tick."""
+
+    def on_tick(self, ctx):
+        FuzzPolicy.calls += 1
 
 
 BOOST_TRIGGERS = ("irq_entry", "irq_exit", "sched", "rt_enqueue", "user_return", "kick_timer", "kick_intr",
@@ -314,10 +383,22 @@ def build(spec: dict):
     def tasks(ts):
         return [task(t) for t in ts] if isinstance(ts, list) else ts
 
+    from pvsched import HaltedPelt, Policy
+    from pvsched.trace import TraceConfig
+
+    def policy(p, base=FuzzPolicy):
+        if p != "fuzz-policy":
+            return p
+        return type(base.__name__ + "Object", (base, Policy), {})()
+
     h = dict(spec.get("host", {})) if _table(spec.get("host")) else spec.get("host")
     if _table(h):
         if _table(h.get("debooster")):
             h["debooster"] = Debooster(**h["debooster"])
+        if _table(h.get("halted_pelt")):
+            h["halted_pelt"] = HaltedPelt(**h["halted_pelt"])
+        if "policy" in h:
+            h["policy"] = policy(h["policy"], FuzzHostPolicy)
         h = Host(**h)
     cgs = spec.get("cgroups", [])
     if isinstance(cgs, list):
@@ -335,8 +416,14 @@ def build(spec: dict):
                 if _table(v.get("yield_policy")):
                     v["yield_policy"] = YieldPolicy(**v["yield_policy"])
                 v["tasks"] = tasks(v.get("tasks", []))
+                if "policy" in v:
+                    v["policy"] = policy(v["policy"])
                 v = VM(v.pop("name", "vm"), **v)
             out.append(v)
         vms = out
     top = {k: spec[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in spec}
+    if _table(spec.get("trace")):
+        top["trace"] = TraceConfig(**spec["trace"])
+    elif "trace" in spec:
+        top["trace"] = spec["trace"]
     return Scenario(host=h, cgroups=cgs, tasks=tasks(spec.get("tasks", [])), vms=vms, **top)

@@ -128,7 +128,7 @@ class Host:
             self.debooster = Debooster()
         if self.halted_pelt is None:
             self.halted_pelt = HaltedPelt()
-        normalize(self, ("idle_states",))
+        normalize(self, ("idle_states", "nohz_full"))
         self_check(self, "Host")
 
     def validate(self, path="host"):
@@ -159,7 +159,7 @@ class Host:
             raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "lists a CPU twice")
         _bool(f"{path}.load_balance", self.load_balance)
         _bool(f"{path}.periodic_balance", self.periodic_balance)
-        _check_policy(f"{path}.policy", self.policy)
+        _check_policy(f"{path}.policy", self.policy, host=True)
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
@@ -453,9 +453,23 @@ class VM:
         return self.vcpu_policy, self.vcpu_nice, self.vcpu_rt_priority
 
 
-def _check_policy(path, p):
-    if p is not None and not isinstance(p, Policy):
+VCPU_POINTS = ("kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out", "vcpu_mode", "guest_switch",
+               "guest_enqueue", "guest_idle", "kvm_run", "vcpu_exit", "vcpu_enter")
+
+
+def _check_policy(path, p, host=False):
+    if p is None:
+        return
+    if not isinstance(p, Policy):
         raise ScenarioError(path, p, "must be a pvsched.Policy (a Python policy object) or None")
+    points = p.points()
+    wrong = [x for x in points if x in VCPU_POINTS] if host else [x for x in points if x == "yield_to"]
+    if wrong:
+        raise ScenarioError(path, type(p).__name__, f"on_{wrong[0]}: " + (
+            "a vCPU hook needs the policy on a VM, not the host" if host else
+            "yield_to runs in the host; attach it to the host"))
+    if type(p).spin_next_round is not Policy.spin_next_round and "spin" not in points:
+        raise ScenarioError(path, type(p).__name__, "spin_next_round needs on_spin too")
 
 
 def _validate_task(p, t, ncpus, cgroup_names):
