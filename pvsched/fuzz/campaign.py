@@ -49,7 +49,12 @@ def _worker(conn, seed, indices, kinds, parent):
     _worker_init(parent)            # die with the campaign driver; Ctrl-C goes to the driver
     for i in indices:
         conn.send(("start", i, time.monotonic()))
-        case = make_case(seed, i, kinds)
+        try:
+            case = make_case(seed, i, kinds)
+        except Exception as e:  # noqa: BLE001 - a generator bug is reported, not a dead worker
+            conn.send(("done", i, {"status": "failed", "kind": "?", "what": "making the case",
+                                   "detail": f"harness: {type(e).__name__}: {e}"[:500]}))
+            continue
         out = run_case(case)
         out.update(kind=case.kind, what=case.what[:500])
         conn.send(("done", i, out))
@@ -89,8 +94,12 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
         if progress:
             progress(i, out)
 
-    def kind_of(i):
-        return make_case(seed, i, kinds).kind
+    def describe(i):
+        try:
+            case = make_case(seed, i, kinds)
+            return case.kind, case.what[:500]
+        except Exception:  # noqa: BLE001
+            return "?", "?"
 
     for w in todo:
         spawn(w)
@@ -107,7 +116,7 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
                 if i is None and todo[st["w"]]:
                     i = todo[st["w"]][0]        # died before its first case: blame that one
                 if i is not None:
-                    record(i, {"status": "failed", "kind": kind_of(i), "what": make_case(seed, i, kinds).what[:500],
+                    record(i, {"status": "failed", "kind": describe(i)[0], "what": describe(i)[1],
                                "detail": f"worker died (exit code {st['p'].exitcode}): a crash"})
                     todo[st["w"]] = [j for j in todo[st["w"]] if j > i]
                     spawn(st["w"])
@@ -128,7 +137,7 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
                 st["p"].join()
                 del live[conn]
                 i = st["case"]
-                record(i, {"status": "failed", "kind": kind_of(i), "what": make_case(seed, i, kinds).what[:500],
+                record(i, {"status": "failed", "kind": describe(i)[0], "what": describe(i)[1],
                            "detail": f"hang: no result after {timeout_s:.0f} s"})
                 todo[st["w"]] = [j for j in todo[st["w"]] if j > i]
                 spawn(st["w"])

@@ -34,6 +34,9 @@ def sweep_case(rng: random.Random):
     """(description, check) for one sweep case; ``check()`` returns the problems found."""
     spec = random_spec(rng, small=True)
     spec["duration_ns"] = rng.choice([1_000_000, 2_000_000, 3_000_000])
+    spec["host"].pop("policy", None)           # sweeps take data: no Python policy objects
+    for vm in spec["vms"]:
+        vm.pop("policy", None)
     sc = build(spec)
     leaves = [(p, v) for p, v in _leaves(sc.to_dict()) if not p.endswith("kind")] + [("seed", sc.seed)]
     grid: Dict[str, list] = {}
