@@ -21,15 +21,16 @@ seed000 ...
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import signal
 import sys
 import time
 from typing import List, Optional
 
+from pvsched import progress
 from pvsched.errors import NotModelledError, ScenarioError
 
-#: Experiments ``pvsched reproduce`` knows: one per seed thread (``../shared/seeds``). An experiment
+#: Experiments ``pvsched reproduce`` knows: one per seed (a mailing-list thread). An experiment
 #: is implemented once :data:`pvsched.experiments.EXPERIMENTS` registers its module (which has
 #: ``main(argv) -> int``); until then ``reproduce`` says it is not implemented yet.
 EXPERIMENTS = {
@@ -60,7 +61,59 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _pandas_hint(e: ImportError) -> CliError:
-    return CliError(f"{e}; this output needs pandas and pyarrow: pip install \"pvsched[pandas]\"")
+    return CliError(f"{e}; this output needs pandas and pyarrow: pip install pandas pyarrow")
+
+
+def _nonneg(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
+    return v
+
+
+def _toml_input(path: str, what: str) -> str:
+    """``path`` (or the bundled example it names) if it is a readable file of kind ``what``
+    ("scenario" or "sweep"); otherwise a CliError saying what was expected."""
+    from pvsched._checkout import resolve_example
+    real = os.fspath(resolve_example(path))
+    example = "examples/vm_busy_host.toml" if what == "scenario" else "examples/sweep_busy_host.toml"
+    if os.path.isdir(real):
+        raise CliError(f"{path} is a directory; expected a {what} TOML file such as {example}")
+    if not os.path.exists(real):
+        raise CliError(f"{path}: no such file (in {os.getcwd()}); expected a {what} TOML file such as {example}")
+    try:
+        import tomllib
+    except ImportError:  # Python < 3.11
+        import tomli as tomllib
+    try:
+        with open(real, "rb") as f:
+            keys = set(tomllib.loads(f.read().decode()))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return path                              # the loader reports these with the key path
+    from pvsched.sweep.files import SWEEP_KEYS
+    sweep_only = {"scenario", "grid", "cells", "seeds", "metrics", "output"} & set(SWEEP_KEYS)
+    if what == "scenario" and keys & sweep_only and "host" not in keys and "tasks" not in keys:
+        raise CliError(f"{path} is a sweep file (it has {', '.join(sorted(keys & sweep_only))}); "
+                       f"run it with: pvsched sweep {path}")
+    if what == "sweep" and "scenario" not in keys and keys & {"host", "tasks", "vms", "cgroups"}:
+        raise CliError(f"{path} is a scenario file, not a sweep file; run it with: pvsched run {path}")
+    return path
+
+
+def _check_outputs(args) -> None:
+    """Refuse an output path that cannot be written before a long run, not after it."""
+    for flag in ("json", "csv", "parquet"):
+        path = getattr(args, flag, None)
+        if not path:
+            continue
+        parent = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(path):
+            raise CliError(f"--{flag} {path}: is a directory; expected a file name")
+        if not os.path.isdir(parent):
+            raise CliError(f"--{flag} {path}: the directory {os.path.dirname(path) or '.'} does not exist")
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -91,46 +144,27 @@ def _vm_summary(r) -> str:
 
 def _cmd_run(args) -> int:
     from pvsched import Scenario, Simulation
-    sc = Scenario.from_toml(args.scenario, is_path=True)
+    sc = Scenario.from_toml(_toml_input(args.scenario, "scenario"), is_path=True)
+    _check_outputs(args)
     if args.seed is not None:
         sc.seed = args.seed
     until = args.until_ns if args.until_ns is not None else sc.duration_ns
     sim = Simulation(sc)
-    r = sim.run(until_ns=until)
+    with progress.report(f"pvsched run {args.scenario}"):
+        r = sim.run(until_ns=until)
     print(r.summary(max_rows=args.rows))
     vms = _vm_summary(r)
     if vms:
         print()
         print(vms)
     print(f"wall {r.wall_s:.3f} s, {r.events_per_s / 1e6:.2f} M events/s")
-    if args.json:
-        rows = []
-        for n in r.task_names:
-            tv = r.task(n)
-            d = {"task": n}
-            d.update({k: getattr(tv, k) for k in r.TASK_COLUMNS})
-            d.update(r.latency(n).summary())
-            rows.append(d)
-        out = {"tasks": rows, "now_ns": r.now_ns, "events": r.events}
-        if len(r.vcpus["name"]):
-            out["vcpus"] = [{k: (str(val[i]) if k == "name" else int(val[i])) for k, val in r.vcpus.items()}
-                            for i in range(len(r.vcpus["name"]))]
-        with open(args.json, "w") as f:
-            json.dump(out, f, indent=1)
-    if args.csv:
-        import csv
-        with open(args.csv, "w", newline="") as f:
-            w = csv.writer(f)
-            cols = ["task"] + list(r.TASK_COLUMNS)
-            w.writerow(cols)
-            for i, n in enumerate(r.task_names):
-                w.writerow([n] + [int(r.raw["task"][k][i]) for k in r.TASK_COLUMNS])
-    if args.parquet:
-        try:
-            df = r.to_pandas("tasks")
-            df.to_parquet(args.parquet, index=False)
-        except ImportError as e:
-            raise _pandas_hint(e) from None
+    for fmt in ("json", "csv", "parquet"):
+        if getattr(args, fmt):
+            try:
+                written = r.write(getattr(args, fmt), fmt)
+            except ImportError as e:
+                raise _pandas_hint(e) from None
+            print(f"wrote {', '.join(written)}")
     if args.plot:
         _write_plot(r, args.plot)
         print(f"wrote {args.plot}")
@@ -145,7 +179,7 @@ def _write_plot(r, path: str) -> None:
         import matplotlib.pyplot as plt
         from pvsched import plot
     except ImportError as e:
-        raise CliError(f"{e}; --plot needs matplotlib: pip install \"pvsched[plot]\"") from None
+        raise CliError(f"{e}; --plot needs matplotlib: pip install matplotlib") from None
     counts = r.raw["task"]["lat_count"]
     names = [r.task_names[i] for i in sorted(range(len(counts)), key=lambda i: -counts[i])[:8] if counts[i] > 0]
     vms = len(r.vcpus["name"]) > 0
@@ -167,7 +201,7 @@ TRACE_FORMATS = {".pftrace": "perfetto", ".perfetto-trace": "perfetto", ".pb": "
 def _cmd_trace(args) -> int:
     from pvsched import Scenario, Simulation
     from pvsched.trace import TraceConfig
-    sc = Scenario.from_toml(args.scenario, is_path=True)
+    sc = Scenario.from_toml(_toml_input(args.scenario, "scenario"), is_path=True)
     if args.seed is not None:
         sc.seed = args.seed
     fmt = args.format or TRACE_FORMATS.get(os.path.splitext(args.out)[1].lower())
@@ -214,7 +248,8 @@ def _cmd_trace(args) -> int:
 # ---------------------------------------------------------------------------------------------- sweep
 def _cmd_sweep(args) -> int:
     from pvsched.sweep import SweepError, load_sweep_file, sweep
-    spec = load_sweep_file(args.sweep)
+    spec = load_sweep_file(_toml_input(args.sweep, "sweep"))
+    _check_outputs(args)
     out = args.out or spec.output or os.path.splitext(os.path.basename(args.sweep))[0] + ".sweep"
     seeds = args.seeds if args.seeds is not None else spec.seeds
     if args.workers is not None and args.workers < 0:
@@ -224,6 +259,13 @@ def _cmd_sweep(args) -> int:
     except ImportError as e:
         raise _pandas_hint(e) from None
     t0 = time.perf_counter()
+
+    class _Terminated(KeyboardInterrupt):
+        pass
+
+    def _on_term(signum, frame):
+        raise _Terminated()                      # unwinds through the executor, which stops its workers
+    old_term = signal.signal(signal.SIGTERM, _on_term)
     try:
         df = sweep(spec.base, spec.grid, seeds, spec.metrics, out=out, workers=args.workers,
                    scheduler=args.scheduler, progress=False if args.no_progress else None,
@@ -232,6 +274,12 @@ def _cmd_sweep(args) -> int:
         raise ScenarioError(f"{args.sweep}: {e.path}", e.value, e.problem) from None
     except SweepError as e:
         raise CliError(f"{args.sweep}: {e}") from None
+    except KeyboardInterrupt as e:
+        what, code = ("terminated", 143) if isinstance(e, _Terminated) else ("interrupted", 130)
+        raise CliError(f"{what}; the runs finished so far are saved in {out}: run the same command again "
+                       f"to resume", code) from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
     wall = time.perf_counter() - t0
     import pandas as pd
     with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_colwidth", 40):
@@ -276,20 +324,16 @@ def _cmd_reproduce(args) -> int:
     # an experiment's own argparse errors come out as one line too, like the CLI's (_Parser)
     error, argparse.ArgumentParser.error = argparse.ArgumentParser.error, _Parser.error
     try:
-        return int(experiments.get(name).main(list(args.args)) or 0)
+        with progress.report(f"pvsched reproduce {name}"):
+            return int(experiments.get(name).main(list(args.args)) or 0)
     finally:
         argparse.ArgumentParser.error = error
 
 
 # ---------------------------------------------------------------------------------------------- bench
 def _cmd_bench(args) -> int:
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
-    try:
-        from scenarios import host_only
-    except ImportError:
-        print("pvsched bench needs the source tree's benchmarks/ directory", file=sys.stderr)
-        return 2
     from pvsched import Simulation
+    from pvsched.bench import host_only
     if args.repeat < 1:
         raise CliError(f"--repeat {args.repeat}: must be >= 1")
     best = None
@@ -305,7 +349,10 @@ def _cmd_bench(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pvsched import KERNEL_VERSION, __version__
     p = _Parser(prog="pvsched", description="Simulate double scheduling (Linux/KVM host and guests).")
+    p.add_argument("--version", action="version",
+                   version=f"pvsched {__version__} (models the Linux {KERNEL_VERSION} scheduler and KVM)")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{run,sweep,reproduce,bench}",
                            parser_class=_Parser)
     r = sub.add_parser("run", help="run a scenario TOML file and print its summary table",
@@ -314,10 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="scenario TOML file (see examples/)")
     r.add_argument("--until-ns", type=int, default=None, help="simulated time (default: the scenario's duration_ns)")
     r.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    r.add_argument("--rows", type=int, default=40, help="task rows to print")
-    r.add_argument("--json", metavar="FILE", help="write the task (and vCPU) table as JSON")
-    r.add_argument("--csv", metavar="FILE", help="write the task table as CSV")
-    r.add_argument("--parquet", metavar="FILE", help="write the task table as Parquet (needs pandas, pyarrow)")
+    r.add_argument("--rows", type=_nonneg, default=40, help="task rows to print")
+    r.add_argument("--json", metavar="FILE", help="write every table, the scenario and the seed as one JSON document")
+    r.add_argument("--csv", metavar="FILE", help="write the task table to FILE and the cpus/vcpus/vms tables and "
+                                                  "the scenario beside it (FILE.cpus.csv, ..., FILE.scenario.toml)")
+    r.add_argument("--parquet", metavar="FILE", help="like --csv, in Parquet with the scenario in the metadata "
+                                                      "(needs pandas, pyarrow)")
     r.add_argument("--plot", metavar="FILE", help="write latency CDFs and the vCPU mode breakdown (png, pdf, svg; "
                    "needs matplotlib)")
     r.set_defaults(fn=_cmd_run)
@@ -352,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=None, help="repetitions per cell (overrides the file)")
     s.add_argument("--overwrite", action="store_true", help="clear an output directory that holds another sweep")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
-    s.add_argument("--rows", type=int, default=30, help="table rows to print")
+    s.add_argument("--rows", type=_nonneg, default=30, help="table rows to print")
     s.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     s.add_argument("--parquet", metavar="FILE", help="also write the table as Parquet")
     s.set_defaults(fn=_cmd_sweep)
@@ -374,8 +423,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"pvsched: warning: {' '.join(str(message).splitlines())}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    import warnings
     args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
     from pvsched.sweep import SweepError
 
     def fail(e, code=EXIT_BAD_INPUT):
@@ -386,7 +441,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         return args.fn(args)
     except CliError as e:
         return fail(e, e.code)
-    except (ScenarioError, NotModelledError, SweepError, OSError, ImportError, MemoryError) as e:
+    except OSError as e:
+        if e.filename is not None:            # say which file and what went wrong, without errno numbers
+            return fail(f"{e.filename}: {(e.strerror or type(e).__name__).lower()}")
+        return fail(e)
+    except (ScenarioError, NotModelledError, SweepError, ImportError, MemoryError) as e:
         return fail(e)
     except KeyboardInterrupt:
         print("pvsched: interrupted", file=sys.stderr)

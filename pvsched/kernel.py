@@ -7,6 +7,8 @@ a test of the simulator. See ``FairRunqueue`` for driving one EEVDF queue step b
 >>> calc_delta_fair(1_000_000, nice=5)
 3056716
 """
+from typing import Optional
+
 from pvsched._core import (  # noqa: F401
     DEFAULT_FEATURES,
     FEATURE_BITS,
@@ -20,9 +22,47 @@ from pvsched._core import (  # noqa: F401
     sched_prio_to_weight,
     sched_prio_to_wmult,
 )
-from pvsched._core import py_calc_delta_fair as calc_delta_fair  # noqa: F401
-from pvsched._core import py_calc_group_shares as calc_group_shares  # noqa: F401
-from pvsched._core import py_scale_load_down as scale_load_down  # noqa: F401
+import pvsched._core as _core
+from pvsched._core import SLICE_MAX_NS, SLICE_MIN_NS  # noqa: F401
+from pvsched.errors import SliceClampedWarning  # noqa: F401
+
+
+def _as_kernel_function(fn, impl):
+    """``fn`` (a typed Python signature under the kernel's name) documented by the C entry point
+    ``impl`` it calls; the docstring's examples use the kernel name."""
+    doc = impl.__doc__ or ""
+    first, _, rest = doc.partition("\n")
+    if first.startswith(impl.__name__ + "("):      # Cython's embedded C signature line
+        doc = rest.lstrip("\n")
+    fn.__doc__ = doc.replace(impl.__name__ + "(", fn.__name__ + "(")
+    return fn
+
+
+def calc_delta_fair(delta_ns: int, nice: Optional[int] = None, weight: Optional[int] = None) -> int:
+    return _core.py_calc_delta_fair(delta_ns, nice, weight)
+
+
+def calc_group_shares(tg_shares: int, grq_load_weight: int, grq_load_avg: int, tg_load_avg: int,
+                      tg_load_avg_contrib: int) -> int:
+    return _core.py_calc_group_shares(tg_shares, grq_load_weight, grq_load_avg, tg_load_avg, tg_load_avg_contrib)
+
+
+def scale_load_down(w: int) -> int:
+    return _core.py_scale_load_down(w)
+
+
+def tick_nsec(hz: int) -> int:
+    return _core.py_tick_nsec(hz)
+
+
+def setparam_fair_slice(sched_runtime_ns: int) -> int:
+    return _core.py_setparam_fair_slice(sched_runtime_ns)
+
+
+for _fn, _impl in ((calc_delta_fair, _core.py_calc_delta_fair), (calc_group_shares, _core.py_calc_group_shares),
+                   (scale_load_down, _core.py_scale_load_down), (tick_nsec, _core.py_tick_nsec),
+                   (setparam_fair_slice, _core.py_setparam_fair_slice)):
+    _as_kernel_function(_fn, _impl)
 
 NICE_0_LOAD = 1 << 20
 MIN_SHARES = 2
@@ -32,7 +72,8 @@ __all__ = [
     "FairRunqueue", "PeltAvg", "calc_delta_fair", "calc_group_shares", "scale_load_down",
     "sched_prio_to_weight", "sched_prio_to_wmult", "base_slice_ns", "decay_load",
     "accumulate_pelt_segments", "LOAD_AVG_MAX", "PELT_MIN_DIVIDER", "NICE_0_LOAD", "MIN_SHARES",
-    "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES",
+    "MAX_SHARES", "FEATURE_BITS", "DEFAULT_FEATURES", "tick_nsec", "setparam_fair_slice",
+    "SLICE_MIN_NS", "SLICE_MAX_NS", "SliceClampedWarning",
 ]
 
 # Directed yield: the debooster's rules, the PLE window, ipi_context, probes of a live engine, benches.
@@ -50,7 +91,13 @@ from pvsched._core import (  # noqa: E402,F401
     yield_vcpu_state,
     yield_vm_state,
 )
-from pvsched._core import py_deboost_penalty as deboost_penalty  # noqa: E402,F401
+
+
+def deboost_penalty(gran: int, need: int, nr_queued: int, reverse: bool = False, curve: str = "steps") -> int:
+    return _core.py_deboost_penalty(gran, need, nr_queued, reverse, curve)
+
+
+_as_kernel_function(deboost_penalty, _core.py_deboost_penalty)
 
 __all__ += [
     "IpiContext", "bench_find_matching_se", "bench_ipi_context", "deboost_call", "deboost_entity",

@@ -1,4 +1,4 @@
-"""Plots of a run (``pip install "pvsched[plot]"``): latency CDF and histogram, a Gantt timeline of
+"""Plots of a run (needs matplotlib: ``pip install matplotlib``, the ``plot`` extra): latency CDF and histogram, a Gantt timeline of
 host CPUs and vCPUs from a trace, the vCPU mode breakdown, and line / heatmap views of sweep tables.
 Every function returns the matplotlib ``Figure`` (draw on your own ``ax=`` to combine them); none
 calls ``show()``, so they work headless (Agg).
@@ -29,7 +29,7 @@ def _plt():
         import matplotlib
         import matplotlib.pyplot as plt
     except ImportError as e:    # pragma: no cover - depends on the environment
-        raise ImportError('plots need matplotlib: pip install "pvsched[plot]"') from e
+        raise ImportError('plots need matplotlib: pip install matplotlib') from e
     return matplotlib, plt
 
 

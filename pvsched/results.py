@@ -155,10 +155,21 @@ class TaskView:
 
 
 class Result:
-    """What a run produced: per-task and per-CPU tables, latency histograms, run statistics.
+    """What a run produced: per-task, per-CPU, per-vCPU and per-VM tables, latency histograms and
+    run statistics (:meth:`pvsched.Simulation.run` returns it).
 
-    ``tasks`` / ``cpus`` are dicts of numpy columns; ``to_pandas()`` gives DataFrames when
-    pandas is installed (``pip install pvsched[pandas]``).
+    ``tasks`` / ``cpus`` / ``vcpus`` / ``vms`` are dicts of numpy columns; :meth:`to_pandas` gives
+    DataFrames (needs pandas: ``pip install pandas pyarrow``); :meth:`to_dict` and :meth:`write`
+    export everything, scenario and seed included, in one schema (:mod:`pvsched.export`).
+
+    >>> from pvsched import Scenario, Host, Task, Simulation
+    >>> from pvsched.workloads import Hog, RunSleep
+    >>> r = Simulation(Scenario(host=Host(cpus=1), tasks=[Task("hog", Hog()),
+    ...                Task("rs", RunSleep(run_ns=100_000, sleep_ns=900_000))])).run(until_ns=100_000_000)
+    >>> r.task("rs").nr_wakeups > 90, r.task("hog").cpu_ns + r.task("rs").cpu_ns == r.now_ns
+    (True, True)
+    >>> sorted(r.to_dict())[:4]
+    ['cpus', 'events', 'kernel', 'now_ns']
     """
 
     TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
@@ -195,7 +206,22 @@ class Result:
             raise KeyError(f"no task named {name!r}")
         return self._index[name]
 
+    def woke_up(self, name: str) -> bool:
+        """Whether the task woke up after it started, i.e. has a wake-up latency worth showing (a
+        CPU hog's only sample is its start)."""
+        i = self._i(name)
+        return bool(self.raw["task"]["nr_wakeups"][i] > 1 and self.raw["task"]["lat_count"][i] > 0)
+
     def task(self, name: str) -> TaskView:
+        """One task's row by name (``"x"``, ``"x[2]"`` for a copy, ``"vm/x"`` for a guest task):
+        its :attr:`TASK_COLUMNS` as attributes, and ``.latency``. KeyError for an unknown name.
+
+        >>> from pvsched import Scenario, Host, Task, Simulation
+        >>> from pvsched.workloads import Hog
+        >>> r = Simulation(Scenario(host=Host(cpus=1), tasks=[Task("h", Hog(), count=2)])).run(until_ns=10_000_000)
+        >>> r.task("h[0]").cpu_ns + r.task("h[1]").cpu_ns, r.task("h[1]").name
+        (10000000, 'h[1]')
+        """
         return TaskView(self, self._i(name))
 
     def latency(self, name_or_prefix: str) -> LatencyHistogram:
@@ -212,12 +238,33 @@ class Result:
 
     @property
     def tasks(self) -> Dict[str, np.ndarray]:
+        """The task table as numpy columns: ``name`` and :attr:`TASK_COLUMNS` (CPU and wait time in
+        ns, switches, preemptions, wake-ups, migrations, yields, periodic overruns, latency count /
+        sum / max), one row per task in :attr:`task_names` order (host tasks, then per VM its vCPU
+        threads and guest tasks).
+
+        >>> from pvsched import Scenario, Host, Task, Simulation
+        >>> from pvsched.workloads import Hog
+        >>> t = Simulation(Scenario(host=Host(cpus=2), tasks=[Task("h", Hog(), count=2)])).run(until_ns=10_000_000).tasks
+        >>> list(t["name"]), t["cpu_ns"].tolist()
+        (['h[0]', 'h[1]'], [10000000, 10000000])
+        """
         d = {"name": np.array(self.task_names, dtype=object)}
         d.update({k: self.raw["task"][k] for k in self.TASK_COLUMNS})
         return d
 
     @property
     def cpus(self) -> Dict[str, np.ndarray]:
+        """The host pCPU table as numpy columns: ``cpu``, ``busy_ns``, ``idle_ns``, switches, ticks,
+        fair-server activations, RT throttling, load-balancing counts (``lb_runs`` / ``lb_moved`` /
+        ``lb_failed``), one row per pCPU.
+
+        >>> from pvsched import Scenario, Host, Task, Simulation
+        >>> from pvsched.workloads import Hog
+        >>> c = Simulation(Scenario(host=Host(cpus=2), tasks=[Task("h", Hog())])).run(until_ns=10_000_000).cpus
+        >>> c["cpu"].tolist(), sorted(c["busy_ns"].tolist())
+        ([0, 1], [0, 10000000])
+        """
         d = dict(self.raw["cpu"])
         d["cpu"] = np.arange(len(d["busy_ns"]))
         d["idle_ns"] = self.now_ns - d["busy_ns"]
@@ -252,14 +299,18 @@ class Result:
             d["doorbell_per_s"] = d["exits_doorbell"] * 1e9 / max(self.now_ns, 1)
         return d
 
-    def vcpu(self, name: str) -> Dict[str, int]:
-        """One vCPU's row, by its thread name (``"vm/vcpu0"``)."""
+    def vcpu(self, name: str) -> Dict[str, object]:
+        """One vCPU's row, by its thread name (``"vm/vcpu0"``); ``mode`` is the mode it ended the
+        run in, by name (``guest``, ``exit``, ``poll``, ``halted``, ``preempted``)."""
+        from pvsched._core import VCPU_MODES
         i = self._i(name)
         rows = np.nonzero(self.raw["vcpu"]["task"] == i)[0]
         if not len(rows):
             raise KeyError(f"{name!r} is not a vCPU thread")
-        return {k: (float(v[rows[0]]) if k.endswith("_per_s") else int(v[rows[0]]))
-                for k, v in self.vcpus.items() if k != "name"}
+        row = {k: (float(v[rows[0]]) if k.endswith("_per_s") else int(v[rows[0]]))
+               for k, v in self.vcpus.items() if k != "name"}
+        row["mode"] = VCPU_MODES[row["mode"] - 1] if row["mode"] else "off"
+        return row
 
     @property
     def vms(self) -> Dict[str, np.ndarray]:
@@ -395,38 +446,72 @@ class Result:
         return vcpu_modes(self, **kw)
 
     def to_pandas(self, table: str = "tasks"):
+        """One table as a pandas DataFrame, with the columns every export format uses
+        (:mod:`pvsched.export`): ``table`` is ``"tasks"`` (key column ``task``, counters and the
+        latency summary ``lat_mean_ns`` / ``lat_p50_ns`` / ``lat_p99_ns`` / ``lat_p999_ns``, NaN for
+        a task that never woke), ``"cpus"`` (``cpu``), ``"vcpus"`` (``vcpu``, ``vm``, ``mode``) or
+        ``"vms"`` (``vm``). Needs pandas (``pip install pandas pyarrow``).
+
+        >>> from pvsched import Scenario, Host, Task, Simulation
+        >>> from pvsched.workloads import Cyclictest
+        >>> r = Simulation(Scenario(host=Host(cpus=1), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000))])).run(
+        ...     until_ns=100_000_000)
+        >>> df = r.to_pandas("tasks")
+        >>> df.loc[0, "task"], int(df.loc[0, "lat_count"]), list(df.columns[-4:])
+        ('ct', 100, ['lat_mean_ns', 'lat_p50_ns', 'lat_p99_ns', 'lat_p999_ns'])
+        """
         import pandas as pd
-        if table == "tasks":
-            df = pd.DataFrame(self.tasks)
-            lat = [self.latency(n).summary() for n in self.task_names]
-            for k in ("p50_ns", "p99_ns", "p999_ns"):
-                df[k] = [x[k] for x in lat]
-            return df
-        if table == "cpus":
-            return pd.DataFrame(self.cpus)
-        if table == "vcpus":
-            return pd.DataFrame(self.vcpus)
-        if table == "vms":
-            return pd.DataFrame(self.vms)
+        from pvsched import export
         if table == "hwnoise":
             return pd.DataFrame(self.hwnoise())
-        raise ValueError(f"unknown table {table!r} (tasks, cpus, vcpus, vms, hwnoise)")
+        if table not in export.TABLES:
+            raise ValueError(f"unknown table {table!r} ({', '.join(export.TABLES)}, hwnoise)")
+        return pd.DataFrame(export.tables(self)[table])
+
+    def to_dict(self) -> dict:
+        """Everything as plain JSON-ready data: the header (schema, version, kernel, ``scenario`` as
+        a dict, ``seed``, ``now_ns``, ``events``) and each table as a list of rows; NaN is None."""
+        from pvsched import export
+        return export.document(self)
+
+    def write(self, path: str, fmt: str = "json") -> List[str]:
+        """Write the results as ``json`` (one file), ``csv`` or ``parquet`` (one file per table and
+        the scenario beside them); returns the paths written (:mod:`pvsched.export`)."""
+        from pvsched import export
+        return export.write(self, path, fmt)
 
     def summary(self, max_rows: int = 40) -> str:
-        """A fixed-width text table: per task CPU share, wait, switches and latency percentiles."""
+        """A fixed-width text table: per task CPU share, wait, switches, and wake-up latency
+        (``-`` for a task that never woke up after it started, such as a CPU hog).
+
+        >>> from pvsched import Scenario, Host, Task, Simulation
+        >>> from pvsched.workloads import Hog, RunSleep
+        >>> r = Simulation(Scenario(host=Host(cpus=1), tasks=[Task("hog", Hog()),
+        ...                Task("rs", RunSleep(run_ns=100_000, sleep_ns=900_000))])).run(until_ns=100_000_000)
+        >>> print(r.summary().splitlines()[2])
+        hog                    90.10      9.90     100     100       -        -        -         -
+        """
         now = max(self.now_ns, 1)
-        hdr = f"{'task':<20} {'cpu%':>7} {'wait_ms':>9} {'switch':>7} {'preempt':>7} {'lat_n':>7} {'p50_us':>8} {'p99_us':>8} {'max_us':>9}"
+        hdr = (f"{'task':<20} {'cpu%':>7} {'wait_ms':>9} {'switch':>7} {'preempt':>7} {'lat_n':>7} "
+               f"{'p50_us':>8} {'p99_us':>8} {'max_us':>9}")
         lines = [hdr, "-" * len(hdr)]
         t = self.raw["task"]
         for i, n in enumerate(self.task_names[:max_rows]):
             h = self.latency(n)
-            lines.append(f"{n[:20]:<20} {100.0 * t['cpu_ns'][i] / now:7.2f} {t['wait_ns'][i] / 1e6:9.2f} "
-                         f"{t['nr_switches'][i]:7d} {t['nr_preempted'][i]:7d} {h.count:7d} "
-                         f"{h.p50 / 1e3:8.1f} {h.p99 / 1e3:8.1f} {h.max_ns / 1e3:9.1f}")
+            row = (f"{n[:20]:<20} {100.0 * t['cpu_ns'][i] / now:7.2f} {t['wait_ns'][i] / 1e6:9.2f} "
+                   f"{t['nr_switches'][i]:7d} {t['nr_preempted'][i]:7d} ")
+            if not self.woke_up(n):
+                # only its start (a hog, a vCPU that never halted): no wake-up latency to show
+                row += f"{'-':>7} {'-':>8} {'-':>8} {'-':>9}"
+            else:
+                row += f"{h.count:7d} {h.p50 / 1e3:8.1f} {h.p99 / 1e3:8.1f} {h.max_ns / 1e3:9.1f}"
+            lines.append(row)
         if len(self.task_names) > max_rows:
             lines.append(f"... {len(self.task_names) - max_rows} more tasks")
         busy = self.raw["cpu"]["busy_ns"]
-        lines.append(f"simulated {self.now_ns / 1e9:.3f} s, {self.events} events; CPU busy "
+        lines.append("cpu% = CPU time / simulated time (100 = one CPU; a guest task's CPU time is time on its vCPU "
+                     "in guest mode, so it excludes steal); wake-up latency = wake-up to running")
+        lines.append(f"simulated {self.now_ns / 1e9:.3f} s, {self.events} events; host CPU busy "
                      f"{100.0 * busy.sum() / (now * len(busy)):.1f}%")
         return "\n".join(lines)
 

@@ -3,7 +3,7 @@
 rt-app (github.com/scheduler-tools/rt-app) describes threads as phases of events. This loader
 reads its JSON the way ``src/rt-app_parse_config.c`` does, tolerating the C-style comments and
 trailing commas real files carry (parsed with the ``json5`` package, ``pip install
-"pvsched[rtapp]"``; duplicate keys are kept in order, as rt-app reads them), and turns each
+json5``, the ``rtapp`` extra; duplicate keys are kept in order, as rt-app reads them), and turns each
 thread into a :class:`pvsched.Task` running a :class:`pvsched.workloads.RtApp` program:
 
 * ``run`` (fixed work: CPU time, ``floor(us * 1000 / ns_per_loop)`` calibration loops when
@@ -99,9 +99,11 @@ class RtAppFile:
 
 
 def load(path: Union[str, os.PathLike]) -> RtAppFile:
-    """Load an rt-app JSON file; errors name the file and the key path."""
-    with open(path, encoding="utf-8") as f:
-        return loads(f.read(), source=str(path))
+    """Load an rt-app JSON file; errors name the file and the key path. ``examples/rtapp/NAME.json``
+    loads the copy bundled with pvsched where the working directory has no such file."""
+    from pvsched._checkout import resolve_example
+    from pvsched.scenario.toml_io import read_toml_file
+    return loads(read_toml_file(resolve_example(path), "rt-app JSON"), source=str(path))
 
 
 def loads(text: str, *, source: str = "<string>") -> RtAppFile:
@@ -109,7 +111,7 @@ def loads(text: str, *, source: str = "<string>") -> RtAppFile:
     try:
         import json5
     except ImportError as e:    # pragma: no cover - depends on the environment
-        raise ImportError('loading rt-app files needs json5: pip install "pvsched[rtapp]"') from e
+        raise ImportError('loading rt-app files needs json5: pip install json5') from e
     try:
         root = json5.loads(text, object_pairs_hook=list)
     except ValueError as e:

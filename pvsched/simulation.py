@@ -49,8 +49,9 @@ class Simulation:
             raise ScenarioError("until_ns", until, f"must be <= {MAX_TIME_NS} (the simulated horizon, 2**62 ns)")
         if until < self.engine.now_ns:
             raise ScenarioError("until_ns", until, f"is before the current time {self.engine.now_ns}")
+        from pvsched import progress
         t0 = time.perf_counter()
-        self.engine.run(until)
+        progress.run_engine(self.engine, until)   # in slices with a progress line inside progress.report()
         self._wall += time.perf_counter() - t0
         if self.engine.stalled:
             warnings.warn(f"pvsched: the model made more than {self.engine.same_instant_limit} events at "

@@ -17,6 +17,24 @@ from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_TIME_NS
 
 
+def suggest(name, known) -> str:
+    """``"did you mean 'x'? "`` for the known name nearest to a misspelt ``name``, else ``""``.
+
+    >>> suggest("halt_pol_ns", ["halt_poll_ns", "vcpus"]), suggest("zzz", ["vcpus"])
+    ("did you mean 'halt_poll_ns'? ", '')
+    """
+    import difflib
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, [str(k) for k in known], n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def unknown_key(path, key, value, known, what="key") -> ScenarioError:
+    """The error for an unknown key (or name) ``key`` at ``path``, suggesting the nearest known one."""
+    return ScenarioError(path, value, f"unknown {what}; {suggest(key, known)}known: {sorted(known)}")
+
+
 def _int(path, v, lo=None, hi=None):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise ScenarioError(path, v, "must be an integer")
@@ -30,7 +48,7 @@ def _int(path, v, lo=None, hi=None):
 
 def _choice(path, v, choices):
     if not isinstance(v, str) or v not in choices:
-        raise ScenarioError(path, v, f"must be one of {list(choices)}")
+        raise ScenarioError(path, v, f"{suggest(v, choices)}must be one of {list(choices)}")
     return v
 
 
@@ -52,7 +70,7 @@ def _fields(d, cls, path, required=()):
     known = {f.name for f in dataclasses.fields(cls)}
     for k in d:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", d[k], f"unknown key; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, d[k], known)
     for k in required:
         if k not in d:
             raise ScenarioError(f"{path}.{k}", None, "is required")
@@ -68,7 +86,7 @@ def _from(cls, d, path):
     known = set(cls.__dataclass_fields__)
     for k in d:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", d[k], f"unknown key; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, d[k], known)
     return build(cls, d, path)
 
 
@@ -115,8 +133,13 @@ def self_check(obj, label: str, *args) -> None:
     """Run ``obj.validate(label, *args)`` from a constructor. The error names the object
     (``Task('t').nice = 99: ...``); ``error.rel`` keeps the path inside the object so that a
     builder that knows where the object sits (``tasks[2]``) can re-root it (:func:`build`)."""
+    import warnings
+    from pvsched.errors import ScenarioWarning
     try:
-        obj.validate(label, *args)
+        with warnings.catch_warnings():
+            # advice (ScenarioWarning) is given once, with the full path, when the scenario is checked
+            warnings.simplefilter("ignore", ScenarioWarning)
+            obj.validate(label, *args)
     except ScenarioError as e:
         if e.path.startswith(label):
             e.rel = e.path[len(label):]

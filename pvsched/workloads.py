@@ -10,13 +10,13 @@ Each workload turns into ops ``(code, a, b, c)``; times are ns. Ops: run, sleep,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
 from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_LOOPS, MAX_TIME_NS
-from pvsched.validate import build, normalize, self_check
+from pvsched.validate import build, normalize, self_check, unknown_key
 
 Op = Tuple[str, int, int, int]
 
@@ -31,9 +31,35 @@ def _check_int(path: str, value, lo: int = 0, hi: int = MAX_TIME_NS) -> int:
     return value
 
 
+#: Workload classes by TOML ``kind`` (built-in and user subclasses that name their own kind).
+WORKLOADS: Dict[str, type] = {}
+
+
+def _warn(msg: str) -> None:
+    import warnings
+    from pvsched.errors import ScenarioWarning
+    warnings.warn(ScenarioWarning(msg), stacklevel=1)   # one location: each message is said once
+
+
 class Workload:
     """Base class: subclasses return their program from :meth:`ops`. ``minimums`` maps integer
-    fields to their lowest allowed value; :meth:`validate` checks them in that order."""
+    fields to their lowest allowed value; :meth:`validate` checks them in that order.
+
+    A subclass that sets its own ``kind`` is registered under it, so scenarios using it write to
+    and load from TOML (in a process where the class is defined); one without a ``kind`` of its own
+    runs but has no TOML form.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Burst(Workload):
+    ...     kind = "burst"
+    ...     run_ns: int = 50_000
+    ...     def ops(self):
+    ...         return [("run", self.run_ns, 0, 0), ("sleep", 950_000, 0, 0), ("loop", 0, 0, 0)]
+    >>> workload_from_dict(Burst(run_ns=7).to_dict(), "w")
+    Burst(run_ns=7)
+    >>> del WORKLOADS["burst"]
+    """
 
     kind = "workload"
     minimums: Tuple[Tuple[str, int], ...] = ()
@@ -42,6 +68,18 @@ class Workload:
         # constructors validate: a bad value fails where the workload is made
         normalize(self)
         self_check(self, type(self).__name__)
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        kind = cls.__dict__.get("kind")
+        if kind is None:
+            return
+        if not isinstance(kind, str) or not kind or kind == "workload":
+            raise TypeError(f"{cls.__name__}.kind = {kind!r}: must be a non-empty name other than 'workload'")
+        taken = WORKLOADS.get(kind)
+        if taken is not None and taken.__qualname__ != cls.__qualname__:
+            raise TypeError(f"{cls.__name__}.kind = {kind!r} is taken by {taken.__module__}.{taken.__qualname__}")
+        WORKLOADS[kind] = cls
 
     def ops(self) -> List[Op]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -52,6 +90,12 @@ class Workload:
             _check_int(f"{path}.{name}", getattr(self, name), lo)
 
     def to_dict(self) -> dict:
+        """``{"kind": ..., **fields}``: the TOML form, which :func:`workload_from_dict` reads back."""
+        if WORKLOADS.get(self.kind) is not type(self):
+            raise ScenarioError("workload", type(self).__name__,
+                                f"has no TOML kind of its own (kind = {self.kind!r} belongs to "
+                                f"{getattr(WORKLOADS.get(self.kind), '__name__', 'no class')}); give the class "
+                                f"a `kind = \"...\"` attribute to write and load it")
         d = {"kind": self.kind}
         d.update({k: v for k, v in self.__dict__.items()})
         return d
@@ -93,6 +137,12 @@ class Periodic(Workload):
         return [("start_period", self.offset_ns, 0, 0), ("period", self.period_ns, self.jitter_ns, 0),
                 ("run", self.run_ns, self.run_jitter_ns, 0), ("loop", 1, 0, 0)]
 
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.run_ns > self.period_ns:
+            _warn(f"{path}.run_ns = {self.run_ns} is longer than period_ns ({self.period_ns}): the task overruns "
+                  f"every period (counted in nr_overruns); for a CPU-bound task use Hog()")
+
 
 @dataclass
 class Cyclictest(Workload):
@@ -111,6 +161,12 @@ class Cyclictest(Workload):
     def ops(self):
         return [("start_period", 0, 0, 0), ("period", self.interval_ns, 0, 0),
                 ("run", self.work_ns, 0, 0), ("loop", 1, 0, 0)]
+
+    def validate(self, path: str) -> None:
+        super().validate(path)
+        if self.work_ns > self.interval_ns:
+            _warn(f"{path}.work_ns = {self.work_ns} is longer than interval_ns ({self.interval_ns}): every wake-up "
+                  f"overruns (counted in nr_overruns)")
 
 
 @dataclass
@@ -205,7 +261,6 @@ class Phases(Workload):
         return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
 
 
-WORKLOADS = {cls.kind: cls for cls in (Hog, Periodic, Cyclictest, RunSleep, Phases)}
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:
@@ -214,13 +269,13 @@ def workload_from_dict(d: dict, path: str) -> Workload:
         raise ScenarioError(path, d, "must be a table with a 'kind'")
     kind = d["kind"]
     if not isinstance(kind, str) or kind not in WORKLOADS:
-        raise ScenarioError(f"{path}.kind", kind, f"unknown workload; known: {sorted(WORKLOADS)}")
+        raise unknown_key(f"{path}.kind", kind, kind, WORKLOADS, "workload")
     cls = WORKLOADS[kind]
     params = {k: v for k, v in d.items() if k != "kind"}
     known = set(cls.__dataclass_fields__)
     for k in params:
         if k not in known:
-            raise ScenarioError(f"{path}.{k}", params[k], f"unknown key for {kind}; known: {sorted(known)}")
+            raise unknown_key(f"{path}.{k}", k, params[k], known, f"key for {kind}")
     if kind == "phases" and isinstance(params.get("phases"), list):
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     return build(cls, params, path)
@@ -363,7 +418,6 @@ class IPISync(Workload):
         return out
 
 
-WORKLOADS.update({cls.kind: cls for cls in (SpinlockLoop, IPISync)})
 
 
 # ---------------------------------------------------------------- rtla hwnoise
@@ -414,9 +468,6 @@ class HwNoise(Workload):
             out.append(("sleep", self.period_ns - self.runtime_ns, 0, 0))
         out.append(("loop", 0, 0, 0))
         return out
-
-
-WORKLOADS[HwNoise.kind] = HwNoise
 
 
 # ---------------------------------------------------------------- rt-app threads (pvsched/rtapp.py loads the JSON)
@@ -541,6 +592,3 @@ class RtApp(Workload):
         return {"kind": self.kind, "loop": self.loop, "runtime_chunk_ns": self.runtime_chunk_ns,
                 "phases": [{"events": [list(ev) for ev in ph["events"]], "loop": ph.get("loop", 1)}
                            for ph in self.phases]}
-
-
-WORKLOADS[RtApp.kind] = RtApp

@@ -197,6 +197,16 @@ def random_scenario(seed: int) -> Tuple[Scenario, int]:
     return sc, until
 
 
+def _odd_hz():
+    """HZ values whose TICK_NSEC the kernel rounds: host 1024 (976563 ns), guest 24 (41666667 ns)."""
+    vm = VM("v", vcpus=2, guest=GuestKernel(hz=24),
+            tasks=[Task("ct", Cyclictest(interval_ns=700_000)), Task("h", Hog(), count=2),
+                   Task("p", Periodic(run_ns=300_000, period_ns=5_000_000, jitter_ns=1_000_000))])
+    sc = Scenario(host=Host(cpus=2, hz=1024), vms=[vm], seed=7,
+                  tasks=[Task("hog", Hog()), Task("p", Periodic(run_ns=300_000, period_ns=2_000_000))])
+    return sc, 200_000_000
+
+
 def _random(seed: int):
     return lambda: random_scenario(seed)
 
@@ -224,5 +234,6 @@ CASES["seed002/dedup/2vm/pvsy"] = _seed002_pvsy(True, False)
 CASES["seed002/dedup/2vm/pvsy+ipi"] = _seed002_pvsy(True, True)
 for _f in sorted(p.name for p in (ROOT / "examples").glob("*.toml") if not p.name.startswith("sweep")):
     CASES[f"example/{_f}"] = _example(_f)
+CASES["tick/host-hz1024-guest-hz24"] = _odd_hz
 for _s in range(120):
     CASES[f"random/{_s}"] = _random(_s)

@@ -75,7 +75,7 @@ def test_run_writes_json_csv_parquet(capsys, tmp_path):
     assert "web/ct" in names and len(d["vcpus"]) == 4
     assert c.read_text().splitlines()[0].startswith("task,cpu_ns,")
     df = pd.read_parquet(p)
-    assert list(df["name"]) == names and "p99_ns" in df.columns
+    assert list(df["task"]) == names and "lat_p99_ns" in df.columns
 
 
 @pytest.mark.parametrize("text,expect", [

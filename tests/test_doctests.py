@@ -8,6 +8,8 @@ MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads",
            "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
            "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
            "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
+           "pvsched.bench", "pvsched.progress", "pvsched.export", "pvsched.scenario.description",
+           "pvsched.scenario.toml_io",
            "pvsched.policies.halted_pelt", "pvsched.experiments.seed001", "pvsched.limits", "pvsched.fuzz"]
 
 

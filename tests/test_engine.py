@@ -627,7 +627,8 @@ def test_periodic_counts_and_overrun():
     assert r.task("p").lat_count == 100
     assert r.task("p").lat_max_ns == 0
     # overrun: run longer than the period, each expiry is still a sample
-    r = run([Task("p", Periodic(run_ns=1_500_000, period_ns=1 * MS))], 100 * MS, cpus=1)
+    with pytest.warns(UserWarning, match="overruns every period"):
+        r = run([Task("p", Periodic(run_ns=1_500_000, period_ns=1 * MS))], 100 * MS, cpus=1)
     assert r.task("p").cpu_ns == 99 * MS
     assert r.task("p").lat_count >= 60
 
@@ -661,7 +662,7 @@ def test_result_summary(mixed_result):
         assert n in s
     assert "simulated 0.500 s" in s
     assert "CPU busy" in s
-    assert len(mixed_result.summary(max_rows=2).splitlines()) == 2 + 2 + 2
+    assert len(mixed_result.summary(max_rows=2).splitlines()) == 2 + 2 + 1 + 2     # header, rows, more, footer
     assert "more tasks" in mixed_result.summary(max_rows=2)
 
 
@@ -705,8 +706,8 @@ def test_result_to_pandas(mixed_result):
     pd = pytest.importorskip("pandas")
     df = mixed_result.to_pandas()
     assert isinstance(df, pd.DataFrame)
-    assert list(df["name"]) == mixed_result.task_names
-    assert {"p50_ns", "p99_ns", "p999_ns"} <= set(df.columns)
+    assert list(df["task"]) == mixed_result.task_names
+    assert {"lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "lat_mean_ns"} <= set(df.columns)
     assert len(mixed_result.to_pandas("cpus")) == 2
     with pytest.raises(ValueError):
         mixed_result.to_pandas("nope")

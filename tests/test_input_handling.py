@@ -31,12 +31,12 @@ def test_a_file_that_is_not_utf8_is_a_scenario_error(tmp_path):
     f.write_bytes(BASE_TOML.encode().replace(b'name = "t"', b'name = "t\xff"'))
     with pytest.raises(ScenarioError) as ei:
         Scenario.from_toml(str(f))
-    assert ei.value.path == str(f) and "UTF-8" in ei.value.problem and "line 5" in ei.value.problem
+    assert ei.value.path == str(f) and "UTF-8" in ei.value.problem
 
 
 def test_unreadable_paths_and_non_text_are_scenario_errors(tmp_path):
-    with pytest.raises(ScenarioError, match="cannot be read"):
-        Scenario.from_toml(str(tmp_path), is_path=True)           # a directory
+    with pytest.raises(ScenarioError, match="is a directory"):
+        Scenario.from_toml(str(tmp_path), is_path=True)
     with pytest.raises(ScenarioError, match="TOML text"):
         Scenario.from_toml(5)
 

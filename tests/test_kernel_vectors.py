@@ -1,7 +1,8 @@
-"""Kernel-reference §1 (EEVDF) and §2 (group scheduling) test vectors, reproduced exactly.
+"""EEVDF and group-scheduling test vectors (docs/kernel-rules.md), reproduced exactly.
 
-Every number asserted here is taken from /work/shared/docs/kernel-reference.md or derived by
-hand from the formulas stated there (the derivation is spelled out next to the assertion).
+Every number asserted here is taken from the team's kernel reference (its §1 EEVDF and §2 group
+scheduling; the vectors users need are in docs/kernel-rules.md) or derived by hand from the
+formulas stated there (the derivation is spelled out next to the assertion).
 The code under test is the engine's own C code, reached through ``pvsched.kernel``.
 """
 import pytest

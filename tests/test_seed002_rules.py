@@ -46,7 +46,7 @@ def test_penalty_is_gran_plus_110pct_need_clamped_to_cap():
 
 def test_penalty_docstring_examples():
     parser, runner = doctest.DocTestParser(), doctest.DocTestRunner()
-    globs = {"py_deboost_penalty": K.deboost_penalty, "deboost_factor": K.deboost_factor,
+    globs = {"deboost_penalty": K.deboost_penalty, "deboost_factor": K.deboost_factor,
              "ple_window_grow": K.ple_window_grow, "ple_window_shrink": K.ple_window_shrink,
              "IpiContext": K.IpiContext}
     for obj in (K.deboost_penalty, K.deboost_factor, K.ple_window_grow, K.ple_window_shrink, K.IpiContext):

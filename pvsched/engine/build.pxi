@@ -153,7 +153,7 @@ cdef int build_kernels(Sim* s, EngineInput inp) except -1:
         w += s.kern[kk].aff_words
         r += kern_n[kk]
         if kk == 0:
-            s.kern[kk].tick_ns = 1_000_000_000 // hz
+            s.kern[kk].tick_ns = <s64>tick_nsec(hz)
             s.kern[kk].nohz_idle = nohz_idle
             s.fa.kp[kk].base_slice_ns = base_slice_ns
             s.fa.kp[kk].features = features
@@ -161,7 +161,7 @@ cdef int build_kernels(Sim* s, EngineInput inp) except -1:
             set_cfs_sysctls(&s.fa.kp[kk], cfs, ncpu)
         else:
             vm = vms[kk - 1]
-            s.kern[kk].tick_ns = 1_000_000_000 // int(vm["hz"])
+            s.kern[kk].tick_ns = <s64>tick_nsec(int(vm["hz"]))
             s.kern[kk].nohz_idle = bool(vm["nohz_idle"])
             s.fa.kp[kk].base_slice_ns = int(vm["base_slice_ns"])
             s.fa.kp[kk].features = int(vm["features"])

@@ -297,6 +297,7 @@ cdef class Engine:
 cdef dict _se_dict(sched_entity* se):
     return {
         "weight": scale_load_down(se.load.weight), "load_weight": se.load.weight,
+        "inv_weight": se.load.inv_weight,
         "vruntime": se.vruntime, "deadline": se.deadline, "vlag": se.vlag, "slice": se.slice,
         "on_rq": bool(se.on_rq), "sched_delayed": bool(se.sched_delayed),
         "custom_slice": bool(se.custom_slice), "rel_deadline": bool(se.rel_deadline),

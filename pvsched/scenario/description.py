@@ -9,7 +9,7 @@ from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_TIME_NS
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
-from pvsched.scenario.elements import VM, Cgroup, Host, Task, _validate_task
+from pvsched.scenario.elements import VM, Cgroup, Host, Task, _check_copies_clash, _validate_task
 from pvsched.trace.config import TraceConfig
 from pvsched.validate import _bool, _int, normalize
 
@@ -17,12 +17,19 @@ from pvsched.validate import _bool, _int, normalize
 @dataclass
 class Scenario:
     """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed; ``trace``
-    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``). It is
-    checked when built (a task's CPU beyond the host's, a cgroup that does not exist, ...), and
-    again, with the rule that it needs at least one task or VM, when it is compiled.
+    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``). Plain data
+    with a dict / TOML form. It is checked when built (a task's CPU beyond the host's, a cgroup
+    that does not exist, ...; its parts check themselves when constructed), and again, with the
+    rule that it needs at least one task or VM, when it is run (or with :meth:`validate`).
 
-    >>> from pvsched import Host, Task
+    >>> from pvsched import Cgroup, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Hog
+    >>> sc = Scenario(host=Host(cpus=1), cgroups=[Cgroup("big", weight=200), Cgroup("small")],
+    ...               tasks=[Task("a", Hog(), cgroup="big"), Task("b", Hog(), cgroup="small")],
+    ...               duration_ns=300_000_000, seed=1)
+    >>> r = Simulation(sc).run()
+    >>> round(r.task("a").cpu_ns / r.task("b").cpu_ns, 1)
+    2.0
     >>> Scenario(host=Host(cpus=2), tasks=[Task("t", Hog(), cpus=[2])])
     Traceback (most recent call last):
     ...
@@ -96,6 +103,7 @@ class Scenario:
                 if n in tnames:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
                 tnames.add(n)
+        _check_copies_clash(self.tasks, "tasks")
         vnames = set()
         for i, vm in enumerate(self.vms):
             p = f"vms[{i}]"
@@ -126,9 +134,48 @@ class Scenario:
         return _io.scenario_from_dict(cls, d, source)
 
     def to_toml(self) -> str:
+        """The scenario as TOML text (the format of ``examples/*.toml``): :meth:`from_toml` reads
+        it back into an equal scenario. Workloads of user classes need their own ``kind``.
+
+        >>> from pvsched import Host, Scenario, Task
+        >>> from pvsched.workloads import Periodic
+        >>> sc = Scenario(host=Host(cpus=2), tasks=[Task("p", Periodic(run_ns=1000, period_ns=5000))])
+        >>> print(sc.to_toml().split("[[tasks]]")[1].strip())
+        name = "p"
+        policy = "normal"
+        nice = 0
+        rt_priority = 0
+        start_ns = 0
+        count = 1
+        <BLANKLINE>
+        [tasks.workload]
+        kind = "periodic"
+        run_ns = 1000
+        period_ns = 5000
+        jitter_ns = 0
+        run_jitter_ns = 0
+        offset_ns = 0
+        >>> Scenario.from_toml(sc.to_toml()) == sc
+        True
+        """
         return _io.scenario_to_toml(self)
 
     @classmethod
-    def from_toml(cls, text_or_path, *, is_path: Optional[bool] = None) -> "Scenario":
-        """Load from TOML text or a file path; errors name the file and key path."""
-        return _io.scenario_from_toml(cls, text_or_path, is_path=is_path)
+    def from_toml(cls, source, *, is_path: Optional[bool] = None) -> "Scenario":
+        """Load from a TOML file (a path: ``str`` or ``pathlib.Path``) or from TOML text; errors
+        name the file and the key path. A ``str`` is text if it has a newline, or on one line a
+        ``=``, a ``[table]`` or a comment (and does not end in ``.toml``); otherwise a path, and a
+        missing one is reported as such. ``is_path=True/False`` forces either reading.
+
+        >>> import os, tempfile
+        >>> sc = Scenario.from_toml('[[tasks]]\\nname = "h"\\nworkload = { kind = "hog" }')
+        >>> p = os.path.join(tempfile.mkdtemp(), "s.toml"); _ = open(p, "w").write(sc.to_toml())
+        >>> from pathlib import Path
+        >>> Scenario.from_toml(Path(p)) == Scenario.from_toml(p) == sc
+        True
+        >>> Scenario.from_toml("examples/typo.toml")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        pvsched.errors.ScenarioError: examples/typo.toml: no such file (relative to ...); expected a scenario TOML file
+        """
+        return _io.scenario_from_toml(cls, source, is_path=is_path)

@@ -15,6 +15,7 @@ pvsched.errors.ScenarioError: Task('t').nice = 99: must be <= 19
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -25,7 +26,7 @@ from pvsched.policies.debooster import Debooster
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
-from pvsched.validate import _bool, _choice, _int, normalize, self_check
+from pvsched.validate import _bool, _choice, _int, normalize, self_check, unknown_key
 from pvsched.workloads import Workload
 
 KERNEL_VERSION = "v6.15"
@@ -55,7 +56,7 @@ def _validate_features(path, features, fair_class):
                   "REWEIGHT_INPLACE"}
     for k, v in features.items():
         if k not in FEATURE_BITS:
-            raise ScenarioError(f"{path}.features.{k}", v, f"unknown feature; known: {sorted(FEATURE_BITS)}")
+            raise unknown_key(f"{path}.features.{k}", k, v, FEATURE_BITS, "feature")
         if fair_class == "cfs" and k not in CFS_FEATURES:
             raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
         if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:
@@ -208,7 +209,16 @@ class Cgroup:
 class Task:
     """A host task (thread). ``policy``: normal, batch, idle (fair class) or fifo, rr (RT class,
     ``rt_priority`` 1..99). ``cpus`` restricts affinity; ``count`` > 1 makes identical copies
-    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice."""
+    named ``name[0]``, ``name[1]``, ...; ``slice_ns`` sets an EEVDF custom slice.
+
+    >>> from pvsched import Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Hog, RunSleep
+    >>> tasks = [Task("batch", Hog(), nice=5, count=2),
+    ...          Task("rt", RunSleep(run_ns=100_000, sleep_ns=900_000), policy="fifo", rt_priority=10, cpus=[0])]
+    >>> r = Simulation(Scenario(host=Host(cpus=2), tasks=tasks)).run(until_ns=100_000_000)
+    >>> [n for n in r.task_names], r.task("rt").cpu_ns
+    (['batch[0]', 'batch[1]', 'rt'], 10000000)
+    """
 
     name: str
     workload: Workload
@@ -286,6 +296,16 @@ class VM:
     interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
+
+    >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
+    >>> from pvsched.workloads import Cyclictest, Hog
+    >>> vm = VM("web", vcpus=2, guest=GuestKernel(hz=250), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000))])
+    >>> r = Simulation(Scenario(host=Host(cpus=2), vms=[vm], tasks=[Task("hog", Hog(), count=2)])).run(
+    ...     until_ns=200_000_000)
+    >>> r.task_names
+    ['hog[0]', 'hog[1]', 'web/vcpu0', 'web/vcpu1', 'web/ct']
+    >>> r.latency("web/ct").count > 150, r.vcpu("web/vcpu0")["steal_ns"] > 0
+    (True, True)
     """
 
     name: str
@@ -410,6 +430,7 @@ class VM:
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
                 names.add(n)
+        _check_copies_clash(self.tasks, f"{path}.tasks")
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -472,11 +493,24 @@ def _check_policy(path, p, host=False):
         raise ScenarioError(path, type(p).__name__, "spin_next_round needs on_spin too")
 
 
+def _check_copies_clash(tasks, path: str) -> None:
+    """A count > 1 task's base name (results merge ``name[0]``, ``name[1]``, ... under it) must not
+    also name a single task of the same scope."""
+    single = {t.name: i for i, t in enumerate(tasks) if t.count == 1}
+    for i, t in enumerate(tasks):
+        if t.count > 1 and t.name in single:
+            raise ScenarioError(f"{path}[{i}].name", t.name, f"is also the name of {path}[{single[t.name]}]: the "
+                                f"copies {t.name}[0], {t.name}[1], ... are read back together as {t.name!r}")
+
+
 def _validate_task(p, t, ncpus, cgroup_names):
     if not isinstance(t, Task):
         raise ScenarioError(p, t, "must be a Task")
     if not isinstance(t.name, str) or not t.name or "/" in t.name:
         raise ScenarioError(f"{p}.name", t.name, "must be a non-empty string without '/'")
+    if re.search(r"\[\d+\]$", t.name):
+        raise ScenarioError(f"{p}.name", t.name, "names ending in [N] are the copies of a count > 1 task; "
+                            "choose another name")
     _int(f"{p}.count", t.count, 1, 1_000_000)
     if not isinstance(t.workload, Workload):
         raise ScenarioError(f"{p}.workload", t.workload, "must be a Workload")
@@ -497,5 +531,10 @@ def _validate_task(p, t, ncpus, cgroup_names):
             _int(f"{p}.cpus", c, 0, ncpus - 1 if ncpus is not None else None)
     _int(f"{p}.start_ns", t.start_ns, 0, MAX_TIME_NS)
     if t.slice_ns is not None:
-        _int(f"{p}.slice_ns", t.slice_ns, 100_000, 100_000_000)
+        _int(f"{p}.slice_ns", t.slice_ns)
+        if not 100_000 <= t.slice_ns <= 100_000_000:
+            # the kernel would clamp (sched_setattr); a scenario says what it means instead
+            clamped = min(max(t.slice_ns, 100_000), 100_000_000)
+            raise ScenarioError(f"{p}.slice_ns", t.slice_ns, f"must be in [100000, 100000000] ns; sched_setattr() "
+                                f"would clamp it to {clamped} (pvsched.kernel.setparam_fair_slice): write that")
 

@@ -13,7 +13,7 @@ from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
 from pvsched.trace.config import TraceConfig
-from pvsched.validate import _fields, _from, _list, build
+from pvsched.validate import _fields, _from, _list, build, unknown_key
 from pvsched.workloads import workload_from_dict
 
 
@@ -65,14 +65,17 @@ def _scenario_from_dict(cls, d):
     top = {"host", "cgroups", "tasks", "vms", "duration_ns", "seed", "shuffle_ties", "check_invariants", "trace"}
     for k in d:
         if k not in top:
-            raise ScenarioError(k, d[k], f"unknown key; known: {sorted(top)}")
+            if k in ("scenario", "grid", "cells", "seeds", "metrics", "output"):
+                raise ScenarioError(k, d[k], "unknown key: this is a sweep file (a scenario plus a grid); run it with "
+                                             "`pvsched sweep FILE` or pvsched.sweep.load_sweep_file(FILE).run()")
+            raise unknown_key(k, k, d[k], top)
     hd = d.get("host", {})
     if not isinstance(hd, dict):
         raise ScenarioError("host", hd, "must be a table")
     hfields = {f.name for f in dataclasses.fields(Host)}
     for k in hd:
         if k not in hfields:
-            raise ScenarioError(f"host.{k}", hd[k], f"unknown key; known: {sorted(hfields)}")
+            raise unknown_key(f"host.{k}", k, hd[k], hfields)
     hd = dict(hd)
     if "debooster" in hd:
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
@@ -108,36 +111,71 @@ def scenario_to_toml(self) -> str:
     return tomli_w.dumps(scenario_to_dict(self))
 
 
-def scenario_from_toml(cls, text_or_path, *, is_path: Optional[bool] = None):
-    """Load from TOML text or a file path; errors name the file and key path."""
+def looks_like_toml_text(s: str) -> bool:
+    """How :func:`scenario_from_toml` tells TOML text from a path in a ``str``: text has a newline,
+    or (on one line, not ending in ``.toml``) a ``=``, a ``[table]`` header or a comment, or is
+    blank; anything else is a path.
+
+    >>> [looks_like_toml_text(s) for s in ("examples/typo.toml", "duration_ns = 5", "a\\nb", "run1")]
+    [False, True, True, False]
+    """
+    t = s.strip()
+    if "\n" in s or not t:
+        return True
+    if t.endswith(".toml"):
+        return False
+    return "=" in t or t.startswith(("[", "#"))
+
+
+def read_toml_file(path, what: str = "scenario") -> str:
+    """The text of a TOML file, or a ScenarioError naming the path and saying what was expected
+    (a missing file, a directory, an unreadable file)."""
+    import os
+    p = os.fspath(path)
+    expected = f"expected a {what} file" if " " in what else f"expected a {what} TOML file"
+    if os.path.isdir(p):
+        raise ScenarioError(p, ScenarioError.NO_VALUE, f"is a directory; {expected}")
+    if not os.path.exists(p):
+        raise ScenarioError(p, ScenarioError.NO_VALUE, f"no such file (relative to {os.getcwd()}); {expected}")
+    try:
+        with open(p, "rb") as f:
+            return f.read().decode()
+    except OSError as e:
+        raise ScenarioError(p, ScenarioError.NO_VALUE, f"cannot be read ({(e.strerror or str(e)).lower()})") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(p, ScenarioError.NO_VALUE, f"is not UTF-8 text (byte {e.start}); {expected}") from None
+
+
+def scenario_from_toml(cls, source, *, is_path: Optional[bool] = None):
+    """Load from a TOML file path or TOML text; errors name the file and key path.
+
+    A ``pathlib.Path`` (any ``os.PathLike``) is a path; a ``str`` is told apart by
+    :func:`looks_like_toml_text`; ``is_path`` forces either reading. ``examples/NAME.toml`` loads
+    the bundled example where the working directory has no such file."""
     import os
     try:
         import tomllib
     except ImportError:  # Python < 3.11
         import tomli as tomllib
-    source = "<string>"
-    text = text_or_path
-    if is_path or (is_path is None and isinstance(text_or_path, (str, os.PathLike))
-                   and "\n" not in str(text_or_path) and os.path.exists(str(text_or_path))):
-        source = str(text_or_path)
-        try:
-            with open(source, "rb") as f:
-                data = f.read()
-        except OSError as e:
-            raise ScenarioError(source, "<file>", f"cannot be read: {e.strerror or e}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line = data[:e.start].count(b"\n") + 1
-            raise ScenarioError(source, "<file>", f"is not UTF-8 text (byte {data[e.start]:#04x} at line {line}); "
-                                "TOML files are UTF-8") from None
-    if not isinstance(text, str):
-        raise ScenarioError(source, text, "must be TOML text or the path of a TOML file")
+    if isinstance(source, os.PathLike):
+        path = is_path is not False
+    elif isinstance(source, str):
+        path = is_path if is_path is not None else not looks_like_toml_text(source)
+    elif isinstance(source, (bytes, bytearray)) and not is_path:
+        source, path = bytes(source).decode(), False
+    else:
+        raise ScenarioError("source", source, "must be a TOML file path (str or os.PathLike) or TOML text (str)")
+    name = "<string>"
+    text = source
+    if path:
+        from pvsched._checkout import resolve_example
+        name = os.fspath(source)
+        text = read_toml_file(resolve_example(name))
     try:
         d = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(source, "<toml>", f"malformed TOML: {e}") from None
-    return scenario_from_dict(cls, d, source=source)
+        raise ScenarioError(name, "<toml>", f"malformed TOML: {e}") from None
+    return scenario_from_dict(cls, d, source=name)
 
 
 def _task_dict(t: Task) -> dict:

@@ -118,6 +118,24 @@ cdef inline void update_load_set(load_weight* lw, u64 w) noexcept nogil:
     lw.weight = w
     lw.inv_weight = 0
 
+cdef inline u64 tick_nsec(u64 hz) noexcept nogil:
+    # TICK_NSEC = (NSEC_PER_SEC + HZ/2) / HZ (include/vdso/jiffies.h): rounded, so HZ=1024 gives
+    # 976563 ns (a truncated 10**9 // HZ gives 976562).
+    return (<u64>1_000_000_000 + hz // 2) // hz
+
+cdef enum:
+    # __setparam_fair clamps sched_attr.sched_runtime to [NSEC_PER_MSEC/10, NSEC_PER_MSEC*100]
+    # (later kernels name the bounds SCHED_SLICE_MIN / SCHED_SLICE_MAX).
+    SCHED_SLICE_MIN_NS = 100_000
+    SCHED_SLICE_MAX_NS = 100_000_000
+
+cdef inline u64 setparam_fair_slice(u64 runtime) noexcept nogil:
+    if runtime < SCHED_SLICE_MIN_NS:
+        return SCHED_SLICE_MIN_NS
+    if runtime > SCHED_SLICE_MAX_NS:
+        return SCHED_SLICE_MAX_NS
+    return runtime
+
 cdef inline u64 base_slice_for(u64 base_ns, int ncpus, int scaling) noexcept nogil:
     # sysctl_sched_base_slice * factor; scaling 0 = NONE, 1 = LOG (default), 2 = LINEAR.
     cdef int cpus = ncpus if ncpus < 8 else 8

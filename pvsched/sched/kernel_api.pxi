@@ -57,6 +57,34 @@ def py_calc_delta_fair(long long delta_ns, nice=None, weight=None):
     return calc_delta_fair_lw(<u64>delta_ns, &lw)
 
 
+def py_tick_nsec(int hz):
+    """``TICK_NSEC``, the length of a jiffy in ns: ``(NSEC_PER_SEC + HZ/2) / HZ``, rounded as the
+    kernel rounds it (the engine's tick period and the lag clamp's floor).
+
+    >>> py_tick_nsec(1000), py_tick_nsec(24), py_tick_nsec(1024)
+    (1000000, 41666667, 976563)
+    """
+    if hz < 1:
+        raise ValueError(f"hz={hz} must be positive")
+    return tick_nsec(hz)
+
+
+SLICE_MIN_NS = SCHED_SLICE_MIN_NS
+SLICE_MAX_NS = SCHED_SLICE_MAX_NS
+
+
+def py_setparam_fair_slice(long long sched_runtime_ns):
+    """The custom slice ``sched_setattr()`` stores for a fair task asking for ``sched_runtime_ns``
+    (``__setparam_fair``, v6.12+): clamped to [0.1 ms, 100 ms]. 0 asks for no custom slice.
+
+    >>> py_setparam_fair_slice(50_000), py_setparam_fair_slice(3_000_000), py_setparam_fair_slice(10**9)
+    (100000, 3000000, 100000000)
+    """
+    if sched_runtime_ns <= 0:
+        raise ValueError(f"sched_runtime_ns={sched_runtime_ns}: must be positive (0 means no custom slice)")
+    return setparam_fair_slice(<u64>sched_runtime_ns)
+
+
 def base_slice_ns(int ncpus, long long base_ns=700_000, scaling="log"):
     """``sysctl_sched_base_slice`` after CPU-count scaling (v6.15: 0.70 ms base).
 
@@ -138,7 +166,7 @@ cdef class FairRunqueue:
         self.kp.base_slice_ns = base_slice_for(base_slice_ns, nr_cpus, {"none": 0, "log": 1, "linear": 2}[scaling]) if nr_cpus >= 1 and base_slice_ns > 0 and scaling in ("none", "log", "linear") else 0
         if self.kp.base_slice_ns == 0:
             raise ValueError("bad nr_cpus, base_slice_ns or scaling")
-        self.kp.tick_nsec = 1_000_000_000 // hz
+        self.kp.tick_nsec = tick_nsec(hz)
         self.kp.features = _features_mask(features)
         self.kp.lazy = 0
         init_cfs_rq(&self.cfs, 0, 0, -1, -1)
@@ -196,11 +224,16 @@ cdef class FairRunqueue:
             set_load_nice(&lw, nice, 0)
         return lw
 
-    def enqueue(self, entity=None, *, int nice=0, weight=None, vlag=None, slice_ns=None, flags="wakeup"):
-        """Enqueue a new entity (``entity=None``) or a dequeued one; returns its index.
+    def enqueue(self, entity=None, *, int nice=0, weight=None, vlag=None, slice_ns=None, flags="wakeup",
+                bint clamp_slice=False):
+        """Enqueue a new entity (``entity=None``) or a dequeued one; returns its index. Waking an
+        entity that DELAY_DEQUEUE kept queued runs ``requeue_delayed_entity`` instead (with
+        DELAY_ZERO, a positive lag is dropped and the entity re-placed at V).
 
         ``vlag`` (virtual ns) sets the stored lag first; ``flags`` names enqueue flags
-        ("wakeup", "initial", "migrated") separated by ``|``.
+        ("wakeup", "initial", "migrated") separated by ``|``. ``slice_ns`` (a new entity's custom
+        slice) must be in [0.1 ms, 100 ms]; with ``clamp_slice=True`` it is clamped as
+        ``sched_setattr()`` does and a :class:`~pvsched.errors.SliceClampedWarning` reports it.
         """
         cdef s32 i
         cdef int f = 0
@@ -210,14 +243,29 @@ cdef class FairRunqueue:
                 raise ValueError(f"unknown enqueue flag {name!r}")
             if name:
                 f |= _FLAG_NAMES[name]
-        if slice_ns is not None and not 100_000 <= slice_ns <= 100_000_000:
-            raise ValueError(f"slice_ns={slice_ns} outside [100000, 100000000]")
+        if slice_ns is not None and not SCHED_SLICE_MIN_NS <= slice_ns <= SCHED_SLICE_MAX_NS:
+            if not clamp_slice or slice_ns <= 0:
+                raise ValueError(f"slice_ns={slice_ns} outside [{SCHED_SLICE_MIN_NS}, {SCHED_SLICE_MAX_NS}]; "
+                                 f"pass clamp_slice=True to clamp it as sched_setattr() does")
+            import warnings
+            from pvsched.errors import SliceClampedWarning
+            clamped = setparam_fair_slice(<u64>slice_ns)
+            warnings.warn(SliceClampedWarning(f"slice_ns={slice_ns} clamped to {clamped} "
+                                              f"(__setparam_fair: [{SCHED_SLICE_MIN_NS}, {SCHED_SLICE_MAX_NS}] ns)"),
+                          stacklevel=2)
+            slice_ns = clamped
         if entity is None:
             i = self._new(self._lw(nice, weight), slice_ns or 0, slice_ns is not None)
         else:
             i = self._check(entity)
             if self.a.se[i].on_rq:
-                raise ValueError(f"entity {i} is already queued")
+                if not self.a.se[i].sched_delayed:
+                    raise ValueError(f"entity {i} is already queued")
+                if vlag is not None:
+                    raise ValueError(f"entity {i} is delayed (DELAY_DEQUEUE): waking it keeps its own lag")
+                # ttwu of a delayed entity: enqueue_task(ENQUEUE_DELAYED) -> requeue_delayed_entity
+                requeue_delayed_entity(&self.a, i)
+                return i
         if vlag is not None:
             self.a.se[i].vlag = vlag
         enqueue_entity(&self.a, &self.cfs, i, f)
@@ -316,11 +364,29 @@ cdef class FairRunqueue:
             cancel_protect_slice(&self.a.se[c])
         return pick_eevdf(&self.a, &self.cfs) == i
 
-    def reweight(self, entity, int weight):
-        """``reweight_entity`` to a new scaled-down weight."""
-        if not 2 <= weight <= 88761 * 4:
-            raise ValueError(f"weight={weight} out of range")
-        reweight_entity(&self.a, &self.cfs, self._check(entity), scale_load(weight))
+    def reweight(self, entity, weight=None, *, nice=None):
+        """``reweight_entity`` to a new scaled-down ``weight``, or ``reweight_task_fair`` to the
+        table weight of ``nice`` (which then keeps the table's inverse weight, as a task does).
+
+        Returns False and changes nothing when the weight is the one the entity has: the kernel
+        never reweights to the same weight (``update_cfs_group`` compares first,
+        ``set_user_nice`` returns early), and a reweight would re-place the entity.
+
+        >>> rq = FairRunqueue(); a = rq.enqueue(nice=0)
+        >>> rq.reweight(a, 1024), rq.reweight(a, nice=5), rq.entity(a)["weight"]
+        (False, True, 335)
+        """
+        cdef s32 i = self._check(entity)
+        cdef load_weight lw
+        if (weight is None) == (nice is None):
+            raise ValueError("give a weight or a nice value")
+        lw = self._lw(0 if nice is None else nice, weight)
+        if lw.weight == self.a.se[i].load.weight:
+            return False
+        reweight_entity(&self.a, &self.cfs, i, lw.weight)
+        if nice is not None:
+            self.a.se[i].load.inv_weight = lw.inv_weight
+        return True
 
     def avg_vruntime(self):
         return avg_vruntime(&self.a, &self.cfs)

@@ -8,7 +8,7 @@ product ``seeds`` times and returns one pandas DataFrame with a row per run::
 
 - **Executors**: a local process pool (default, ``workers=os.cpu_count()``; ``workers=0`` runs in
   the calling process), or Dask distributed when ``scheduler`` is an address (``"tcp://h:8786"``)
-  or a ``distributed.Client`` (``pip install "pvsched[dask]"``; workers need pvsched installed).
+  or a ``distributed.Client`` (``pip install "dask[distributed]"``; workers need pvsched installed).
 - **Streaming and resume**: with ``out=DIR`` every finished run is written at once to
   ``DIR/runs/<cell_id>.json`` (temp file + rename, so a file there is always complete) and the final
   table to ``DIR/results.parquet``. Running the same sweep with the same ``out`` again skips the runs

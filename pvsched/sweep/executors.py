@@ -132,7 +132,7 @@ def _run_dask(jobs, scheduler, on_done):
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise SweepError('the Dask executor needs dask.distributed: pip install "pvsched[dask]"') from None
+        raise SweepError('the Dask executor needs dask.distributed: pip install "dask[distributed]"') from None
     own = not isinstance(scheduler, Client)
     try:
         client = Client(scheduler, timeout=30) if own else scheduler

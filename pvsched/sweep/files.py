@@ -69,13 +69,14 @@ def load_sweep_file(path) -> SweepSpec:
         import tomllib
     except ImportError:  # Python < 3.11
         import tomli as tomllib
+    from pvsched._checkout import resolve_example
     from pvsched.scenario import Scenario
-    src = os.fspath(path)
-    with open(src, "rb") as f:
-        raw = f.read()
+    from pvsched.scenario.toml_io import read_toml_file
+    src = os.fspath(resolve_example(path))
+    raw = read_toml_file(src, "sweep")
     try:
-        d = tomllib.loads(raw.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        d = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as e:
         raise ScenarioError(src, "<toml>", f"malformed TOML: {e}") from None
 
     def err(key, value, problem):
@@ -83,7 +84,8 @@ def load_sweep_file(path) -> SweepSpec:
 
     for k in d:
         if k not in SWEEP_KEYS:
-            raise err(k, d[k], f"unknown key; known: {list(SWEEP_KEYS)}")
+            from pvsched.validate import suggest
+            raise err(k, d[k], f"unknown key; {suggest(k, SWEEP_KEYS)}known: {list(SWEEP_KEYS)}")
     if "scenario" not in d:
         raise err("scenario", None, "is required (a scenario file path or a [scenario] table)")
     sv = d["scenario"]

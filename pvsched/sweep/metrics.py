@@ -109,7 +109,8 @@ METRICS: Dict[str, Metric] = {
     "events_per_s": Metric(lambda r: float(r.events_per_s), None, "engine speed (not deterministic)"),
     "violations": Metric(lambda r: int(r.violations["count"]), None, "invariant violations (check_invariants)"),
     "cpu_busy_frac": Metric(_cpu_busy, "cpu?", "busy fraction, mean over pCPUs, or of pCPU <n>"),
-    "cpu_share": Metric(_share, "task", "task's CPU time / simulated time (1.0 = one CPU)"),
+    "cpu_share": Metric(_share, "task", "task's CPU time / simulated time, in CPUs (1.0 = one whole CPU; "
+                                        "the copies of a count > 1 task add up, so 4 busy hogs give 4.0)"),
     "lat_count": Metric(_lat("count"), "task", "wake-ups with a recorded latency"),
     "lat_mean_ns": Metric(_lat("mean_ns"), "task", "mean wake-up latency (ns)"),
     "lat_p50_ns": Metric(_lat("p50"), "task", "median wake-up latency (ns, histogram, rel. err <= 1/32)"),

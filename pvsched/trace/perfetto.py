@@ -1,7 +1,7 @@
 """Perfetto export: a native protobuf trace (``.pftrace``) for ui.perfetto.dev / trace processor.
 
 The protobuf classes are the ``perfetto`` package's own (``perfetto.protos.perfetto.trace.
-perfetto_trace_pb2``; ``pip install "pvsched[trace]"``). Layout of the trace:
+perfetto_trace_pb2``; ``pip install perfetto protobuf``, the ``trace`` extra). Layout of the trace:
 
 * **Host CPUs** are Perfetto CPU tracks: each host CPU's ``sched_switch`` and wake-ups are written
   as ftrace data (``FtraceEventBundle.compact_sched``, the form ``traced`` itself records), so the
@@ -51,7 +51,7 @@ def _pb():
     try:
         from perfetto.protos.perfetto.trace import perfetto_trace_pb2
     except ImportError as e:   # pragma: no cover - depends on the environment
-        raise ImportError("the Perfetto export needs the perfetto package: pip install \"pvsched[trace]\"") from e
+        raise ImportError("the Perfetto export needs the perfetto package: pip install perfetto protobuf") from e
     return perfetto_trace_pb2
 
 
