@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import time
 import traceback
+import warnings
 from multiprocessing.connection import wait as mp_wait
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -50,7 +51,9 @@ def _worker(conn, seed, indices, kinds, parent):
     for i in indices:
         conn.send(("start", i, time.monotonic()))
         try:
-            case = make_case(seed, i, kinds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")     # a case's scenario advice is not the campaign's output
+                case = make_case(seed, i, kinds)
         except Exception as e:  # noqa: BLE001 - a generator bug is reported, not a dead worker
             conn.send(("done", i, {"status": "failed", "kind": "?", "what": "making the case",
                                    "detail": f"harness: {type(e).__name__}: {e}"[:500]}))
