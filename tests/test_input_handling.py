@@ -182,3 +182,13 @@ def test_grid_over_seed_is_one_column(tmp_path):
     assert list(df.columns).count("seed") == 1 and list(df["seed"]) == [1, 2, 3]
     again = pd.read_parquet(df.attrs["table"])
     assert list(again["seed"]) == [1, 2, 3]
+
+
+def test_a_bad_seed_value_in_a_grid_over_seed():
+    # found by the fuzz campaign: grid={"seed": [.., inf]} raised OverflowError in cell_seed
+    pytest.importorskip("pandas")
+    from pvsched.sweep import sweep
+    base = Scenario(tasks=[Task("t", Hog())], duration_ns=10**6)
+    for bad in (float("inf"), -1, 2**64, "x", True):
+        with pytest.raises(ScenarioError, match=r"grid\['seed'\]"):
+            sweep(base, {"seed": [1, bad]}, metrics=["events"], workers=0)

@@ -113,9 +113,9 @@ def _rtapp(d: _Draw) -> dict:
             if k == "yield":
                 events.append(["yield"])
             elif k == "timer":
-                ref = d.pick(["t0", "t1", "unique0"])       # a shared ref keeps one mode everywhere
+                ref = d.pick(["t0", "t1", "unique0", "unique1"])    # a ref keeps one mode everywhere
                 events.append(["timer", d.ns(1, 2_000_000, 10**15), ref,
-                               {"t0": "relative", "t1": "absolute"}.get(ref) or d.pick(["relative", "absolute"])])
+                               "relative" if ref in ("t0", "unique0") else "absolute"])
             else:
                 events.append([k, d.ns(1, 500_000, 10**15)])
         events.append(["run", d.ns(1, 200_000, 10**15)])       # every phase takes time

@@ -72,7 +72,10 @@ def cell_seed(params: Dict[str, Any], rep: int = 0, base_seed: int = 0) -> int:
     42
     """
     if "seed" in params:
-        return int(params["seed"])
+        v = params["seed"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
+            raise ScenarioError("grid['seed']", v, "a seed must be an integer in 0..2**64-1")
+        return v
     text = canonical_json({"params": params, "rep": int(rep), "base_seed": int(base_seed)})
     return _hash64(text) & (2**63 - 1)
 
