@@ -4,8 +4,6 @@ second, conservation at the end, and no HLT-exit storm (each vCPU's HLT exits pe
 second stay below 5,000 -- the storm made 50-200 k -- and the event rate never more than doubles
 its level of the first ten seconds). Marked slow; about 20 s on one core, so CI runs it."""
 import dataclasses
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -14,13 +12,11 @@ from pvsched import Simulation
 from pvsched._core import engine_audit
 from pvsched.fuzz import check_result
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECONDS = 60
 
 
 def _scenarios():
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    from scenarios import two_level
+    from pvsched.bench import two_level
     from pvsched.experiments.seed002 import scenario
     return {
         # the benchmark as it is: 16 pCPUs, 4 VMs x 16 vCPUs, host hogs

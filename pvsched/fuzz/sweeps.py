@@ -8,7 +8,7 @@ import os
 import random
 import tempfile
 import warnings
-from typing import Any, Dict, List
+from typing import Dict, List
 
 from pvsched.fuzz.generate import build, random_spec
 from pvsched.fuzz.mutate import TOML_VALUES
@@ -82,5 +82,3 @@ def sweep_available() -> bool:
     import importlib.util
     return all(importlib.util.find_spec(m) is not None for m in ("pandas", "pyarrow"))
 
-
-__all__: List[Any] = ["sweep_case", "sweep_available"]
