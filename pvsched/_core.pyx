@@ -22,8 +22,10 @@ from pvsched.policies.ipi_aware_yield cimport *
 from pvsched.policies.halted_pelt cimport *
 from pvsched.sched.tick_sched cimport *
 from pvsched.guest.hwnoise cimport *
+from pvsched.policies.deferred_work cimport *
 from pvsched.policies.hooks cimport *
 from pvsched.kvm.kvm_host cimport *
+from pvsched.kvm.kvm_run cimport *
 from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
 from pvsched.engine.trace cimport *
@@ -50,10 +52,14 @@ include "kvm/vcpu.pxi"
 include "kvm/halt.pxi"
 include "kvm/lapic.pxi"
 include "kvm/directed_yield.pxi"
+include "kvm/mwait.pxi"
+include "kvm/userspace.pxi"
 include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
 include "policies/halted_pelt.pxi"
+include "policies/deferred_work.pxi"
+include "policies/deferred_work_api.pxi"
 include "policies/hooks.pxi"
 include "engine/trace.pxi"
 include "engine/loop.pxi"

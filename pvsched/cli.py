@@ -124,6 +124,9 @@ def _vm_summary(r) -> str:
     modes = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns")
     hdr = (f"{'vm':<20} {'vcpus':>5} {'guest%':>7} {'exit%':>7} {'poll%':>7} {'halt%':>7} {'steal%':>7} {'exits/s':>9}"
            f" {'in-guest halted%':>16}")
+    if int(v["vmm_ns"].sum()):
+        modes += ("vmm_ns",)
+        hdr += f" {'vmm%':>7}"
     lines = [hdr, "-" * len(hdr)]
     vms = []
     for n in v["name"]:
@@ -137,8 +140,21 @@ def _vm_summary(r) -> str:
         life = max(sum(tot.values()), 1)
         exits = int(sum(v[k][rows].sum() for k in v if k.startswith("exits_")))
         ghalt = int(v["guest_halted_ns"][rows].sum()) if "guest_halted_ns" in v else 0
-        lines.append(f"{vm[:20]:<20} {len(rows):5d} " + " ".join(f"{100.0 * tot[m] / life:7.2f}" for m in modes)
-                     + f" {exits / secs:9.0f} {100.0 * ghalt / life:16.2f}")
+        cells = [f"{100.0 * tot[m] / life:7.2f}" for m in modes]
+        lines.append(f"{vm[:20]:<20} {len(rows):5d} " + " ".join(cells[:5]) + f" {exits / secs:9.0f}"
+                     + f" {100.0 * ghalt / life:16.2f}" + "".join(" " + c for c in cells[5:]))
+    w = r.deferred_work
+    if int(w["arrived"].sum()):
+        hdr = (f"{'deferred work':<20} {'done/s':>8} {'lat_us':>8} {'p99_us':>8} {'max_us':>9} {'pending':>7} "
+               f"{'vmm_cpu%':>8} {'>vcpus%':>8}")
+        lines += ["", hdr, "-" * len(hdr)]
+        for i, vm in enumerate(w["name"]):
+            if not w["arrived"][i]:
+                continue
+            lines.append(f"{vm[:20]:<20} {w['done_per_s'][i]:8.0f} {w['lat_mean_ns'][i] / 1e3:8.1f} "
+                         f"{w['lat_p99_ns'][i] / 1e3:8.1f} {w['lat_max_ns'][i] / 1e3:9.1f} "
+                         f"{int(w['queued'][i] + w['in_service'][i]):7d} {100.0 * w['vmm_cpu_ns'][i] / r.now_ns:8.2f} "
+                         f"{100.0 * w['over_vcpus_ns'][i] / r.now_ns:8.2f}")
     return "\n".join(lines)
 
 

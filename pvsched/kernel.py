@@ -119,3 +119,17 @@ from pvsched._core import (  # noqa: E402,F401
 
 __all__ += ["HaltedPeltAvg", "account_gtime_halted", "gtime_halted_cycles", "gtime_halted_levels",
             "gtime_halted_stay", "mperf_cycles"]
+# VMM deferred work and the HLT/MWAIT exit rules (the queue, per-KVM_RUN settings, idle actions).
+from pvsched._core import (  # noqa: E402,F401
+    WorkQueue,
+    arrival_gaps,
+    idle_action,
+    kick_target,
+    kvm_run_settings,
+    stale_signal,
+    user_work_choice,
+    work_sizes,
+)
+
+__all__ += ["WorkQueue", "arrival_gaps", "idle_action", "kick_target", "kvm_run_settings", "stale_signal",
+            "user_work_choice", "work_sizes"]

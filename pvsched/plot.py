@@ -21,7 +21,7 @@ import numpy as np
 UNITS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 # outside the tab20 task palette, so that a mode never looks like a task
 MODE_COLORS = {"guest": "#006400", "exit": "#000000", "poll": "#ffd700", "halted": "#e8e8e8",
-               "preempted": "#ff00ff"}
+               "preempted": "#ff00ff", "vmm": "#1e90ff"}
 
 
 def _plt():
@@ -174,7 +174,8 @@ def timeline(trace, from_ns: Optional[int] = None, to_ns: Optional[int] = None, 
 
 
 def vcpu_modes(result, *, ax=None, figsize=None):
-    """Stacked bars: each vCPU's time split into guest / exit / poll / halted / preempted (steal),
+    """Stacked bars: each vCPU's time split into guest / exit / poll / halted / preempted (steal) /
+    vmm (the vCPU thread in the VMM, in userspace),
     as fractions of the time since its VM started (from ``Result.vcpus``)."""
     from pvsched._core import VCPU_MODES
     v = result.vcpus

@@ -290,8 +290,11 @@ class Result:
 
     @property
     def vcpus(self) -> Dict[str, np.ndarray]:
-        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal; they
-        add up to the time since the VM started), exits by reason, halt-polling counters."""
+        """Per-vCPU table: time in each mode (guest, exit, poll, halted, preempted = steal, vmm =
+        the thread in userspace running VMM deferred work; they add up to the time since the VM
+        started), exits by reason, halt-polling counters; ``guest_idle_ns`` (guest mode with the
+        guest idle) and ``idle_exit_ns`` (MONITOR/MWAIT NOP exits), userspace exits and VMM signals
+        (see :attr:`deferred_work`)."""
         d = {"name": np.array([self.task_names[t] for t in self.raw["vcpu"]["task"]], dtype=object)}
         d.update(self.raw["vcpu"])
         d["steal_ns"] = d["preempted_ns"]
@@ -341,6 +344,76 @@ class Result:
         if not rows:
             raise KeyError(f"no VM named {name!r}")
         return {k: v[rows[0]].item() if hasattr(v[rows[0]], "item") else v[rows[0]] for k, v in t.items() if k != "name"}
+
+    @property
+    def deferred_work(self) -> Dict[str, np.ndarray]:
+        """Per-VM table of VMM deferred work (:class:`pvsched.DeferredWork`) and of the idle
+        paths around it. Items: ``arrived`` / ``dropped`` (class full) / ``done`` / ``queued`` (still
+        waiting) / ``in_service`` (taken, unfinished), so arrived = dropped + done + queued +
+        in_service; ``done_per_s``; latency queued -> done ``lat_mean_ns`` / ``lat_p99_ns`` /
+        ``lat_max_ns`` over both classes (``*_low`` / ``*_high`` per class are in ``raw["vmm"]``).
+        Who ran it: ``worker_items`` / ``main_items`` / ``vcpu_items``. Host CPU beyond the vCPU
+        threads: ``vmm_cpu_ns`` (worker + main threads); on the vCPU threads: ``vcpu_work_ns``
+        (the ``vmm`` mode). ``over_vcpus_ns``: time the VM's threads ran on more pCPUs at once than it
+        has vCPUs (``max_running`` at most). Idle: ``guest_idle_ns`` (guest mode with the guest idle:
+        pass-through HLT/MWAIT or the NOP loop's guest part), ``idle_exit_ns`` (MONITOR/MWAIT NOP
+        exits), ``idle_burn_ns`` (their sum: pCPU time an idle guest held), ``user_exits``,
+        ``kicks`` (VMM signals), all summed over the VM's vCPUs; per second: ``exits_per_s`` (all
+        reasons), ``mwait_exits_per_s``, ``hlt_exits_per_s``, ``user_exits_per_s``, ``signals_per_s``.
+
+        >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
+        >>> from pvsched import DeferredWork
+        >>> from pvsched.workloads import Cyclictest
+        >>> vm = VM("g", vcpus=1, pin=[0], tasks=[Task("ct", Cyclictest())],
+        ...         deferred_work=DeferredWork(rate_per_s=1000, size_ns=10_000, executor="vcpu"))
+        >>> t = Simulation(Scenario(host=Host(cpus=1), vms=[vm])).run(until_ns=100_000_000).deferred_work
+        >>> int(t["arrived"][0]) == int(t["done"][0] + t["queued"][0] + t["in_service"][0] + t["dropped"][0])
+        True
+        """
+        raw = self.raw["vmm"]
+        n = len(raw["arrived_low"])
+        names = [vm.name for vm in self.scenario.vms] if self.scenario is not None else [f"vm{k}" for k in range(n)]
+        d = {"name": np.array(names[:n], dtype=object)}
+        secs = max(self.now_ns, 1) / 1e9
+        for k in ("arrived", "dropped", "done", "queued"):
+            d[k] = raw[k + "_low"] + raw[k + "_high"]
+        d["in_service"] = raw["in_service"]
+        d["done_per_s"] = d["done"] / secs
+        lat_sum = raw["lat_sum_low_ns"] + raw["lat_sum_high_ns"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d["lat_mean_ns"] = np.where(d["done"] > 0, lat_sum / np.maximum(d["done"], 1), np.nan)
+        d["lat_p99_ns"] = np.array([self.work_latency(nm).p99 for nm in d["name"]], dtype=float)
+        d["lat_max_ns"] = np.maximum(raw["lat_max_low_ns"], raw["lat_max_high_ns"])
+        for k in ("worker_items", "main_items", "vcpu_items", "over_vcpus_ns", "max_running", "kicks"):
+            d[k] = raw[k]
+        d["vmm_cpu_ns"] = raw["worker_cpu_ns"] + raw["main_cpu_ns"]
+        vc = self.raw["vcpu"]
+        for k, col in (("vcpu_work_ns", "vmm_ns"), ("guest_idle_ns", "guest_idle_ns"),
+                       ("idle_exit_ns", "idle_exit_ns"), ("user_exits", "user_exits")):
+            d[k] = np.array([int(vc[col][vc["vm"] == i].sum()) for i in range(n)], dtype=np.int64)
+        d["idle_burn_ns"] = d["guest_idle_ns"] + d["idle_exit_ns"]
+        for k, col in (("mwait_exits_per_s", "exits_mwait"), ("hlt_exits_per_s", "exits_hlt"),
+                       ("user_exits_per_s", "user_exits"), ("signals_per_s", "signals")):
+            d[k] = np.array([int(vc[col][vc["vm"] == i].sum()) for i in range(n)], dtype=np.int64) / secs
+        d["exits_per_s"] = np.array([sum(int(vc[c][vc["vm"] == i].sum()) for c in vc
+                                         if c.startswith("exits_") and c != "exits_entry") for i in range(n)]) / secs
+        return d
+
+    def work_latency(self, vm: str, cls: Optional[str] = None) -> LatencyHistogram:
+        """Deferred-work latency (queued -> done) of a VM's items, of one class (``low`` /
+        ``high``) or both."""
+        names = [v.name for v in self.scenario.vms] if self.scenario is not None else []
+        if vm not in names:
+            raise KeyError(f"no VM named {vm!r}")
+        if cls not in (None, "low", "high"):
+            raise KeyError(f"no work class {cls!r} (low, high)")
+        k = names.index(vm)
+        raw = self.raw["vmm"]
+        classes = ("low", "high") if cls is None else (cls,)
+        counts = sum(self.raw["vmm_lat_hist"][k, 0 if c == "low" else 1].astype(np.uint64) for c in classes)
+        return LatencyHistogram(counts, int(sum(raw["done_" + c][k] for c in classes)),
+                                int(sum(raw[f"lat_sum_{c}_ns"][k] for c in classes)),
+                                int(max(raw[f"lat_max_{c}_ns"][k] for c in classes)))
 
     def ipi_latency(self, vm: str) -> LatencyHistogram:
         """IPI round-trip latency (send -> last handler done) of a VM's guest tasks."""
@@ -450,7 +523,8 @@ class Result:
         (:mod:`pvsched.export`): ``table`` is ``"tasks"`` (key column ``task``, counters and the
         latency summary ``lat_mean_ns`` / ``lat_p50_ns`` / ``lat_p99_ns`` / ``lat_p999_ns``, NaN for
         a task that never woke), ``"cpus"`` (``cpu``), ``"vcpus"`` (``vcpu``, ``vm``, ``mode``) or
-        ``"vms"`` (``vm``). Needs pandas (``pip install pandas pyarrow``).
+        ``"vms"`` (``vm``); besides the schema, ``"hwnoise"`` (:meth:`hwnoise`) and
+        ``"deferred_work"`` (:attr:`deferred_work`). Needs pandas (``pip install pandas pyarrow``).
 
         >>> from pvsched import Scenario, Host, Task, Simulation
         >>> from pvsched.workloads import Cyclictest
@@ -464,8 +538,10 @@ class Result:
         from pvsched import export
         if table == "hwnoise":
             return pd.DataFrame(self.hwnoise())
+        if table == "deferred_work":
+            return pd.DataFrame(self.deferred_work)
         if table not in export.TABLES:
-            raise ValueError(f"unknown table {table!r} ({', '.join(export.TABLES)}, hwnoise)")
+            raise ValueError(f"unknown table {table!r} ({', '.join(export.TABLES)}, hwnoise, deferred_work)")
         return pd.DataFrame(export.tables(self)[table])
 
     def to_dict(self) -> dict:

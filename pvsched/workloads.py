@@ -276,7 +276,9 @@ def workload_from_dict(d: dict, path: str) -> Workload:
     for k in params:
         if k not in known:
             raise unknown_key(f"{path}.{k}", k, params[k], known, f"key for {kind}")
-    if kind == "phases" and isinstance(params.get("phases"), list):
+    if kind == "phases" and "phases" in params:
+        if not isinstance(params["phases"], (list, tuple)):
+            raise ScenarioError(f"{path}.phases", params["phases"], "must be a non-empty list")
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
     return build(cls, params, path)
 

@@ -75,6 +75,14 @@ def _seed002_pvsy(pvsy: bool, ipi: bool):
     return case
 
 
+def _seed004(scenario: str, policy: str, *args):
+    def case():
+        from pvsched.experiments import seed004
+        sc = getattr(seed004, f"scenario_{scenario}")(policy, *args, duration_ns=100_000_000)
+        return sc, sc.duration_ns
+    return case
+
+
 def _seed001(mode: str, layout: str, **kw):
     def case():
         from pvsched.experiments.seed001 import Setup, scenario
@@ -232,6 +240,13 @@ CASES["seed001/nohz_full/tick"] = _seed001("tick", "scopes", nohz_full=list(rang
 CASES["seed001/mperf/exact"] = _seed001("exact", "flat", mperf_ppm=-2_000)
 CASES["seed002/dedup/2vm/pvsy"] = _seed002_pvsy(True, False)
 CASES["seed002/dedup/2vm/pvsy+ipi"] = _seed002_pvsy(True, True)
+for _sc, _pols in (("dedicated", ("none", "passthrough", "nop", "nop_yield", "userspace", "toggle")),
+                  ("overcommit", ("hlt", "threads", "userspace", "toggle")),
+                  ("busy", ("userspace", "userspace_fb"))):
+    for _pol in _pols:
+        CASES[f"seed004/{_sc}/{_pol}"] = _seed004(_sc, _pol)
+CASES["seed004/size/500us/thread_slice"] = _seed004("size", "thread_slice", 500)
+CASES["seed004/size/500us/userspace"] = _seed004("size", "userspace", 500)
 for _f in sorted(p.name for p in (ROOT / "examples").glob("*.toml") if not p.name.startswith("sweep")):
     CASES[f"example/{_f}"] = _example(_f)
 CASES["tick/host-hz1024-guest-hz24"] = _odd_hz

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results",
+MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads", "pvsched.results", "pvsched.policies.deferred_work",
            "pvsched.simulation", "pvsched.errors", "pvsched.policies", "pvsched.experiments.seed000",
            "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
            "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",

@@ -6,8 +6,9 @@ README's main command (``pip install . && ...``, a NON-editable build) runs in t
 then every other runnable block of README.md, verbatim (``tests/readme.py`` says which blocks and
 how they are annotated): shell blocks with bash, Python blocks fed to ``python -`` (so, as in a
 terminal, the working directory comes first on ``sys.path``), each from the copy's root and, unless
-annotated ``checkout``, again from an empty directory elsewhere. README's test command runs last
-in the copy's root (it turns the install into an editable one), with this test switched off inside.
+annotated ``checkout``, again from an empty directory elsewhere. README's test command is the one
+block not run here: CI (``.ci/run``) runs it, verbatim, on a clean checkout, and this test is part
+of that run.
 
 One build (about 1.5 min on 2 idle cores, up to 4 under load) dominates. It runs when ``CI`` is
 set (``.ci/run``) or ``PVSCHED_README_TEST=1``; otherwise it is skipped so that the full suite
@@ -114,6 +115,7 @@ def test_readme_steps_work_verbatim_after_a_non_editable_install(tmp_path):
             _run(b, repo, env, log)
             if not b.has("checkout"):
                 _run(b, elsewhere, env, log)
-        _run(test[0], repo, env, log)
+        # README's test command is not run here: .ci/run runs exactly that command (tests/readme.py
+        # reads it from README) on a clean checkout, and that run includes this test.
     finally:
         print("\nREADME blocks run (wall time, where, block):\n" + "\n".join(log))

@@ -234,10 +234,11 @@ def test_fuzz_mutated_examples(tmp_path, name, case):
     pytest.param("[[cgroups]]\nname='g'\nparent=[0]\n[[tasks]]\nname='a'\nworkload={kind='hog'}\n", id="cgroup-parent-array"),
     pytest.param("[[tasks]]\nname='a'\ncgroup=['g']\nworkload={kind='hog'}\n", id="task-cgroup-array"),
     pytest.param("[[vms]]\nname='v'\ncgroup={x=1}\n", id="vm-cgroup-table"),
+    pytest.param("[[tasks]]\nname='a'\nworkload={kind='phases', phases=3}\n", id="phases-not-a-list"),
 ])
 def test_unhashable_name_values_are_scenario_errors(text):
     # found by the fuzz: `x not in dict` on a TOML array/table raised TypeError
     with pytest.raises(ScenarioError) as ei:
         Scenario.from_toml(text)
     assert ei.value.path.startswith("<string>: ") and ("kind" in ei.value.path or "cgroup" in ei.value.path
-                                                        or "parent" in ei.value.path)
+                                                        or "parent" in ei.value.path or "phases" in ei.value.path)

@@ -227,3 +227,17 @@ def test_determinism_two_level():
             assert np.array_equal(a.raw[k][col], b.raw[k][col]), (k, col)
     assert np.array_equal(a.raw["task_lat_hist"], b.raw["task_lat_hist"])
     assert a.events == b.events
+
+
+def test_vcpu_that_loses_and_regains_its_pcpu_at_a_resched_point_enters_the_guest_once():
+    # A host task wakes (the vCPU takes an exit for the resched IPI), runs for no time and sleeps
+    # again inside the same schedule(): the vCPU thread is switched out and back in, and that
+    # switch-in arms its re-entry. Entering the guest at once as well used to leave a stray
+    # re-entry event that made a guest which never idles take a HLT exit every time.
+    from pvsched.workloads import Phases
+    sc = Scenario(host=Host(cpus=1), tasks=[Task("blip", Phases([("sleep", 97_000), ("yield",)]))],
+                  vms=[VM("g", vcpus=1, tasks=[Task("hog", Hog())])], duration_ns=50_000_000)
+    r = Simulation(sc).run()
+    v = r.vcpu("g/vcpu0")
+    assert r.task("blip").nr_switches > 400 and v["exits_host_intr"] > 400
+    assert v["exits_hlt"] == 0 and v["halted_ns"] == 0

@@ -39,7 +39,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     cdef s32 nslots
     nse = ntask + (ntg - 1) * ncpu
     ncfs = ntg * ncpu + nvcpu
-    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + 1     # + guest-sync spin and IRQ slots, the stop slot
+    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + 1 + nvm   # + guest-sync spin and IRQ, stop, deferred-work arrivals
     s.ncpu = ncpu
     s.nrq = nrq
     s.ntask = ntask
@@ -76,6 +76,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.slot_spin = s.slot_task + ntask
     s.slot_irq = s.slot_spin + nvcpu
     s.slot_end = s.slot_irq + nvcpu
+    s.vmm.slot = s.slot_end + 1
 
     s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
     s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))

@@ -20,9 +20,9 @@ DEFAULT_FEATURES_CFS = (F_GENTLE_FAIR_SLEEPERS | F_START_DEBIT | F_LAST_BUDDY | 
 DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLINE | F_RUN_TO_PARITY
                     | F_PREEMPT_SHORT | F_PICK_BUDDY | F_DELAY_DEQUEUE | F_DELAY_ZERO
                     | F_WAKEUP_PREEMPTION)
-VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted")
+VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "vmm")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget", "ple", "hypercall", "eoi")
+                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "signal")
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
@@ -57,6 +57,7 @@ cdef class Engine:
         free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
+        deferred_work_free(s)
         free(s.rtimers); free(s.trace.rec)
 
     def __init__(self, **kw):
@@ -79,6 +80,8 @@ cdef class Engine:
         halted_pelt_build(s, c.halted_pelt, c.vms, c.ntask + (c.ntg - 1) * c.ncpu, c.ntg * c.ncpu + c.nvcpu)
         tick_sched_build(s, c.nohz_full)
         hwnoise_build(s, c.opsv)
+        kvm_idle_build(s, c.vms)
+        deferred_work_build(s, c.vms, c.opsv, c.tkern, c.tvcpu, c.tps, c.tpl, c.tstart, c.seed)
         trace_build(s, c.trace)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
@@ -154,6 +157,8 @@ cdef class Engine:
                 s.vcpu[i].mode_since = s.now
         sync_finalize(s)
         halted_pelt_finalize(s)
+        kvm_idle_finalize(s)
+        deferred_work_finalize(s)
         for i in range(s.ntask):
             if s.task[i].state == TS_RUNNABLE:
                 s.task[i].wait_ns += s.now - s.task[i].runnable_since
@@ -241,6 +246,8 @@ cdef class Engine:
         directed_yield_results(s, out, vc)
         guest_sync_results(s, out, vc)
         halted_pelt_results(s, out, vc)
+        kvm_idle_results(s, vc)
+        deferred_work_results(s, out, vc)
         out["vcpu"] = vc
         out["now_ns"] = s.now
         out["events"] = s.nevents

@@ -40,6 +40,8 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_spin(s, slot - s.slot_spin)          # guest/sync.pxi
         elif slot < s.slot_end:
             handle_irq_end(s, slot - s.slot_irq)
+        elif slot > s.slot_end:
+            handle_vmm_arrival(s, slot - s.vmm.slot)     # policies/deferred_work.pxi
         else:
             s.nevents -= 1
             break       # the stop slot: a Python policy raised (policies/python.pxi)

@@ -9,6 +9,7 @@ from pvsched.guest.sync cimport glock_t
 from pvsched.policies.debooster cimport deboost_params
 from pvsched.policies.halted_pelt cimport gth_host_t
 from pvsched.guest.hwnoise cimport hwnoise_t
+from pvsched.policies.deferred_work cimport vmm_sim
 from pvsched.engine.events cimport EventQueue
 from pvsched.engine.trace cimport trace_buf
 
@@ -87,5 +88,7 @@ cdef struct Sim:
     deboost_params dbst # the vCPU debooster in yield_to_task_fair (policies/debooster.pxd)
     gth_host_t gth      # guest halted time and halted-aware PELT (policies/halted_pelt.pxd)
     hwnoise_t* hw       # per task rtla-hwnoise state, NULL without OP_HWNOISE (guest/hwnoise.pxd)
+    vmm_sim vmm         # VMM deferred work (policies/deferred_work.pxd); its arrival slots follow slot_end
+    u8 idle_paths       # some VM takes the MWAIT / userspace-exit paths (kvm/mwait.pxi, kvm/userspace.pxi)
     u64 ys_host[48]     # YS_* counters for yields by host tasks
 

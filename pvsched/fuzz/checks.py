@@ -50,17 +50,18 @@ def check_result(r, scenario=None, engine=None) -> List[str]:
             out.append(f"task {r.task_names[i]}: cpu_ns {cpu[i]} + wait_ns {wait[i]} > lifetime {life[i]}")
     v = raw["vcpu"]
     if len(v["vm"]):
-        modes = sum(np.asarray(v[m + "_ns"]) for m in ("guest", "exit", "poll", "halted", "preempted"))
+        from pvsched._core import VCPU_MODES
+        modes = sum(np.asarray(v[m + "_ns"]) for m in VCPU_MODES)
         thread = np.asarray(v["task"])
         if starts is not None:
             life = np.maximum(now - starts[thread], 0)
             if not np.array_equal(modes, life):
                 i = int(np.nonzero(modes != life)[0][0])
                 out.append(f"vcpu {i}: mode times {modes[i]} != lifetime {life[i]}")
-        on_cpu = np.asarray(v["guest_ns"]) + np.asarray(v["exit_ns"]) + np.asarray(v["poll_ns"])
+        on_cpu = sum(np.asarray(v[m + "_ns"]) for m in VCPU_MODES if m not in ("halted", "preempted"))
         if (cpu[thread] > on_cpu).any():
             i = int(np.nonzero(cpu[thread] > on_cpu)[0][0])
-            out.append(f"vcpu {i}: thread cpu_ns {cpu[thread][i]} > guest+exit+poll {on_cpu[i]}")
+            out.append(f"vcpu {i}: thread cpu_ns {cpu[thread][i]} > its time on a pCPU {on_cpu[i]}")
         for k in range(int(np.max(v["vm"])) + 1):
             g = np.asarray(v["guest_ns"])[np.asarray(v["vm"]) == k].sum()
             if cpu[kern == k + 1].sum() > g:
@@ -72,21 +73,16 @@ def check_result(r, scenario=None, engine=None) -> List[str]:
 
 
 def _task_starts(scenario, n):
-    """(start_ns per task, kernel per task: 0 = host, k = VM k-1) in the engine's task order."""
+    """(start_ns per task, kernel per task: 0 = host, k = VM k-1) in the engine's task order, from
+    the scenario's own compiled form (vCPU threads, VMM threads and all)."""
     kern = np.zeros(n, dtype=np.int64)
     if scenario is None:
         return None, kern
-    starts = []
-    kinds = []
-    for t in scenario.tasks:
-        starts += [int(t.start_ns)] * int(t.count)
-        kinds += [0] * int(t.count)
-    for k, vm in enumerate(scenario.vms):
-        starts += [int(vm.start_ns)] * int(vm.vcpus)
-        kinds += [0] * int(vm.vcpus)
-        for t in vm.tasks:
-            starts += [max(int(t.start_ns), int(vm.start_ns))] * int(t.count)
-            kinds += [k + 1] * int(t.count)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kw = scenario.compile()[0]
+    starts, kinds = np.asarray(kw["task_start_ns"]), np.asarray(kw["task_kern"])
     if len(starts) != n:
         return None, kern
-    return np.array(starts, dtype=np.int64), np.array(kinds, dtype=np.int64)
+    return starts.astype(np.int64), kinds.astype(np.int64)

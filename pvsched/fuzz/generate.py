@@ -124,6 +124,44 @@ def _rtapp(d: _Draw) -> dict:
             "runtime_chunk_ns": d.int(1, 10**9, [32_000])}
 
 
+def _idle_and_deferred_work(d: _Draw, vm: dict, ncpu: int) -> None:
+    """The guest's idle instruction, MWAIT/userspace exits and the VMM's deferred work. (With an
+    MWAIT guest or deferred work, vCPU boosting and guest lock/IPI workloads are not modelled: such
+    a VM leaves them out.)"""
+    g = vm["guest"]
+    for key, p in (("mwait_exits", 0.2), ("mwait_yield", 0.1)):
+        if d.chance(p):
+            vm[key] = d.chance(0.5)
+    if d.chance(0.2):
+        vm["userspace_exit_ns"] = d.ns(0, 8_000, 10**9)
+    if d.chance(0.15):
+        g["idle_loop_ns"] = d.int(1, 10**9, [1_000, 100])
+    mwait = d.chance(0.2)
+    work = d.chance(0.2)
+    if mwait:
+        g["idle_instruction"] = "mwait"
+        g.pop("idle_poll_ns", None)
+    if work:
+        executor = d.pick(["thread", "thread", "vcpu"])
+        w = {"rate_per_s": d.pick([0, 100, 2_000, 50_000, 1e6]), "arrival": d.pick(["poisson", "periodic"]),
+             "size_ns": d.ns(1, 50_000, 10**11), "size_dist": d.pick(["fixed", "uniform", "exponential"]),
+             "size_spread_ns": d.ns(0, 20_000, 10**11), "priority": d.pick(["low", "high"]),
+             "mmio_items": d.chance(0.3), "executor": executor, "threads": d.int(1, 4, [1, 2]),
+             "preempt_high": d.chance(0.7), "intercept_toggle": d.chance(0.3), "kick": d.chance(0.8),
+             "mwait_budget_ns": d.ns(0, 50_000, 10**11), "queue_capacity": d.int(1, 1 << 24, [16, 65536])}
+        if d.chance(0.3):
+            w["fallback_timer_ns"] = d.int(1_000, 10**11, [1_000_000])
+        if d.chance(0.2):
+            w["thread_cpus"] = sorted(d.rng.sample(range(ncpu), d.rng.randint(1, ncpu)))
+        vm["deferred_work"] = w
+    if mwait or work:
+        if vm.get("boost", {}).get("mode") in ("dynamic", "bounded"):
+            vm["boost"]["mode"] = "vanilla"
+            vm["boost"].pop("rogue", None)
+        vm["tasks"] = [t for t in vm["tasks"] if t["workload"]["kind"] not in ("spinlock_loop", "ipi_sync")] or \
+            [{"name": "w", "workload": {"kind": "run_sleep", "run_ns": 50_000, "sleep_ns": 100_000}}]
+
+
 def _task(d: _Draw, name: str, ncpu: int, guest: bool, cgroups: List[str]) -> dict:
     t: Dict[str, Any] = {"name": name, "workload": _workload(d, guest, ncpu)}
     pol = d.pick(["normal"] * 6 + ["batch", "idle", "fifo", "rr"])
@@ -290,6 +328,7 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
             vm["own_cgroup"] = False
         if d.chance(0.05):
             vm["policy"] = "fuzz-policy"
+        _idle_and_deferred_work(d, vm, ncpu)
         vms.append(vm)
     spec["vms"] = vms
     if d.chance(0.1):
@@ -415,6 +454,9 @@ def build(spec: dict):
                     v["boost"] = BoostPolicy(**v["boost"])
                 if _table(v.get("yield_policy")):
                     v["yield_policy"] = YieldPolicy(**v["yield_policy"])
+                if _table(v.get("deferred_work")):
+                    from pvsched.policies.deferred_work import DeferredWork
+                    v["deferred_work"] = DeferredWork(**v["deferred_work"])
                 v["tasks"] = tasks(v.get("tasks", []))
                 if "policy" in v:
                     v["policy"] = policy(v["policy"])

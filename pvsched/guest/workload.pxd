@@ -28,7 +28,9 @@ cdef enum:
     # rt-app events (pvsched/rtapp.py, workloads.RtApp)
     OP_RUNTIME = 17     # rt-app "runtime": compute b-ns chunks until a ns of wall clock passed since it began
     OP_TIMER = 18       # rt-app "timer": rtimer b: next += a, sleep until next (missed: relative c=1 restarts it)
-    OP_MAX = 18         # highest op code
+    # VMM deferred work, executed by policies/deferred_work.pxi
+    OP_VMM = 19         # a VMM thread's loop: a = VM index, b = ROLE_WORKER / ROLE_MAIN
+    OP_MAX = 19         # highest op code
     RUNTIME_IDLE = 0
     RUNTIME_PENDING = 1 # the first chunk starts when the task next runs (set by record_latency)
     RUNTIME_STARTED = 2

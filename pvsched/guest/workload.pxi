@@ -6,7 +6,7 @@ from libc.math cimport log as c_log
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
-       "work": OP_WORK, "hwnoise": OP_HWNOISE, "runtime": OP_RUNTIME, "timer": OP_TIMER}
+       "work": OP_WORK, "hwnoise": OP_HWNOISE, "runtime": OP_RUNTIME, "timer": OP_TIMER, "vmm": OP_VMM}
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
 
 cdef inline u64 splitmix64(u64* state) noexcept nogil:
@@ -150,13 +150,18 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_EXIT
         elif op.code == OP_VMEXIT:
             if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
+                if s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
+                    vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a), USER_OTHER)
+                else:
+                    vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
         elif op.code == OP_VCPU:
             p.pc -= 1
             p.remaining = -1
             return STEP_RUN
         elif op.code == OP_HWNOISE:
             return hwnoise_open(s, t, op)   # an rtla hwnoise window (guest/hwnoise.pxi)
+        elif op.code == OP_VMM:
+            return vmm_thread_op(s, t, wake_at)     # a VMM thread (policies/deferred_work.pxi)
         elif op.code == OP_RUNTIME or op.code == OP_TIMER:
             r = rtapp_op(s, t, op, wake_at)
             if r >= 0:
@@ -225,7 +230,8 @@ cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
     dequeue_task(s, t, DEQUEUE_SLEEP if r == STEP_BLOCK else DEQUEUE_SLEEP | DEQUEUE_SPECIAL)
     if r == STEP_BLOCK:
         p.timer_cpu = cpu
-        ev_arm(&s.q, s.slot_task + t, wake_at)
+        if wake_at >= 0:
+            ev_arm(&s.q, s.slot_task + t, wake_at)  # (< 0: no timer, woken by an event)
     schedule(s, cpu)
 
 cdef void handle_burst(Sim* s, s32 cpu) noexcept nogil:

@@ -6,6 +6,9 @@ cdef void vcpu_guest_idle(Sim* s, s32 v) noexcept nogil:
     # first when it has cpuidle-haltpoll and HLT exits, then its idle instruction).
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef vm_t* vm = &s.vm[vc.vm]
+    if vm.idle_paths:
+        kvm_guest_idle(s, v)            # MWAIT, per-run interception (kvm/mwait.pxi)
+        return
     if vm.hlt_exits and vm.guest_poll_ns > 0:
         vc.guest_polling = 1
         ev_arm(&s.q, s.slot_vcpu + v, s.now + vm.guest_poll_ns)
@@ -17,6 +20,9 @@ cdef void vcpu_idle_insn(Sim* s, s32 v) noexcept nogil:
     # thread. A policy at HOOK_GUEST_IDLE may handle the instruction instead.
     cdef vm_t* vm = &s.vm[s.vcpu[v].vm]
     if hook_guest_idle(s, v):
+        return
+    if vm.idle_paths:
+        kvm_hlt(s, v)                   # HLT under the run's settings (kvm/mwait.pxi)
         return
     if not vm.hlt_exits:
         return

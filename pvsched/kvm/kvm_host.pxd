@@ -7,6 +7,7 @@ from pvsched.guest.sync cimport sync_vm, sync_vcpu
 from pvsched.policies.boost cimport boost_vm, boost_vcpu
 from pvsched.policies.ipi_aware_yield cimport ipi_yield_vm, ipi_context
 from pvsched.policies.halted_pelt cimport gth_vcpu_t
+from pvsched.policies.deferred_work cimport vmm_vm, vmm_vcpu
 
 # vCPU modes (time is accounted to exactly one at any instant once the VM started)
 cdef enum:
@@ -16,7 +17,8 @@ cdef enum:
     VM_POLL = 3         # the thread runs on a pCPU, halt-polling
     VM_HALTED = 4       # the thread sleeps (kvm_vcpu_block)
     VM_PREEMPTED = 5    # the thread is runnable but not running (steal time)
-    VM_NMODES = 6
+    VM_USER = 6         # the thread runs in the VMM (userspace) between two KVM_RUNs (kvm/userspace.pxi)
+    VM_NMODES = 7
 
 cdef enum:
     EXIT_ENTRY = 0      # (re)entry after the thread was switched in: not an exit
@@ -32,7 +34,10 @@ cdef enum:
     EXIT_PLE = 10       # pause-loop exit (a guest spin loop outlasted the PLE window)
     EXIT_HYPERCALL = 11 # KVM_HC_KICK_CPU / KVM_HC_SCHED_YIELD
     EXIT_EOI = 12       # EOI write trapped (no APICv virtual-interrupt delivery)
-    EXIT_NREASONS = 13
+    EXIT_MWAIT = 13     # MWAIT exiting (the MONITOR exit before it is counted apart)
+    EXIT_MONITOR = 14
+    EXIT_SIGNAL = 15    # a signal to the vCPU thread (the VMM's pthread_kill): KVM_RUN returns -EINTR
+    EXIT_NREASONS = 16
 
 # Per-VM counters of guest synchronisation, PLE, directed yield and its policies (vm_t.ys;
 # Sim.ys_host for host yielders). Python names: YS_NAMES (kvm/directed_yield.pxi).
@@ -98,6 +103,14 @@ cdef struct vm_t:
     s64 halt_poll_grow_start
     s64 halt_poll_shrink
     s64 guest_poll_ns
+    # the guest's idle instruction and exits to userspace (kvm/mwait.pxi, kvm/userspace.pxi)
+    u8 idle_paths       # the VM takes these paths (an MWAIT guest, or a VMM that sets run bits)
+    u8 idle_insn        # IDLE_HLT / IDLE_MWAIT (kvm/kvm_run.pxd)
+    u8 mwait_exits      # MWAIT/MONITOR exiting (KVM_X86_DISABLE_EXITS_MWAIT not set)
+    u8 mwait_yield      # yield() after emulating MWAIT as a NOP
+    s64 idle_loop_ns    # guest time of one pass of its idle loop between MWAITs
+    s64 user_exit_ns    # an exit that returns to userspace costs this much more than exit_ns
+    u8 mmio_user        # MMIO exits return to the VMM in userspace (it emulates the device)
     # pause-loop exiting and directed yield (vmx.c, kvm_main.c)
     u8 ple              # pause-loop exiting enabled (and ple_gap > 0)
     u8 fix_lb           # last_boosted_vcpu stores the boosted vCPU index (v6.19; IPI-aware patch 6)
@@ -113,6 +126,7 @@ cdef struct vm_t:
     sync_vm gsync       # guest/sync.pxd
     boost_vm boost      # policies/boost.pxd
     ipi_yield_vm ipi_yield  # policies/ipi_aware_yield.pxd
+    vmm_vm vmm          # policies/deferred_work.pxd
 
 cdef struct vcpu_t:
     s32 vm
@@ -126,8 +140,8 @@ cdef struct vcpu_t:
     u8 preempted        # steal-time "preempted" flag (kvm_sched_out while runnable)
     u8 pending_irq      # an interrupt waits for injection at the next entry
     s64 mode_since
-    s64 t_mode[6]
-    u64 nr_exits[13]    # EXIT_NREASONS
+    s64 t_mode[7]       # VM_NMODES
+    u64 nr_exits[16]    # EXIT_NREASONS
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
@@ -145,8 +159,30 @@ cdef struct vcpu_t:
     u64 nr_ple
     u64 nr_yield_ok
     u64 nr_yield_fail
+    # the idle instruction, KVM_RUN and userspace (kvm/mwait.pxi, kvm/userspace.pxi)
+    u8 run_bits         # RUN_* of the current KVM_RUN
+    u8 user             # USER_* kind of the current return to userspace, USER_NONE in KVM_RUN
+    u8 exit_action      # ACT_*: what ends the current in-kernel exit
+    u8 signal_pending   # a signal the thread has not seen yet (in a kernel exit, or preempted)
+    u8 mwait_loop       # the vCPU slot is the end of a guest idle-loop pass (guest mode)
+    u8 hlt_in_guest     # the guest sits in a pass-through HLT (activity state survives exits)
+    u8 mp_halted        # HLT emulated (mp_state HALTED) since the vCPU last left guest mode
+    u8 idle_exit        # the current exit is a MONITOR/MWAIT NOP emulation
+    s64 user_left       # VMM work owed on the thread in userspace (settled when switched out)
+    s64 user_since
+    s64 gidle_since     # guest mode with the guest idle since (-1: not now)
+    s64 idle_exit_since
+    s64 guest_idle_ns   # time in guest mode with the guest idle
+    s64 idle_exit_ns    # time handling MONITOR/MWAIT NOP exits in the kernel
+    u64 nr_user_exits   # returns to userspace (any reason)
+    u64 nr_hlt_user     # KVM_EXIT_HLT
+    u64 nr_mwait_user   # KVM_EXIT_MWAIT
+    u64 nr_signals      # signals received
+    u64 nr_mwait_yields # yield() calls after MWAIT NOP emulation
+    u64 nr_kvm_runs     # KVM_RUN calls after a return to userspace
     # state owned by the guest kernel model and by the policies attached to this VM
     sync_vcpu gsync     # guest/sync.pxd: spin segments, the guest IPI handler
     boost_vcpu boost    # policies/boost.pxd
     ipi_context ipi     # policies/ipi_aware_yield.pxd
     gth_vcpu_t gth      # policies/halted_pelt.pxd: the stay in guest mode, halted time
+    vmm_vcpu vmm        # policies/deferred_work.pxd

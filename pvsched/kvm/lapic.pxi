@@ -36,8 +36,8 @@ cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     cdef bint remote = local >= 0 and local != grq
     cdef bint need_ipi = remote and (s.rq[grq].curr < 0 or (s.fa.resched[grq] & RESCHED_NOW))
     cdef s32 sv
-    if need_ipi and vc.guest_polling:
-        need_ipi = False        # TIF_POLLING_NRFLAG: the idle loop notices without an IPI
+    if need_ipi and (vc.guest_polling or (vm.idle_insn == IDLE_MWAIT and s.rq[grq].curr < 0)):
+        need_ipi = False        # TIF_POLLING_NRFLAG (haltpoll, mwait_idle): the idle loop notices
     if need_ipi:
         trace_event(s, TR_GUEST_IPI, local, s.rq[local].vcpu, v, 1)      # the reschedule IPI
     if need_ipi and not vm.ipiv:

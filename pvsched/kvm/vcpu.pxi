@@ -38,6 +38,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     if vc.guest_polling:
         vc.guest_polling = 0
         ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vm[vc.vm].idle_paths:
+        kvm_idle_leave_guest(s, v)      # guest-idle time, the idle-loop timer (kvm/mwait.pxi)
 
 cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     # VM entry: the guest clock runs again; pending guest work (timers, reschedules) happens now.
@@ -111,6 +113,8 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     vc.host_cpu = cpu
     vc.preempted = 0
     kvm_sched_in(s, v)
+    if s.vm[vc.vm].idle_paths and vcpu_user_switch_in(s, v, cpu):
+        return                          # userspace, MWAIT and per-run interception (kvm/userspace.pxi)
     if not guest_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = EXIT_ENTRY
@@ -119,10 +123,18 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
         vcpu_set_mode(s, v, VM_EXIT)
         vcpu_halt_start(s, v)
 
+cdef inline bint vcpu_resched_away(Sim* s, s32 v, s32 cpu) noexcept nogil:
+    # After schedule() at a resched point of the vCPU thread: it lost its pCPU, or lost it and got
+    # it back within that call (the switch-in already armed its re-entry); either way the caller
+    # must not enter the guest now.
+    return s.rq[cpu].curr != s.vcpu[v].task or ev_armed(&s.q, s.slot_vcpu + v)
+
 cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out: preempted while runnable (steal time starts), or blocked (halted).
     cdef vcpu_t* vc = &s.vcpu[v]
     ev_cancel(&s.q, s.slot_vcpu + v)
+    if s.vm[vc.vm].idle_paths:
+        vcpu_user_switch_out(s, v)
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
     if s.task[vc.task].state == TS_SLEEPING:
@@ -137,13 +149,18 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 cpu = vc.host_cpu
     if vc.mode == VM_GUEST:
+        if s.vm[vc.vm].idle_paths:
+            kvm_idle_timer(s, v)        # an idle-loop pass or guest polling ended (kvm/mwait.pxi)
+            return
         # the guest's own idle polling found nothing: now it executes HLT
         vc.guest_polling = 0
         vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
+        if s.vm[vc.vm].idle_paths and vcpu_user_exit_end(s, v):
+            return
         if s.fa.resched[cpu]:
             schedule(s, cpu)          # the host's resched point before re-entry
-            if s.rq[cpu].curr != vc.task:
+            if vcpu_resched_away(s, v, cpu):
                 return
         if vc.exit_reason == EXIT_HLT and guest_halt_ok(s, v):
             vcpu_halt_start(s, v)
@@ -153,6 +170,8 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vc.nr_poll_fail += 1
         trace_event(s, TR_HALT_POLL, vc.host_cpu, v, 0, s.now - vc.halt_start)
         vcpu_block(s, v)
+    elif vc.mode == VM_USER:
+        vcpu_userspace(s, v)            # the VMM's work on the thread ended (kvm/userspace.pxi)
 
 # ---------------------------------------------------------------- host side
 

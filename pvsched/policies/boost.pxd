@@ -67,7 +67,7 @@ cdef struct boost_vcpu:
     s64 bacc_since          # boosted-time accounting mark
     s32 hooked_task         # guest task the switch/return-to-user hooks last ran for
     s64 debt_ns             # bounded: boosted time not yet repaid (1:1 by unboosted time)
-    s64 boosted_ns[6]       # boosted time by vCPU mode
+    s64 boosted_ns[7]       # boosted time by vCPU mode (VM_NMODES)
     u64 nr_boost[7]         # BC_N
     u64 nr_unboost[4]       # UC_N
     u64 nr_budget_refused

@@ -176,7 +176,9 @@ cdef int halted_pelt_build(Sim* s, dict cfg, list vms, s32 nse, s32 ncfs) except
     for v in range(s.nvcpu):
         s.vcpu[v].gth.stay_start = -1
         s.vcpu[v].gth.halted_since = -1
-        s.vcpu[v].gth.on = not bool(vms[s.vcpu[v].vm].get("hlt_exits", True))
+        vmd = vms[s.vcpu[v].vm]             # its idle instruction stays in guest: HLT or MWAIT pass-through
+        s.vcpu[v].gth.on = not bool(vmd.get("mwait_exits", True) if vmd.get("idle_instruction", "hlt") == "mwait"
+                                    else vmd.get("hlt_exits", True))
         if s.vcpu[v].gth.on:
             s.gth.tracking = 1
             s.kern[s.vm[s.vcpu[v].vm].kern].policies |= POL_HALTED_PELT

@@ -23,12 +23,14 @@ cdef enum:
     HOOK_GUEST_SWITCH = 1 << 10     # a guest task returns to user on a vCPU (after __schedule or re-entry); True = exited
     HOOK_GUEST_ENQUEUE = 1 << 11    # try_to_wake_up enqueued a guest task on a vCPU's runqueue
     HOOK_GUEST_IDLE = 1 << 12       # the guest idles in guest mode (about to execute HLT/MWAIT); True = handled
-    HOOK_KVM_RUN = 1 << 13          # the vCPU thread enters KVM_RUN (vcpu_load), once when it starts
+    HOOK_KVM_RUN = 1 << 13          # the vCPU thread enters KVM_RUN: when it starts, and after each return to userspace
     # kernel points (kern_t.hooks of the CPU's kernel; host or guest)
     HOOK_TICK = 1 << 14             # the scheduler tick on a CPU, after its interrupt is delivered
     HOOK_YIELD_TO = 1 << 15         # yield_to_task_fair, between set_next_buddy and yield_task_fair
     HOOK_PELT = 1 << 16             # a PELT signal (entity or cfs_rq) is about to be brought up to now; a policy may do it
-    HOOK_NPOINTS = 17
+    HOOK_KVM_RUN_LEAVE = 1 << 17    # vCPU point: KVM_RUN returned to userspace (and again after VMM work there)
+    HOOK_CONTEXT_SWITCH = 1 << 18   # kernel point: a CPU switches from one task to another (or idle)
+    HOOK_NPOINTS = 19
     # HOOK_KICK causes
     KICK_TIMER = 0                  # LAPIC timer expiry for a halted / polling vCPU
     KICK_INTR = 1                   # interrupt or IPI that needs a kick or an injection at entry
@@ -40,6 +42,7 @@ cdef enum:
     POL_HALTED_PELT = 1 << 3
     POL_TRACE = 1 << 4              # the event trace (engine/trace.pxi) records the vCPU points
     TRACE_POINTS = HOOK_VCPU_EXIT | HOOK_VCPU_ENTER | HOOK_KICK | HOOK_VCPU_MODE | HOOK_SCHED_OUT
+    POL_DEFERRED_WORK = 1 << 5
     # kvm_vcpu_on_spin candidate classes (the stock rule gives CAND_VANILLA)
     CAND_VANILLA = 0
     CAND_IPI = 1

@@ -7,7 +7,7 @@
 
 HOOK_NAMES = ("vcpu_exit", "vcpu_enter", "kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out",
               "vcpu_mode", "guest_switch", "guest_enqueue", "guest_idle", "kvm_run", "tick", "yield_to",
-              "pelt_update")
+              "pelt_update", "kvm_run_leave", "context_switch")
 KICK_CAUSES = ("timer", "intr", "unhalt")
 CANDIDATE_KINDS = ("vanilla", "ipi_receiver", "pending_irq", "kernel", "relaxed")
 assert len(HOOK_NAMES) == HOOK_NPOINTS
@@ -27,6 +27,8 @@ cdef void vcpu_exit_hooks(Sim* s, s32 v, int reason) noexcept nogil:
         boost_vcpu_exit(s, v, reason)
     if k.policies & POL_IPI_AWARE_YIELD:
         ipi_aware_vcpu_exit(s, v, reason)
+    if k.policies & POL_DEFERRED_WORK:
+        deferred_work_vcpu_exit(s, v, reason)
     if k.policies & POL_TRACE:
         trace_vcpu_exit(s, v, reason)
     if k.py_hooks & HOOK_VCPU_EXIT:
@@ -195,10 +197,42 @@ cdef bint guest_idle_hooks(Sim* s, s32 v) noexcept nogil:
     return False
 
 cdef inline void hook_kvm_run(Sim* s, s32 v) noexcept nogil:
+    # The thread enters KVM_RUN (at its start, and after each return to userspace): a policy may
+    # set the run's settings (vcpu_t.run_bits, kvm/kvm_run.pxd).
     if s.vcpu[v].hooks & HOOK_KVM_RUN:
-        py_hook(s, HOOK_KVM_RUN, vcpu_kern(s, v), v, 0, 0)
+        kvm_run_hooks(s, v)
+
+cdef void kvm_run_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_DEFERRED_WORK:
+        deferred_work_kvm_run(s, v)
+    if k.py_hooks & HOOK_KVM_RUN:
+        py_hook(s, HOOK_KVM_RUN, k, v, 0, 0)
+
+cdef inline void hook_kvm_run_leave(Sim* s, s32 v, int kind) noexcept nogil:
+    # KVM_RUN returned to userspace (kind USER_*), or VMM work started there ended: a policy may
+    # run work on the thread (vcpu_user_run, kvm/userspace.pxi); else the thread calls KVM_RUN.
+    if s.vcpu[v].hooks & HOOK_KVM_RUN_LEAVE:
+        kvm_run_leave_hooks(s, v, kind)
+
+cdef void kvm_run_leave_hooks(Sim* s, s32 v, int kind) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_DEFERRED_WORK:
+        deferred_work_user(s, v, kind)
+    if k.py_hooks & HOOK_KVM_RUN_LEAVE:
+        py_hook(s, HOOK_KVM_RUN_LEAVE, k, v, kind, 0)
 
 # ---------------------------------------------------------------- kernel points
+cdef inline void hook_context_switch(Sim* s, kern_t* k, s32 cpu, s32 prev, s32 next) noexcept nogil:
+    if k.hooks & HOOK_CONTEXT_SWITCH:
+        context_switch_hooks(s, k, cpu, prev, next)
+
+cdef void context_switch_hooks(Sim* s, kern_t* k, s32 cpu, s32 prev, s32 next) noexcept nogil:
+    if k.policies & POL_DEFERRED_WORK:
+        deferred_work_context_switch(s, cpu, prev, next)
+    if k.py_hooks & HOOK_CONTEXT_SWITCH:
+        py_hook(s, HOOK_CONTEXT_SWITCH, k, s.rq[cpu].vcpu, cpu, prev)
+
 cdef inline void hook_tick(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
     if k.hooks & HOOK_TICK:
         tick_hooks(s, k, cpu)
@@ -260,6 +294,8 @@ cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
         h |= IPI_AWARE_YIELD_POINTS
     if k.policies & POL_HALTED_PELT:
         h |= halted_pelt_points(s, kk)
+    if k.policies & POL_DEFERRED_WORK:
+        h |= HOOK_CONTEXT_SWITCH if kk == 0 else DEFERRED_WORK_POINTS
     if k.policies & POL_TRACE:
         h |= TRACE_POINTS
     return h

@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 HOOK_POINTS = ("vcpu_exit", "vcpu_enter", "kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out",
                "vcpu_mode", "guest_switch", "guest_enqueue", "guest_idle", "kvm_run", "tick", "yield_to",
-               "pelt_update")
+               "pelt_update", "kvm_run_leave", "context_switch")
 
 
 class Policy:
@@ -88,11 +88,19 @@ class Policy:
         return False
 
     def on_kvm_run(self, ctx: Any) -> None:
-        """The vCPU thread enters KVM_RUN (vcpu_load)."""
+        """The vCPU thread enters KVM_RUN (vcpu_load): when it starts, and after each return to
+        userspace."""
+
+    def on_kvm_run_leave(self, ctx: Any) -> None:
+        """KVM_RUN returned to userspace (``ctx.kind``: after a ``"hlt"``, an ``"mwait"`` or
+        ``"other"`` exit), and again after VMM work a built-in policy ran there."""
 
     # ---- kernel points (host policy: the host's CPUs; VM policy: its guest kernel's)
     def on_tick(self, ctx: Any) -> None:
         """The scheduler tick on runqueue ``ctx.cpu``."""
+
+    def on_context_switch(self, ctx: Any) -> None:
+        """Runqueue ``ctx.cpu`` switches from task ``ctx.task`` (-1: idle) to another."""
 
     def on_yield_to(self, ctx: Any) -> None:
         """yield_to_task_fair on host runqueue ``ctx.cpu`` towards task ``ctx.task`` (host policy)."""

@@ -18,7 +18,9 @@ cdef class HookContext:
     ``"unhalt"``), ``target`` (``ipi``: receiving vCPU), ``unicast``, ``task`` (task index),
     ``cpu`` (runqueue index), ``local`` (``guest_enqueue``: the waking CPU's runqueue or -1/-2),
     ``mode`` (``vcpu_mode``: the new mode), ``candidate`` and ``round`` (``spin``), ``yielded`` and
-    ``exhausted`` (``spin_next_round``), ``cfs_rq`` and ``entity`` (``pelt_update``).
+    ``exhausted`` (``spin_next_round``), ``cfs_rq`` and ``entity`` (``pelt_update``), ``kind``
+    (``kvm_run_leave``: ``"hlt"``, ``"mwait"``, ``"other"``), ``cpu`` and ``task`` (``context_switch``:
+    the runqueue and the task switched out, -1 for idle).
     """
     cdef Sim* s
     cdef int _point
@@ -74,6 +76,11 @@ cdef class HookContext:
         return None if r is None else EXIT_REASONS[r]
 
     @property
+    def kind(self):
+        r = self._arg(0, ("kvm_run_leave",))
+        return None if r is None else ("hlt", "mwait", "other")[r]
+
+    @property
     def cause(self):
         r = self._arg(0, ("kick",))
         return None if r is None else KICK_CAUSES[r]
@@ -92,12 +99,12 @@ cdef class HookContext:
     def task(self):
         r = self._arg(0, ("guest_switch", "guest_enqueue"))
         if r is None:
-            r = self._arg(1, ("yield_to",))
+            r = self._arg(1, ("yield_to", "context_switch"))
         return r
 
     @property
     def cpu(self):
-        r = self._arg(0, ("tick", "yield_to"))
+        r = self._arg(0, ("tick", "yield_to", "context_switch"))
         if r is None and self.point == "guest_enqueue":
             r = self.s.vcpu[self._v].rq
         return r
@@ -251,7 +258,7 @@ cdef int attach_python_policy(Engine eng, s32 kk, policy) except -1:
         fn = getattr(type(policy), "on_" + name, None)
         if fn is not None and fn is not getattr(Policy, "on_" + name):
             if name in ("kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out", "vcpu_mode", "guest_switch",
-                        "guest_enqueue", "guest_idle", "kvm_run", "vcpu_exit", "vcpu_enter") and kk == 0:
+                        "guest_enqueue", "guest_idle", "kvm_run", "vcpu_exit", "vcpu_enter", "kvm_run_leave") and kk == 0:
                 raise ValueError(f"{type(policy).__name__}.on_{name}: a vCPU hook needs the policy on a VM, not the host")
             if name == "yield_to" and kk != 0:
                 raise ValueError(f"{type(policy).__name__}.on_yield_to: yield_to runs in the host; attach it to the host")

@@ -32,6 +32,26 @@ def memory_estimate(sc) -> int:
     return ntask * TASK_BYTES + ntg * sc.host.cpus * 700 + (sc.host.cpus + nvcpu) * 1_600 + rings * 4
 
 
+def _vmm_threads(vm, k, h, remap, ops, add, mask_of):
+    # The VMM's deferred-work threads of VM k: host tasks in its cgroup (or the configured one), on
+    # the pCPUs its vCPU threads may use (or the configured ones), after its guest tasks.
+    from pvsched._core import OPS, VMM_ROLES
+    w = vm.deferred_work
+    if not vm.vmm_thread_names():
+        return
+    cpus = w.thread_cpus if w.thread_cpus is not None else (
+        sorted(set(vm.pin)) if vm.pin is not None else (vm.cpus if vm.cpus is not None else range(h.cpus)))
+    if w.thread_cgroup is not None:
+        tg = remap[w.thread_cgroup]
+    else:                                               # where the vCPU threads are
+        tg = remap[vm.cgroup_name()] if vm.own_cgroup else (0 if vm.cgroup is None else remap[vm.cgroup])
+    for n in vm.vmm_thread_names():
+        role = "main" if n.endswith("/vmm-main") else "worker"
+        start = len(ops)
+        ops.append((OPS["vmm"], k, VMM_ROLES[role], 0))
+        add(n, (start, 1), w.thread_policy, w.thread_nice, 0, tg, vm.start_ns, mask_of(cpus), w.thread_slice_ns, 0, -1)
+
+
 def compile_scenario(sc):
     """Validate and flatten into ``(engine_kwargs, task_names, cgroup_names)`` for
     :class:`pvsched._core.Engine`. Task order: host tasks, then per VM its vCPU threads
@@ -135,6 +155,7 @@ def compile_scenario(sc):
                 add(f"{vm.name}/{n}", program(t.workload, k + 1, n, f"vms[{k}].tasks[{j}]")
                     if per_instance(t.workload) else prog, t.policy, t.nice, t.rt_priority, 0,
                     max(t.start_ns, vm.start_ns), mask, t.slice_ns, k + 1, -1)
+        _vmm_threads(vm, k, h, remap, ops, add, mask_of)
     nt = len(names)
     arr = lambda k: np.array(cols[k], dtype=np.int64)
     return dict(

@@ -23,6 +23,7 @@ from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_TIME_NS
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.deferred_work import DeferredWork
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
@@ -253,6 +254,11 @@ class GuestKernel:
     guest uses when PV spinlocks are off, e.g. no KVM_FEATURE_PV_UNHALT or ``nopvspin``; unfair,
     any waiter that runs may take a free lock; workloads must then use ``pv=False``).
 
+    ``idle_instruction``: what the guest's idle loop ends in, ``hlt`` (default_idle, haltpoll) or
+    ``mwait`` (mwait_idle_with_hints, as when MWAIT is exposed to the guest); ``idle_loop_ns`` is the
+    guest time of one pass of the idle loop between MWAITs (it matters when MWAIT exits and is
+    emulated as a NOP, so the guest goes round the loop again).
+
     ``pv_sched_yield``: KVM_FEATURE_PV_SCHED_YIELD (Linux 5.3+ guests, arch/x86/kernel/kvm.c): after
     a call-function IPI to several CPUs (``IPISync(targets >= 2)``; single-target calls use the
     native path) the sender checks its targets and, for the first one that is busy and whose vCPU
@@ -269,6 +275,8 @@ class GuestKernel:
     idle_poll_ns: int = 0
     spinlock: str = "queued"
     pv_sched_yield: bool = False
+    idle_instruction: str = "hlt"
+    idle_loop_ns: int = 1_000
 
     def __post_init__(self):
         normalize(self)
@@ -277,6 +285,11 @@ class GuestKernel:
     def validate(self, path):
         _validate_sched(path, self)
         _bool(f"{path}.pv_sched_yield", self.pv_sched_yield)
+        _choice(f"{path}.idle_instruction", self.idle_instruction, ("hlt", "mwait"))
+        _int(f"{path}.idle_loop_ns", self.idle_loop_ns, 1, 10**9)
+        if self.idle_instruction == "mwait" and self.idle_poll_ns:
+            raise ScenarioError(f"{path}.idle_poll_ns", self.idle_poll_ns,
+                                "cpuidle-haltpoll ends in HLT; an MWAIT guest (idle_instruction 'mwait') does not use it")
         _bool(f"{path}.nohz_idle", self.nohz_idle)
         _int(f"{path}.idle_poll_ns", self.idle_poll_ns, 0, 10**9)
         _choice(f"{path}.spinlock", self.spinlock, ("queued", "ticket", "tas"))
@@ -296,6 +309,13 @@ class VM:
     interrupts), ``exit_ns`` / ``entry_ns`` (cost of an exit round trip and of an entry after the
     thread is switched in), ``halt_poll_ns`` (max halt-polling window; x86 default 200 us; 0 = off)
     and its grow/shrink parameters (v6.x defaults).
+
+    Idle instruction (the guest's, :class:`GuestKernel` ``idle_instruction``) and VMM deferred work:
+    ``hlt_exits`` intercepts HLT (False: HLT pass-through), ``mwait_exits`` intercepts MONITOR/MWAIT
+    (False: MWAIT pass-through, KVM_X86_DISABLE_EXITS_MWAIT), which KVM then emulates as NOPs;
+    ``mwait_yield`` adds the 2023 RFC's yield() after each emulated MWAIT; ``userspace_exit_ns`` is
+    what an exit that returns to the VMM in userspace costs beyond ``exit_ns``; ``deferred_work``
+    (:class:`pvsched.DeferredWork`) is the VMM's work for this guest and who runs it.
 
     >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Cyclictest, Hog
@@ -339,6 +359,10 @@ class VM:
     ple_window_max: int = 4294967295
     guest_cpu_ghz: float = 2.0
     yield_policy: YieldPolicy = None
+    mwait_exits: bool = True
+    mwait_yield: bool = False
+    userspace_exit_ns: int = 4_000
+    deferred_work: DeferredWork = None
     own_cgroup: bool = True
     policy: Optional[Policy] = None
 
@@ -347,10 +371,21 @@ class VM:
             self.boost = BoostPolicy()
         if self.yield_policy is None:
             self.yield_policy = YieldPolicy()
+        if self.deferred_work is None:
+            self.deferred_work = DeferredWork()
         if isinstance(self.tasks, tuple):
             self.tasks = list(self.tasks)
         normalize(self, ("pin", "cpus"))
         self_check(self, f"VM({self.name!r})")
+
+    def vmm_thread_names(self) -> List[str]:
+        """Host tasks of the VMM's deferred work: worker threads, then the main thread (if it has a
+        fallback timer)."""
+        w = self.deferred_work
+        names = [f"{self.name}/vmm-worker{i}" for i in range(w.nthreads())]
+        if w.enabled() and w.fallback_timer_ns:
+            names.append(f"{self.name}/vmm-main")
+        return names
 
     def nlocks(self) -> int:
         """Guest spinlocks the VM's tasks use (spinlock workloads name them 0, 1, ...)."""
@@ -413,6 +448,7 @@ class VM:
         if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
             raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
         self._validate_ple_and_yield(path)
+        self._validate_idle_and_work(path, host, cgroup_names)
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -429,8 +465,28 @@ class VM:
             for n in t.names():
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
+                if f"{self.name}/{n}" in self.vmm_thread_names():
+                    raise ScenarioError(f"{p}.name", t.name, "clashes with a VMM thread's name")
                 names.add(n)
         _check_copies_clash(self.tasks, f"{path}.tasks")
+
+    def _validate_idle_and_work(self, path, host, cgroup_names):
+        # HLT/MWAIT interception, userspace exits, VMM deferred work.
+        _bool(f"{path}.mwait_exits", self.mwait_exits)
+        _bool(f"{path}.mwait_yield", self.mwait_yield)
+        _int(f"{path}.userspace_exit_ns", self.userspace_exit_ns, 0, 10**9)
+        if not isinstance(self.deferred_work, DeferredWork):
+            raise ScenarioError(f"{path}.deferred_work", self.deferred_work, "must be a DeferredWork")
+        self.deferred_work.validate(f"{path}.deferred_work", host.cpus if host is not None else None, cgroup_names)
+        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled():
+            from pvsched.errors import NotModelledError
+            if self.boost.mode in ("dynamic", "bounded") and self.boost.enabled:
+                raise NotModelledError(f"{path}.boost: vCPU boosting together with an MWAIT guest or VMM "
+                                       "deferred work is not modelled yet")
+            for i, t in enumerate(self.tasks):
+                if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
+                    raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
+                                           "an MWAIT guest or VMM deferred work are not modelled yet")
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -465,7 +521,10 @@ class VM:
                     ple_window_grow=self.ple_window_grow, ple_window_shrink=self.ple_window_shrink,
                     ple_window_max=self.ple_window_max, guest_cpu_khz=int(round(self.guest_cpu_ghz * 1e6)),
                     spinlock=g.spinlock, pv_sched_yield=g.pv_sched_yield, nlocks=self.nlocks(),
-                    policy=self.policy, **{"yield": self.yield_policy.engine_dict()})
+                    policy=self.policy, **{"yield": self.yield_policy.engine_dict()},
+                    idle_instruction=g.idle_instruction, idle_loop_ns=g.idle_loop_ns, mwait_exits=self.mwait_exits,
+                    mwait_yield=self.mwait_yield, userspace_exit_ns=self.userspace_exit_ns,
+                    deferred_work=self.deferred_work.engine_dict())
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""

@@ -9,6 +9,7 @@ from typing import Optional
 from pvsched.errors import ScenarioError
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
+from pvsched.policies.deferred_work import DeferredWork
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
@@ -36,7 +37,10 @@ def scenario_to_dict(self) -> dict:
         d["vms"] = []
         for vm in self.vms:
             vd = {f.name: getattr(vm, f.name) for f in dataclasses.fields(VM)
-                  if f.name not in ("tasks", "guest", "boost", "yield_policy", "policy") and getattr(vm, f.name) is not None}
+                  if f.name not in ("tasks", "guest", "boost", "yield_policy", "policy", "deferred_work")
+                  and getattr(vm, f.name) is not None}
+            vd["deferred_work"] = {k: (list(v) if k == "thread_cpus" else v)
+                                   for k, v in dataclasses.asdict(vm.deferred_work).items() if v is not None}
             vd["boost"] = dataclasses.asdict(vm.boost)
             vd["yield_policy"] = dataclasses.asdict(vm.yield_policy)
             for k in ("pin", "cpus"):
@@ -95,6 +99,8 @@ def _scenario_from_dict(cls, d):
             kw["boost"] = build(BoostPolicy, _fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"), f"vms[{i}].boost")
         if "yield_policy" in kw:
             kw["yield_policy"] = _from(YieldPolicy, kw["yield_policy"], f"vms[{i}].yield_policy")
+        if "deferred_work" in kw:
+            kw["deferred_work"] = _from(DeferredWork, kw["deferred_work"], f"vms[{i}].deferred_work")
         kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                        for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
         vms.append(build(VM, kw, f"vms[{i}]"))

@@ -159,6 +159,9 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
     if next != prev:
+        hook_context_switch(s, k, cpu, prev, next)
+        if prev < 0 and s.idle_paths and rq.vcpu >= 0:
+            vcpu_guest_idle_exit(s, rq.vcpu)        # the guest leaves its idle loop (kvm/mwait.pxi)
         trace_switch(s, cpu, prev, next)
         if prev >= 0:
             p = &s.task[prev]
@@ -497,7 +500,8 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
             p.timer_cpu = p.cpu
             p.state_new = 0
         p.state = TS_SLEEPING
-        ev_arm(&s.q, s.slot_task + t, wake_at)
+        if wake_at >= 0:
+            ev_arm(&s.q, s.slot_task + t, wake_at)
         return
     if r == STEP_EXIT:
         p.state = TS_DEAD

@@ -48,7 +48,7 @@ def _vm_rows(r, vm: str) -> np.ndarray:
     return rows
 
 
-_MODES = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns")
+_MODES = ("guest_ns", "exit_ns", "poll_ns", "halted_ns", "preempted_ns", "vmm_ns")
 
 
 def _vm_frac(col):
@@ -132,6 +132,36 @@ METRICS["steal_ns"] = Metric(_vm_sum("preempted_ns"), "vm", "VM's steal time (pr
 del _c
 
 
+def _work(col, scale=None):
+    def f(r, vm):
+        t = r.deferred_work
+        rows = [i for i, n in enumerate(t["name"]) if n == vm]
+        if not rows:
+            raise KeyError(f"no VM named {vm!r}")
+        v = t[col][rows[0]]
+        if scale == "time":
+            return float(v) / r.now_ns if r.now_ns else float("nan")
+        return v.item() if hasattr(v, "item") else v
+    return f
+
+
+METRICS.update({
+    "work_done": Metric(_work("done"), "vm", "VMM deferred-work items completed"),
+    "work_done_per_s": Metric(_work("done_per_s"), "vm", "VMM deferred-work items completed per second"),
+    "work_pending": Metric(lambda r, vm: _work("queued")(r, vm) + _work("in_service")(r, vm), "vm",
+                           "VMM deferred-work items queued or in service at the end"),
+    "work_lat_mean_ns": Metric(_work("lat_mean_ns"), "vm", "deferred-work latency (queued -> done), mean (ns)"),
+    "work_lat_p99_ns": Metric(_work("lat_p99_ns"), "vm", "deferred-work latency, 99th percentile (ns)"),
+    "work_lat_max_ns": Metric(_work("lat_max_ns"), "vm", "deferred-work latency, maximum (ns, exact)"),
+    "vmm_cpu_frac": Metric(_work("vmm_cpu_ns", "time"), "vm",
+                           "host CPU of the VM's VMM threads beyond its vCPU threads / simulated time"),
+    "over_vcpus_frac": Metric(_work("over_vcpus_ns", "time"), "vm",
+                              "time the VM ran on more pCPUs at once than it has vCPUs / simulated time"),
+    "idle_burn_frac": Metric(_vm_frac("guest_idle_ns"), "vm",
+                             "vCPU time in guest mode with the guest idle (pass-through / NOP loop) / vCPU lifetime"),
+})
+
+
 def _guest_halted_frac(r, vm):
     v, rows = r.vcpus, _vm_rows(r, vm)
     guest = int(v["guest_ns"][rows].sum())
@@ -174,6 +204,8 @@ METRICS.update({
 
 #: vCPU table columns usable as ``"column:<vm>"`` (summed over the VM's vCPUs), besides ``exits_*``.
 VCPU_COLUMNS = ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches",
+                "guest_idle_ns", "idle_exit_ns", "user_exits", "hlt_user_exits", "mwait_user_exits",
+                "signals", "vcpu_items", "vcpu_work_ns", "mwait_yields", "kvm_runs",
                 "guest_halted_ns", "guest_unhalted_ns", "gtime_halted_ns", "guest_stays")
 
 

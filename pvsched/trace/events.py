@@ -342,7 +342,7 @@ class Trace:
 
     def mode_ns(self) -> Dict[str, np.ndarray]:
         """Time per vCPU in each mode, summed from the trace (columns named like ``Result.vcpus``)."""
-        modes = _names("VCPU_MODES", ("guest", "exit", "poll", "halted", "preempted"))
+        modes = _names("VCPU_MODES", ("guest", "exit", "poll", "halted", "preempted", "vmm"))
         iv = self.vcpu_modes()
         out = {}
         for k, m in enumerate(modes):

@@ -48,6 +48,7 @@ VMX_EXIT_REASON = {
     "ipi_send": "MSR_WRITE", "ipi_recv": "EXTERNAL_INTERRUPT", "hlt": "HLT", "mmio": "EPT_MISCONFIG",
     "doorbell": "MSR_WRITE", "budget": "EXTERNAL_INTERRUPT", "ple": "PAUSE_INSTRUCTION",
     "hypercall": "VMCALL", "eoi": "EOI_INDUCED",
+    "mwait": "MWAIT_INSTRUCTION", "monitor": "MONITOR_INSTRUCTION", "signal": "EXTERNAL_INTERRUPT",
 }
 _K = {name: KIND[name] for name in ("sched_switch", "sched_wakeup", "sched_wakeup_new", "sched_migrate_task",
                                     "kvm_entry", "kvm_exit", "ple_exit", "truncated")}

@@ -11,7 +11,7 @@ perfetto_trace_pb2``; ``pip install perfetto protobuf``, the ``trace`` extra). L
 * **vCPUs**: under each vCPU thread, a track ``guest sched`` holds the guest kernel's own
   scheduling on that vCPU (one slice per guest task run, instants for guest wake-ups), and a
   track ``vcpu mode`` holds the vCPU's modes as slices (``guest``, ``exit: <reason>``, ``poll``,
-  ``halted``, ``preempted``) with instants for kicks, injected interrupts, boosts, yield_to,
+  ``halted``, ``preempted``, ``vmm``) with instants for kicks, injected interrupts, boosts, yield_to,
   debooster penalties, PLE exits and policy events.
 * **Counters** (``counter`` events: runnable tasks per CPU, PELT util of vCPU threads) are counter
   tracks; other host events are instants on a ``host events`` track.

@@ -86,7 +86,7 @@ _KINDS: Tuple[Kind, ...] = (
     Kind(5, "kvm_entry", "cpu", "vcpu", "", "", "VM entry: the vCPU thread enters guest mode on host cpu"),
     Kind(6, "kvm_exit", "cpu", "vcpu", "exit_reason", "", "VM exit; exit_reason indexes EXIT_REASONS"),
     Kind(7, "vcpu_mode", "cpu", "vcpu", "mode", "old_mode",
-         "the vCPU's mode changes (VCPU_MODES: 1 guest, 2 exit, 3 poll, 4 halted, 5 preempted; 0 off)"),
+         "the vCPU's mode changes (VCPU_MODES: 1 guest, 2 exit, 3 poll, 4 halted, 5 preempted, 6 vmm; 0 off)"),
     Kind(9, "kvm_vcpu_kick", "cpu", "vcpu", "cause", "",
          "an interrupt for a vCPU not in guest mode, or injected without posting (KICK_CAUSES)"),
     Kind(10, "guest_ipi", "cpu", "src_vcpu", "dst_vcpu", "ipi",
