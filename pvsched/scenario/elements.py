@@ -484,7 +484,7 @@ class VM:
                 raise NotModelledError(f"{path}.boost: vCPU boosting together with an MWAIT guest or VMM "
                                        "deferred work is not modelled yet")
             for i, t in enumerate(self.tasks):
-                if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
+                if getattr(getattr(t, "workload", None), "kind", "") in ("spinlock_loop", "ipi_sync"):
                     raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
                                            "an MWAIT guest or VMM deferred work are not modelled yet")
 
