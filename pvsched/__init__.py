@@ -26,7 +26,8 @@ if _stale:
 from pvsched import workloads  # noqa: E402
 from pvsched._version import __version__  # noqa: F401,E402
 from pvsched.errors import NotModelledError, PolicyError, ScenarioError  # noqa: E402
-from pvsched.policies import BoostPolicy, Debooster, DeferredWork, HaltedPelt, Policy, YieldPolicy  # noqa: E402
+from pvsched.policies import BoostPolicy, Debooster, DeferredWork, HaltedPelt, Policy, RcuGuestPolicy, YieldPolicy  # noqa: E402
+from pvsched.rcu.config import RcuConfig  # noqa: E402
 from pvsched.results import LatencyHistogram, Result  # noqa: E402
 from pvsched.scenario import KERNEL_VERSION, VM, Cgroup, GuestKernel, Host, Scenario, Task  # noqa: E402
 from pvsched.simulation import Simulation  # noqa: E402
@@ -35,4 +36,5 @@ from pvsched.sweep import sweep  # noqa: E402  (the function; helpers: ``from pv
 
 __all__ = ["Scenario", "Host", "Cgroup", "Task", "VM", "GuestKernel", "BoostPolicy", "Simulation", "Result", "LatencyHistogram",
            "ScenarioError", "NotModelledError", "workloads", "KERNEL_VERSION", "sweep",
-           "Debooster", "YieldPolicy", "HaltedPelt", "DeferredWork", "Policy", "PolicyError", "Trace", "TraceConfig"]
+           "Debooster", "YieldPolicy", "HaltedPelt", "DeferredWork", "Policy", "PolicyError", "Trace", "TraceConfig",
+           "RcuConfig", "RcuGuestPolicy"]

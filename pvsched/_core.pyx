@@ -30,6 +30,9 @@ from pvsched.engine.events cimport *
 from pvsched.engine.hist cimport *
 from pvsched.engine.trace cimport *
 from pvsched.engine.sim cimport *
+from pvsched.sched.tick_sched cimport *
+from pvsched.policies.rcu_guest cimport *
+from pvsched.rcu.tree cimport *
 
 cnp.import_array()
 
@@ -44,6 +47,9 @@ include "sched/deadline.pxi"
 include "sched/core.pxi"
 include "sched/syscalls.pxi"
 include "sched/balance.pxi"
+include "rcu/tree.pxi"
+include "rcu/context_tracking.pxi"
+include "rcu/accuracy.pxi"
 include "sched/tick_sched.pxi"
 include "guest/workload.pxi"
 include "guest/sync.pxi"
@@ -54,14 +60,17 @@ include "kvm/lapic.pxi"
 include "kvm/directed_yield.pxi"
 include "kvm/mwait.pxi"
 include "kvm/userspace.pxi"
+include "kvm/vmm_actions.pxi"
 include "policies/boost.pxi"
 include "policies/debooster.pxi"
 include "policies/ipi_aware_yield.pxi"
+include "policies/rcu_guest.pxi"
 include "policies/halted_pelt.pxi"
 include "policies/deferred_work.pxi"
 include "policies/deferred_work_api.pxi"
 include "policies/hooks.pxi"
 include "engine/trace.pxi"
+include "rcu/rcu_api.pxi"
 include "engine/loop.pxi"
 include "engine/input.pxi"
 include "engine/build.pxi"
@@ -69,6 +78,8 @@ include "sched/pelt_api.pxi"
 include "sched/kernel_api.pxi"
 include "engine/engine.pxi"
 include "policies/python.pxi"
+include "rcu/rcu_engine.pxi"
 include "engine/probes.pxi"
 include "engine/audit.pxi"
+include "rcu/machine.pxi"
 include "policies/halted_pelt_api.pxi"

@@ -173,6 +173,14 @@ def _cmd_run(args) -> int:
     if vms:
         print()
         print(vms)
+    if r.rcu is not None:
+        rc = r.rcu
+        nz = [int(c) for c in rc["nohz_full"]]
+        print(f"\nrcu: {rc['gps_done']} GPs (max {rc['gp_ns_max'] / 1e6:.1f} ms), synchronize_rcu mean "
+              f"{rc['sync_ns_sum'] / max(rc['sync_done'], 1) / 1e6:.2f} ms max {rc['sync_ns_max'] / 1e6:.1f} ms; "
+              f"nohz_full {nz}: rcuc wake-ups {int(sum(rc['cpu']['rcuc_wakeups'][c] for c in nz))}, "
+              f"vCPU preemptions by rcuc {int(r.vcpus['rcuc_preemptions'].sum())}, "
+              f"forced ticks {int(rc['cpu']['forced_ticks'].sum())}")
     print(f"wall {r.wall_s:.3f} s, {r.events_per_s / 1e6:.2f} M events/s")
     for fmt in ("json", "csv", "parquet"):
         if getattr(args, fmt):

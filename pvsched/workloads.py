@@ -12,23 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
-import numpy as np
-
 from pvsched.errors import ScenarioError
 from pvsched.limits import MAX_LOOPS, MAX_TIME_NS
-from pvsched.validate import build, normalize, self_check, unknown_key
+from pvsched.validate import _choice, _int, build, normalize, self_check, unknown_key
 
 Op = Tuple[str, int, int, int]
 
 
 def _check_int(path: str, value, lo: int = 0, hi: int = MAX_TIME_NS) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ScenarioError(path, value, "must be an integer")
-    if value < lo:
-        raise ScenarioError(path, value, f"must be >= {lo}")
-    if hi is not None and value > hi:
-        raise ScenarioError(path, value, f"must be <= {hi}" + (" (the simulated horizon, 2**62 ns)" if hi == MAX_TIME_NS else ""))
-    return value
+    return _int(path, value, lo, hi)
 
 
 #: Workload classes by TOML ``kind`` (built-in and user subclasses that name their own kind).
@@ -190,16 +182,20 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", "fault")
+_PHASE_OPS = dict(run="run", sleep="sleep", timer="period", mmio="vmexit", fault="vmexit", user_io="vmexit_user", critical="critical")
 
 
 @dataclass
 class Phases(Workload):
     """A run/sleep phase list, rt-app style: ``[("run", ns), ("sleep", ns), ("yield",),
-    ("timer", period_ns), ("mmio", ns)]``; repeated ``loops`` times (0 = forever), then the task
-    exits. A ``timer`` phase waits for the next expiry of an absolute periodic timer; an ``mmio``
-    phase (guest tasks only) takes a VM exit whose host handling lasts ``ns``; a ``critical``
-    phase computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
+    ("timer", period_ns), ("mmio", ns), ("user_io", ns)]``; repeated ``loops`` times (0 = forever),
+    then the task exits. ``("run", ns, jitter_ns)`` / ``("sleep", ns, jitter_ns)`` add a uniform
+    [0, jitter_ns]. A ``timer`` phase waits for the next expiry of an absolute periodic timer.
+    Guest tasks only: ``mmio`` takes a VM exit whose host handling lasts ``ns``; ``user_io`` an
+    exit KVM hands to the VMM (KVM_RUN returns, the VMM handles it for ``ns``, KVM_RUN again);
+    ``fault`` an exit handled in the run loop with preemption on for ``ns`` (a swapped-out page).
+    ``critical`` computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
     ('exit', 0, 0, 0)
@@ -221,10 +217,11 @@ class Phases(Workload):
                 if len(ph) != 1:
                     raise ScenarioError(p, ph, "yield takes no argument")
                 continue
-            if len(ph) != 2:
-                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns")
-            _check_int(f"{p}[1]", ph[1], 1)
-            timed = timed or ph[0] != "mmio"
+            if len(ph) != 2 and not (len(ph) == 3 and ph[0] in ("run", "sleep")):
+                raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns (run, sleep: and a jitter)")
+            for j in range(1, len(ph)):
+                _check_int(f"{p}[{j}]", ph[j], 2 - j)
+            timed = timed or ph[0] not in ("mmio", "user_io", "fault")
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
         kinds = {ph[0] for ph in self.phases}
@@ -240,18 +237,10 @@ class Phases(Workload):
             out.append(("start_period", 0, 0, 0))
         start = len(out)
         for ph in self.phases:
-            if ph[0] == "run":
-                out.append(("run", ph[1], 0, 0))
-            elif ph[0] == "sleep":
-                out.append(("sleep", ph[1], 0, 0))
-            elif ph[0] == "timer":
-                out.append(("period", ph[1], 0, 0))
-            elif ph[0] == "mmio":
-                out.append(("vmexit", ph[1], 0, 0))
-            elif ph[0] == "critical":
-                out.append(("critical", ph[1], 0, 0))
-            else:
+            if ph[0] == "yield":
                 out.append(("yield", 0, 0, 0))
+            else:       # (op, ns, jitter, flags): a fault is an exit handled with preemption on
+                out.append((_PHASE_OPS[ph[0]], ph[1], ph[2] if len(ph) == 3 else 0, int(ph[0] == "fault")))
         out.append(("loop", start, self.loops, 0))
         if self.loops:
             out.append(("exit", 0, 0, 0))
@@ -261,6 +250,26 @@ class Phases(Workload):
         return {"kind": self.kind, "phases": [list(p) for p in self.phases], "loops": self.loops}
 
 
+@dataclass
+class RcuUpdater(Workload):
+    """A host thread calling ``synchronize_rcu()`` (turns the RCU model on): it sleeps ``interval_ns``
+    (``arrival`` "fixed", or "poisson": exponential, that mean), computes ``work_ns``, then waits
+    for a full grace period that starts after the call (the synchronize_rcu() latency)."""
+
+    interval_ns: int = 10_000_000
+    work_ns: int = 1_000
+    arrival: str = "fixed"
+    kind = "rcu_updater"
+    host_only = True
+    minimums = (("interval_ns", 1), ("work_ns", 1))
+
+    def validate(self, path):
+        super().validate(path)
+        _choice(f"{path}.arrival", self.arrival, ("fixed", "poisson"))
+
+    def ops(self):
+        return [("sleep", self.interval_ns, 0, 1 if self.arrival == "poisson" else 0),
+                ("run", self.work_ns, 0, 0), ("sync_rcu", 0, 0, 0), ("loop", 0, 0, 0)]
 
 
 def workload_from_dict(d: dict, path: str) -> Workload:
@@ -292,11 +301,6 @@ def _work_op(ns: int, dist: str, spread: int, kernel: bool = False) -> Op:
     capped at ``spread`` (0 = 20 x mean). ``kernel``: preemption disabled (a critical section)."""
     flags = (1 if dist == "exponential" else 0) | (16 if kernel else 0)
     return ("work", ns, spread if dist != "fixed" else 0, flags)
-
-
-def _check_dist(path, dist):
-    if dist not in DISTS:
-        raise ScenarioError(path, dist, f"must be one of {list(DISTS)}")
 
 
 @dataclass
@@ -337,10 +341,10 @@ class SpinlockLoop(Workload):
         _check_int(f"{path}.lock", self.lock, 0, 1_000_000)
         _check_int(f"{path}.nlocks", self.nlocks, 1, 1_000_000 - self.lock)
         _check_int(f"{path}.hold_ns", self.hold_ns, 1)
-        _check_dist(f"{path}.hold_dist", self.hold_dist)
+        _choice(f"{path}.hold_dist", self.hold_dist, DISTS)
         _check_int(f"{path}.hold_spread_ns", self.hold_spread_ns, 0)
         _check_int(f"{path}.think_ns", self.think_ns, 0)
-        _check_dist(f"{path}.think_dist", self.think_dist)
+        _choice(f"{path}.think_dist", self.think_dist, DISTS)
         _check_int(f"{path}.think_spread_ns", self.think_spread_ns, 0)
         if not isinstance(self.pv, bool):
             raise ScenarioError(f"{path}.pv", self.pv, "must be true or false")
@@ -396,7 +400,7 @@ class IPISync(Workload):
 
     def validate(self, path):
         _check_int(f"{path}.compute_ns", self.compute_ns, 0)
-        _check_dist(f"{path}.compute_dist", self.compute_dist)
+        _choice(f"{path}.compute_dist", self.compute_dist, DISTS)
         _check_int(f"{path}.compute_spread_ns", self.compute_spread_ns, 0)
         _check_int(f"{path}.handler_ns", self.handler_ns, 1)
         _check_int(f"{path}.targets", self.targets, 1, 4095)
@@ -418,8 +422,6 @@ class IPISync(Workload):
         if self.loops:
             out.append(("exit", 0, 0, 0))
         return out
-
-
 
 
 # ---------------------------------------------------------------- rtla hwnoise
@@ -594,3 +596,4 @@ class RtApp(Workload):
         return {"kind": self.kind, "loop": self.loop, "runtime_chunk_ns": self.runtime_chunk_ns,
                 "phases": [{"events": [list(ev) for ev in ph["events"]], "loop": ph.get("loop", 1)}
                            for ph in self.phases]}
+

@@ -91,6 +91,45 @@ def _seed001(mode: str, layout: str, **kw):
     return case
 
 
+def _seed003(name: str, policy: str):
+    def case():
+        from pvsched.experiments.seed003 import DURATION_NS, scenario
+        d = DURATION_NS[name] // 4
+        return scenario(name, policy, d), d
+    return case
+
+
+def random_rcu_scenario(seed: int) -> Tuple[Scenario, int]:
+    """A random scenario with host RCU: nohz_full CPUs, a guest policy, synchronize_rcu() callers,
+    exits to userspace, faults, re-pinning and an intruder (its own generator, so that the
+    random/N cases above keep their draws)."""
+    from pvsched import RcuConfig, RcuGuestPolicy
+    from pvsched.policies.rcu_guest import RCU_GUEST_MODES
+    from pvsched.workloads import RcuUpdater
+    rnd = random.Random(10_000 + seed)
+    ncpu = rnd.choice([2, 3, 4])
+    nohz = sorted(rnd.sample(range(1, ncpu), rnd.randint(1, ncpu - 1)))
+    host = Host(cpus=ncpu, hz=rnd.choice([250, 1000]), nohz_full=nohz, context_switch_ns=rnd.choice([0, 2000]),
+                rcu=RcuConfig(tick_dependency=rnd.choice(["none", "timer"]), rcuc_ns=rnd.choice([5000, 20_000]),
+                              jiffies_till_first_fqs=rnd.choice([None, 1, 10])),
+                rcu_guest_policy=RcuGuestPolicy(rnd.choice(RCU_GUEST_MODES), patience_ms=rnd.choice([0, 1000])))
+    phases = [("run", rnd.randint(10_000, 200_000), rnd.randint(0, 100_000))]
+    phases += rnd.sample([("user_io", 20_000), ("mmio", 5_000), ("fault", 2_000_000), ("sleep", 300_000, 500_000)],
+                         rnd.randint(1, 3))
+    vm = VM("g", vcpus=len(nohz), pin=[rnd.choice(nohz) for _ in nohz], hlt_exits=rnd.random() < 0.5,
+            halt_poll_ns=rnd.choice([0, 50_000]),
+            tasks=[Task("p", Phases(phases), count=len(nohz)),
+                   Task("c", Cyclictest(interval_ns=rnd.choice([100_000, 1_000_000])), policy="fifo", rt_priority=50)])
+    if rnd.random() < 0.4:
+        vm.migrate_pin, vm.migrate_period_ns = [rnd.randrange(ncpu) for _ in nohz], rnd.choice([3_000_000, 20_000_000])
+    tasks = [Task("u", RcuUpdater(interval_ns=rnd.choice([1_000_000, 5_000_000]), arrival="poisson"),
+                  count=rnd.randint(1, 3), cpus=[0])]
+    if rnd.random() < 0.5:
+        tasks.append(Task("intruder", RunSleep(run_ns=2_000_000, sleep_ns=8_000_000), cpus=[rnd.choice(nohz)],
+                          policy="fifo", rt_priority=1))
+    return Scenario(host=host, tasks=tasks, vms=[vm], check_invariants=True, seed=seed), 200_000_000
+
+
 def _example(name: str):
     def case():
         return Scenario.from_toml(str(ROOT / "examples" / name)), 200_000_000
@@ -240,6 +279,11 @@ CASES["seed001/nohz_full/tick"] = _seed001("tick", "scopes", nohz_full=list(rang
 CASES["seed001/mperf/exact"] = _seed001("exact", "flat", mperf_ppm=-2_000)
 CASES["seed002/dedup/2vm/pvsy"] = _seed002_pvsy(True, False)
 CASES["seed002/dedup/2vm/pvsy+ipi"] = _seed002_pvsy(True, True)
+for _name, _pol in (("S1", "P0"), ("S1", "P2"), ("S1", "X1"), ("S2", "P2a"), ("S3", "P1"), ("S3", "P2"), ("S4", "P1"),
+                    ("S5", "P1'"), ("S5", "P1''"), ("S6", "P2"), ("S8", "P2"), ("S8", "X2")):
+    CASES[f"seed003/{_name}/{_pol}"] = _seed003(_name, _pol)
+for _s in range(12):
+    CASES[f"random_rcu/{_s}"] = (lambda s: (lambda: random_rcu_scenario(s)))(_s)
 for _sc, _pols in (("dedicated", ("none", "passthrough", "nop", "nop_yield", "userspace", "toggle")),
                   ("overcommit", ("hlt", "threads", "userspace", "toggle")),
                   ("busy", ("userspace", "userspace_fb"))):

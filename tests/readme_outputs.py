@@ -108,6 +108,19 @@ def seed002_pvsy(parts=None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# ------------------------------------------------------------------------------------------ seed 003
+@output("seed003-s1")
+def seed003_s1(parts=None) -> str:
+    """S1 of ``pvsched reproduce seed003`` under every RCU guest policy (about 0.3 s)."""
+    from pvsched.experiments import seed003 as E
+    return E.markdown_s1(E.run(["S1"])) + "\n"
+
+
+@output("seed003-claims")
+def seed003_claims(parts=None) -> str:
+    """The thread's claims beside the measured values, every scenario (about 1 s)."""
+    from pvsched.experiments import seed003 as E
+    return E.markdown_claims(E.run()) + "\n"
 # ------------------------------------------------------------------------------------------ seed 004
 @output("seed004")
 def seed004(parts=None) -> str:

@@ -9,8 +9,9 @@ MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads",
            "pvsched._core", "pvsched.policies.boost", "pvsched.policies.debooster", "pvsched.policies.ipi_aware_yield",
            "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
            "pvsched.bench", "pvsched.progress", "pvsched.export", "pvsched.scenario.description",
-           "pvsched.scenario.toml_io",
-           "pvsched.policies.halted_pelt", "pvsched.experiments.seed001", "pvsched.limits", "pvsched.fuzz"]
+           "pvsched.scenario.toml_io", "pvsched.latency",
+           "pvsched.policies.halted_pelt", "pvsched.experiments.seed001", "pvsched.limits", "pvsched.fuzz",
+           "pvsched.rcu", "pvsched.rcu.config", "pvsched.policies.rcu_guest", "pvsched.experiments.seed003"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -39,7 +39,8 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     cdef s32 nslots
     nse = ntask + (ntg - 1) * ncpu
     ncfs = ntg * ncpu + nvcpu
-    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + 1 + nvm   # + guest-sync spin and IRQ, stop, deferred-work arrivals
+    nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + (1 + ncpu) + nvcpu + 1 + nvm
+    # + guest-sync spin and IRQ, RCU (GP kthread, idle entry), the VMM's re-pin/stop, stop, deferred-work arrivals
     s.ncpu = ncpu
     s.nrq = nrq
     s.ntask = ntask
@@ -75,7 +76,9 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.slot_task = 4 * nrq + 2 * nvcpu
     s.slot_spin = s.slot_task + ntask
     s.slot_irq = s.slot_spin + nvcpu
-    s.slot_end = s.slot_irq + nvcpu
+    s.slot_rcu = s.slot_irq + nvcpu
+    s.slot_aff = s.slot_rcu + 1 + ncpu
+    s.slot_end = s.slot_aff + nvcpu
     s.vmm.slot = s.slot_end + 1
 
     s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))

@@ -22,12 +22,12 @@ DEFAULT_FEATURES = (F_PLACE_LAG | F_PLACE_DEADLINE_INITIAL | F_PLACE_REL_DEADLIN
                     | F_WAKEUP_PREEMPTION)
 VCPU_MODES = ("guest", "exit", "poll", "halted", "preempted", "vmm")
 EXIT_REASONS = ("entry", "host_tick", "host_intr", "guest_timer", "ipi_send", "ipi_recv", "hlt", "mmio",
-                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "signal")
+                "doorbell", "budget", "ple", "hypercall", "eoi", "mwait", "monitor", "signal", "fault")
 POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batch": POLICY_BATCH,
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
              "none": RT_GUARD_NONE}
-INVARIANTS = ("work_conservation", "curr_not_running", "affinity", "livelock")
+INVARIANTS = ("work_conservation", "curr_not_running", "affinity", "livelock") + RCU_INVARIANTS
 
 
 cdef class Engine:
@@ -59,6 +59,7 @@ cdef class Engine:
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
         deferred_work_free(s)
         free(s.rtimers); free(s.trace.rec)
+        rcu_free(s)
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
@@ -83,6 +84,9 @@ cdef class Engine:
         kvm_idle_build(s, c.vms)
         deferred_work_build(s, c.vms, c.opsv, c.tkern, c.tvcpu, c.tps, c.tpl, c.tstart, c.seed)
         trace_build(s, c.trace)
+        vmm_actions_build(s, c.vms)
+        rcu_build(s, c.rcu)
+        rcu_guest_build(s, c.rcu_guest)
         self._py_methods = [None] * c.nkern
         self._ctx = HookContext()
         attach_python_policy(self, 0, c.py_policy)
@@ -138,8 +142,12 @@ cdef class Engine:
     @property
     def violations(self):
         """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
-        return {name: bool(self.s.violation_kind >> k & 1) for k, name in enumerate(INVARIANTS)} | {
-            "count": self.s.violations}
+        cdef u64 kinds = self.s.violation_kind
+        cdef u64 count = self.s.violations
+        if self.s.rcu != NULL:
+            kinds |= self.s.rcu.violation_kind << 4     # RCU_INVARIANTS after the scheduler's four
+            count += self.s.rcu.violations
+        return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": count}
 
     cdef void _finalize(self) noexcept nogil:
         # Bring per-task and per-CPU accounting up to `now` (idempotent).
@@ -220,7 +228,7 @@ cdef class Engine:
         out["cpu"] = cpu
         vc = {k: np.zeros(s.nvcpu, dtype=np.int64) for k in (
             "vm", "task", "host_cpu", "mode", "nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks",
-            "halt_poll_ns", "guest_ticks", "guest_switches")}
+            "halt_poll_ns", "guest_ticks", "guest_switches", "rcuc_preemptions", "rcuc_preempt_ns")}
         for m in VCPU_MODES:
             vc[m + "_ns"] = np.zeros(s.nvcpu, dtype=np.int64)
         for m in EXIT_REASONS:
@@ -237,6 +245,9 @@ cdef class Engine:
             vc["halt_poll_ns"][c] = s.vcpu[c].halt_poll_ns
             vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
             vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
+            vc["rcuc_preemptions"][c] = s.vcpu[c].nr_rcuc_preempt
+            vc["rcuc_preempt_ns"][c] = s.vcpu[c].rcuc_preempt_ns + (
+                s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
             for k, m in enumerate(VCPU_MODES):
                 vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
             for k, m in enumerate(EXIT_REASONS):
@@ -258,6 +269,8 @@ cdef class Engine:
             out["balance"]["periodic_runs"][side] += s.rq[c].nr_lb_runs
             out["balance"]["periodic_moved"][side] += s.rq[c].nr_lb_moved
             out["balance"]["periodic_failed"][side] += s.rq[c].nr_lb_failed
+        if s.rcu != NULL:
+            out["rcu"] = rcu_results(s)
         out["violations"] = self.violations
         if s.trace.on:
             out["trace"] = trace_results(s)

@@ -33,6 +33,8 @@ cdef class EngineInput:
     cdef list nohz_full
     cdef list rtimer_relative
     cdef object trace
+    cdef object rcu             # RCU model settings (rcu/rcu_engine.pxi rcu_build), None = off
+    cdef object rcu_guest       # RcuGuestPolicy.engine_dict() (policies/rcu_guest.pxi)
     cdef list vms
     cdef long long[:] tgp
     cdef long long[:] tgs
@@ -70,7 +72,8 @@ cdef class EngineInput:
                  long long rt_period_ns=1_000_000_000, int rr_timeslice_ms=100, bint nohz_idle=True,
                  bint host_tick_exits=True, bint check_invariants=False, bint load_balance=True,
                  bint periodic_balance=True, long long migration_cost_ns=500_000, debooster=None,
-                 py_policy=None, halted_pelt=None, nohz_full=(), rtimer_relative=(), trace=None):
+                 py_policy=None, halted_pelt=None, nohz_full=(), rtimer_relative=(), trace=None, rcu=None,
+                 rcu_guest=None):
         cdef s32 i, c, g, n, ntask, ntg, nse, ncfs, nslots, words, maxw, nvm, nvcpu, nrq, nkern
         cdef s32 gse, kk, v, r, w
         cdef long long[:] tgp = np.ascontiguousarray(tg_parent, dtype=np.int64)
@@ -161,10 +164,16 @@ cdef class EngineInput:
             for n in range(tpl[i]):
                 if opsv[tps[i] + n, 0] == OP_LOOP and opsv[tps[i] + n, 1] >= tpl[i]:
                     raise ValueError(f"task {i}: loop target out of range")
-                if opsv[tps[i] + n, 0] == OP_VMEXIT and tkern[i] == 0:
+                if opsv[tps[i] + n, 0] in (OP_VMEXIT, OP_VMEXIT_USER) and tkern[i] == 0:
                     raise ValueError(f"task {i}: a host task cannot take a VM exit")
+                if opsv[tps[i] + n, 0] == OP_VMEXIT and opsv[tps[i] + n, 3] & ~1:
+                    raise ValueError(f"task {i}: vmexit op flags {opsv[tps[i] + n, 3]} unknown")
                 if opsv[tps[i] + n, 0] == OP_HWNOISE and (tkern[i] == 0 or opsv[tps[i] + n, 1] < 1):
                     raise ValueError(f"task {i}: hwnoise runs in a guest, with a runtime >= 1 ns")
+                if opsv[tps[i] + n, 0] in (OP_SYNC_RCU, OP_RCUC) and tkern[i] != 0:
+                    raise ValueError(f"task {i}: synchronize_rcu and rcuc run only on the host")
+                if opsv[tps[i] + n, 0] == OP_SLEEP and opsv[tps[i] + n, 3] & ~WORK_EXP:
+                    raise ValueError(f"task {i}: sleep op flags {opsv[tps[i] + n, 3]} unknown")
                 if (opsv[tps[i] + n, 0] == OP_VCPU) != (tvcpu[i] >= 0):
                     raise ValueError(f"task {i}: only vCPU threads run the vCPU program")
             if tvcpu[i] >= 0:
@@ -237,6 +246,10 @@ cdef class EngineInput:
         self.nohz_full = [int(c) for c in nohz_full]
         self.rtimer_relative = rtimer_relative
         self.trace = trace
+        self.rcu = rcu
+        self.rcu_guest = rcu_guest
+        if (rcu is None and any(opsv[i, 0] in (OP_SYNC_RCU, OP_RCUC) for i in range(opsv.shape[0]))):
+            raise ValueError("synchronize_rcu and rcuc ops need the RCU model (rcu=...)")
         self.vms = vms
         self.tgp = tgp
         self.tgs = tgs

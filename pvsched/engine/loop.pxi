@@ -38,8 +38,14 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_task_timer(s, slot - s.slot_task)
         elif slot < s.slot_irq:
             handle_spin(s, slot - s.slot_spin)          # guest/sync.pxi
-        elif slot < s.slot_end:
+        elif slot < s.slot_rcu:
             handle_irq_end(s, slot - s.slot_irq)
+        elif slot == s.slot_rcu:
+            handle_rcu_gp(s)                            # rcu/rcu_engine.pxi
+        elif slot < s.slot_aff:
+            handle_rcu_idle(s, slot - s.slot_rcu - 1)
+        elif slot < s.slot_end:
+            handle_vcpu_vmm_action(s, slot - s.slot_aff)    # kvm/vmm_actions.pxi
         elif slot > s.slot_end:
             handle_vmm_arrival(s, slot - s.vmm.slot)     # policies/deferred_work.pxi
         else:

@@ -12,6 +12,8 @@ from pvsched.guest.hwnoise cimport hwnoise_t
 from pvsched.policies.deferred_work cimport vmm_sim
 from pvsched.engine.events cimport EventQueue
 from pvsched.engine.trace cimport trace_buf
+from pvsched.rcu.tree cimport rcu_sim_t
+from pvsched.policies.rcu_guest cimport rcu_guest_params
 
 cdef struct Sim:
     FairArena fa        # first: policies/hooks.pxi turns the FairArena* of a PELT update back into its Sim*
@@ -84,8 +86,12 @@ cdef struct Sim:
     u32* vm_lhist       # nvm * HIST_NBUCKETS: contended lock wait
     s32 slot_spin       # + vcpu: spin segment end (PLE window / PV threshold)
     s32 slot_irq        # + vcpu: guest IPI handler end
-    s32 slot_end        # the stop slot, after the guest-synchronisation slots
+    s32 slot_rcu        # the RCU GP kthread; + 1 + host CPU: the idle task's ct_cpuidle_enter (rcu/)
+    s32 slot_aff        # + vcpu: the VMM re-pins the vCPU thread (kvm/userspace.pxi)
+    s32 slot_end        # the stop slot, after every other slot
     deboost_params dbst # the vCPU debooster in yield_to_task_fair (policies/debooster.pxd)
+    rcu_sim_t* rcu      # RCU on the host (rcu/), NULL when not modelled
+    rcu_guest_params rcug   # the host's RCU guest policy (policies/rcu_guest.pxd)
     gth_host_t gth      # guest halted time and halted-aware PELT (policies/halted_pelt.pxd)
     hwnoise_t* hw       # per task rtla-hwnoise state, NULL without OP_HWNOISE (guest/hwnoise.pxd)
     vmm_sim vmm         # VMM deferred work (policies/deferred_work.pxd); its arrival slots follow slot_end

@@ -46,6 +46,7 @@ cdef enum:
     TR_COUNTER = 16
     TR_HALT_POLL = 17
     TR_SCHED_CURR = 18
+    TR_RCU = 32             # rcu/rcu_engine.pxi: b = the event (pvsched.rcu.RCU_TRACE_EVENTS), c = its value
     TR_COUNTER_NR_RUNNING = 0
     TR_COUNTER_UTIL = 1
     # sched_switch prev_state (include/trace/events/sched.h, v6.15)

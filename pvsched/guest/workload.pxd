@@ -12,7 +12,8 @@ cdef enum:
     OP_EXIT = 6
     OP_HOG = 7          # compute forever
     OP_START_PERIOD = 8 # the periodic timer starts now + a
-    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns
+    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns (c = 1: a fault
+                        # handled with preemption on, EXIT_FAULT)
     OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm/vcpu.pxi
     OP_CRITICAL = 11    # compute a ns with preemption disabled (guest: preempt_count > 0)
     # guest synchronisation ops, executed by guest/sync.pxi
@@ -24,13 +25,18 @@ cdef enum:
     # rtla hwnoise, executed by guest/hwnoise.pxi
     OP_HWNOISE = 16     # a window: a = runtime ns, b = threshold ns, c = warm-up ns from the task's start
     WORK_EXP = 1        # exponential with mean a, capped at b (0 = 20 x a); else a + U[0, b]
+                        # (also on OP_SLEEP's c: an exponential sleep, a Poisson arrival process)
     WORK_KERNEL = 16    # kernel code with preemption disabled (a critical section)
     # rt-app events (pvsched/rtapp.py, workloads.RtApp)
     OP_RUNTIME = 17     # rt-app "runtime": compute b-ns chunks until a ns of wall clock passed since it began
     OP_TIMER = 18       # rt-app "timer": rtimer b: next += a, sleep until next (missed: relative c=1 restarts it)
     # VMM deferred work, executed by policies/deferred_work.pxi
     OP_VMM = 19         # a VMM thread's loop: a = VM index, b = ROLE_WORKER / ROLE_MAIN
-    OP_MAX = 19         # highest op code
+    # RCU and the VMM (rcu/rcu_engine.pxi, kvm/vmm_actions.pxi)
+    OP_SYNC_RCU = 20    # host only: synchronize_rcu(); sleeps until a full grace period has ended
+    OP_RCUC = 21        # rcuc/a's loop (the per-CPU RCU core kthread of host CPU a)
+    OP_VMEXIT_USER = 22 # guest only: an exit KVM hands to the VMM, which handles it for a ns in user mode
+    OP_MAX = 22         # highest op code
     RUNTIME_IDLE = 0
     RUNTIME_PENDING = 1 # the first chunk starts when the task next runs (set by record_latency)
     RUNTIME_STARTED = 2

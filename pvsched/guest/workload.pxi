@@ -6,7 +6,8 @@ from libc.math cimport log as c_log
 OPS = {"run": OP_RUN, "sleep": OP_SLEEP, "period": OP_PERIOD, "yield": OP_YIELD, "loop": OP_LOOP,
        "exit": OP_EXIT, "hog": OP_HOG, "start_period": OP_START_PERIOD, "vmexit": OP_VMEXIT,
        "vcpu": OP_VCPU, "critical": OP_CRITICAL, "lock": OP_LOCK, "unlock": OP_UNLOCK, "ipi": OP_IPI,
-       "work": OP_WORK, "hwnoise": OP_HWNOISE, "runtime": OP_RUNTIME, "timer": OP_TIMER, "vmm": OP_VMM}
+       "work": OP_WORK, "hwnoise": OP_HWNOISE, "runtime": OP_RUNTIME, "timer": OP_TIMER, "vmm": OP_VMM,
+       "sync_rcu": OP_SYNC_RCU, "rcuc": OP_RCUC, "vmexit_user": OP_VMEXIT_USER}
 WORK_FLAGS = {"exp": WORK_EXP, "kernel": WORK_KERNEL}
 
 cdef inline u64 splitmix64(u64* state) noexcept nogil:
@@ -120,7 +121,10 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             p.remaining = -1
             return STEP_RUN
         elif op.code == OP_SLEEP:
-            wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
+            if op.c & WORK_EXP:
+                wake_at[0] = tadd(s.now, sample_work(p, op.a, op.b, WORK_EXP))
+            else:
+                wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
             return STEP_BLOCK
         elif op.code == OP_START_PERIOD:
             p.period_next = tadd(s.now, op.a)
@@ -150,7 +154,9 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_EXIT
         elif op.code == OP_VMEXIT:
             if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                if s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
+                if op.c & 1:
+                    vcpu_exit_fault(s, s.rq[p.cpu].vcpu, op.a)      # kvm/vmm_actions.pxi
+                elif s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
                     vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a), USER_OTHER)
                 else:
                     vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
@@ -166,6 +172,17 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             r = rtapp_op(s, t, op, wake_at)
             if r >= 0:
                 return r
+        elif op.code == OP_SYNC_RCU:
+            r = rcu_sync_op(s, t, wake_at)      # synchronize_rcu() (rcu/rcu_engine.pxi)
+            if r >= 0:
+                return r
+        elif op.code == OP_RCUC:
+            r = rcu_rcuc_op(s, t, wake_at)      # rcuc/N's loop (rcu/rcu_engine.pxi)
+            if r >= 0:
+                return r
+        elif op.code == OP_VMEXIT_USER:
+            if p.kern > 0 and s.fa.clk_run[p.cpu]:
+                vcpu_exit_user_io(s, s.rq[p.cpu].vcpu, op.a)     # kvm/vmm_actions.pxi
         elif op.code >= OP_LOCK:
             r = sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
             if r >= 0:

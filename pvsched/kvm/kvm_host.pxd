@@ -6,6 +6,7 @@ from pvsched.sched.sched cimport u8
 from pvsched.guest.sync cimport sync_vm, sync_vcpu
 from pvsched.policies.boost cimport boost_vm, boost_vcpu
 from pvsched.policies.ipi_aware_yield cimport ipi_yield_vm, ipi_context
+from pvsched.policies.rcu_guest cimport rcu_guest_vcpu
 from pvsched.policies.halted_pelt cimport gth_vcpu_t
 from pvsched.policies.deferred_work cimport vmm_vm, vmm_vcpu
 
@@ -37,7 +38,8 @@ cdef enum:
     EXIT_MWAIT = 13     # MWAIT exiting (the MONITOR exit before it is counted apart)
     EXIT_MONITOR = 14
     EXIT_SIGNAL = 15    # a signal to the vCPU thread (the VMM's pthread_kill): KVM_RUN returns -EINTR
-    EXIT_NREASONS = 16
+    EXIT_FAULT = 16     # a fault KVM resolves in preemptible host kernel code (e.g. a swapped-out page)
+    EXIT_NREASONS = 17
 
 # Per-VM counters of guest synchronisation, PLE, directed yield and its policies (vm_t.ys;
 # Sim.ys_host for host yielders). Python names: YS_NAMES (kvm/directed_yield.pxi).
@@ -127,6 +129,9 @@ cdef struct vm_t:
     boost_vm boost      # policies/boost.pxd
     ipi_yield_vm ipi_yield  # policies/ipi_aware_yield.pxd
     vmm_vm vmm          # policies/deferred_work.pxd
+    s64 migrate_period_ns   # the VMM re-pins every vCPU thread to its other pCPU this often (0 = never)
+    s64 user_return_ns      # an exit to userspace: vcpu_put -> user mode, in the kernel (kvm/vmm_actions.pxi)
+    s64 stop_ns             # the VMM terminates the VM then (0 = never)
 
 cdef struct vcpu_t:
     s32 vm
@@ -141,7 +146,7 @@ cdef struct vcpu_t:
     u8 pending_irq      # an interrupt waits for injection at the next entry
     s64 mode_since
     s64 t_mode[7]       # VM_NMODES
-    u64 nr_exits[16]    # EXIT_NREASONS
+    u64 nr_exits[17]    # EXIT_NREASONS
     s64 halt_poll_ns    # adaptive window (vcpu->halt_poll_ns)
     s64 halt_start
     u64 nr_poll_ok
@@ -180,9 +185,23 @@ cdef struct vcpu_t:
     u64 nr_signals      # signals received
     u64 nr_mwait_yields # yield() calls after MWAIT NOP emulation
     u64 nr_kvm_runs     # KVM_RUN calls after a return to userspace
+    # KVM_RUN as RCU sees it (rcu/rcu_engine.pxi) and the VMM's own actions (kvm/vmm_actions.pxi)
+    u8 in_kvm_run       # vcpu->wants_to_run: inside the KVM_RUN ioctl (vcpu_load .. vcpu_put)
+    u8 ret_phase        # 1: vcpu_put done, returning to user mode (VM.user_return_ns)
+    u8 entered_here     # entered guest mode since it arrived on host_cpu
+    s64 vmm_io_ns       # the VMM's handling time of the user_io exit in progress (user mode)
+    u8 exit_preempt     # the exit's handling runs with preemption on (EXIT_FAULT): may be switched out
+    s64 exit_left       # its handling time left when it was
+    s64 rcuc_since      # preempted by rcuc/N at (-1 = not)
+    u64 nr_rcuc_preempt
+    s64 rcuc_preempt_ns
+    s32 pin_a           # periodic re-pinning between two pCPUs (VM.migrate_period_ns)
+    s32 pin_b
+    u8 pin_which
     # state owned by the guest kernel model and by the policies attached to this VM
     sync_vcpu gsync     # guest/sync.pxd: spin segments, the guest IPI handler
     boost_vcpu boost    # policies/boost.pxd
     ipi_context ipi     # policies/ipi_aware_yield.pxd
+    rcu_guest_vcpu rcug # policies/rcu_guest.pxd
     gth_vcpu_t gth      # policies/halted_pelt.pxd: the stay in guest mode, halted time
     vmm_vcpu vmm        # policies/deferred_work.pxd

@@ -18,7 +18,7 @@ cdef inline void vcpu_exit_user(Sim* s, s32 v, int reason, s64 cost, int kind) n
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.user = kind
     vc.nr_user_exits += 1
-    vcpu_exit(s, v, reason, cost + s.vm[vc.vm].user_exit_ns)
+    vcpu_exit(s, v, reason, tadd(cost, s.vm[vc.vm].user_exit_ns))
 
 cdef void vcpu_exit_to_user(Sim* s, s32 v, int kind) noexcept nogil:
     # The exit just taken (its cost already includes user_exit_ns) returns to userspace.
@@ -40,13 +40,29 @@ cdef void vcpu_user_run(Sim* s, s32 v, s64 ns) noexcept nogil:
     vc.user_left = ns
     vc.user_since = s.now
     vcpu_set_mode(s, v, VM_USER)
-    ev_arm(&s.q, s.slot_vcpu + v, s.now + ns)
+    ev_arm(&s.q, s.slot_vcpu + v, tadd(s.now, ns))      # a user_io phase may last up to the horizon
 
 cdef void vcpu_userspace(Sim* s, s32 v) noexcept nogil:
     # The vCPU thread is in userspace with nothing running: the VMM may start work, else KVM_RUN.
+    # The first call after KVM_RUN returned is vcpu_put (wants_to_run cleared after the point);
+    # with VM.user_return_ns the thread then spends that long in the kernel on its way to user
+    # mode (kvm/vmm_actions.pxi) before the VMM handles a user_io exit or calls KVM_RUN.
     cdef vcpu_t* vc = &s.vcpu[v]
-    vc.user_left = -1
-    hook_kvm_run_leave(s, v, vc.user)
+    cdef bint put = vc.in_kvm_run
+    if vc.ret_phase:
+        vc.ret_phase = 0                    # arrived in user mode
+    else:
+        vc.user_left = -1
+        hook_kvm_run_leave(s, v, vc.user)
+        vc.in_kvm_run = 0
+        if put and vc.user_left < 0 and s.vm[vc.vm].user_return_ns > 0:
+            vc.ret_phase = 1
+            ev_arm(&s.q, s.slot_vcpu + v, s.now + s.vm[vc.vm].user_return_ns)
+            return
+    if vc.user_left < 0 and vc.vmm_io_ns > 0:
+        vcpu_user_run(s, v, vc.vmm_io_ns)   # the VMM emulates the device (a user_io exit)
+        vc.vmm_io_ns = 0
+        return
     if vc.user_left < 0:                    # no work started: back into KVM_RUN
         vcpu_kvm_run(s, v)
 
@@ -60,6 +76,7 @@ cdef void vcpu_kvm_run(Sim* s, s32 v) noexcept nogil:
     vc.signal_pending = 0                   # this return to userspace consumed the signal
     vc.run_bits = <u8>static_run_bits(vm.idle_insn, vm.hlt_exits, vm.mwait_exits)
     vc.nr_kvm_runs += 1
+    vc.in_kvm_run = 1                       # wants_to_run, then vcpu_load
     hook_kvm_run(s, v)
     if vc.mode == VM_USER:
         vcpu_set_mode(s, v, VM_EXIT)

@@ -9,6 +9,8 @@
 cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     hook_vcpu_mode(s, v, mode)
+    if s.rcu != NULL and (mode == VM_USER) != (vc.mode == VM_USER):
+        rcu_vcpu_user(s, v, mode == VM_USER)    # user mode is an EQS (rcu/rcu_engine.pxi)
     if vc.mode != VM_OFF:
         vc.t_mode[vc.mode] += s.now - vc.mode_since
     vc.mode_since = s.now
@@ -50,6 +52,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
     cdef s32 t = rq.curr
     cdef task_t* p
     vcpu_set_mode(s, v, VM_GUEST)
+    rcu_vcpu_enter(s, v)                        # guest_context_enter_irqoff (rcu/rcu_engine.pxi)
     s.fa.clk_entry[grq] = s.now
     s.fa.clk_run[grq] = 1
     rq.seg_start = s.now
@@ -94,6 +97,7 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
     cdef s64 end = s.now
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
+        rcu_vcpu_leave(s, v, reason == EXIT_HOST_TICK)
         vcpu_set_mode(s, v, VM_EXIT)
         vc.exit_reason = reason
     elif vc.mode == VM_EXIT:
@@ -110,9 +114,15 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
 cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     # The vCPU thread got a pCPU (kvm_sched_in): resume KVM_RUN.
     cdef vcpu_t* vc = &s.vcpu[v]
+    if vc.host_cpu != cpu:
+        vc.entered_here = 0
     vc.host_cpu = cpu
     vc.preempted = 0
     kvm_sched_in(s, v)
+    if vc.exit_preempt:
+        vcpu_set_mode(s, v, VM_EXIT)            # the fault's handling goes on where it stopped
+        ev_arm(&s.q, s.slot_vcpu + v, s.rq[cpu].seg_start + vc.exit_left)
+        return
     if s.vm[vc.vm].idle_paths and vcpu_user_switch_in(s, v, cpu):
         return                          # userspace, MWAIT and per-run interception (kvm/userspace.pxi)
     if not guest_halt_ok(s, v) or not s.vm[vc.vm].hlt_exits:
@@ -132,11 +142,16 @@ cdef inline bint vcpu_resched_away(Sim* s, s32 v, s32 cpu) noexcept nogil:
 cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     # kvm_sched_out: preempted while runnable (steal time starts), or blocked (halted).
     cdef vcpu_t* vc = &s.vcpu[v]
+    if s.task[vc.task].state == TS_DEAD:
+        return                                  # the VM was terminated (kvm/vmm_actions.pxi)
+    if vc.exit_preempt and vc.mode == VM_EXIT and ev_armed(&s.q, s.slot_vcpu + v):
+        vc.exit_left = ev_expiry(&s.q, s.slot_vcpu + v) - s.now     # preempted inside a fault's handling
     ev_cancel(&s.q, s.slot_vcpu + v)
     if s.vm[vc.vm].idle_paths:
         vcpu_user_switch_out(s, v)
     if vc.mode == VM_GUEST:
         vcpu_leave_guest(s, v)
+        rcu_vcpu_leave(s, v, False)
     if s.task[vc.task].state == TS_SLEEPING:
         if vc.mode != VM_HALTED:
             vcpu_set_mode(s, v, VM_HALTED)
@@ -156,6 +171,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vc.guest_polling = 0
         vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
+        vc.exit_preempt = 0
         if s.vm[vc.vm].idle_paths and vcpu_user_exit_end(s, v):
             return
         if s.fa.resched[cpu]:
@@ -181,6 +197,8 @@ cdef void host_interrupt(Sim* s, s32 cpu, int reason) noexcept nogil:
     cdef s32 v
     if cpu < 0 or cpu >= s.ncpu:
         return
+    if s.rq[cpu].ts.nohz_full and s.rcu != NULL:
+        rcu_host_irq(s, cpu)        # rcu_irq_enter_check_tick (rcu/rcu_engine.pxi)
     c = s.rq[cpu].curr
     if c < 0:
         return
@@ -212,7 +230,7 @@ cdef void resched_deliver(Sim* s, s32 cpu, bint local) noexcept nogil:
             if f & RESCHED_NOW:
                 vcpu_exit(s, v, EXIT_HOST_INTR, s.vm[s.vcpu[v].vm].exit_ns)
             return
-        if s.vcpu[v].mode == VM_EXIT:
+        if s.vcpu[v].mode == VM_EXIT and not s.vcpu[v].exit_preempt:
             return
         if s.vcpu[v].mode == VM_POLL:
             vcpu_block(s, v)

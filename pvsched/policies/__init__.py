@@ -15,6 +15,7 @@ from pvsched.policies.deferred_work import DeferredWork  # noqa: F401
 from pvsched.policies.halted_pelt import HALTED_PELT_MODES, HaltedPelt  # noqa: F401
 from pvsched.policies.ipi_aware_yield import CANDIDATE_ORDERS, YieldPolicy  # noqa: F401
 from pvsched.policies.policy import HOOK_POINTS, Policy  # noqa: F401
+from pvsched.policies.rcu_guest import RCU_GUEST_IDS, RCU_GUEST_MODES, RcuGuestPolicy  # noqa: F401
 
 __all__ = ["BoostPolicy", "Debooster", "YieldPolicy", "HaltedPelt", "DeferredWork", "Policy", "HOOK_POINTS",
            "BOOST_MODES", "TRIGGERS", "DEFAULT_TRIGGERS", "HALTED_PELT_MODES"]

@@ -43,6 +43,7 @@ cdef enum:
     POL_TRACE = 1 << 4              # the event trace (engine/trace.pxi) records the vCPU points
     TRACE_POINTS = HOOK_VCPU_EXIT | HOOK_VCPU_ENTER | HOOK_KICK | HOOK_VCPU_MODE | HOOK_SCHED_OUT
     POL_DEFERRED_WORK = 1 << 5
+    POL_RCU_GUEST = 1 << 6
     # kvm_vcpu_on_spin candidate classes (the stock rule gives CAND_VANILLA)
     CAND_VANILLA = 0
     CAND_IPI = 1

@@ -3,7 +3,7 @@
 #
 # A mechanism calls hook_<point>(...). With nothing attached that is one load and one predictable
 # branch; the dispatcher (an ordinary call, never through a pointer) runs only when the bit is
-# set. Built-ins run in a fixed order (boost, debooster, IPI-aware yield), then Python.
+# set. Built-ins run in a fixed order (boost, debooster, IPI-aware yield, RCU guest), then Python.
 
 HOOK_NAMES = ("vcpu_exit", "vcpu_enter", "kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out",
               "vcpu_mode", "guest_switch", "guest_enqueue", "guest_idle", "kvm_run", "tick", "yield_to",
@@ -126,7 +126,14 @@ cdef void ipi_hooks(Sim* s, s32 vs, s32 vt, bint unicast) noexcept nogil:
 
 cdef inline void hook_sched_in(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_SCHED_IN:
-        py_hook(s, HOOK_SCHED_IN, vcpu_kern(s, v), v, 0, 0)
+        sched_in_hooks(s, v)
+
+cdef void sched_in_hooks(Sim* s, s32 v) noexcept nogil:
+    cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_sched_in(s, v)
+    if k.py_hooks & HOOK_SCHED_IN:
+        py_hook(s, HOOK_SCHED_IN, k, v, 0, 0)
 
 cdef inline void hook_sched_out(Sim* s, s32 v) noexcept nogil:
     if s.vcpu[v].hooks & HOOK_SCHED_OUT:
@@ -134,6 +141,8 @@ cdef inline void hook_sched_out(Sim* s, s32 v) noexcept nogil:
 
 cdef void sched_out_hooks(Sim* s, s32 v) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_sched_out(s, v)
     if k.policies & POL_TRACE:
         trace_sched_out(s, v)
     if k.py_hooks & HOOK_SCHED_OUT:
@@ -149,6 +158,8 @@ cdef void vcpu_mode_hooks(Sim* s, s32 v, int mode) noexcept nogil:
         boost_vcpu_mode(s, v)
     if k.policies & POL_HALTED_PELT:
         halted_pelt_vcpu_mode(s, v, mode)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_vcpu_mode(s, v, mode)
     if k.policies & POL_TRACE:
         trace_vcpu_mode(s, v, mode)
     if k.py_hooks & HOOK_VCPU_MODE:
@@ -204,6 +215,8 @@ cdef inline void hook_kvm_run(Sim* s, s32 v) noexcept nogil:
 
 cdef void kvm_run_hooks(Sim* s, s32 v) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_kvm_run(s, v)
     if k.policies & POL_DEFERRED_WORK:
         deferred_work_kvm_run(s, v)
     if k.py_hooks & HOOK_KVM_RUN:
@@ -217,6 +230,8 @@ cdef inline void hook_kvm_run_leave(Sim* s, s32 v, int kind) noexcept nogil:
 
 cdef void kvm_run_leave_hooks(Sim* s, s32 v, int kind) noexcept nogil:
     cdef kern_t* k = vcpu_kern(s, v)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_kvm_run_leave(s, v)
     if k.policies & POL_DEFERRED_WORK:
         deferred_work_user(s, v, kind)
     if k.py_hooks & HOOK_KVM_RUN_LEAVE:
@@ -242,6 +257,8 @@ cdef void tick_hooks(Sim* s, kern_t* k, s32 cpu) noexcept nogil:
         boost_tick(s, cpu)
     if k.policies & POL_HALTED_PELT and s.gth.mode == GTH_TICK and s.rq[cpu].vcpu < 0:
         halted_pelt_tick(s, cpu)
+    if k.policies & POL_RCU_GUEST:
+        rcu_guest_tick(s, cpu)
     if k.py_hooks & HOOK_TICK:
         py_hook(s, HOOK_TICK, k, s.rq[cpu].vcpu, cpu, 0)
 
@@ -296,6 +313,8 @@ cdef u32 builtin_points(Sim* s, s32 kk) noexcept nogil:
         h |= halted_pelt_points(s, kk)
     if k.policies & POL_DEFERRED_WORK:
         h |= HOOK_CONTEXT_SWITCH if kk == 0 else DEFERRED_WORK_POINTS
+    if k.policies & POL_RCU_GUEST:
+        h |= rcu_guest_points(s, kk)
     if k.policies & POL_TRACE:
         h |= TRACE_POINTS
     return h

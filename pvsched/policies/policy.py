@@ -95,6 +95,9 @@ class Policy:
         """KVM_RUN returned to userspace (``ctx.kind``: after a ``"hlt"``, an ``"mwait"`` or
         ``"other"`` exit), and again after VMM work a built-in policy ran there."""
 
+    def on_kvm_run_leave(self, ctx: Any) -> None:
+        """The vCPU thread leaves KVM_RUN for the VMM (vcpu_put): an exit to userspace."""
+
     # ---- kernel points (host policy: the host's CPUs; VM policy: its guest kernel's)
     def on_tick(self, ctx: Any) -> None:
         """The scheduler tick on runqueue ``ctx.cpu``."""

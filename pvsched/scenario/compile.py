@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from pvsched.errors import ScenarioError
+from pvsched.rcu.config import RcuConfig
 from pvsched.scenario.elements import Cgroup
 
 #: bytes one task costs: its latency histogram in the engine and again in the results, its task
@@ -32,6 +33,35 @@ def memory_estimate(sc) -> int:
     return ntask * TASK_BYTES + ntg * sc.host.cpus * 700 + (sc.host.cpus + nvcpu) * 1_600 + rings * 4
 
 
+def rcu_enabled(sc) -> bool:
+    """RCU is modelled when the host has an RcuConfig, synchronize_rcu() callers or an RCU guest
+    policy other than vanilla."""
+    h = sc.host
+    return h.rcu is not None or h.rcu_guest_policy.mode != "vanilla" \
+        or any(getattr(t.workload, "kind", "") == "rcu_updater" for t in sc.tasks)
+
+
+def validate_rcu(sc) -> None:
+    """With RCU modelled: a housekeeping CPU (the GP kthread's, the timekeeper), and tick exits."""
+    from pvsched.errors import ScenarioError
+    h = sc.host
+    if len(set(h.nohz_full)) >= h.cpus:
+        raise ScenarioError("host.nohz_full", h.nohz_full, "must leave a housekeeping CPU when RCU is modelled")
+    if not h.tick_exits:
+        raise ScenarioError("host.tick_exits", h.tick_exits, "RCU needs the tick's exits (the RCU tick runs in "
+                            "host context after the exit it causes)")
+
+
+def rcu_engine_dict(sc):
+    """The engine's ``rcu`` settings (rcu/rcu_engine.pxi rcu_build), or None with RCU off."""
+    if not rcu_enabled(sc):
+        return None
+    h = sc.host
+    cfg = h.rcu if h.rcu is not None else RcuConfig()
+    return dict(params=cfg.engine_dict(),
+                callers=sum(t.count for t in sc.tasks if getattr(t.workload, "kind", "") == "rcu_updater"),
+                rcuc_ns=cfg.rcuc_ns, slow_exit_ns=cfg.slow_exit_ns, idle_entry_ns=cfg.idle_entry_ns,
+                tick_dependency=cfg.tick_dependency)
 def _vmm_threads(vm, k, h, remap, ops, add, mask_of):
     # The VMM's deferred-work threads of VM k: host tasks in its cgroup (or the configured one), on
     # the pCPUs its vCPU threads may use (or the configured ones), after its guest tasks.
@@ -135,6 +165,14 @@ def compile_scenario(sc):
             add(n, program(t.workload, 0, n, f"tasks[{i}]") if per_instance(t.workload) else prog,
                 t.policy, t.nice, t.rt_priority, 0 if t.cgroup is None else remap[t.cgroup],
                 t.start_ns, mask, t.slice_ns, 0, -1)
+    rcu = rcu_engine_dict(sc)
+    if rcu is not None:
+        # rcuc/N: the per-CPU RCU core kthread of each nohz_full CPU (SCHED_FIFO kthread_prio).
+        prio = (h.rcu or RcuConfig()).kthread_prio
+        for c in sorted(set(int(c) for c in h.nohz_full)):
+            prog = (len(ops), 2)
+            ops.extend([(OPS["rcuc"], c, 0, 0), (OPS["loop"], 0, 0, 0)])
+            add(f"rcuc/{c}", prog, "fifo", 0, prio, 0, 0, mask_of([c]), None, 0, -1)
     vcpu_vm = []
     vcpu_prog = None
     for k, vm in enumerate(sc.vms):
@@ -180,4 +218,5 @@ def compile_scenario(sc):
         halted_pelt=dict(h.halted_pelt.engine_dict(), no_hz_full=h.halted_pelt.no_hz_full or bool(h.nohz_full)),
         nohz_full=[int(c) for c in h.nohz_full], rtimer_relative=rtimer_relative,
         trace=sc.trace.engine_dict() if sc.trace.enabled else None,
+        rcu=rcu, rcu_guest=h.rcu_guest_policy.engine_dict() if rcu is not None else None,
     ), names, [None] + [cgs[i].name for i in order]

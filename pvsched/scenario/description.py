@@ -115,6 +115,8 @@ class Scenario:
             vnames.add(vm.name)
             if vm.cgroup_name() in names:
                 raise ScenarioError(f"{p}.name", vm.name, f"the VM's cgroup {vm.cgroup_name()!r} clashes with a cgroup")
+        if _compile.rcu_enabled(self):
+            _compile.validate_rcu(self)
 
     # ------------------------------------------------------------------ compile
     def compile(self):

@@ -27,43 +27,15 @@ from pvsched.policies.deferred_work import DeferredWork
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
-from pvsched.validate import _bool, _choice, _int, normalize, self_check, unknown_key
+from pvsched.policies.rcu_guest import RcuGuestPolicy
+from pvsched.rcu.config import RcuConfig
+from pvsched.scenario.checks import (  # noqa: F401  (re-exported: the scenario's checks)
+    FAIR_CLASSES, POLICIES, PREEMPT_MODELS, RT_GUARDS, SLICE_SCALING, VCPU_POINTS, _check_copies_clash,
+    _check_policy, _validate_features, _validate_sched)
+from pvsched.validate import _bool, _choice, _int, build, normalize, self_check
 from pvsched.workloads import Workload
 
 KERNEL_VERSION = "v6.15"
-POLICIES = ("normal", "batch", "idle", "fifo", "rr")
-PREEMPT_MODELS = ("full", "lazy")
-SLICE_SCALING = ("none", "log", "linear")
-RT_GUARDS = ("fair_server", "rt_throttle", "none")
-FAIR_CLASSES = ("eevdf", "cfs")
-
-
-def _validate_sched(path, k):
-    """The scheduler knobs a host and a guest kernel share."""
-    _int(f"{path}.hz", k.hz, 1, 10000)
-    _choice(f"{path}.preempt", k.preempt, PREEMPT_MODELS)
-    _choice(f"{path}.fair_class", k.fair_class, FAIR_CLASSES)
-    _int(f"{path}.base_slice_ns", k.base_slice_ns, 1, 10**9)
-    _choice(f"{path}.slice_scaling", k.slice_scaling, SLICE_SCALING)
-    _validate_features(path, k.features, k.fair_class)
-
-
-def _validate_features(path, features, fair_class):
-    from pvsched._core import CFS_FEATURES, FEATURE_BITS
-    if not isinstance(features, dict):
-        raise ScenarioError(f"{path}.features", features, "must be a table of name = bool")
-    eevdf_only = {"PLACE_LAG", "PLACE_DEADLINE_INITIAL", "PLACE_REL_DEADLINE", "RUN_TO_PARITY",
-                  "PREEMPT_SHORT", "PICK_BUDDY", "DELAY_DEQUEUE", "DELAY_ZERO", "YIELD_FORFEIT",
-                  "REWEIGHT_INPLACE"}
-    for k, v in features.items():
-        if k not in FEATURE_BITS:
-            raise unknown_key(f"{path}.features.{k}", k, v, FEATURE_BITS, "feature")
-        if fair_class == "cfs" and k not in CFS_FEATURES:
-            raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
-        if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:
-            raise ScenarioError(f"{path}.features.{k}", v, "not an EEVDF (v6.15) feature")
-        _bool(f"{path}.features.{k}", v)
-
 
 
 @dataclass
@@ -95,6 +67,13 @@ class Host:
     root RT throttling, 950 ms per 1 s) or "none".
     ``halted_pelt``: guest halted time discounted from the PELT signal of vCPU threads with
     HLT/MWAIT in guest (:class:`pvsched.policies.HaltedPelt`: ``off``, ``exact``, ``tick``).
+    ``rcu``: host RCU (:class:`pvsched.rcu.config.RcuConfig`; None = not modelled, unless the
+    scenario has ``synchronize_rcu()`` callers (:class:`pvsched.workloads.RcuUpdater`) or an
+    ``rcu_guest_policy`` other than "vanilla", which imply the defaults). With it, each nohz_full
+    CPU runs context tracking, rcu_nocbs and an ``rcuc/N`` SCHED_FIFO thread, and RCU's forced
+    tick is one of its tick dependencies. ``rcu_guest_policy``
+    (:class:`pvsched.policies.rcu_guest.RcuGuestPolicy`, or its mode name) is what the RCU tick
+    may skip on a nohz_full CPU that runs a guest.
 
     >>> Host(cpus=8).base_slice()
     2800000
@@ -123,6 +102,8 @@ class Host:
     periodic_balance: bool = True
     debooster: Debooster = None
     halted_pelt: HaltedPelt = None
+    rcu: Optional[RcuConfig] = None
+    rcu_guest_policy: RcuGuestPolicy = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -130,6 +111,10 @@ class Host:
             self.debooster = Debooster()
         if self.halted_pelt is None:
             self.halted_pelt = HaltedPelt()
+        if self.rcu_guest_policy is None:
+            self.rcu_guest_policy = RcuGuestPolicy()
+        elif isinstance(self.rcu_guest_policy, str):
+            self.rcu_guest_policy = build(RcuGuestPolicy, {"mode": self.rcu_guest_policy}, "Host.rcu_guest_policy")
         normalize(self, ("idle_states", "nohz_full"))
         self_check(self, "Host")
 
@@ -168,6 +153,13 @@ class Host:
         if not isinstance(self.halted_pelt, HaltedPelt):
             raise ScenarioError(f"{path}.halted_pelt", self.halted_pelt, "must be a HaltedPelt")
         self.halted_pelt.validate(f"{path}.halted_pelt")
+        if self.rcu is not None:
+            if not isinstance(self.rcu, RcuConfig):
+                raise ScenarioError(f"{path}.rcu", self.rcu, "must be an RcuConfig or None")
+            self.rcu.validate(f"{path}.rcu")
+        if not isinstance(self.rcu_guest_policy, RcuGuestPolicy):
+            raise ScenarioError(f"{path}.rcu_guest_policy", self.rcu_guest_policy, "must be an RcuGuestPolicy or a mode name")
+        self.rcu_guest_policy.validate(f"{path}.rcu_guest_policy")
 
     def base_slice(self) -> int:
         """sysctl_sched_base_slice after scaling by the CPU count."""
@@ -317,6 +309,12 @@ class VM:
     what an exit that returns to the VMM in userspace costs beyond ``exit_ns``; ``deferred_work``
     (:class:`pvsched.DeferredWork`) is the VMM's work for this guest and who runs it.
 
+    The VMM: ``user_return_ns`` is the part of a return to userspace spent in the kernel after
+    vcpu_put (out of KVM_RUN, not yet in user mode: RCU's view of a ``user_io`` exit; 0 = none);
+    ``migrate_period_ns`` > 0 re-pins vCPU i between ``pin[i]`` and ``migrate_pin[i]`` every that
+    many ns (as ``taskset`` would); ``stop_ns`` terminates the VM then (its vCPU threads leave
+    KVM_RUN and exit; None = it runs to the end).
+
     >>> from pvsched import VM, GuestKernel, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Cyclictest, Hog
     >>> vm = VM("web", vcpus=2, guest=GuestKernel(hz=250), tasks=[Task("ct", Cyclictest(interval_ns=1_000_000))])
@@ -364,6 +362,10 @@ class VM:
     userspace_exit_ns: int = 4_000
     deferred_work: DeferredWork = None
     own_cgroup: bool = True
+    user_return_ns: int = 0
+    migrate_period_ns: int = 0
+    migrate_pin: Optional[Sequence[int]] = None
+    stop_ns: Optional[int] = None
     policy: Optional[Policy] = None
 
     def __post_init__(self):
@@ -375,7 +377,7 @@ class VM:
             self.deferred_work = DeferredWork()
         if isinstance(self.tasks, tuple):
             self.tasks = list(self.tasks)
-        normalize(self, ("pin", "cpus"))
+        normalize(self, ("pin", "cpus", "migrate_pin"))
         self_check(self, f"VM({self.name!r})")
 
     def vmm_thread_names(self) -> List[str]:
@@ -441,6 +443,7 @@ class VM:
         _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
         _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
         _int(f"{path}.start_ns", self.start_ns, 0, MAX_TIME_NS)
+        self._validate_vmm(path, host)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.boost, BoostPolicy):
             raise ScenarioError(f"{path}.boost", self.boost, "must be a BoostPolicy")
@@ -453,6 +456,8 @@ class VM:
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
             _validate_task(p, t, self.vcpus, None)
+            if getattr(t.workload, "host_only", False):
+                raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only on the host (a host task)")
             if self.guest.spinlock == "tas" and getattr(t.workload, "pv", False) \
                     and getattr(t.workload, "kind", "") == "spinlock_loop":
                 raise ScenarioError(f"{p}.workload.pv", True, "guest.spinlock 'tas' (virt_spin_lock) is the lock "
@@ -487,6 +492,22 @@ class VM:
                 if getattr(getattr(t, "workload", None), "kind", "") in ("spinlock_loop", "ipi_sync"):
                     raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
                                            "an MWAIT guest or VMM deferred work are not modelled yet")
+    def _validate_vmm(self, path, host):
+        _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
+        _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
+        if self.stop_ns is not None:
+            _int(f"{path}.stop_ns", self.stop_ns, self.start_ns + 1, MAX_TIME_NS)
+        if self.migrate_pin is None:
+            if self.migrate_period_ns:
+                raise ScenarioError(f"{path}.migrate_pin", None, "migrate_period_ns needs migrate_pin (and pin)")
+            return
+        if self.pin is None:
+            raise ScenarioError(f"{path}.pin", None, "migrate_pin re-pins between pin and migrate_pin: give pin")
+        if isinstance(self.migrate_pin, (str, bytes)) or not hasattr(self.migrate_pin, "__len__") \
+                or len(self.migrate_pin) != self.vcpus:
+            raise ScenarioError(f"{path}.migrate_pin", self.migrate_pin, f"must list one pCPU per vCPU ({self.vcpus})")
+        for i, c in enumerate(self.migrate_pin):
+            _int(f"{path}.migrate_pin[{i}]", c, 0, host.cpus - 1 if host is not None else None)
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -524,42 +545,16 @@ class VM:
                     policy=self.policy, **{"yield": self.yield_policy.engine_dict()},
                     idle_instruction=g.idle_instruction, idle_loop_ns=g.idle_loop_ns, mwait_exits=self.mwait_exits,
                     mwait_yield=self.mwait_yield, userspace_exit_ns=self.userspace_exit_ns,
-                    deferred_work=self.deferred_work.engine_dict())
+                    deferred_work=self.deferred_work.engine_dict(),
+                    user_return_ns=self.user_return_ns, migrate_period_ns=self.migrate_period_ns,
+                    migrate_pin=None if self.migrate_pin is None else [int(c) for c in self.migrate_pin],
+                    stop_ns=self.stop_ns)
 
     def thread_policy(self):
         """(policy, nice, rt_priority) of the vCPU threads; boost mode 'static' makes them RT."""
         if self.boost.mode == "static":
             return self.boost.policy, self.vcpu_nice, self.boost.priority
         return self.vcpu_policy, self.vcpu_nice, self.vcpu_rt_priority
-
-
-VCPU_POINTS = ("kick", "guest_irq", "halt", "spin", "ipi", "sched_in", "sched_out", "vcpu_mode", "guest_switch",
-               "guest_enqueue", "guest_idle", "kvm_run", "vcpu_exit", "vcpu_enter")
-
-
-def _check_policy(path, p, host=False):
-    if p is None:
-        return
-    if not isinstance(p, Policy):
-        raise ScenarioError(path, p, "must be a pvsched.Policy (a Python policy object) or None")
-    points = p.points()
-    wrong = [x for x in points if x in VCPU_POINTS] if host else [x for x in points if x == "yield_to"]
-    if wrong:
-        raise ScenarioError(path, type(p).__name__, f"on_{wrong[0]}: " + (
-            "a vCPU hook needs the policy on a VM, not the host" if host else
-            "yield_to runs in the host; attach it to the host"))
-    if type(p).spin_next_round is not Policy.spin_next_round and "spin" not in points:
-        raise ScenarioError(path, type(p).__name__, "spin_next_round needs on_spin too")
-
-
-def _check_copies_clash(tasks, path: str) -> None:
-    """A count > 1 task's base name (results merge ``name[0]``, ``name[1]``, ... under it) must not
-    also name a single task of the same scope."""
-    single = {t.name: i for i, t in enumerate(tasks) if t.count == 1}
-    for i, t in enumerate(tasks):
-        if t.count > 1 and t.name in single:
-            raise ScenarioError(f"{path}[{i}].name", t.name, f"is also the name of {path}[{single[t.name]}]: the "
-                                f"copies {t.name}[0], {t.name}[1], ... are read back together as {t.name!r}")
 
 
 def _validate_task(p, t, ncpus, cgroup_names):

@@ -12,6 +12,8 @@ from pvsched.policies.debooster import Debooster
 from pvsched.policies.deferred_work import DeferredWork
 from pvsched.policies.halted_pelt import HaltedPelt
 from pvsched.policies.ipi_aware_yield import YieldPolicy
+from pvsched.policies.rcu_guest import RcuGuestPolicy
+from pvsched.rcu.config import RcuConfig
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
 from pvsched.trace.config import TraceConfig
 from pvsched.validate import _fields, _from, _list, build, unknown_key
@@ -28,7 +30,7 @@ def scenario_to_dict(self) -> dict:
         "duration_ns": self.duration_ns, "seed": self.seed, "shuffle_ties": self.shuffle_ties,
         "check_invariants": self.check_invariants,
         "trace": {k: v for k, v in dataclasses.asdict(self.trace).items() if v is not None},
-        "host": {k: v for k, v in dataclasses.asdict(self.host).items() if k != "policy"},
+        "host": _host_dict(self.host),
         "cgroups": [{k: v for k, v in dataclasses.asdict(c).items() if v is not None} for c in self.cgroups],
         "tasks": [],
     }
@@ -43,7 +45,7 @@ def scenario_to_dict(self) -> dict:
                                    for k, v in dataclasses.asdict(vm.deferred_work).items() if v is not None}
             vd["boost"] = dataclasses.asdict(vm.boost)
             vd["yield_policy"] = dataclasses.asdict(vm.yield_policy)
-            for k in ("pin", "cpus"):
+            for k in ("pin", "cpus", "migrate_pin"):
                 if k in vd:
                     vd[k] = list(vd[k])
             vd["guest"] = dataclasses.asdict(vm.guest)
@@ -85,6 +87,10 @@ def _scenario_from_dict(cls, d):
         hd["debooster"] = _from(Debooster, hd["debooster"], "host.debooster")
     if "halted_pelt" in hd:
         hd["halted_pelt"] = _from(HaltedPelt, hd["halted_pelt"], "host.halted_pelt")
+    if "rcu" in hd:
+        hd["rcu"] = _from(RcuConfig, hd["rcu"], "host.rcu")
+    if isinstance(hd.get("rcu_guest_policy"), dict):
+        hd["rcu_guest_policy"] = _from(RcuGuestPolicy, hd["rcu_guest_policy"], "host.rcu_guest_policy")
     host = build(Host, hd, "host")
     cgroups = []
     for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
@@ -182,6 +188,17 @@ def scenario_from_toml(cls, source, *, is_path: Optional[bool] = None):
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(name, "<toml>", f"malformed TOML: {e}") from None
     return scenario_from_dict(cls, d, source=name)
+
+
+def _host_dict(h: Host) -> dict:
+    d = {k: v for k, v in dataclasses.asdict(h).items() if k != "policy"}
+    d["nohz_full"] = list(d["nohz_full"])
+    for k in ("rcu", "rcu_guest_policy"):           # TOML has no None: unset means the default
+        if d[k] is None:
+            del d[k]
+        else:
+            d[k] = {f: v for f, v in d[k].items() if v is not None}
+    return d
 
 
 def _task_dict(t: Task) -> dict:

@@ -155,6 +155,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
     cdef task_t* p
     cdef kern_t* k = &s.kern[rq.kern]
     settle_curr(s, cpu)
+    if s.rcu != NULL and cpu < s.ncpu:
+        rcu_note_context_switch(s.rcu, cpu)
     s.fa.resched[cpu] = 0
     next = pick_next_task(s, cpu, prev)
     s.fa.resched[cpu] = 0
@@ -177,6 +179,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
             if s.fa.clk_run[cpu] and not ev_armed(&s.q, s.slot_tick + cpu):
                 ev_arm(&s.q, s.slot_tick + cpu, (s.now // k.tick_ns + 1) * k.tick_ns)
         rq.curr = next
+        if s.rcu != NULL and cpu < s.ncpu:
+            rcu_switch(s, cpu, prev, next)
         rq.nr_switches += 1
         set_idle_bit(s, cpu, next < 0)
         if next >= 0:
@@ -186,7 +190,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         else:
             rq.busy_ns += s.now - rq.busy_since
             rq.idle_since = s.now
-            if k.nohz_idle:
+            if k.nohz_idle and not rcu_idle_keeps_tick(s, cpu):
                 ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
                 rq.ts.stopped = 0
@@ -445,6 +449,8 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     else:
         host_interrupt(s, cpu, EXIT_HOST_TICK)
     hook_tick(s, k, cpu)
+    if s.rcu != NULL and v < 0:
+        rcu_tick(s, cpu)            # update_process_times -> rcu_sched_clock_irq
     settle_curr(s, cpu)
     if t >= 0:
         p = &s.task[t]
@@ -462,8 +468,8 @@ cdef void handle_tick(Sim* s, s32 cpu) noexcept nogil:
     if s.balance and s.periodic_balance and t >= 0 and k.nrq > 1 and lb_jiffies(s, k) >= rq.next_balance:
         sched_balance_domains(s, cpu)       # sched_balance_trigger -> SCHED_SOFTIRQ
     if rq.ts.nohz_full and t >= 0 and tick_nohz_full_can_stop(s, cpu):
-        tick_nohz_full_stop(s, cpu)         # nohz_full: one task needs no tick (sched/tick_sched.pxi)
-    elif t >= 0 or not k.nohz_idle:
+        tick_nohz_full_stop(s, cpu)         # nohz_full: nothing needs the tick (sched/tick_sched.pxi)
+    elif t >= 0 or not k.nohz_idle or rcu_idle_keeps_tick(s, cpu):
         if s.fa.clk_run[cpu]:
             ev_arm(&s.q, s.slot_tick + cpu, s.now + k.tick_ns)
         else:
@@ -481,6 +487,7 @@ cdef void handle_task_timer(Sim* s, s32 t) noexcept nogil:
         p.state_new = 1
         if p.vcpu >= 0:
             vcpu_set_mode(s, p.vcpu, VM_PREEMPTED)
+            s.vcpu[p.vcpu].in_kvm_run = 1
             hook_kvm_run(s, p.vcpu)     # the vCPU thread enters KVM_RUN (vcpu_load)
         # wake_up_new_task runs on the parent's CPU: taken to be the task's first allowed CPU
         # (p.cpu at creation), so a child placed elsewhere is a remote wake-up.

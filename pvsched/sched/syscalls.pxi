@@ -83,3 +83,34 @@ cdef int yield_to(Sim* s, s32 cpu, s32 p) noexcept nogil:
         if s.rq[cpu].curr == p:
             ys[YS_YT_SAME_RQ_PICKED] += 1
     return 1
+
+cdef void sched_pin_task(Sim* s, s32 t, s32 cpu) noexcept nogil:
+    # sched_setaffinity(t, {cpu}) for a host task (__set_cpus_allowed_ptr): a queued task moves at
+    # once (move_queued_task); a running one is first preempted by the migration stopper (its IPI
+    # makes a guest exit), then moved; a sleeper moves at its next wake-up (select_task_rq).
+    cdef task_t* p = &s.task[t]
+    cdef s32 old = p.cpu
+    cdef s32 w
+    for w in range(s.kern[0].aff_words):
+        s.aff[p.aff + w] = 0
+    s.aff[p.aff + (cpu >> 6)] = (<u64>1) << (cpu & 63)
+    if old == cpu:
+        return
+    if s.rq[old].curr == t:
+        host_interrupt(s, old, EXIT_HOST_INTR)
+        settle_curr(s, old)
+        dequeue_task(s, t, DEQUEUE_SAVE | DEQUEUE_MOVE | DEQUEUE_MIGRATING)
+        schedule(s, old)
+        set_task_cpu(s, t, cpu)
+        p.nr_migrations += 1
+        s.fa.se[p.se].avg.last_update_time = 0
+        enqueue_task(s, t, ENQUEUE_MIGRATED | ENQUEUE_RESTORE)
+    elif p.on_rq and p.state == TS_RUNNABLE:
+        move_queued_task(s, t, cpu)
+    else:
+        if p.on_rq and p.cls == CLS_FAIR and s.fa.se[p.se].sched_delayed:
+            dequeue_entities(s, p.se, DEQUEUE_SLEEP | DEQUEUE_DELAYED)     # finish a delayed dequeue
+        return
+    wakeup_preempt(s, cpu, t)
+    host_rq_enqueued(s, cpu)
+    resched_deliver(s, cpu, False)

@@ -202,11 +202,46 @@ METRICS.update({
     "hwnoise_gaps": Metric(_hwnoise("gaps"), "task", "rtla hwnoise gaps (HW column)"),
 })
 
+def _rcu(fn):
+    def f(r):
+        return fn(r.rcu) if r.rcu is not None else float("nan")      # RCU not modelled
+    return f
+
+
+def _rcu_cpu(col):
+    return _rcu(lambda rc: int(sum(rc["cpu"][col][c] for c in rc["nohz_full"])))
+
+
+def _rcu_accuracy(kind):
+    from pvsched.rcu import RCU_CAUSES
+    return _rcu(lambda rc: int(sum(rc["cpu"][f"{kind}_{c}"][x] for c in RCU_CAUSES for x in rc["nohz_full"])))
+
+
+# Host RCU (NaN when not modelled); the accuracy counts are over the nohz_full CPUs (pvsched.rcu).
+METRICS.update({
+    "rcu_gps": Metric(_rcu(lambda rc: int(rc["gps_done"])), None, "grace periods completed"),
+    "rcu_gp_mean_ns": Metric(_rcu(lambda rc: rc["gp_ns_sum"] / rc["gps_done"] if rc["gps_done"] else float("nan")),
+                             None, "mean grace-period duration (ns)"),
+    "rcu_gp_max_ns": Metric(_rcu(lambda rc: int(rc["gp_ns_max"])), None, "longest grace period (ns)"),
+    "rcu_sync_mean_ns": Metric(_rcu(lambda rc: rc["sync_ns_sum"] / rc["sync_done"] if rc["sync_done"] else float("nan")),
+                               None, "mean synchronize_rcu() latency (ns)"),
+    "rcu_sync_max_ns": Metric(_rcu(lambda rc: int(rc["sync_ns_max"])), None, "longest synchronize_rcu() latency (ns)"),
+    "rcu_gps_held": Metric(_rcu(lambda rc: int(rc["gps_held"])), None, "GPs that reached rcu_nohz_full_cpu()'s limit"),
+    "rcuc_wakeups": Metric(_rcu_cpu("rcuc_wakeups"), None, "rcuc/N wake-ups on the nohz_full CPUs"),
+    "rcu_forced_ticks": Metric(_rcu_cpu("forced_ticks"), None, "RCU forced ticks (TICK_DEP_BIT_RCU) on nohz_full CPUs"),
+    "rcu_resched_ipis": Metric(_rcu_cpu("resched_ipis"), None, "FQS resched_cpu() IPIs to nohz_full CPUs"),
+    "rcu_fp": Metric(_rcu_accuracy("fp"), None, "ticks whose policy disjunct was wrongly true (no guest entry within H)"),
+    "rcu_fn": Metric(_rcu_accuracy("fn"), None, "deciding ticks whose disjunct was wrongly false"),
+    "rcu_held": Metric(_rcu_accuracy("held"), None, "skips on the disjunct alone with no EQS within H"),
+    "rcu_needless": Metric(_rcu_accuracy("needless"), None, "rcuc wake-ups although an EQS followed within H"),
+})
+
 #: vCPU table columns usable as ``"column:<vm>"`` (summed over the VM's vCPUs), besides ``exits_*``.
 VCPU_COLUMNS = ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches",
                 "guest_idle_ns", "idle_exit_ns", "user_exits", "hlt_user_exits", "mwait_user_exits",
                 "signals", "vcpu_items", "vcpu_work_ns", "mwait_yields", "kvm_runs",
-                "guest_halted_ns", "guest_unhalted_ns", "gtime_halted_ns", "guest_stays")
+                "guest_halted_ns", "guest_unhalted_ns", "gtime_halted_ns", "guest_stays",
+                "rcuc_preemptions", "rcuc_preempt_ns")
 
 
 def _resolve(name: str):

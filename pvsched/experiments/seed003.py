@@ -1,0 +1,335 @@
+"""Seed 003 (Red Hat, 2024): "Avoid rcu_core() if CPU just left guest vcpu" -- the host's RCU tick
+on nohz_full CPUs that run guests, and the policies proposed in the thread, side by side.
+
+The seed's symptom: on an isolated pCPU of a PREEMPT_RT host, a vCPU thread runs a guest; a host
+tick that exits the guest finds RCU work pending (a grace period started or ended, a quiescent
+state to report) and wakes ``rcuc/N``, a SCHED_FIFO thread that preempts the vCPU for tens of
+microseconds -- although the CPU will be quiescent again at the next VM entry. The thread's
+policies add a disjunct to the nohz_full shortcut of ``rcu_pending()``,
+``(user || idle || <policy>) && rcu_nohz_full_cpu()`` (:mod:`pvsched.policies.rcu_guest`):
+
+======= =============================================================================
+P0      vanilla (mainline)
+P1      last guest exit within W jiffies (RFC v1, W = HZ)
+P1'     as P1, the timestamp zeroed at vcpu_load / vcpu_put (Marcelo)
+P1''    as P1', also zeroed at kvm_sched_out (Sean's objection)
+P2a     in_guest_run_loop, set at vcpu_load / cleared at vcpu_put (Sean's first diff)
+P2      as P2a, also cleared at kvm_sched_out and set at kvm_sched_in (Sean)
+X1      GP younger than nohz_full_patience_delay (mainline since v6.11; 1000 ms here)
+X2      PF_VCPU on the interrupted task (floated after the thread)
+X3      a QS noted at guest exit (merged; only on CPUs without context tracking)
+======= =============================================================================
+
+The set-up (the seed gives no numbers, so these are choices; :func:`scenario`): a 4-pCPU
+PREEMPT_RT host at HZ 1000, pCPU 0 housekeeping (timekeeping, the GP kthread, a
+``synchronize_rcu()`` caller arriving every 5 ms on average), pCPUs 1-3 ``nohz_full`` with an
+``rcuc/N`` at SCHED_FIFO 1 (``kthread_prio``) costing 20 us a pass; vCPU threads SCHED_OTHER
+pinned 1:1 (so rcuc preempts them), 2 us context switches; a timer-wheel timer keeps every
+nohz_full tick running (``RcuConfig(tick_dependency="timer")``: the seed's "tick running");
+guest ``cyclictest -i 200`` (FIFO 95) per vCPU with timer exits and ``idle=poll`` (no HLT exits).
+Each scenario changes one thing:
+
+- **S1** the baseline above.
+- **S2** the vCPU thread is re-pinned between pCPUs 1 and 2 every ~50 ms (``VM.migrate_period_ns``).
+- **S3** the guest sleeps (20 us of work every 1-9 ms) with HLT exits and no halt polling, so the
+  vCPU thread blocks and the pCPU idles; the idle task reaches ``ct_cpuidle_enter()`` 2 us after
+  the switch (the HLT race window).
+- **S4** the VM is destroyed after 0.5 s (its vCPU threads leave KVM_RUN and exit).
+- **S5** a SCHED_FIFO 1 host thread (a misplaced QEMU I/O thread) runs 5 ms every 50 ms on the
+  vCPU's pCPU.
+- **S6** a guest access faults on a swapped-out page: KVM handles it for 1.5 s in the run loop
+  (preemptible kernel code), once every ~2.5 s.
+- **S8** a guest task exits to QEMU (PIO/MMIO handled in userspace for 20 us) every 60-140 us;
+  the return costs ``VM.userspace_exit_ns`` (4 us, in KVM_RUN) and 1 us in the kernel after
+  vcpu_put (``VM.user_return_ns``).
+
+Metrics (per policy; :func:`measure`): rcuc preemptions of the vCPU threads and the time they
+took, rcuc wake-ups on the nohz_full CPUs, guest cyclictest max latency, grace periods completed
+and their longest duration, synchronize_rcu() latency, and the predicate's accuracy by cause
+(:mod:`pvsched.rcu`, horizon H = one ``jiffies_till_next_fqs``): ``fp`` ticks (the disjunct said
+"a guest entry is near" and none came within H), ``fn`` ticks (it did not, on a tick where it
+decided, and one came), ``held`` (the skip alone left the GP waiting), ``needless`` (rcuc woken
+although the CPU was quiescent again within H).
+
+:data:`CLAIMS` holds the thread's claims (§4.5 of the seed note, with the seed's lines); each says
+which policies show an effect and which do not; :func:`verdicts` checks them on a run and lists the
+policies where the model also finds the effect. ``pvsched reproduce seed003`` prints all of it.
+
+Findings (README has the numbers): S1 reproduced -- vanilla rcuc preempts each vCPU about three
+times per grace period (GP start noted, QS reported, GP end noted), every guest policy brings that
+to zero while every GP still ends at the first FQS scan (3 jiffies), where the GP kthread finds the
+CPUs in the guest EQS; X3 changes nothing on nohz_full CPUs (context tracking is on) and X1 leaves
+the wake-up at each GP's end (no GP in progress, so no patience). S3, S4, S5, S6, S8 reproduced for
+the policies named, and the model adds the policies that share the hook placement (P1' and P2a
+have no kvm_sched_out hook, so they share P1's HLT and preemption false positives; every policy
+that clears its state at vcpu_put shares P2's exit-to-userspace false negatives). S2: P1's false
+positive on the old pCPU is reproduced (harmless there: the idle pCPU is quiescent); the false
+negatives on the new pCPU are not seen -- the window from kvm_sched_in to the first VM entry is a
+few microseconds, and a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load, so P1' behaves as
+P1 (where KVM_RUN is entered again, S8, the entry follows vcpu_load at once, so the zeroed stamp
+is renewed by the next exit before a tick can look; P1' shows P2's exit-to-userspace false
+negatives there instead, having zeroed the stamp at vcpu_put); P2a's flag stays on the old pCPU, so it misses the new one (the reason Sean added the
+sched hooks).
+
+>>> from pvsched.experiments import seed003
+>>> rows = seed003.run(["S1"], ["P0", "P2"], duration_ns=200_000_000)
+>>> rows["S1"]["P0"]["rcuc_preemptions"] > 0 == rows["S1"]["P2"]["rcuc_preemptions"]
+True
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from pvsched.policies.rcu_guest import RCU_GUEST_IDS, RcuGuestPolicy
+from pvsched.rcu.config import RcuConfig
+from pvsched.scenario import VM, Host, Scenario, Task
+from pvsched.simulation import Simulation
+from pvsched.workloads import Cyclictest, Phases, RcuUpdater, RunSleep
+
+POLICIES = ("P0", "P1", "P1'", "P1''", "P2a", "P2", "X1", "X2", "X3")
+MODE_OF = {v: k for k, v in RCU_GUEST_IDS.items()}
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S8")
+DURATION_NS = {"S1": 2_000_000_000, "S2": 4_000_000_000, "S3": 10_000_000_000, "S4": 2_000_000_000,
+               "S5": 4_000_000_000, "S6": 6_000_000_000, "S8": 4_000_000_000}
+TITLES = {"S1": "isolated pinned vCPUs, steady exits, tick running",
+          "S2": "vCPU re-pinned between pCPUs 1 and 2 every ~50 ms",
+          "S3": "guest HLT: the vCPU thread blocks, the pCPU idles",
+          "S4": "the VM is terminated after 0.5 s",
+          "S5": "a SCHED_FIFO host thread preempts the vCPU 5 ms in 50",
+          "S6": "a 1.5 s page fault handled in the run loop",
+          "S8": "frequent exits to QEMU userspace"}
+CAUSES = ("guest_tick", "runloop", "slow_exit", "new_cpu", "user_exit", "user", "hlt_race", "hlt",
+          "preempted", "migrated", "terminated", "other")
+NOHZ = (1, 2, 3)
+
+
+def host(policy: str) -> Host:
+    """The PREEMPT_RT host of every scenario, with guest policy ``policy`` (an id of POLICIES)."""
+    mode = MODE_OF[policy]
+    return Host(cpus=4, hz=1000, nohz_full=list(NOHZ), context_switch_ns=2_000,
+                rcu=RcuConfig(tick_dependency="timer", kthread_prio=1, rcuc_ns=20_000),
+                rcu_guest_policy=RcuGuestPolicy(mode, patience_ms=1000 if mode == "patience" else 0))
+
+
+def _cyclictest(vcpus: Sequence[int]) -> List[Task]:
+    return [Task(f"ct{i}", Cyclictest(interval_ns=200_000), policy="fifo", rt_priority=95, cpus=[i]) for i in vcpus]
+
+
+def scenario(name: str, policy: str, duration_ns: Optional[int] = None) -> Scenario:
+    """Scenario ``name`` (one of SCENARIOS) under ``policy`` (one of POLICIES)."""
+    if name not in SCENARIOS:
+        raise ValueError(f"scenario {name!r} not one of {SCENARIOS}")
+    if policy not in POLICIES:
+        raise ValueError(f"policy {policy!r} not one of {POLICIES}")
+    updater = Task("sync_rcu", RcuUpdater(interval_ns=5_000_000, arrival="poisson"), cpus=[0])
+    tasks = [updater]
+    if name == "S1":
+        vm = VM("rt", vcpus=3, pin=list(NOHZ), hlt_exits=False, tasks=_cyclictest(range(3)))
+    elif name == "S2":
+        vm = VM("rt", vcpus=1, pin=[1], migrate_pin=[2], migrate_period_ns=50_000_333, hlt_exits=False,
+                tasks=_cyclictest([0]))
+    elif name == "S3":
+        vm = VM("rt", vcpus=3, pin=list(NOHZ), hlt_exits=True, halt_poll_ns=0,
+                tasks=[Task(f"w{i}", RunSleep(run_ns=20_000, sleep_ns=1_000_000, sleep_jitter_ns=8_000_000), cpus=[i])
+                       for i in range(3)])
+    elif name == "S4":
+        vm = VM("rt", vcpus=3, pin=list(NOHZ), hlt_exits=False, tasks=_cyclictest(range(3)), stop_ns=500_000_000)
+    elif name == "S5":
+        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]))
+        tasks.append(Task("qemu_io", RunSleep(run_ns=5_000_000, sleep_ns=45_000_000), policy="fifo",
+                          rt_priority=1, cpus=[1]))
+    elif name == "S6":
+        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]) + [
+            Task("swapin", Phases([("sleep", 1_000_000_000), ("run", 10_000), ("fault", 1_500_000_000)]), cpus=[0])])
+    else:
+        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, user_return_ns=1_000, tasks=_cyclictest([0]) + [
+            Task("pio", Phases([("run", 60_000, 80_000), ("user_io", 20_000)]), cpus=[0])])
+    return Scenario(host=host(policy), tasks=tasks, vms=[vm], check_invariants=True,
+                    duration_ns=duration_ns or DURATION_NS[name])
+
+
+def measure(r) -> Dict[str, float]:
+    """One row: the metrics of a run (see the module docstring)."""
+    rc = r.rcu
+    cpu = rc["cpu"]
+    nz = [int(c) for c in rc["nohz_full"]]
+    v = r.vcpus
+    row = {"rcuc_preemptions": int(v["rcuc_preemptions"].sum()),
+           "rcuc_preempt_us": float(v["rcuc_preempt_ns"].sum()) / 1e3,
+           "rcuc_wakeups": int(sum(cpu["rcuc_wakeups"][c] for c in nz)),
+           "gps": int(rc["gps_done"]), "gp_max_ms": rc["gp_ns_max"] / 1e6,
+           "sync_mean_ms": rc["sync_ns_sum"] / max(rc["sync_done"], 1) / 1e6, "sync_max_ms": rc["sync_ns_max"] / 1e6,
+           "qs_by_fqs": int(sum(cpu["qs_fqs"][c] for c in nz)), "qs_local": int(sum(cpu["qs_local"][c] for c in nz)),
+           "forced_ticks": int(cpu["forced_ticks"].sum()), "resched_ipis": int(cpu["resched_ipis"].sum()),
+           "gps_held_1s": int(rc["gps_held"]), "violations": int(r.violations["count"]),
+           "stall_warnings": int(rc["stall_other"] + cpu["stall_self"].sum())}
+    hists = [r.latency(n) for n in r.task_names if "/ct" in n]
+    lat = hists[0] if hists else None
+    for h in hists[1:]:
+        lat = lat.merge(h)
+    row["lat_max_us"] = lat.max_ns / 1e3 if lat is not None and lat.count else 0.0
+    row["lat_p999_us"] = lat.percentile(99.9) / 1e3 if lat is not None and lat.count else 0.0
+    row["lat_p9999_us"] = lat.percentile(99.99) / 1e3 if lat is not None and lat.count else 0.0
+    for k in ("fp", "fn", "held", "needless"):
+        for c in CAUSES:
+            row[f"{k}_{c}"] = int(sum(cpu[f"{k}_{c}"][x] for x in nz))
+        row[k] = sum(row[f"{k}_{c}"] for c in CAUSES)
+    row["gp_beyond_fqs"] = int(rc["gp_ns_max"] > 4 * 1_000_000_000 // r.scenario.host.hz)   # first FQS + a jiffy
+    row["gp_1s"] = int(rc["gp_ns_max"] >= 1_000_000_000)
+    return row
+
+
+def run(scenarios: Sequence[str] = SCENARIOS, policies: Sequence[str] = POLICIES,
+        duration_ns: Optional[int] = None) -> Dict[str, Dict[str, Dict[str, float]]]:
+    """{scenario: {policy: row}}."""
+    return {s: {p: measure(Simulation(scenario(s, p, duration_ns)).run()) for p in policies} for s in scenarios}
+
+
+# ------------------------------------------------------------------------------------ the claims
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the thread: ``metric`` (a row key) is above ``threshold`` for the ``present``
+    policies and not for the ``absent`` ones."""
+
+    scenario: str
+    text: str
+    refs: str
+    metric: str
+    present: Tuple[str, ...]
+    absent: Tuple[str, ...]
+    threshold: float = 0.0
+    note: str = ""              # why the model disagrees, where it does
+
+
+CLAIMS = (
+    Claim("S1", "P0: rcuc preempts the vCPU after GPs start and end", "L8-20", "rcuc_preemptions", ("P0",), ()),
+    Claim("S1", "P1 and P2 suppress the rcuc preemptions", "L8-35, L413-515", "rcuc_preemptions", (), ("P1", "P2")),
+    Claim("S1", "the GP still completes via the next VM entry and an FQS scan (not later than 4 jiffies)",
+          "L11-12, L2170", "gp_beyond_fqs", (), ("P0", "P1", "P2")),
+    Claim("S2", "P1: false positives on the old pCPU", "L836-839", "fp_migrated", ("P1",), ("P2",)),
+    Claim("S2", "P1: false negatives on the new pCPU", "L836-839", "fn_new_cpu", ("P1",), ("P2",),
+          note="the window is kvm_sched_in to the first VM entry (a context switch and an entry, ~2.5 us); "
+               "a tick lands there about once in 400 migrations at HZ 1000, and the first tick in guest "
+               "mode exits and stamps the exit before RCU looks"),
+    Claim("S2", "P1': false negative on the first tick after vcpu_load", "L2175-2177", "fn_new_cpu", ("P1'",), ("P2",),
+          note="a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load, so P1' behaves as P1 here; where "
+               "KVM_RUN is entered again (S8) the entry follows vcpu_load at once, so no tick finds the zeroed "
+               "stamp before the next exit renews it"),
+    Claim("S3", "P1: false positives while the vCPU is halted (until wake or 1 s)", "L841-843", "fp_hlt",
+          ("P1",), ("P1''", "P2")),
+    Claim("S3", "P2 and P1'': the HLT race, rcuc woken in the idle task", "L2721-2729, L2823-2830",
+          "needless_hlt_race", ("P2", "P1''"), ("P1",)),
+    Claim("S4", "P1: false positives for up to 1 s after the VM terminates; a vcpu_put hook fixes them",
+          "L845-846, L848-849", "fp_terminated", ("P1",), ("P1'", "P2")),
+    Claim("S5", "P1' and P2a: false positives while another task runs; P1'' and P2 correct", "L2168-2173, L2501-2504",
+          "fp_preempted", ("P1'", "P2a"), ("P1''", "P2")),
+    Claim("S6", "P2 relies on the 1 s rcu_nohz_full_cpu() expiry; rcuc then wakes", "L1408-1414, L2514-2516",
+          "gp_1s", ("P2",), ("P0",)),
+    Claim("S8", "P2: false negatives in the exit-to-userspace window", "L2565-2572", "needless_user_exit",
+          ("P2",), ("P1",)),
+)
+
+
+def verdicts(rows) -> List[Dict]:
+    """For each claim whose scenario was run: the metric per policy, whether it holds (present
+    where claimed, absent where claimed), and the other policies where the model finds it."""
+    out = []
+    for c in CLAIMS:
+        if c.scenario not in rows:
+            continue
+        r = rows[c.scenario]
+        shows = {p: r[p][c.metric] > c.threshold for p in r}
+        holds_present = all(shows[p] for p in c.present if p in r)
+        holds_absent = not any(shows[p] for p in c.absent if p in r)
+        out.append({"claim": c, "values": {p: r[p][c.metric] for p in r}, "present_ok": holds_present,
+                    "absent_ok": holds_absent, "holds": holds_present and holds_absent,
+                    "also": [p for p in r if shows[p] and p not in c.present]})
+    return out
+
+
+# ------------------------------------------------------------------------------------ tables
+COLUMNS = (("rcuc_preemptions", "rcuc preempt", "{:d}"), ("rcuc_preempt_us", "preempt us", "{:.0f}"),
+           ("lat_max_us", "ct max us", "{:.1f}"), ("gps", "GPs", "{:d}"), ("gp_max_ms", "GP max ms", "{:.1f}"),
+           ("sync_mean_ms", "sync mean ms", "{:.2f}"), ("qs_by_fqs", "QS by FQS", "{:d}"), ("fp", "FP", "{:d}"),
+           ("fn", "FN", "{:d}"), ("held", "held", "{:d}"), ("needless", "needless", "{:d}"))
+
+
+def _causes(row, kind) -> str:
+    return " ".join(f"{c}:{row[f'{kind}_{c}']}" for c in CAUSES if row[f"{kind}_{c}"]) or "-"
+
+
+def format_table(rows, name: str) -> str:
+    r = rows[name]
+    head = f"{name}: {TITLES[name]}"
+    lines = [head, "  " + f"{'policy':6s}" + "".join(f"{h:>14s}" for _, h, _ in COLUMNS) + "   FP / FN / needless by cause"]
+    for p, row in r.items():
+        cells = "".join(f"{f.format(row[k]):>14s}" for k, _, f in COLUMNS)
+        lines.append(f"  {p:6s}{cells}   {_causes(row, 'fp')} / {_causes(row, 'fn')} / {_causes(row, 'needless')}")
+    for v in verdicts({name: r}):
+        c = v["claim"]
+        vals = ", ".join(f"{p}={v['values'][p]:g}" for p in c.present + c.absent if p in v["values"])
+        mark = "reproduced" if v["holds"] else "NOT reproduced"
+        also = f"; the model also finds it for {', '.join(v['also'])}" if v["also"] and c.present else ""
+        lines.append(f"  thread ({c.refs}): {c.text} -> {mark} [{c.metric}: {vals}]{also}")
+        if not v["holds"] and c.note:
+            lines.append(f"    why: {c.note}")
+    return "\n".join(lines)
+
+
+def markdown_s1(rows) -> str:
+    """S1, every policy: the README table."""
+    keys = ("rcuc_preemptions", "rcuc_preempt_us", "lat_p999_us", "lat_p9999_us", "lat_max_us", "gps", "gp_max_ms",
+            "sync_mean_ms", "sync_max_ms", "qs_by_fqs", "rcuc_wakeups")
+    heads = ("rcuc preemptions", "rcuc time us", "cyclictest p99.9 us", "p99.99 us", "max us", "GPs", "GP max ms",
+             "sync_rcu mean ms", "max ms", "QS by FQS", "rcuc wake-ups")
+    fmt = {k: f for k, _, f in COLUMNS}
+    fmt.update({"rcuc_wakeups": "{:d}", "lat_p999_us": "{:.1f}", "lat_p9999_us": "{:.1f}", "sync_max_ms": "{:.2f}"})
+    out = ["| policy | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    for p, row in rows["S1"].items():
+        out.append(f"| {p} | " + " | ".join(fmt[k].format(row[k]) for k in keys) + " |")
+    return "\n".join(out)
+
+
+def markdown_claims(rows) -> str:
+    """Every claim with its measured values: the README table."""
+    out = ["| scenario | the thread says | metric | " + " | ".join(POLICIES) + " | verdict |",
+           "|---" * (len(POLICIES) + 4) + "|"]
+    for v in verdicts(rows):
+        c = v["claim"]
+        vals = " | ".join(f"{v['values'][p]:g}" for p in POLICIES)
+        verdict = "reproduced" if v["holds"] else "not reproduced"
+        if v["also"] and c.present:
+            verdict += "; also " + ", ".join(v["also"])
+        out.append(f"| {c.scenario} | {c.text} ({c.refs}) | {c.metric} | {vals} | {verdict} |")
+    return "\n".join(out)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="pvsched reproduce seed003",
+                                description="Seed 003: the RCU tick on nohz_full CPUs running guests, every policy.")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS))
+    p.add_argument("--quick", action="store_true", help="a tenth of each scenario's duration")
+    a = p.parse_args(argv)
+    names = [s.strip() for s in a.scenarios.split(",") if s.strip()]
+    if not names or any(s not in SCENARIOS for s in names):
+        p.error(f"--scenarios takes names from {','.join(SCENARIOS)}")
+    t0 = time.perf_counter()
+    print("4 pCPUs (0 housekeeping, 1-3 nohz_full, rcuc/N FIFO 1, 20 us a pass), HZ 1000, PREEMPT_RT host;\n"
+          "vCPUs SCHED_OTHER pinned; guest cyclictest -i 200; synchronize_rcu() every ~5 ms on pCPU 0\n")
+    rows = {}
+    for s in names:
+        rows.update(run([s], duration_ns=DURATION_NS[s] // 10 if a.quick else None))
+        print(format_table(rows, s) + "\n")
+    bad = [v for v in verdicts(rows) if not v["holds"]]
+    print(f"{len(verdicts(rows)) - len(bad)} of {len(verdicts(rows))} claims reproduced"
+          + (f"; not: {'; '.join(v['claim'].scenario + ' ' + v['claim'].text for v in bad)}" if bad else ""))
+    print(f"({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
