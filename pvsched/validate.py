@@ -155,3 +155,16 @@ def build(cls, kwargs: dict, path: str, *args):
         if rel is None:
             raise
         raise ScenarioError(path + rel, e.value, e.problem) from None
+
+
+def build_field(cls, args: tuple, owner: str, name: str):
+    """``cls(*args)`` made by ``owner``'s constructor for its field ``name`` (a mode name given
+    for a policy object): an error names ``owner.name...`` and keeps the path inside the owner
+    (``rel``), so that a builder that knows where the owner sits re-roots it (:func:`build`)."""
+    try:
+        return cls(*args)
+    except ScenarioError as e:
+        rel = f".{name}" + (getattr(e, "rel", None) or "")
+        err = ScenarioError(owner + rel, e.value, e.problem)
+        err.rel = rel
+        raise err from None

@@ -55,6 +55,23 @@ def test_checks_catch_broken_accounting():
     assert any("negative" in p for p in fuzz.check_result(r, sc))
 
 
+def test_checks_know_a_terminated_vm_has_no_vcpu_time_after_stop_ns():
+    # found by the fuzz slice once it drew VM.stop_ns: the vCPU mode times of a terminated VM end
+    # at stop_ns, and the check compared them with the whole run
+    from pvsched import VM
+    from pvsched.workloads import RunSleep
+    vm = VM("v", vcpus=2, start_ns=321, stop_ns=36_579, tasks=[Task("w", RunSleep(run_ns=5_000, sleep_ns=7_000))])
+    sc = Scenario(host=Host(cpus=2), vms=[vm], tasks=[Task("h", Hog())], check_invariants=True)
+    sim = Simulation(sc)
+    r = sim.run(until_ns=1_000_000)
+    assert fuzz.check_result(r, sc, sim.engine) == []
+    from pvsched._core import VCPU_MODES
+    modes = sum(np.asarray(r.raw["vcpu"][m + "_ns"]) for m in VCPU_MODES)
+    assert list(modes) == [36_579 - 321] * 2
+    r.raw["vcpu"]["guest_ns"] = np.asarray(r.raw["vcpu"]["guest_ns"]) + 1
+    assert any("mode times" in p for p in fuzz.check_result(r, sc))
+
+
 def test_runner_reports_crashes_and_hangs():
     assert fuzz.in_child(lambda: 7) == ("ok", 7)
     assert fuzz.in_child(lambda: 1 / 0)[0] == "error"

@@ -10,7 +10,7 @@ def check_result(r, scenario=None, engine=None) -> List[str]:
     """Conservation checks on a :class:`~pvsched.Result`; returns the problems found (empty = pass).
 
     CPU time within capacity (per CPU and per task lifetime), vCPU mode times equal to the time
-    since the VM started, guest tasks progress only in guest mode, no negative time or count, no
+    the VM has existed (from its start to now or its stop_ns), guest tasks progress only in guest mode, no negative time or count, no
     invariant violation, and (given the engine) runqueue counters that match the queued entities.
     """
     out: List[str] = []
@@ -54,7 +54,10 @@ def check_result(r, scenario=None, engine=None) -> List[str]:
         modes = sum(np.asarray(v[m + "_ns"]) for m in VCPU_MODES)
         thread = np.asarray(v["task"])
         if starts is not None:
-            life = np.maximum(now - starts[thread], 0)
+            # a VM terminated at stop_ns (VM.stop_ns) has no vCPU time after it
+            stop = [now if vm.stop_ns is None else min(now, int(vm.stop_ns)) for vm in scenario.vms]
+            end = np.asarray(stop, dtype=np.int64)[np.asarray(v["vm"])]
+            life = np.maximum(end - starts[thread], 0)
             if not np.array_equal(modes, life):
                 i = int(np.nonzero(modes != life)[0][0])
                 out.append(f"vcpu {i}: mode times {modes[i]} != lifetime {life[i]}")

@@ -11,6 +11,7 @@ import numpy as np
 
 from pvsched.fuzz.mutate import _containers
 from pvsched.limits import MAX_TIME_NS
+from pvsched.policies.rcu_guest import RCU_GUEST_MODES
 
 #: simulated time of a ``long`` case (a small valid scenario run for a while: stale state builds up)
 LONG_UNTIL_NS = 1_000_000_000
@@ -80,11 +81,13 @@ def _workload(d: _Draw, guest: bool, vcpus: int) -> dict:
         return {"kind": "run_sleep", "run_ns": d.ns(1, 2_000_000), "sleep_ns": d.ns(1, 3_000_000),
                 "run_jitter_ns": d.ns(0, 500_000), "sleep_jitter_ns": d.ns(0, 500_000)}
     if kind == "phases":
-        opts = ["run", "sleep", "yield", "timer", "critical"] + (["mmio"] if guest else [])
+        opts = ["run", "sleep", "yield", "timer", "critical"] + (["mmio", "user_io", "fault"] if guest else [])
         phases = []
         for _ in range(d.rng.randint(1, 4)):
             p = d.pick(opts)
             phases.append([p] if p == "yield" else [p, d.ns(1, 1_000_000)])
+            if p in ("run", "sleep") and d.chance(0.2):
+                phases[-1].append(d.ns(0, 200_000))            # a uniform jitter
         if not {p[0] for p in phases} & {"run", "sleep", "critical"}:
             phases.append(["run", d.ns(1, 500_000)])
         return {"kind": "phases", "phases": phases, "loops": d.int(0, 2**31 - 1, [0, 0, 1, 3])}
@@ -124,10 +127,10 @@ def _rtapp(d: _Draw) -> dict:
             "runtime_chunk_ns": d.int(1, 10**9, [32_000])}
 
 
-def _idle_and_deferred_work(d: _Draw, vm: dict, ncpu: int) -> None:
+def _idle_and_deferred_work(d: _Draw, vm: dict, ncpu: int, cgroups: Sequence[str] = ()) -> None:
     """The guest's idle instruction, MWAIT/userspace exits and the VMM's deferred work. (With an
-    MWAIT guest or deferred work, vCPU boosting and guest lock/IPI workloads are not modelled: such
-    a VM leaves them out.)"""
+    MWAIT guest, deferred work or user_io exits, vCPU boosting and guest lock/IPI workloads are not
+    modelled: such a VM leaves them out.)"""
     g = vm["guest"]
     for key, p in (("mwait_exits", 0.2), ("mwait_yield", 0.1)):
         if d.chance(p):
@@ -153,13 +156,70 @@ def _idle_and_deferred_work(d: _Draw, vm: dict, ncpu: int) -> None:
             w["fallback_timer_ns"] = d.int(1_000, 10**11, [1_000_000])
         if d.chance(0.2):
             w["thread_cpus"] = sorted(d.rng.sample(range(ncpu), d.rng.randint(1, ncpu)))
+        if w["mmio_items"]:
+            w.update(mmio_size_ns=d.ns(1, 10_000, 10**11), mmio_size_dist=d.pick(["fixed", "uniform", "exponential"]),
+                     mmio_size_spread_ns=d.ns(0, 10_000, 10**11), mmio_priority=d.pick(["low", "high"]))
+        if executor == "thread" and d.chance(0.3):
+            w.update(thread_policy=d.pick(["normal", "batch", "idle"]), thread_nice=d.int(-20, 19, [0, 5]))
+            if d.chance(0.3):
+                w["thread_slice_ns"] = d.int(100_000, 100_000_000, [100_000, 3_000_000])
+            if cgroups and d.chance(0.3):
+                w["thread_cgroup"] = d.pick(cgroups)
         vm["deferred_work"] = w
-    if mwait or work:
+    user_io = any(t["workload"]["kind"] == "phases" and any(ph[0] == "user_io" for ph in t["workload"]["phases"])
+                  for t in vm["tasks"])
+    if mwait or work or user_io:
         if vm.get("boost", {}).get("mode") in ("dynamic", "bounded"):
             vm["boost"]["mode"] = "vanilla"
             vm["boost"].pop("rogue", None)
         vm["tasks"] = [t for t in vm["tasks"] if t["workload"]["kind"] not in ("spinlock_loop", "ipi_sync")] or \
             [{"name": "w", "workload": {"kind": "run_sleep", "run_ns": 50_000, "sleep_ns": 100_000}}]
+
+
+def _rcu(d: _Draw, host: dict, ncpu: int) -> None:
+    """Host RCU (RcuConfig, the RCU guest policy) on nohz_full CPUs; RCU needs a housekeeping CPU
+    and the tick's exits."""
+    if ncpu > 1:
+        host["nohz_full"] = sorted(d.rng.sample(range(ncpu), d.rng.randint(1, ncpu - 1)))
+    host.pop("tick_exits", None)
+    if d.chance(0.7):
+        c: Dict[str, Any] = {}
+        for key, lo, hi, typ in (("nohz_full_timeout_jiffies", 0, 10**9, [1000, 1]),
+                                 ("jiffies_till_first_fqs", 0, 10**9, [1, 3]), ("jiffies_till_next_fqs", 0, 10**9, [1, 3]),
+                                 ("jiffies_till_sched_qs", 0, 10**9, [1, 30]), ("stall_timeout_s", 1, 10**6, [21, 1]),
+                                 ("kthread_prio", 1, 99, [1, 50]), ("uptime_s", 0, 10**8, [3600, 0]),
+                                 ("horizon_us", 1, 10**7, [2000, 1])):
+            if d.chance(0.3):
+                c[key] = d.int(lo, hi, typ)
+        for key, lo, typ, hi in (("rcuc_ns", 0, 20_000, 10**9), ("slow_exit_ns", 1, 100_000, 10**12),
+                                 ("idle_entry_ns", 0, 2_000, 10**9)):
+            if d.chance(0.3):
+                c[key] = d.ns(lo, typ, hi)
+        if d.chance(0.3):
+            c["normal_wake_from_gp"] = d.chance(0.5)
+        if d.chance(0.3):
+            c["tick_dependency"] = d.pick(["none", "timer"])
+        host["rcu"] = c
+    if d.chance(0.8):
+        mode = d.pick(RCU_GUEST_MODES)
+        if d.chance(0.5):
+            host["rcu_guest_policy"] = mode
+        else:
+            pol: Dict[str, Any] = {"mode": mode, "patience_ms": d.int(0, 10**9, [0, 1000, 20])}
+            if d.chance(0.5):
+                pol["window_jiffies"] = d.int(0, 10**9, [0, 1000, 250])
+            host["rcu_guest_policy"] = pol
+
+
+def _vmm(d: _Draw, vm: dict, ncpu: int) -> None:
+    """The VMM: return-to-userspace time, re-pinning between pin and migrate_pin, termination."""
+    if d.chance(0.2):
+        vm["user_return_ns"] = d.ns(0, 2_000, 10**9)
+    if "pin" in vm and d.chance(0.25):
+        vm["migrate_pin"] = [d.rng.randrange(ncpu) for _ in range(vm["vcpus"])]
+        vm["migrate_period_ns"] = d.ns(0, 20_000_000, 10**12)
+    if d.chance(0.15):
+        vm["stop_ns"] = min(MAX_TIME_NS, vm.get("start_ns", 0) + d.ns(1, 50_000_000))
 
 
 def _task(d: _Draw, name: str, ncpu: int, guest: bool, cgroups: List[str]) -> dict:
@@ -236,7 +296,10 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
         host["debooster"] = {"enabled": True, "curve": d.pick(["steps", "linear"]),
                              "rate_limit_ns": d.ns(0, 6_000_000, 10**12), "rate_limit_mode": d.pick(["v1", "v2"]),
                              "debounce_ns": d.ns(0, 600_000, 10**12)}
-    if d.chance(0.1):
+    rcu = d.chance(0.15)
+    if rcu:
+        _rcu(d, host, ncpu)
+    elif d.chance(0.1):
         host["nohz_full"] = sorted(d.rng.sample(range(ncpu), d.rng.randint(1, ncpu)))
     if d.chance(0.15):
         host["halted_pelt"] = {"mode": d.pick(["off", "exact", "tick"]), "mperf_ppm": d.int(-999_999, 999_999, [0]),
@@ -256,6 +319,15 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
                             "seed": d.int(0, 2**64 - 1, [0, 1, 42]),
                             "duration_ns": d.ns(1, 50_000_000) if not small else LONG_UNTIL_NS}
     spec["tasks"] = [_task(d, f"t{i}", ncpu, False, names) for i in range(d.pick([0, 1, 2, 3, 5]))]
+    if rcu and d.chance(0.6):
+        # synchronize_rcu() callers (they alone turn the RCU model on)
+        u = {"name": "sync", "workload": {"kind": "rcu_updater", "interval_ns": d.ns(1, 10_000_000),
+                                          "work_ns": d.ns(1, 5_000), "arrival": d.pick(["fixed", "poisson"])}}
+        if d.chance(0.5):
+            u["count"] = d.int(1, 3)
+        if d.chance(0.5):
+            u["cpus"] = [c for c in range(ncpu) if c not in host.get("nohz_full", [])] or [0]
+        spec["tasks"].append(u)
     vms = []
     for k in range(d.pick([0, 0, 1, 1, 2, 3]) if not small else d.pick([1, 1, 2])):
         vcpus = d.pick([1, 2, 2, 3, 4]) if not small else d.pick([1, 2])
@@ -328,7 +400,8 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
             vm["own_cgroup"] = False
         if d.chance(0.05):
             vm["policy"] = "fuzz-policy"
-        _idle_and_deferred_work(d, vm, ncpu)
+        _idle_and_deferred_work(d, vm, ncpu, names)
+        _vmm(d, vm, ncpu)
         vms.append(vm)
     spec["vms"] = vms
     if d.chance(0.1):
@@ -436,6 +509,12 @@ def build(spec: dict):
             h["debooster"] = Debooster(**h["debooster"])
         if _table(h.get("halted_pelt")):
             h["halted_pelt"] = HaltedPelt(**h["halted_pelt"])
+        if _table(h.get("rcu")):
+            from pvsched.rcu.config import RcuConfig
+            h["rcu"] = RcuConfig(**h["rcu"])
+        if _table(h.get("rcu_guest_policy")):
+            from pvsched.policies.rcu_guest import RcuGuestPolicy
+            h["rcu_guest_policy"] = RcuGuestPolicy(**h["rcu_guest_policy"])
         if "policy" in h:
             h["policy"] = policy(h["policy"], FuzzHostPolicy)
         h = Host(**h)

@@ -32,8 +32,8 @@ from pvsched.rcu.config import RcuConfig
 from pvsched.scenario.checks import (  # noqa: F401  (re-exported: the scenario's checks)
     FAIR_CLASSES, POLICIES, PREEMPT_MODELS, RT_GUARDS, SLICE_SCALING, VCPU_POINTS, _check_copies_clash,
     _check_policy, _validate_features, _validate_sched)
-from pvsched.validate import _bool, _choice, _int, build, normalize, self_check
-from pvsched.workloads import Workload
+from pvsched.validate import _bool, _choice, _int, build_field, normalize, self_check
+from pvsched.workloads import Phases, Workload
 
 KERNEL_VERSION = "v6.15"
 
@@ -114,7 +114,7 @@ class Host:
         if self.rcu_guest_policy is None:
             self.rcu_guest_policy = RcuGuestPolicy()
         elif isinstance(self.rcu_guest_policy, str):
-            self.rcu_guest_policy = build(RcuGuestPolicy, {"mode": self.rcu_guest_policy}, "Host.rcu_guest_policy")
+            self.rcu_guest_policy = build_field(RcuGuestPolicy, (self.rcu_guest_policy,), "Host", "rcu_guest_policy")
         normalize(self, ("idle_states", "nohz_full"))
         self_check(self, "Host")
 
@@ -451,7 +451,6 @@ class VM:
         if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
             raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
         self._validate_ple_and_yield(path)
-        self._validate_idle_and_work(path, host, cgroup_names)
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -474,6 +473,7 @@ class VM:
                     raise ScenarioError(f"{p}.name", t.name, "clashes with a VMM thread's name")
                 names.add(n)
         _check_copies_clash(self.tasks, f"{path}.tasks")
+        self._validate_idle_and_work(path, host, cgroup_names)     # after the tasks: it reads their workloads
 
     def _validate_idle_and_work(self, path, host, cgroup_names):
         # HLT/MWAIT interception, userspace exits, VMM deferred work.
@@ -483,15 +483,20 @@ class VM:
         if not isinstance(self.deferred_work, DeferredWork):
             raise ScenarioError(f"{path}.deferred_work", self.deferred_work, "must be a DeferredWork")
         self.deferred_work.validate(f"{path}.deferred_work", host.cpus if host is not None else None, cgroup_names)
-        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled():
+        user_io = [i for i, t in enumerate(self.tasks)
+                   if isinstance(t.workload, Phases) and any(ph[0] == "user_io" for ph in t.workload.phases)]
+        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled() or user_io:
+            # the engine's userspace paths (kvm/userspace.pxi) exclude these (vmm_actions_build)
             from pvsched.errors import NotModelledError
+            what = "an MWAIT guest or VMM deferred work" if not user_io else \
+                f"exits to userspace (tasks[{user_io[0]}]'s user_io phases)"
             if self.boost.mode in ("dynamic", "bounded") and self.boost.enabled:
-                raise NotModelledError(f"{path}.boost: vCPU boosting together with an MWAIT guest or VMM "
-                                       "deferred work is not modelled yet")
+                raise NotModelledError(f"{path}.boost: vCPU boosting together with {what} is not modelled yet")
             for i, t in enumerate(self.tasks):
-                if getattr(getattr(t, "workload", None), "kind", "") in ("spinlock_loop", "ipi_sync"):
+                if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
                     raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
-                                           "an MWAIT guest or VMM deferred work are not modelled yet")
+                                           f"{what} are not modelled yet")
+
     def _validate_vmm(self, path, host):
         _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
         _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
