@@ -193,6 +193,8 @@ def _mech():
     (lambda: VM("v", mwait_yield="yes"), "VM('v').mwait_yield"),
     (lambda: VM("v", userspace_exit_ns=-1), "VM('v').userspace_exit_ns"),
     (lambda: VM("v", deferred_work=5), "VM('v').deferred_work"),
+    # found by the campaign: with a task, the name check asked the bad value for its threads first
+    (lambda: VM("v", tasks=[Task("t", Hog())], deferred_work=5), "VM('v').deferred_work"),
     (lambda: _mech()[0](executor="rfc"), "DeferredWork.executor"),
     (lambda: _mech()[0](executor="thread", threads=0), "DeferredWork.threads"),
     (lambda: _mech()[0](intercept_toggle=2), "DeferredWork.intercept_toggle"),

@@ -11,7 +11,7 @@ import pytest
 from pvsched import VM, Cgroup, Host, Scenario, ScenarioError, Simulation, Task
 from pvsched import fuzz
 from pvsched.limits import MAX_TIME_NS as M
-from pvsched.workloads import Cyclictest, Hog, IPISync, Periodic, Phases, RunSleep, SpinlockLoop
+from pvsched.workloads import Cyclictest, Hog, IPISync, Periodic, Phases, RcuUpdater, RunSleep, SpinlockLoop
 
 BIG = 2**63 - 1
 
@@ -164,6 +164,15 @@ def test_guest_ipi_handler_past_the_horizon():
     pytest.param(lambda: Scenario(host=Host(cpus=1, fair_server_runtime_ns=M, fair_server_period_ns=M),
                                   tasks=[Task("rt", Hog(), policy="fifo", rt_priority=1, start_ns=S),
                                          Task("f", Hog(), start_ns=S)]), id="fair-server-horizon-period"),
+    # exits to the VMM that last up to the horizon (kvm/userspace.pxi, kvm/vmm_actions.pxi)
+    pytest.param(lambda: Scenario(host=Host(cpus=1), vms=[_vm(Task("u", Phases([("user_io", M), ("run", M)])), vcpus=1,
+                                                              start_ns=S, user_return_ns=10**9)]), id="guest-user-io-exit"),
+    pytest.param(lambda: Scenario(host=Host(cpus=1), vms=[_vm(Task("p", Phases([("fault", M), ("run", M)])), vcpus=1,
+                                                              start_ns=S)]), id="guest-fault-exit"),
+    # synchronize_rcu() callers sleeping a horizon-long (exponential) interval on a nohz_full host
+    pytest.param(lambda: Scenario(host=Host(cpus=2, nohz_full=[1]), tasks=[
+        Task("u", RcuUpdater(interval_ns=M, work_ns=M, arrival="poisson"), count=2, start_ns=S)],
+        vms=[_vm(Task("c", Cyclictest(interval_ns=M)), vcpus=1, pin=[1], start_ns=S)]), id="rcu-updater-horizon"),
 ])
 def test_horizon_values_neither_hang_nor_wrap(make):
     sc = make()

@@ -75,6 +75,7 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
     counts: Dict[str, Dict[str, int]] = {}
     failures: List[Dict[str, Any]] = []
     unexpected = 0
+    rejected: List[Dict[str, Any]] = []      # the first valid specs rejected (a generator's mistake)
     live = {}
 
     def spawn(w):
@@ -92,6 +93,8 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
         c[out["status"]] = c.get(out["status"], 0) + 1
         if out.get("unexpected"):
             unexpected += 1
+            if len(rejected) < 20:
+                rejected.append({"case": f"{seed}:{i}", **out})
         if out["status"] == "failed":
             failures.append({"case": f"{seed}:{i}", **out})
         if progress:
@@ -146,7 +149,7 @@ def campaign(seed: int = 1, cases: int = 1000, start: int = 0, workers: int = 1,
                 spawn(st["w"])
     total = sum(sum(c.values()) for c in counts.values())
     return {"seed": seed, "start": start, "cases": total, "counts": counts, "failures": failures,
-            "valid_rejected": unexpected}
+            "valid_rejected": unexpected, "valid_rejected_cases": rejected}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -183,6 +186,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         done[0] += 1
         if out["status"] == "failed":
             print(f"FAIL {a.seed}:{i} [{out['kind']}] {out['what'][:160]}\n     {out['detail'][:300]}", flush=True)
+        elif out.get("unexpected"):
+            print(f"VALID SPEC REJECTED {a.seed}:{i} [{out['kind']}]\n     {out['detail'][:300]}", flush=True)
         if done[0] % 1000 == 0:
             print(f"... {done[0]} cases, {time.time() - t0:.0f} s", flush=True)
 

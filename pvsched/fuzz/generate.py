@@ -218,7 +218,7 @@ def _vmm(d: _Draw, vm: dict, ncpu: int) -> None:
     if "pin" in vm and d.chance(0.25):
         vm["migrate_pin"] = [d.rng.randrange(ncpu) for _ in range(vm["vcpus"])]
         vm["migrate_period_ns"] = d.ns(0, 20_000_000, 10**12)
-    if d.chance(0.15):
+    if d.chance(0.15) and vm.get("start_ns", 0) < MAX_TIME_NS:       # it stops after it starts
         vm["stop_ns"] = min(MAX_TIME_NS, vm.get("start_ns", 0) + d.ns(1, 50_000_000))
 
 

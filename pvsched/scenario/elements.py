@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from pvsched.errors import ScenarioError
+from pvsched.errors import NotModelledError, ScenarioError
 from pvsched.limits import MAX_TIME_NS
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
@@ -451,6 +451,7 @@ class VM:
         if self.boost.mode == "static" and self.vcpu_policy not in ("normal",):
             raise ScenarioError(f"{path}.vcpu_policy", self.vcpu_policy, "boost mode 'static' sets the vCPU policy itself")
         self._validate_ple_and_yield(path)
+        self._validate_idle_and_work(path, host, cgroup_names)
         names = set()
         for i, t in enumerate(self.tasks):
             p = f"{path}.tasks[{i}]"
@@ -473,7 +474,7 @@ class VM:
                     raise ScenarioError(f"{p}.name", t.name, "clashes with a VMM thread's name")
                 names.add(n)
         _check_copies_clash(self.tasks, f"{path}.tasks")
-        self._validate_idle_and_work(path, host, cgroup_names)     # after the tasks: it reads their workloads
+        self._check_userspace_paths(path)     # after the tasks: it reads their workloads
 
     def _validate_idle_and_work(self, path, host, cgroup_names):
         # HLT/MWAIT interception, userspace exits, VMM deferred work.
@@ -483,11 +484,11 @@ class VM:
         if not isinstance(self.deferred_work, DeferredWork):
             raise ScenarioError(f"{path}.deferred_work", self.deferred_work, "must be a DeferredWork")
         self.deferred_work.validate(f"{path}.deferred_work", host.cpus if host is not None else None, cgroup_names)
+
+    def _check_userspace_paths(self, path):     # what the engine's userspace paths (kvm/userspace.pxi) exclude
         user_io = [i for i, t in enumerate(self.tasks)
                    if isinstance(t.workload, Phases) and any(ph[0] == "user_io" for ph in t.workload.phases)]
         if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled() or user_io:
-            # the engine's userspace paths (kvm/userspace.pxi) exclude these (vmm_actions_build)
-            from pvsched.errors import NotModelledError
             what = "an MWAIT guest or VMM deferred work" if not user_io else \
                 f"exits to userspace (tasks[{user_io[0]}]'s user_io phases)"
             if self.boost.mode in ("dynamic", "bounded") and self.boost.enabled:
