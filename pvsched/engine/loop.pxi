@@ -4,7 +4,21 @@
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
+    cdef u64 same = s.same_n             # events so far at the current instant (a register here)
+    cdef u64 limit = s.same_limit
+    if s.stalled:
+        return
     while s.q.n > 0 and s.q.heap[0].time <= until:
+        if s.q.heap[0].time == s.now:
+            same += 1
+            if same > limit:
+                # State that repeats without time advancing: report it and stop at this instant.
+                s.same_n = same
+                s.stalled = 1
+                violation(s, 3)
+                return
+        else:
+            same = 0
         slot = ev_pop(&s.q, &t)
         s.now = t
         s.nevents += 1
@@ -37,5 +51,6 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
         else:
             s.nevents -= 1
             break       # the stop slot: a Python policy raised (policies/python.pxi)
+    s.same_n = same
     if until > s.now:
         s.now = until

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from typing import Any, Dict, Optional
 
 from pvsched._version import __version__
@@ -11,7 +12,7 @@ from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
 from pvsched.sweep.executors import _Progress, _run_dask, _run_local, _run_serial
 from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid
 from pvsched.sweep.metrics import _check_metrics, _metrics_key, _ship
-from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row
+from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row, scenario_hash
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,10 +65,12 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     # validate every cell (and the metric names against it) before running anything; the cell
     # dicts are rebuilt at submission so that memory does not grow with the grid
     jobs_spec = None
+    scenarios: Dict[str, str] = {}
     for cell in cells:
         d = _cell_dict(base_d, cell.params, cell.seed)
         sc = Scenario.from_dict(d, source=_cell_source(cell.params))
         spec = _check_metrics(metrics, sc, cell.params)
+        scenarios[cell.cell_id] = scenario_hash(d)
         if jobs_spec is None:
             jobs_spec = spec
 
@@ -75,18 +78,26 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     wanted = {c.cell_id: c for c in cells}
     store = None
     records: Dict[str, dict] = {}
+    rerun: Dict[str, str] = {}
     if out is not None:
         manifest = {"format": FORMAT, "fingerprint": fingerprint, "base": base_d,
                     "metrics": _metrics_key(metrics), "pvsched": _version()}
         store = _Store(out, fingerprint, manifest, overwrite)
-        records.update(store.load(wanted))
+        done, rerun = store.load(wanted, scenarios)
+        records.update(done)
+        if rerun:
+            warnings.warn(f"pvsched sweep: {len(rerun)} run file(s) in {store.runs} did not prove they belong to "
+                          "their cell and run again: " + "; ".join(f"{cid}.json: {why}" for cid, why in
+                                                                   list(rerun.items())[:5])
+                          + (" ..." if len(rerun) > 5 else ""), RuntimeWarning, stacklevel=2)
     resumed = len(records)
 
     todo = [cell for cell in cells if cell.cell_id not in records]
     bar = _Progress(len(cells), resumed, progress)
 
     def on_done(cell: Cell, m: Dict[str, Any]):
-        rec = json.loads(json.dumps(_record(cell, m), allow_nan=True))  # the same values as on disk
+        rec = _record(cell, m, scenarios[cell.cell_id], fingerprint)
+        rec = json.loads(json.dumps(rec, allow_nan=True))  # the same values as on disk
         if store is not None:
             store.save(rec)
         records[cell.cell_id] = rec
@@ -112,9 +123,10 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         bar.close()
 
     df = pd.DataFrame([_row(records[c.cell_id]) for c in cells])
-    pcols = list(dict.fromkeys(k for c in cells for k in c.params))      # explicit cells may differ
+    # explicit cells may differ; a grid over "seed" is the key column itself, not a second one
+    pcols = [k for k in dict.fromkeys(k for c in cells for k in c.params) if k not in KEY_COLUMNS]
     df = df[list(KEY_COLUMNS) + pcols + [c for c in df.columns if c not in pcols and c not in KEY_COLUMNS]]
-    df.attrs.update(new_runs=len(todo), resumed_runs=resumed, wall_s=time.perf_counter() - t0)
+    df.attrs.update(new_runs=len(todo), resumed_runs=resumed, rerun=rerun, wall_s=time.perf_counter() - t0)
     if store is not None:
         path = store.write_table(df)
         df.attrs.update(out=store.out, table=path)
