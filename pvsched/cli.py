@@ -233,11 +233,12 @@ def _cmd_trace(args) -> int:
         raise CliError(f"--out {args.out}: cannot tell the format from the extension; give --format "
                        f"({', '.join(sorted(set(TRACE_FORMATS.values())))})")
     tc = sc.trace
-    sc.trace = TraceConfig(enabled=True, cap_events=args.cap if args.cap is not None else tc.cap_events,
-                           mode="ring" if args.ring else tc.mode,
-                           from_ns=args.from_ns if args.from_ns is not None else tc.from_ns,
-                           to_ns=args.to_ns if args.to_ns is not None else tc.to_ns,
-                           events=args.events.split(",") if args.events else list(tc.events))
+    from pvsched.validate import build
+    sc.trace = build(TraceConfig, dict(enabled=True, cap_events=args.cap if args.cap is not None else tc.cap_events,
+                                       mode="ring" if args.ring else tc.mode,
+                                       from_ns=args.from_ns if args.from_ns is not None else tc.from_ns,
+                                       to_ns=args.to_ns if args.to_ns is not None else tc.to_ns,
+                                       events=args.events.split(",") if args.events else list(tc.events)), "trace")
     until = args.until_ns if args.until_ns is not None else sc.duration_ns
     r = Simulation(sc).run(until_ns=until)
     t = r.trace
@@ -344,14 +345,21 @@ def _cmd_reproduce(args) -> int:
     if name not in done:
         raise CliError(f"experiment {name} ({EXPERIMENTS[name]}) is not implemented yet", EXIT_NOT_IMPLEMENTED)
     from pvsched import experiments
-    with progress.report(f"pvsched reproduce {name}"):
-        return int(experiments.get(name).main(list(args.args)) or 0)
+    # an experiment's own argparse errors come out as one line too, like the CLI's (_Parser)
+    error, argparse.ArgumentParser.error = argparse.ArgumentParser.error, _Parser.error
+    try:
+        with progress.report(f"pvsched reproduce {name}"):
+            return int(experiments.get(name).main(list(args.args)) or 0)
+    finally:
+        argparse.ArgumentParser.error = error
 
 
 # ---------------------------------------------------------------------------------------------- bench
 def _cmd_bench(args) -> int:
     from pvsched import Simulation
     from pvsched.bench import host_only
+    if args.repeat < 1:
+        raise CliError(f"--repeat {args.repeat}: must be >= 1")
     best = None
     for _ in range(args.repeat):
         sim = Simulation(host_only(duration_ns=args.duration_ns))

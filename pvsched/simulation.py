@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Optional
 
+import numpy as np
+
+from pvsched.limits import MAX_TIME_NS
 from pvsched.results import Result
 from pvsched.scenario import Scenario
 
@@ -23,7 +27,13 @@ class Simulation:
         from pvsched._core import Engine
         self.scenario = scenario if scenario is not None else Scenario(**kw)
         kwargs, self.task_names, self.cgroup_names = self.scenario.compile()
-        self.engine = Engine(**kwargs)
+        try:
+            self.engine = Engine(**kwargs)
+        except MemoryError:
+            from pvsched.errors import ScenarioError
+            from pvsched.scenario.compile import memory_estimate
+            raise ScenarioError("tasks", f"{len(self.task_names):,} tasks", "the engine's arrays (about "
+                                f"{memory_estimate(self.scenario) / 2**30:,.1f} GiB) could not be allocated") from None
         self._wall = 0.0
         self._meta = _trace_meta(self.scenario, kwargs) if self.scenario.trace.enabled else None
 
@@ -32,14 +42,21 @@ class Simulation:
         May be called again with a later time to continue."""
         from pvsched.errors import ScenarioError
         until = self.scenario.duration_ns if until_ns is None else until_ns
-        if isinstance(until, bool) or not isinstance(until, int) or until < 0:
+        if isinstance(until, bool) or not isinstance(until, (int, np.integer)) or until < 0:
             raise ScenarioError("until_ns", until, "must be a non-negative integer")
+        until = int(until)
+        if until > MAX_TIME_NS:
+            raise ScenarioError("until_ns", until, f"must be <= {MAX_TIME_NS} (the simulated horizon, 2**62 ns)")
         if until < self.engine.now_ns:
             raise ScenarioError("until_ns", until, f"is before the current time {self.engine.now_ns}")
         from pvsched import progress
         t0 = time.perf_counter()
         progress.run_engine(self.engine, until)   # in slices with a progress line inside progress.report()
         self._wall += time.perf_counter() - t0
+        if self.engine.stalled:
+            warnings.warn(f"pvsched: the model made more than {self.engine.same_instant_limit} events at "
+                          f"t = {self.engine.now_ns} ns without simulated time advancing (a livelock, "
+                          "reported as violations['livelock']); the run stopped there", RuntimeWarning, stacklevel=2)
         return Result(self.engine.results(), self.task_names, self.scenario, self._wall, meta=self._meta)
 
     def task_index(self, name: str) -> int:

@@ -14,6 +14,7 @@ import dataclasses
 import numpy as np
 
 from pvsched.errors import ScenarioError
+from pvsched.limits import MAX_TIME_NS
 
 
 def suggest(name, known) -> str:
@@ -41,7 +42,7 @@ def _int(path, v, lo=None, hi=None):
     if lo is not None and v < lo:
         raise ScenarioError(path, v, f"must be >= {lo}")
     if hi is not None and v > hi:
-        raise ScenarioError(path, v, f"must be <= {hi}")
+        raise ScenarioError(path, v, f"must be <= {hi}" + (" (the simulated horizon, 2**62 ns)" if hi == MAX_TIME_NS else ""))
     return v
 
 
@@ -86,4 +87,84 @@ def _from(cls, d, path):
     for k in d:
         if k not in known:
             raise unknown_key(f"{path}.{k}", k, d[k], known)
-    return cls(**d)
+    return build(cls, d, path)
+
+
+# ---------------------------------------------------------------- constructors validate themselves
+def _plain(v):
+    """numpy integers/booleans -> Python int/bool (in lists, tuples and dict values too); a
+    container with nothing to convert is returned as the same object."""
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (list, tuple)):
+        new = [_plain(x) for x in v]
+        if all(a is b for a, b in zip(new, v)):
+            return v
+        return new if isinstance(v, list) else tuple(new)
+    if type(v) is dict:
+        new = {k: _plain(x) for k, x in v.items()}
+        return v if all(new[k] is v[k] for k in v) else new
+    return v
+
+
+def _seq(v):
+    """A sequence of numbers given as any iterable (list, tuple, range, set, numpy array, generator)
+    -> a list; a string, bytes or a table is left as is (validation rejects it)."""
+    if v is None or isinstance(v, (str, bytes, dict, list)) or not hasattr(v, "__iter__"):
+        return v
+    items = list(v)
+    return sorted(items) if isinstance(v, (set, frozenset)) else items
+
+
+def normalize(obj, seq_fields=()):
+    """In a dataclass's ``__post_init__``: numpy scalars become Python ones and the ``seq_fields``
+    (CPU lists and the like) plain lists, so the object compares, hashes into sweeps and writes
+    to TOML like one built from Python values."""
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if f.name in seq_fields:
+            v = _seq(v)
+        setattr(obj, f.name, _plain(v))
+
+
+def self_check(obj, label: str, *args) -> None:
+    """Run ``obj.validate(label, *args)`` from a constructor. The error names the object
+    (``Task('t').nice = 99: ...``); ``error.rel`` keeps the path inside the object so that a
+    builder that knows where the object sits (``tasks[2]``) can re-root it (:func:`build`)."""
+    import warnings
+    from pvsched.errors import ScenarioWarning
+    try:
+        with warnings.catch_warnings():
+            # advice (ScenarioWarning) is given once, with the full path, when the scenario is checked
+            warnings.simplefilter("ignore", ScenarioWarning)
+            obj.validate(label, *args)
+    except ScenarioError as e:
+        if e.path.startswith(label):
+            e.rel = e.path[len(label):]
+        raise
+
+
+def build(cls, kwargs: dict, path: str, *args):
+    """``cls(*args, **kwargs)``, with a constructor's ScenarioError re-rooted at ``path``."""
+    try:
+        return cls(*args, **kwargs)
+    except ScenarioError as e:
+        rel = getattr(e, "rel", None)
+        if rel is None:
+            raise
+        raise ScenarioError(path + rel, e.value, e.problem) from None
+
+
+def build_field(cls, args: tuple, owner: str, name: str):
+    """``cls(*args)`` made by ``owner``'s constructor for its field ``name`` (a mode name given
+    for a policy object): an error names ``owner.name...`` and keeps the path inside the owner
+    (``rel``), so that a builder that knows where the owner sits re-roots it (:func:`build`)."""
+    try:
+        return cls(*args)
+    except ScenarioError as e:
+        rel = f".{name}" + (getattr(e, "rel", None) or "")
+        err = ScenarioError(owner + rel, e.value, e.problem)
+        err.rel = rel
+        raise err from None

@@ -13,19 +13,14 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Sequence, Tuple
 
 from pvsched.errors import ScenarioError
-from pvsched.validate import _choice, unknown_key
+from pvsched.limits import MAX_LOOPS, MAX_TIME_NS
+from pvsched.validate import _choice, _int, build, normalize, self_check, unknown_key
 
 Op = Tuple[str, int, int, int]
 
 
-def _check_int(path: str, value, lo: int = 0, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ScenarioError(path, value, "must be an integer")
-    if value < lo:
-        raise ScenarioError(path, value, f"must be >= {lo}")
-    if hi is not None and value > hi:
-        raise ScenarioError(path, value, f"must be <= {hi}")
-    return value
+def _check_int(path: str, value, lo: int = 0, hi: int = MAX_TIME_NS) -> int:
+    return _int(path, value, lo, hi)
 
 
 #: Workload classes by TOML ``kind`` (built-in and user subclasses that name their own kind).
@@ -60,6 +55,11 @@ class Workload:
 
     kind = "workload"
     minimums: Tuple[Tuple[str, int], ...] = ()
+
+    def __post_init__(self):
+        # constructors validate: a bad value fails where the workload is made
+        normalize(self)
+        self_check(self, type(self).__name__)
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
@@ -224,7 +224,12 @@ class Phases(Workload):
             timed = timed or ph[0] not in ("mmio", "user_io", "fault")
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
-        _check_int(f"{path}.loops", self.loops, 0)
+        kinds = {ph[0] for ph in self.phases}
+        if "yield" in kinds and not kinds & {"run", "sleep", "critical", "mmio"}:
+            # an expired timer returns at once: timer + yield alone would loop without time passing
+            raise ScenarioError(f"{path}.phases", self.phases, "timer and yield phases alone never take time once "
+                                "the timer has expired; add a run, sleep, critical or mmio phase")
+        _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
 
     def ops(self):
         out = []
@@ -284,9 +289,7 @@ def workload_from_dict(d: dict, path: str) -> Workload:
         if not isinstance(params["phases"], (list, tuple)):
             raise ScenarioError(f"{path}.phases", params["phases"], "must be a non-empty list")
         params["phases"] = [tuple(p) if isinstance(p, list) else p for p in params["phases"]]
-    w = cls(**params)
-    w.validate(path)
-    return w
+    return build(cls, params, path)
 
 
 # ---------------------------------------------------------------- guest synchronization
@@ -298,11 +301,6 @@ def _work_op(ns: int, dist: str, spread: int, kernel: bool = False) -> Op:
     capped at ``spread`` (0 = 20 x mean). ``kernel``: preemption disabled (a critical section)."""
     flags = (1 if dist == "exponential" else 0) | (16 if kernel else 0)
     return ("work", ns, spread if dist != "fixed" else 0, flags)
-
-
-def _check_dist(path, dist):
-    if dist not in DISTS:
-        raise ScenarioError(path, dist, f"must be one of {list(DISTS)}")
 
 
 @dataclass
@@ -341,20 +339,20 @@ class SpinlockLoop(Workload):
 
     def validate(self, path):
         _check_int(f"{path}.lock", self.lock, 0, 1_000_000)
-        _check_int(f"{path}.nlocks", self.nlocks, 1, 1_000_000)
+        _check_int(f"{path}.nlocks", self.nlocks, 1, 1_000_000 - self.lock)
         _check_int(f"{path}.hold_ns", self.hold_ns, 1)
-        _check_dist(f"{path}.hold_dist", self.hold_dist)
+        _choice(f"{path}.hold_dist", self.hold_dist, DISTS)
         _check_int(f"{path}.hold_spread_ns", self.hold_spread_ns, 0)
         _check_int(f"{path}.think_ns", self.think_ns, 0)
-        _check_dist(f"{path}.think_dist", self.think_dist)
+        _choice(f"{path}.think_dist", self.think_dist, DISTS)
         _check_int(f"{path}.think_spread_ns", self.think_spread_ns, 0)
         if not isinstance(self.pv, bool):
             raise ScenarioError(f"{path}.pv", self.pv, "must be true or false")
         _check_int(f"{path}.spin_threshold_ns", self.spin_threshold_ns, 1)
         _check_int(f"{path}.sleep_ns", self.sleep_ns, 0)
         _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
-        _check_int(f"{path}.sleep_every", self.sleep_every, 1)
-        _check_int(f"{path}.loops", self.loops, 0)
+        _check_int(f"{path}.sleep_every", self.sleep_every, 1, MAX_LOOPS)
+        _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
         if self.loops and self.sleep_ns and self.sleep_every > 1:
             raise ScenarioError(f"{path}.loops", self.loops, "a finite loop count needs sleep_every = 1")
 
@@ -402,14 +400,14 @@ class IPISync(Workload):
 
     def validate(self, path):
         _check_int(f"{path}.compute_ns", self.compute_ns, 0)
-        _check_dist(f"{path}.compute_dist", self.compute_dist)
+        _choice(f"{path}.compute_dist", self.compute_dist, DISTS)
         _check_int(f"{path}.compute_spread_ns", self.compute_spread_ns, 0)
         _check_int(f"{path}.handler_ns", self.handler_ns, 1)
         _check_int(f"{path}.targets", self.targets, 1, 4095)
         _check_int(f"{path}.sleep_ns", self.sleep_ns, 0)
         _check_int(f"{path}.sleep_jitter_ns", self.sleep_jitter_ns, 0)
-        _check_int(f"{path}.sleep_every", self.sleep_every, 1)
-        _check_int(f"{path}.loops", self.loops, 0)
+        _check_int(f"{path}.sleep_every", self.sleep_every, 1, MAX_LOOPS)
+        _check_int(f"{path}.loops", self.loops, 0, MAX_LOOPS)
         if self.loops and self.sleep_ns and self.sleep_every > 1:
             raise ScenarioError(f"{path}.loops", self.loops, "a finite loop count needs sleep_every = 1")
 
@@ -424,8 +422,6 @@ class IPISync(Workload):
         if self.loops:
             out.append(("exit", 0, 0, 0))
         return out
-
-
 
 
 # ---------------------------------------------------------------- rtla hwnoise
@@ -513,8 +509,8 @@ class RtApp(Workload):
     def validate(self, path):
         if not isinstance(self.phases, (list, tuple)) or not self.phases:
             raise ScenarioError(f"{path}.phases", self.phases, "must be a non-empty list of phases")
-        if isinstance(self.loop, bool) or not isinstance(self.loop, int) or self.loop < -1:
-            raise ScenarioError(f"{path}.loop", self.loop, "must be -1 (forever) or a count >= 0")
+        if isinstance(self.loop, bool) or not isinstance(self.loop, int) or not -1 <= self.loop <= MAX_LOOPS:
+            raise ScenarioError(f"{path}.loop", self.loop, f"must be -1 (forever) or a count in 0..{MAX_LOOPS}")
         _check_int(f"{path}.runtime_chunk_ns", self.runtime_chunk_ns, 1, 10**9)
         any_timed = False
         for i, ph in enumerate(self.phases):
@@ -525,8 +521,8 @@ class RtApp(Workload):
                 if k not in ("events", "loop"):
                     raise ScenarioError(f"{p}.{k}", ph[k], "unknown key; known: ['events', 'loop']")
             lp = ph.get("loop", 1)
-            if isinstance(lp, bool) or not isinstance(lp, int) or lp < -1 or lp == 0:
-                raise ScenarioError(f"{p}.loop", lp, "must be -1 (forever) or a count >= 1")
+            if isinstance(lp, bool) or not isinstance(lp, int) or lp < -1 or lp == 0 or lp > MAX_LOOPS:
+                raise ScenarioError(f"{p}.loop", lp, f"must be -1 (forever) or a count in 1..{MAX_LOOPS}")
             evs = ph.get("events")
             if not isinstance(evs, (list, tuple)) or not evs:
                 raise ScenarioError(f"{p}.events", evs, "must be a non-empty list of events")
@@ -534,10 +530,10 @@ class RtApp(Workload):
             for j, ev in enumerate(evs):
                 timed |= self._validate_event(f"{p}.events[{j}]", ev)
             if lp == -1 and not timed:
-                raise ScenarioError(f"{p}.events", evs, "a phase that loops forever needs an event that takes time")
+                raise ScenarioError(f"{p}.events", evs, "a phase that loops forever needs an event that takes time (run, runtime, sleep or a relative timer)")
             any_timed |= timed
         if self.loop == -1 and not any_timed:
-            raise ScenarioError(f"{path}.phases", self.phases, "a thread that loops forever needs an event that takes time")
+            raise ScenarioError(f"{path}.phases", self.phases, "a thread that loops forever needs an event that takes time (run, runtime, sleep or a relative timer)")
 
     @staticmethod
     def _validate_event(p, ev) -> bool:
@@ -557,7 +553,9 @@ class RtApp(Workload):
                 raise ScenarioError(f"{p}[2]", ev[2], "the timer ref must be a non-empty string")
             if ev[3] not in TIMER_MODES:
                 raise ScenarioError(f"{p}[3]", ev[3], f"must be one of {list(TIMER_MODES)}")
-            return ev[1] > 0
+            # an absolute timer that has fallen behind returns at once until it catches up: alone
+            # with yields it would loop without time passing (a relative one restarts from now)
+            return ev[1] > 0 and ev[3] == "relative"
         if len(ev) != 2:
             raise ScenarioError(p, ev, f"{kind} takes one duration in ns")
         _check_int(f"{p}[1]", ev[1], 0, 10**15)
@@ -598,3 +596,4 @@ class RtApp(Workload):
         return {"kind": self.kind, "loop": self.loop, "runtime_chunk_ns": self.runtime_chunk_ns,
                 "phases": [{"events": [list(ev) for ev in ph["events"]], "loop": ph.get("loop", 1)}
                            for ph in self.phases]}
+

@@ -32,19 +32,20 @@ def test_cli_prints_the_warning_on_one_line(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("tasks,where", [
-    ([Task("ct", Hog()), Task("ct", Hog(), count=2)], r"tasks\[1\].name = 'ct': is also the name of tasks\[0\]"),
-    ([Task("ct", Hog(), count=2), Task("ct", Hog())], r"tasks\[0\].name = 'ct': is also the name of tasks\[1\]"),
-    ([Task("ct[0]", Hog())], r"tasks\[0\].name = 'ct\[0\]': names ending in \[N\]"),
+    (lambda: [Task("ct", Hog()), Task("ct", Hog(), count=2)], r"^tasks\[1\].name = 'ct': is also the name of tasks\[0\]"),
+    (lambda: [Task("ct", Hog(), count=2), Task("ct", Hog())], r"^tasks\[0\].name = 'ct': is also the name of tasks\[1\]"),
+    # a Task checks its own name when constructed (the error names the Task)
+    (lambda: [Task("ct[0]", Hog())], r"^Task\('ct\[0\]'\).name = 'ct\[0\]': names ending in \[N\]"),
 ])
 def test_names_that_collide_with_generated_copies_are_refused(tasks, where):
     with pytest.raises(ScenarioError, match=where):
-        Simulation(Scenario(tasks=tasks))
+        Simulation(Scenario(tasks=tasks()))
 
 
 def test_guest_task_names_too():
-    vm = VM("v", vcpus=2, tasks=[Task("w", Hog()), Task("w", Hog(), count=2)])
-    with pytest.raises(ScenarioError, match=r"vms\[0\].tasks\[1\].name = 'w': is also the name"):
-        Simulation(Scenario(vms=[vm]))
+    # the VM checks its tasks when constructed (the error names the VM)
+    with pytest.raises(ScenarioError, match=r"^VM\('v'\).tasks\[1\].name = 'w': is also the name"):
+        VM("v", vcpus=2, tasks=[Task("w", Hog()), Task("w", Hog(), count=2)])
 
 
 def test_other_bracket_names_are_fine():

@@ -10,7 +10,7 @@ MODULES = ["pvsched", "pvsched.kernel", "pvsched.scenario", "pvsched.workloads",
            "pvsched.policies.policy", "pvsched.scenario.elements", "pvsched.validate", "pvsched.directed_yield",
            "pvsched.bench", "pvsched.progress", "pvsched.export", "pvsched.scenario.description",
            "pvsched.scenario.toml_io", "pvsched.latency",
-           "pvsched.policies.halted_pelt", "pvsched.experiments.seed001",
+           "pvsched.policies.halted_pelt", "pvsched.experiments.seed001", "pvsched.limits", "pvsched.fuzz",
            "pvsched.rcu", "pvsched.rcu.config", "pvsched.policies.rcu_guest", "pvsched.experiments.seed003"]
 
 

@@ -174,13 +174,16 @@ def test_balancer_moves_hogs_to_halted_vcpus_only_with_the_discount():
 
 
 def test_bad_options_name_the_field():
+    # the policy's constructor checks its fields (the error names it); the Host its type
+    with pytest.raises(ScenarioError, match=r"^HaltedPelt\.mode"):
+        HaltedPelt("fast")
+    with pytest.raises(ScenarioError, match=r"^HaltedPelt\.mperf_ppm"):
+        HaltedPelt(mperf_ppm=10**6)
+    with pytest.raises(ScenarioError, match=r"^HaltedPelt\.no_hz_full"):
+        HaltedPelt(no_hz_full=1)
     with pytest.raises(ScenarioError, match="host.halted_pelt.mode"):
-        Scenario(host=Host(halted_pelt=HaltedPelt("fast")), tasks=[Task("h", Hog())]).validate()
-    with pytest.raises(ScenarioError, match="host.halted_pelt.mperf_ppm"):
-        Scenario(host=Host(halted_pelt=HaltedPelt(mperf_ppm=10**6)), tasks=[Task("h", Hog())]).validate()
-    with pytest.raises(ScenarioError, match="host.halted_pelt.no_hz_full"):
-        Scenario(host=Host(halted_pelt=HaltedPelt(no_hz_full=1)), tasks=[Task("h", Hog())]).validate()
-    with pytest.raises(ScenarioError, match="host.halted_pelt"):
+        Scenario.from_dict({"host": {"halted_pelt": {"mode": "fast"}}, "tasks": [{"name": "h", "workload": {"kind": "hog"}}]})
+    with pytest.raises(ScenarioError, match=r"^Host\.halted_pelt"):
         Scenario(host=Host(halted_pelt="exact"), tasks=[Task("h", Hog())]).validate()
     with pytest.raises(ScenarioError, match=r"vms\[0\].own_cgroup"):
         sc = pt_scenario()
@@ -271,8 +274,9 @@ def pt_cases(draw):
                                        mperf_ppm=draw(st.sampled_from([0, 0, 5_000, -5_000])),
                                        no_hz_full=draw(st.booleans())),
                 periodic_balance=draw(st.booleans()))
-    hogs = [Task("hog", Hog(), count=draw(st.integers(0, 3)))] if draw(st.booleans()) else []
-    sc = Scenario(host=host, vms=[vm], tasks=[t for t in hogs if t.count > 0] or [Task("s", RS(run_ns=1_000, sleep_ns=5_000_000))],
+    nhog = draw(st.integers(0, 3)) if draw(st.booleans()) else 0     # a Task validates itself: count >= 1
+    hogs = [Task("hog", Hog(), count=nhog)] if nhog else []
+    sc = Scenario(host=host, vms=[vm], tasks=hogs or [Task("s", RS(run_ns=1_000, sleep_ns=5_000_000))],
                   seed=draw(st.integers(0, 2**32)), shuffle_ties=draw(st.booleans()), check_invariants=True)
     return sc, draw(st.integers(20_000_000, 120_000_000))
 

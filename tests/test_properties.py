@@ -249,7 +249,8 @@ def scenarios(draw, fair_classes=("eevdf", "cfs")):
             for _ in range(n):
                 k = draw(st.sampled_from(["run", "sleep", "yield", "timer"]))
                 ph.append(("yield",) if k == "yield" else (k, draw(st.integers(1_000, 3_000_000))))
-            if all(p[0] == "yield" for p in ph):
+            kinds = {p[0] for p in ph}
+            if "yield" in kinds and not kinds & {"run", "sleep"}:     # a timed phase that takes time
                 ph.append(("run", 100_000))
             w = Phases(ph, loops=draw(st.integers(0, 20)))
         else:
@@ -269,7 +270,7 @@ def scenarios(draw, fair_classes=("eevdf", "cfs")):
         features = {"DELAY_DEQUEUE": draw(st.booleans()), "NEXT_BUDDY": draw(st.booleans())}
     else:
         features = {"NEXT_BUDDY": draw(st.booleans()), "GENTLE_FAIR_SLEEPERS": draw(st.booleans())}
-    host = Host(cpus=ncpu, hz=draw(st.sampled_from([100, 250, 1000])),
+    hkw = dict(cpus=ncpu, hz=draw(st.sampled_from([100, 250, 1000])),
                 preempt=draw(st.sampled_from(["full", "lazy"])),
                 rt_guard=draw(st.sampled_from(["fair_server", "rt_throttle", "none"])),
                 nohz_idle=draw(st.booleans()),
@@ -281,10 +282,9 @@ def scenarios(draw, fair_classes=("eevdf", "cfs")):
                 load_balance=draw(st.booleans()),
                 periodic_balance=draw(st.booleans()),
                 fair_class=fair_class)
-    if host.fair_server_runtime_ns > host.fair_server_period_ns:
-        host.fair_server_runtime_ns = host.fair_server_period_ns
-    if host.rt_runtime_ns > host.rt_period_ns:
-        host.rt_runtime_ns = host.rt_period_ns
+    hkw["fair_server_runtime_ns"] = min(hkw["fair_server_runtime_ns"], hkw["fair_server_period_ns"])
+    hkw["rt_runtime_ns"] = min(hkw["rt_runtime_ns"], hkw["rt_period_ns"])
+    host = Host(**hkw)        # a Host validates itself: build it from consistent values
     until = draw(st.integers(50_000_000, 200_000_000))
     return Scenario(host=host, cgroups=cgroups, tasks=tasks, seed=draw(st.integers(0, 2**64 - 1)),
                     shuffle_ties=draw(st.booleans()), check_invariants=True), until

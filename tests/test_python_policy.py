@@ -122,7 +122,7 @@ def test_spin_results_are_checked():
 
 
 def test_bad_attachments_are_clear_errors():
-    with pytest.raises(ScenarioError, match=r"vms\[0\].policy"):
+    with pytest.raises(ScenarioError, match=r"^VM\('vm'\)\.policy"):
         Simulation(_one_vm(policy=object())).run()
     with pytest.raises(ValueError, match="needs the policy on a VM"):
         Simulation(_one_vm(host_policy=Recorder()))

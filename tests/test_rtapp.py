@@ -208,7 +208,10 @@ def test_rtapp_workload_validation_names_the_field():
            ({"phases": [{"events": [["run", 1]]}], "loop": -2}, "loop")]
     for kw, where in bad:
         with pytest.raises(ScenarioError) as e:
-            Scenario(tasks=[Task("t", RtApp(**kw))]).validate()
+            RtApp(**kw)                             # the workload's constructor checks it
+        assert e.value.path == f"RtApp.{where}", kw
+        with pytest.raises(ScenarioError) as e:     # the file form names the full path
+            Scenario.from_dict({"tasks": [{"name": "t", "workload": {"kind": "rtapp", **kw}}]})
         assert e.value.path == f"tasks[0].workload.{where}", kw
 
 

@@ -492,10 +492,8 @@ def test_tas_lock_survives_waiter_preemption_that_stalls_fifo_locks():
 
 
 def test_tas_lock_rejects_pv_waiters():
-    sc = Scenario(host=Host(cpus=2), vms=[VM("g", vcpus=2, guest=GuestKernel(spinlock="tas"),
-                                              tasks=[Task("w", SpinlockLoop(pv=True))])])
-    with pytest.raises(ScenarioError, match=r"vms\[0\]\.tasks\[0\]\.workload\.pv"):
-        sc.validate()
+    with pytest.raises(ScenarioError, match=r"^VM\('g'\)\.tasks\[0\]\.workload\.pv"):
+        VM("g", vcpus=2, guest=GuestKernel(spinlock="tas"), tasks=[Task("w", SpinlockLoop(pv=True))])
 
 
 def test_uncontended_lock_never_spins():
@@ -571,24 +569,33 @@ def test_ipi_to_preempted_receiver_is_boosted_only_by_ipi_aware_yield():
 
 # ---------------------------------------------------------------- API: validation, TOML, determinism
 def test_seed002_bad_input_names_the_field():
+    # constructors check what they can (the error names the object); the scenario the rest
     cases = [
-        (Scenario(tasks=[Task("t", SpinlockLoop())]), r"tasks\[0\]\.workload"),
-        (Scenario(vms=[VM("g", vcpus=4, tasks=[Task("t", IPISync(targets=4))])]), r"vms\[0\]\.tasks\[0\]\.workload\.targets"),
-        (Scenario(vms=[VM("g", tasks=[Task("t", SpinlockLoop(hold_dist="normal"))])]), r"hold_dist"),
-        (Scenario(vms=[VM("g", tasks=[Task("t", SpinlockLoop(hold_ns=0))])]), r"tasks\[0\]\.workload\.hold_ns"),
-        (Scenario(vms=[VM("g", yield_policy=YieldPolicy(candidate_order="x"))]), r"vms\[0\]\.yield_policy\.candidate_order"),
-        (Scenario(vms=[VM("g", yield_policy=YieldPolicy(ipi_window_ns=-1))]), r"vms\[0\]\.yield_policy\.ipi_window_ns"),
-        (Scenario(host=Host(debooster=Debooster(curve="x")), vms=[VM("g")]), r"host\.debooster\.curve"),
-        (Scenario(host=Host(debooster=Debooster(rate_limit_mode="v3")), vms=[VM("g")]), r"host\.debooster\.rate_limit_mode"),
-        (Scenario(vms=[VM("g", ple_window=0)]), r"vms\[0\]\.ple_window"),
-        (Scenario(vms=[VM("g", ple_window_max=100)]), r"vms\[0\]\.ple_window_max"),
-        (Scenario(vms=[VM("g", guest_cpu_ghz=0)]), r"vms\[0\]\.guest_cpu_ghz"),
-        (Scenario(vms=[VM("g", guest=GuestKernel(spinlock="mcs"))]), r"vms\[0\]\.guest\.spinlock"),
-        (Scenario(vms=[VM("g", yield_policy={"ipi_aware": True})]), r"vms\[0\]\.yield_policy"),
+        (lambda: Scenario(tasks=[Task("t", SpinlockLoop())]), r"^tasks\[0\]\.workload"),
+        (lambda: VM("g", vcpus=4, tasks=[Task("t", IPISync(targets=4))]), r"^VM\('g'\)\.tasks\[0\]\.workload\.targets"),
+        (lambda: SpinlockLoop(hold_dist="normal"), r"^SpinlockLoop\.hold_dist"),
+        (lambda: SpinlockLoop(hold_ns=0), r"^SpinlockLoop\.hold_ns"),
+        (lambda: YieldPolicy(candidate_order="x"), r"^YieldPolicy\.candidate_order"),
+        (lambda: YieldPolicy(ipi_window_ns=-1), r"^YieldPolicy\.ipi_window_ns"),
+        (lambda: Debooster(curve="x"), r"^Debooster\.curve"),
+        (lambda: Debooster(rate_limit_mode="v3"), r"^Debooster\.rate_limit_mode"),
+        (lambda: VM("g", ple_window=0), r"^VM\('g'\)\.ple_window"),
+        (lambda: VM("g", ple_window_max=100), r"^VM\('g'\)\.ple_window_max"),
+        (lambda: VM("g", guest_cpu_ghz=0), r"^VM\('g'\)\.guest_cpu_ghz"),
+        (lambda: GuestKernel(spinlock="mcs"), r"^GuestKernel\.spinlock"),
+        (lambda: VM("g", yield_policy={"ipi_aware": True}), r"^VM\('g'\)\.yield_policy"),
     ]
-    for sc, path in cases:
+    for make, path in cases:
         with pytest.raises(ScenarioError, match=path):
-            sc.validate()
+            make()
+    # the dict / TOML form names the full path
+    for d, path in [({"vms": [{"name": "g", "tasks": [{"name": "t", "workload": {"kind": "spinlock_loop", "hold_ns": 0}}]}]},
+                     r"vms\[0\]\.tasks\[0\]\.workload\.hold_ns"),
+                    ({"vms": [{"name": "g", "ple_window": 0}]}, r"vms\[0\]\.ple_window"),
+                    ({"vms": [{"name": "g", "yield_policy": {"candidate_order": "x"}}]}, r"vms\[0\]\.yield_policy\.candidate_order"),
+                    ({"host": {"debooster": {"curve": "x"}}, "vms": [{"name": "g"}]}, r"host\.debooster\.curve")]:
+        with pytest.raises(ScenarioError, match=path):
+            Scenario.from_dict(d)
     with pytest.raises(ScenarioError, match=r"vms\[0\]\.yield_policy\.bogus"):
         Scenario.from_dict({"vms": [{"name": "g", "yield_policy": {"bogus": 1}}]})
     with pytest.raises(ScenarioError, match=r"host\.debooster\.bogus"):
@@ -740,7 +747,7 @@ def test_pv_sched_yield_not_for_single_target_calls_or_running_targets():
 
 
 def test_pv_sched_yield_flag_is_validated():
-    sc = Scenario(host=Host(cpus=2), vms=[VM("g", vcpus=2, guest=GuestKernel(pv_sched_yield="yes"),
-                                              tasks=[Task("w", IPISync(targets=1))])])
+    with pytest.raises(ScenarioError, match=r"^GuestKernel\.pv_sched_yield"):
+        GuestKernel(pv_sched_yield="yes")
     with pytest.raises(ScenarioError, match=r"vms\[0\]\.guest\.pv_sched_yield"):
-        sc.validate()
+        Scenario.from_dict({"vms": [{"name": "g", "guest": {"pv_sched_yield": "yes"}}]})

@@ -2,7 +2,6 @@
 types and out-of-range values; round trips; and a seeded fuzz over random mutations of the example
 files: every mutant is either a valid Scenario (which then round-trips and runs) or raises
 ScenarioError / NotModelledError, never anything else."""
-import copy
 import math
 import os
 import random
@@ -11,6 +10,7 @@ import pytest
 import tomli_w
 
 from pvsched import NotModelledError, Scenario, ScenarioError, Simulation
+from pvsched.fuzz import mutate_data, mutate_text
 
 try:
     import tomllib
@@ -163,77 +163,9 @@ KEYS = ["bogus", "name", "cpus", "count", "nice", "weight", "parent", "kind", "v
         "pin", "guest", "hz", "policy", "rt_priority", "features", "slice_ns", "DELAY_DEQUEUE", "cgroup"]
 
 
-def _containers(obj, path=()):
-    """(path, container) for every dict and list inside obj."""
-    yield path, obj
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
-    for k, v in items:
-        if isinstance(v, (dict, list)):
-            yield from _containers(v, path + (k,))
-
-
 def _mutate(d, rng):
     """Apply one random mutation in place; return a description."""
-    conts = list(_containers(d))
-    path, c = rng.choice(conts)
-    op = rng.choice(["set", "set", "set", "tweak", "tweak", "del", "add", "rename", "dup", "empty"])
-    if isinstance(c, dict):
-        keys = list(c)
-        if op == "add" or not keys:
-            k = rng.choice(KEYS)
-            c[k] = copy.deepcopy(rng.choice(VALUES))
-            return f"add {path}.{k} = {c[k]!r}"
-        k = rng.choice(keys)
-        if op == "del":
-            del c[k]
-            return f"del {path}.{k}"
-        if op == "rename":
-            nk = rng.choice(KEYS)
-            c[nk] = c.pop(k)
-            return f"rename {path}.{k} -> {nk}"
-        if op == "tweak" and isinstance(c[k], int) and not isinstance(c[k], bool):
-            c[k] = rng.choice([c[k] + 1, c[k] - 1, -c[k], c[k] * 1000, 0, c[k] // 2])
-            return f"tweak {path}.{k} = {c[k]!r}"
-        c[k] = copy.deepcopy(rng.choice(VALUES))
-        return f"set {path}.{k} = {c[k]!r}"
-    # a list
-    if op == "dup" and c:
-        c.append(copy.deepcopy(rng.choice(c)))
-        return f"dup {path}[]"
-    if op == "empty":
-        c.clear()
-        return f"empty {path}"
-    if op == "del" and c:
-        del c[rng.randrange(len(c))]
-        return f"del {path}[i]"
-    if c:
-        i = rng.randrange(len(c))
-        if op == "tweak" and isinstance(c[i], int) and not isinstance(c[i], bool):
-            c[i] = c[i] + rng.choice([-1, 1, 100])
-        else:
-            c[i] = copy.deepcopy(rng.choice(VALUES))
-        return f"set {path}[{i}] = {c[i]!r}"
-    c.append(copy.deepcopy(rng.choice(VALUES)))
-    return f"append {path}"
-
-
-def _mutate_text(text, rng):
-    i = rng.randrange(len(text) + 1)
-    op = rng.choice(["drop", "insert", "truncate", "dupline", "swapline"])
-    if op == "drop":
-        return text[:i] + text[i + 1:], f"drop char {i}"
-    if op == "insert":
-        ch = rng.choice(list("=[]{}\"',.#\n0x -_"))
-        return text[:i] + ch + text[i:], f"insert {ch!r} at {i}"
-    if op == "truncate":
-        return text[:i], f"truncate at {i}"
-    lines = text.splitlines(keepends=True)
-    j = rng.randrange(len(lines))
-    if op == "dupline":
-        return "".join(lines[:j + 1] + [lines[j]] + lines[j + 1:]), f"dup line {j}"
-    k = rng.randrange(len(lines))
-    lines[j], lines[k] = lines[k], lines[j]
-    return "".join(lines), f"swap lines {j},{k}"
+    return mutate_data(d, rng, VALUES, KEYS)
 
 
 CASES_PER_FILE = 120
@@ -264,7 +196,7 @@ def test_fuzz_mutated_examples(tmp_path, name, case):
     rng = random.Random(f"{name}:{case}")
     if case % 4 == 3:                                    # text-level: mostly malformed TOML
         with open(src) as f:
-            text, what = _mutate_text(f.read(), rng)
+            text, what = mutate_text(f.read(), rng)
     else:                                               # structure-level: keys, values, types
         d = load(src)
         what = "; ".join(_mutate(d, rng) for _ in range(rng.choice([1, 1, 2, 3])))

@@ -37,7 +37,6 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     cdef s32 nse
     cdef s32 ncfs
     cdef s32 nslots
-    cdef s32 r
     nse = ntask + (ntg - 1) * ncpu
     ncfs = ntg * ncpu + nvcpu
     nslots = 4 * nrq + 2 * nvcpu + ntask + 2 * nvcpu + (1 + ncpu) + nvcpu + 1 + nvm
@@ -49,22 +48,21 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.nvm = nvm
     s.nvcpu = nvcpu
     s.nops = opsv.shape[0]
+    # No slot fires more than a few times at one instant in a scenario that makes progress.
+    s.same_limit = 1_000_000 + 64 * <u64>nslots
     s.ctx_switch_ns = ctx_switch_ns
     s.idle_exit_ns = idle_exit_ns
-    cstates = sorted((int(r), int(l)) for r, l in cstates)
-    if len(cstates) > 8 or any(r < 0 or l < 0 for r, l in cstates):
-        raise ValueError("cstates: at most 8 (residency_ns, exit_latency_ns) pairs, non-negative")
-    s.n_cstates = len(cstates)
-    for i, (r, l) in enumerate(cstates):
-        s.cst_residency[i] = r
-        s.cst_latency[i] = l
+    s.n_cstates = len(cstates)          # sorted and checked by EngineInput
+    for i, (res, lat) in enumerate(cstates):
+        s.cst_residency[i] = res
+        s.cst_latency[i] = lat
     s.host_tick_exits = host_tick_exits
     s.rt_guard = RT_GUARDS[rt_guard]
     s.fs_runtime_ns = fs_runtime_ns
     s.fs_period_ns = fs_period_ns
     s.rt_runtime_ns = rt_runtime_ns
     s.rt_period_ns = rt_period_ns
-    s.rr_ticks = max(1, rr_timeslice_ms * hz // 1000)
+    s.rr_ticks = max(1, <s64>rr_timeslice_ms * hz // 1000)
     s.check = check_invariants
     s.balance = load_balance
     s.periodic_balance = periodic_balance
@@ -101,12 +99,12 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.kern = <kern_t*>calloc(nkern, sizeof(kern_t))
     s.vm = <vm_t*>calloc(max(nvm, 1), sizeof(vm_t))
     s.vcpu = <vcpu_t*>calloc(max(nvcpu, 1), sizeof(vcpu_t))
-    s.rt_head = <s32*>malloc(nrq * MAX_RT_PRIO * sizeof(s32))
-    s.rt_tail = <s32*>malloc(nrq * MAX_RT_PRIO * sizeof(s32))
-    s.aff = <u64*>calloc(max(ntask, 1) * maxw, sizeof(u64))
+    s.rt_head = <s32*>malloc(<size_t>nrq * MAX_RT_PRIO * sizeof(s32))
+    s.rt_tail = <s32*>malloc(<size_t>nrq * MAX_RT_PRIO * sizeof(s32))
+    s.aff = <u64*>calloc(<size_t>max(ntask, 1) * maxw, sizeof(u64))
     s.idle_mask = <u64*>calloc(sum((kn + 63) // 64 for kn in kern_n), sizeof(u64))
     s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
-    s.hist = <u32*>calloc(max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.hist = <u32*>calloc(<size_t>max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
     s.hist_buf = <u64*>malloc(HIST_BATCH * sizeof(u64))
     s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
     s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))

@@ -27,7 +27,7 @@ POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batc
             "idle": POLICY_IDLE}
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
              "none": RT_GUARD_NONE}
-INVARIANTS = ("work_conservation", "curr_not_running", "affinity") + RCU_INVARIANTS
+INVARIANTS = ("work_conservation", "curr_not_running", "affinity", "livelock") + RCU_INVARIANTS
 # What Engine.capture copies (pvsched.sweep.batch computes sweep metrics from it)
 CAPTURE_SCALARS = ("events", "now_ns", "violations")
 CAPTURE_TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
@@ -144,6 +144,8 @@ cdef class Engine:
         """Process events up to and including time ``until_ns``; returns events processed."""
         cdef u64 before = self.s.nevents
         self._raise_policy_error()
+        if until_ns > MAX_TIME_NS:
+            raise ValueError(f"until_ns={until_ns} is beyond the simulated horizon {MAX_TIME_NS}")
         if until_ns < self.s.now:
             raise ValueError(f"until_ns={until_ns} is before the current time {self.s.now}")
         with nogil:
@@ -169,11 +171,25 @@ cdef class Engine:
         return self.s.nevents
 
     @property
+    def stalled(self):
+        """True once the run met a livelock (more than ``same_instant_limit`` events at one
+        instant) and stopped there; later runs do not advance it."""
+        return bool(self.s.stalled)
+
+    @property
+    def same_instant_limit(self):
+        return self.s.same_limit
+
+    @same_instant_limit.setter
+    def same_instant_limit(self, unsigned long long n):
+        self.s.same_limit = n
+
+    @property
     def violations(self):
         """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
         cdef u64 kinds = self.s.violation_kind
         if self.s.rcu != NULL:
-            kinds |= self.s.rcu.violation_kind << 3     # RCU_INVARIANTS after the scheduler's three
+            kinds |= self.s.rcu.violation_kind << 4     # RCU_INVARIANTS after the scheduler's four
         return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": self._violation_count()}
 
     cdef u64 _violation_count(self) noexcept nogil:

@@ -10,6 +10,24 @@
 from libc.stdlib cimport calloc, malloc, free
 from pvsched.sched.calc cimport u64, s64, u32, s32
 
+# Simulated time. Inputs are bounded by MAX_TIME_NS (2^62 ns, ~146 years: validated in Python,
+# checked again by the Engine), so an instant plus one duration always fits in an s64; longer
+# sums (instant + duration + jitter, a slot's expiry + more exit work) saturate at T_NEVER, a
+# time no run reaches: an event armed there never fires, and no time wraps negative.
+cdef extern from *:
+    """
+    #define PV_MAX_TIME_NS (1LL << 62)
+    #define PV_T_NEVER 0x7FFFFFFFFFFFFFFFLL
+    """
+    const s64 MAX_TIME_NS "PV_MAX_TIME_NS"
+    const s64 T_NEVER "PV_T_NEVER"
+
+cdef inline s64 tadd(s64 a, s64 b) noexcept nogil:
+    # a + b for a, b >= 0, saturating at T_NEVER.
+    if a > T_NEVER - b:
+        return T_NEVER
+    return a + b
+
 cdef struct ev_key:
     u64 hi            # time ^ 2^63: unsigned order = signed time order
     u64 lo            # seq

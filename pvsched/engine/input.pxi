@@ -136,11 +136,13 @@ cdef class EngineInput:
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
         rtimer_relative = [int(x) for x in rtimer_relative]
         for i in range(opsv.shape[0]):
-            if opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_MAX or opsv[i, 1] < 0 or opsv[i, 2] < 0:
+            if (opsv[i, 0] < OP_RUN or opsv[i, 0] > OP_MAX or not 0 <= opsv[i, 1] <= MAX_TIME_NS
+                    or not 0 <= opsv[i, 2] <= MAX_TIME_NS):
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
-            if ((opsv[i, 0] == OP_LOOP and not 0 <= opsv[i, 3] <= 3)
+            if ((opsv[i, 0] == OP_LOOP and (not 0 <= opsv[i, 3] <= 3 or opsv[i, 2] > 0x7FFFFFFF))
                     or (opsv[i, 0] == OP_RUNTIME and opsv[i, 2] < 1)
-                    or (opsv[i, 0] == OP_TIMER and opsv[i, 2] >= len(rtimer_relative))):
+                    or (opsv[i, 0] == OP_TIMER and opsv[i, 2] >= len(rtimer_relative))
+                    or (opsv[i, 0] == OP_HWNOISE and not 0 <= opsv[i, 3] <= MAX_TIME_NS)):
                 raise ValueError(f"op {i} is invalid: {tuple(opsv[i])}")
         seen_vcpu = set()
         for i in range(ntask):
@@ -155,8 +157,8 @@ cdef class EngineInput:
                 raise ValueError(f"task {i}: rt priority {trt[i]} out of range 1..99")
             if ttg[i] < 0 or ttg[i] >= ntg or (tkern[i] > 0 and ttg[i] != 0):
                 raise ValueError(f"task {i}: task group {ttg[i]} unknown")
-            if tstart[i] < 0:
-                raise ValueError(f"task {i}: start {tstart[i]} is negative")
+            if not 0 <= tstart[i] <= MAX_TIME_NS:
+                raise ValueError(f"task {i}: start {tstart[i]} outside 0..{MAX_TIME_NS}")
             if tps[i] < 0 or tpl[i] < 1 or tps[i] + tpl[i] > opsv.shape[0]:
                 raise ValueError(f"task {i}: program range out of bounds")
             for n in range(tpl[i]):
@@ -190,15 +192,31 @@ cdef class EngineInput:
             raise ValueError("every vCPU needs exactly one thread")
         if rt_guard not in RT_GUARDS:
             raise ValueError(f"rt_guard={rt_guard!r} unknown")
-        if ctx_switch_ns < 0 or idle_exit_ns < 0:
-            raise ValueError("ctx_switch_ns / idle_exit_ns is negative")
+        if not (0 <= ctx_switch_ns <= 1_000_000_000 and 0 <= idle_exit_ns <= 1_000_000_000):
+            raise ValueError("ctx_switch_ns / idle_exit_ns outside 0..1e9")
+        cstates = sorted((int(res), int(lat)) for res, lat in cstates)
+        if len(cstates) > 8 or any(not (0 <= res <= MAX_TIME_NS and 0 <= lat <= 1_000_000_000) for res, lat in cstates):
+            raise ValueError("cstates: at most 8 (residency_ns <= MAX_TIME_NS, exit_latency_ns <= 1e9) pairs")
+        if not (1 <= fs_runtime_ns <= fs_period_ns <= MAX_TIME_NS and 1 <= rt_runtime_ns <= rt_period_ns <= MAX_TIME_NS):
+            raise ValueError("fair server / RT throttling: need 1 <= runtime <= period <= MAX_TIME_NS")
+        if not 1 <= rr_timeslice_ms <= 1_000_000:
+            raise ValueError(f"rr_timeslice_ms={rr_timeslice_ms} out of range 1..1000000")
         for k, vm in enumerate(vms):
             for key in ("hz", "base_slice_ns", "exit_ns", "entry_ns", "halt_poll_max_ns", "halt_poll_grow",
                         "halt_poll_grow_start", "halt_poll_shrink", "guest_poll_ns"):
-                if int(vm[key]) < 0 or (key in ("hz", "base_slice_ns") and int(vm[key]) < 1):
+                # per-event costs stay far below the horizon, so now + cost always fits
+                hi = 1000 if key in ("halt_poll_grow", "halt_poll_shrink") else 10_000_000_000
+                if not 0 <= int(vm[key]) <= hi or (key in ("hz", "base_slice_ns") and int(vm[key]) < 1):
                     raise ValueError(f"vm {k}: {key}={vm[key]} out of range")
             if int(vm["hz"]) > 10000:
                 raise ValueError(f"vm {k}: hz out of range")
+        # Indices and counts are int32 in the core: refuse a scenario whose arrays they cannot
+        # address (Python integers here: the products must not wrap before they are checked).
+        for what, count in (("tasks", ntask), ("entities", ntask + (int(ntg) - 1) * ncpu),
+                            ("cfs_rqs", int(ntg) * ncpu + nvcpu), ("event slots", 8 * int(nrq) + ntask),
+                            ("RT queues", int(nrq) * MAX_RT_PRIO), ("affinity words", int(max(ntask, 1)) * maxw)):
+            if count > 0x7FFFFFFF:
+                raise ValueError(f"scenario too large: {count} {what} (the engine indexes at most 2**31 - 1)")
         self.ncpu = ncpu
         self.hz = hz
         self.base_slice_ns = base_slice_ns

@@ -4,7 +4,25 @@
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
-    while s.q.n > 0 and ev_top_time(&s.q) <= until:
+    cdef s64 top
+    cdef u64 same = s.same_n             # events so far at the current instant (a register here)
+    cdef u64 limit = s.same_limit
+    if s.stalled:
+        return
+    while s.q.n > 0:
+        top = ev_top_time(&s.q)
+        if top > until:
+            break
+        if top == s.now:
+            same += 1
+            if same > limit:
+                # State that repeats without time advancing: report it and stop at this instant.
+                s.same_n = same
+                s.stalled = 1
+                violation(s, 3)
+                return
+        else:
+            same = 0
         slot = ev_take(&s.q, &t)          # the handler's first new timer takes its place
         s.now = t
         s.nevents += 1
@@ -39,5 +57,6 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             ev_settle(&s.q)
             break       # the stop slot: a Python policy raised (policies/python.pxi)
         ev_settle(&s.q)
+    s.same_n = same
     if until > s.now:
         s.now = until

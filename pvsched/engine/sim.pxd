@@ -68,6 +68,10 @@ cdef struct Sim:
     u64 nr_balance_pulls
     u64 violations
     u64 violation_kind  # bitmask of invariant kinds seen
+    u64 same_n          # events popped so far at the current instant
+    u64 same_limit      # more than this at one instant is a livelock: the run stops there
+    u8 stalled
+    s32 step_depth      # nesting of program_step (zero-time work handing the CPU around)
     # slot bases in the event queue
     s32 slot_tick       # + rq
     s32 slot_burst      # + rq

@@ -56,7 +56,7 @@ cdef void spin_seg_start(Sim* s, s32 v) noexcept nogil:
     if vm.ple:
         when = s.now + ple_window_ns(vm, vc.ple_window)
     if p.sync.state == SYNC_LOCK_SPIN and p.sync.spin_left >= 0:
-        w = s.now + p.sync.spin_left
+        w = tadd(s.now, p.sync.spin_left)
         if when < 0 or w <= when:
             when = w
     if vc.gsync.sy_target >= 0:
@@ -218,7 +218,7 @@ cdef void irq_start(Sim* s, s32 v) noexcept nogil:
     vcpu_leave_guest(s, v)
     vc.gsync.irq_active = 1
     vc.gsync.irq_frozen = 1
-    ev_arm(&s.q, s.slot_irq + v, s.now + h)
+    ev_arm(&s.q, s.slot_irq + v, tadd(s.now, h))
 
 cdef void ipi_done(Sim* s, s32 t) noexcept nogil:
     cdef task_t* p = &s.task[t]
@@ -481,6 +481,8 @@ cdef int guest_sync_build(Sim* s, list vms, long long[:, :] opsv, long long[:] t
         vm.gsync.lock_kind = LOCK_KINDS[kind]
         vm.gsync.nlock = nl
         vm.gsync.lock_base = nlock_total
+        if nlock_total > 0x7FFFFFFF - nl:
+            raise ValueError("scenario too large: more than 2**31 - 1 guest spinlocks")
         nlock_total += nl
         vm.gsync.pv_sched_yield = bool(d.get("pv_sched_yield", False))
         vm.gsync.on = 0
@@ -502,13 +504,16 @@ cdef int guest_sync_build(Sim* s, list vms, long long[:, :] opsv, long long[:] t
             if code == OP_IPI and (opsv[tps[i] + n, 1] < 1 or opsv[tps[i] + n, 1] > vm.nvcpu - 1
                                    or opsv[tps[i] + n, 2] < 1):
                 raise ValueError(f"task {i}: IPI op needs 1..{vm.nvcpu - 1} targets and a handler time")
-    for v in range(s.nvcpu):
-        ring_total += ntask_vm[s.vcpu[v].vm] + 1
+    ring_entries = sum(ntask_vm[s.vcpu[v].vm] + 1 for v in range(s.nvcpu))
+    if ring_entries > 0x7FFFFFFF:
+        raise ValueError(f"scenario too large: {ring_entries} IPI queue entries (vCPUs x guest tasks) "
+                         "exceed the engine's 2**31 - 1")
+    ring_total = ring_entries
     s.nlocks = nlock_total
     s.locks = <glock_t*>calloc(max(nlock_total, 1), sizeof(glock_t))
     s.ipi_ring = <s32*>calloc(max(ring_total, 1), sizeof(s32))
-    s.vm_hist = <u32*>calloc(max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
-    s.vm_lhist = <u32*>calloc(max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.vm_hist = <u32*>calloc(<size_t>max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.vm_lhist = <u32*>calloc(<size_t>max(s.nvm, 1) * HIST_NBUCKETS, sizeof(u32))
     if not s.locks or not s.ipi_ring or not s.vm_hist or not s.vm_lhist:
         raise MemoryError("pvsched: scenario too large for memory")
     for k in range(s.nvm):

@@ -27,14 +27,16 @@ cdef inline s64 rand_upto(task_t* t, s64 b) noexcept nogil:
 cdef inline s64 sample_work(task_t* p, s64 a, s64 b, s64 flags) noexcept nogil:
     cdef double u
     cdef s64 cap, v
+    cdef double d
     if flags & WORK_EXP:
         if a <= 0:
             return 0
         u = (<double>(splitmix64(&p.rng) >> 11) + 1.0) * (1.0 / 9007199254740992.0)   # (0, 1]
-        cap = b if b > 0 else 20 * a
-        v = <s64>(-<double>a * c_log(u) + 0.5)
+        cap = b if b > 0 else (20 * a if a <= T_NEVER // 20 else T_NEVER)
+        d = -<double>a * c_log(u) + 0.5
+        v = <s64>d if d < 9.2e18 else T_NEVER       # no out-of-range cast
         return v if v < cap else cap
-    return a + rand_upto(p, b)
+    return tadd(a, rand_upto(p, b))
 
 cdef enum:
     STEP_RUN = 0
@@ -81,7 +83,7 @@ cdef int rtapp_op(Sim* s, s32 t, op_t* op, s64* wake_at) noexcept nogil:
     if not tm.init:
         tm.init = 1
         tm.next = p.start_ns
-    tm.next += op.a
+    tm.next = tadd(tm.next, op.a)
     if s.now < tm.next:
         wake_at[0] = tm.next
         return STEP_BLOCK
@@ -104,12 +106,12 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
         op = &s.ops[p.prog_start + p.pc]
         p.pc += 1
         if op.code == OP_RUN:
-            p.remaining = op.a + rand_upto(p, op.b)
+            p.remaining = tadd(op.a, rand_upto(p, op.b))
             if p.remaining <= 0:
                 continue
             return STEP_RUN
         elif op.code == OP_CRITICAL:
-            p.remaining = op.a + rand_upto(p, op.b)
+            p.remaining = tadd(op.a, rand_upto(p, op.b))
             if p.remaining <= 0:
                 continue
             p.in_critical = 1
@@ -120,15 +122,15 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             return STEP_RUN
         elif op.code == OP_SLEEP:
             if op.c & WORK_EXP:
-                wake_at[0] = s.now + sample_work(p, op.a, op.b, WORK_EXP)
+                wake_at[0] = tadd(s.now, sample_work(p, op.a, op.b, WORK_EXP))
             else:
-                wake_at[0] = s.now + op.a + rand_upto(p, op.b)
+                wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
             return STEP_BLOCK
         elif op.code == OP_START_PERIOD:
-            p.period_next = s.now + op.a
+            p.period_next = tadd(s.now, op.a)
         elif op.code == OP_PERIOD:
-            p.period_next += op.a
-            wake_at[0] = p.period_next + rand_upto(p, op.b)
+            p.period_next = tadd(p.period_next, op.a)
+            wake_at[0] = tadd(p.period_next, rand_upto(p, op.b))
             if wake_at[0] <= s.now:
                 # Overrun: clock_nanosleep(TIMER_ABSTIME) returns at once; still a sample.
                 p.nr_overruns += 1
@@ -155,9 +157,9 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
                 if op.c & 1:
                     vcpu_exit_fault(s, s.rq[p.cpu].vcpu, op.a)      # kvm/vmm_actions.pxi
                 elif s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
-                    vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a, USER_OTHER)
+                    vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a), USER_OTHER)
                 else:
-                    vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, s.vm[s.kern[p.kern].vm].exit_ns + op.a)
+                    vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
         elif op.code == OP_VCPU:
             p.pc -= 1
             p.remaining = -1
@@ -187,8 +189,22 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
                 return r
     return STEP_EXIT
 
+cdef enum:
+    MAX_STEP_DEPTH = 32
+
 cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
-    # The running task finished its burst (or had none): act on its next op.
+    # The running task finished its burst (or had none): act on its next op. Zero-time work
+    # (yields, expired periodic timers) can hand the CPU back and forth at one instant: past a
+    # small nesting depth the step continues from the event loop, at this same instant, instead
+    # of recursing deeper (a long chain of hand-overs overflowed the C stack).
+    if s.step_depth >= MAX_STEP_DEPTH:
+        ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start if s.rq[cpu].seg_start > s.now else s.now)
+        return
+    s.step_depth += 1
+    program_step_now(s, t, cpu)
+    s.step_depth -= 1
+
+cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
     cdef task_t* p = &s.task[t]
     cdef s64 wake_at = 0
     cdef int r
@@ -200,7 +216,7 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
     if was_critical and not p.in_critical and r == STEP_RUN and s.fa.resched[cpu]:
         # preempt_enable() with a reschedule pending
         if p.remaining > 0 and s.fa.clk_run[cpu]:
-            ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
+            ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
         resched_deliver(s, cpu, True)
         return
     if r == STEP_RUN:
@@ -212,7 +228,7 @@ cdef void program_step(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if p.lat_start >= 0:
             record_latency(s, t, s.now)   # a periodic overrun sample: the task runs right now
         if p.remaining > 0:
-            ev_arm(&s.q, s.slot_burst + cpu, s.rq[cpu].seg_start + p.remaining)
+            ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
         return
     ev_cancel(&s.q, s.slot_burst + cpu)
     if r == STEP_YIELD:

@@ -19,6 +19,14 @@ cdef void guest_timer_interrupt(Sim* s, s32 v) noexcept nogil:
             host_interrupt(s, vc.host_cpu, EXIT_HOST_INTR)
             hook_kick(s, v, KICK_TIMER)
 
+cdef void guest_timer_wake(Sim* s, s32 v) noexcept nogil:
+    # A guest timer interrupt that wakes no task still ends a halt (kvm_vcpu_check_block sees
+    # the pending timer): the vCPU runs its handler, then idles again if nothing is left to do.
+    if s.vcpu[v].mode == VM_POLL:
+        vcpu_poll_success(s, v)
+    elif s.vcpu[v].mode == VM_HALTED:
+        vcpu_kick(s, v, s.vcpu[v].host_cpu)
+
 cdef void guest_wakeup_delivered(Sim* s, s32 grq, s32 local) noexcept nogil:
     # A guest task was enqueued on grq by an event on guest rq `local` (-2: no sender).
     # Deliver the interrupt/IPI to the target vCPU as KVM would.

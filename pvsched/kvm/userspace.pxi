@@ -18,7 +18,7 @@ cdef inline void vcpu_exit_user(Sim* s, s32 v, int reason, s64 cost, int kind) n
     cdef vcpu_t* vc = &s.vcpu[v]
     vc.user = kind
     vc.nr_user_exits += 1
-    vcpu_exit(s, v, reason, cost + s.vm[vc.vm].user_exit_ns)
+    vcpu_exit(s, v, reason, tadd(cost, s.vm[vc.vm].user_exit_ns))
 
 cdef void vcpu_exit_to_user(Sim* s, s32 v, int kind) noexcept nogil:
     # The exit just taken (its cost already includes user_exit_ns) returns to userspace.
@@ -40,7 +40,7 @@ cdef void vcpu_user_run(Sim* s, s32 v, s64 ns) noexcept nogil:
     vc.user_left = ns
     vc.user_since = s.now
     vcpu_set_mode(s, v, VM_USER)
-    ev_arm(&s.q, s.slot_vcpu + v, s.now + ns)
+    ev_arm(&s.q, s.slot_vcpu + v, tadd(s.now, ns))      # a user_io phase may last up to the horizon
 
 cdef void vcpu_userspace(Sim* s, s32 v) noexcept nogil:
     # The vCPU thread is in userspace with nothing running: the VMM may start work, else KVM_RUN.

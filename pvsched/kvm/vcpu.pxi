@@ -19,7 +19,8 @@ cdef inline void vcpu_set_mode(Sim* s, s32 v, u8 mode) noexcept nogil:
 cdef inline bint guest_busy(Sim* s, s32 grq) noexcept nogil:
     # The guest has something to run on this vCPU (or a pending reschedule to act on).
     cdef rq_t* rq = &s.rq[grq]
-    return (rq.curr >= 0 or rq.rt_nr > 0 or s.fa.cfs[rq.cfs].h_nr_runnable > 0
+    # A throttled rt_rq is off the rq (dequeue_top_rt_rq): its tasks do not keep the guest awake.
+    return (rq.curr >= 0 or (rq.rt_nr > 0 and not rq.rt_throttled) or s.fa.cfs[rq.cfs].h_nr_runnable > 0
             or s.fa.resched[grq] != 0)
 
 cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
@@ -82,7 +83,7 @@ cdef void vcpu_enter(Sim* s, s32 v) noexcept nogil:
         if s.hw != NULL:
             hwnoise_resume(s, t, s.now)     # the window's gap ends (guest/hwnoise.pxi)
         if p.remaining > 0:
-            ev_arm(&s.q, s.slot_burst + grq, s.now + p.remaining)
+            ev_arm(&s.q, s.slot_burst + grq, tadd(s.now, p.remaining))
         elif p.remaining == 0:
             program_step(s, t, grq)
         elif p.sync.state:
@@ -107,7 +108,7 @@ cdef void vcpu_exit(Sim* s, s32 v, int reason, s64 cost) noexcept nogil:
     else:
         return
     vc.nr_exits[reason] += 1
-    ev_arm(&s.q, s.slot_vcpu + v, end + cost)
+    ev_arm(&s.q, s.slot_vcpu + v, tadd(end, cost))
     hook_vcpu_exit(s, v, reason)
 
 cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:

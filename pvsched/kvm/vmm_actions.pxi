@@ -16,7 +16,7 @@ cdef void vcpu_exit_user_io(Sim* s, s32 v, s64 ns) noexcept nogil:
     vcpu_exit_user(s, v, EXIT_MMIO, s.vm[s.vcpu[v].vm].exit_ns, USER_OTHER)
 
 cdef void vcpu_exit_fault(Sim* s, s32 v, s64 ns) noexcept nogil:
-    vcpu_exit(s, v, EXIT_FAULT, s.vm[s.vcpu[v].vm].exit_ns + ns)
+    vcpu_exit(s, v, EXIT_FAULT, tadd(s.vm[s.vcpu[v].vm].exit_ns, ns))
     s.vcpu[v].exit_preempt = 1
 
 # ---------------------------------------------------------------- the VMM's own actions

@@ -52,7 +52,7 @@ cdef void vcpu_set_boost(Sim* s, s32 v, bint on, int cause) noexcept nogil:
             vc.boost.unboost_since = s.now
             ev_cancel(&s.q, s.slot_vbudget + v)
     if vc.mode == VM_EXIT and vm.boost.setsched_ns and ev_armed(&s.q, s.slot_vcpu + v):
-        ev_arm(&s.q, s.slot_vcpu + v, ev_expiry(&s.q, s.slot_vcpu + v) + vm.boost.setsched_ns)
+        ev_arm(&s.q, s.slot_vcpu + v, tadd(ev_expiry(&s.q, s.slot_vcpu + v), vm.boost.setsched_ns))
 
 cdef void boost_vcpu_exit(Sim* s, s32 v, int reason) noexcept nogil:
     # kvm_vcpu_do_pv_sched after every VM exit: read schedinfo, re-decide boost both ways.

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Dict
 
 from pvsched.errors import ScenarioError
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 
 BOOST_MODES = ("vanilla", "static", "dynamic", "bounded")
 TRIGGERS = ("irq_entry", "irq_exit", "sched", "rt_enqueue", "user_return", "kick_timer", "kick_intr",
@@ -53,6 +53,10 @@ class BoostPolicy:
     generic_budget_ns: int = 500_000_000
     rogue: str = "none"
     enabled: bool = True
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "BoostPolicy")
 
     def validate(self, path: str) -> None:
         _choice(f"{path}.mode", self.mode, BOOST_MODES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 
 PENALTY_CURVES = ("steps", "linear")
 RATE_LIMIT_MODES = ("v1", "v2")
@@ -45,6 +45,10 @@ class Debooster:
     rate_limit_ns: int = 6_000_000
     rate_limit_mode: str = "v1"
     debounce_ns: int = 600_000
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "Debooster")
 
     def validate(self, path: str) -> None:
         _bool(f"{path}.enabled", self.enabled)

@@ -11,6 +11,7 @@ from libc.stdint cimport uint8_t
 from libc.math cimport log as vmm_log
 from pvsched.sched.calc cimport u64, s64, u32, s32
 from pvsched.engine.hist cimport HIST_NBUCKETS, hist_bucket
+from pvsched.engine.events cimport T_NEVER
 from pvsched.kvm.kvm_run cimport RUN_INTERCEPT, RUN_USER_EXIT, USER_HLT, USER_MWAIT
 
 cdef enum:
@@ -151,9 +152,11 @@ cdef inline double vmm_unit(u64* state) noexcept nogil:
 cdef inline s64 vmm_exp(u64* state, s64 mean, s64 cap) noexcept nogil:
     # exponential with mean `mean`, rounded to ns, capped at `cap`
     cdef s64 v
+    cdef double d
     if mean <= 0:
         return 0
-    v = <s64>(-<double>mean * vmm_log(vmm_unit(state)) + 0.5)
+    d = -<double>mean * vmm_log(vmm_unit(state)) + 0.5
+    v = <s64>d if d < 9.2e18 else T_NEVER     # no out-of-range cast
     return v if v < cap else cap
 
 cdef inline s64 sample_size(u64* state, s64 size, s64 spread, int dist) noexcept nogil:
@@ -172,7 +175,7 @@ cdef inline s64 next_arrival_gap(u64* state, s64 mean_ns, bint poisson) noexcept
     # Time to the next arrival (>= 1 ns): exponential (Poisson process) or exactly periodic.
     cdef s64 v
     if poisson:
-        v = vmm_exp(state, mean_ns, 1000 * mean_ns)
+        v = vmm_exp(state, mean_ns, 1000 * mean_ns if mean_ns <= T_NEVER // 1000 else T_NEVER)
     else:
         v = mean_ns
     return v if v > 0 else 1

@@ -54,7 +54,8 @@ from dataclasses import asdict, dataclass
 from typing import List, Optional
 
 from pvsched.errors import ScenarioError
-from pvsched.validate import _bool, _choice, _int
+from pvsched.limits import MAX_TIME_NS
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 
 ARRIVALS = ("poisson", "periodic")
 SIZE_DISTS = ("fixed", "uniform", "exponential")
@@ -97,6 +98,10 @@ class DeferredWork:
         """True when any work arrives (a rate or MMIO-produced items)."""
         return bool(self.rate_per_s) or self.mmio_items
 
+    def __post_init__(self):
+        normalize(self, ("thread_cpus",))
+        self_check(self, "DeferredWork")
+
     def mean_gap_ns(self) -> int:
         """Mean time between arrivals of the process (0 = no process)."""
         return int(round(1e9 / self.rate_per_s)) if self.rate_per_s else 0
@@ -110,6 +115,8 @@ class DeferredWork:
         r = self.rate_per_s
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or not 0 <= r <= 1e8:
             raise ScenarioError(f"{path}.rate_per_s", r, "must be a number in 0..1e8 (items per second)")
+        if r and 1e9 / r > MAX_TIME_NS:
+            raise ScenarioError(f"{path}.rate_per_s", r, "arrivals further apart than the simulated horizon (2**62 ns)")
         if r and round(1e9 / r) < 1:
             raise ScenarioError(f"{path}.rate_per_s", r, "arrivals closer than 1 ns")
         _choice(f"{path}.arrival", self.arrival, ARRIVALS)

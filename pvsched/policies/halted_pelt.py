@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 
 HALTED_PELT_MODES = ("off", "exact", "tick")
 
@@ -54,6 +54,10 @@ class HaltedPelt:
     mode: str = "off"
     mperf_ppm: int = 0
     no_hz_full: bool = False
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "HaltedPelt")
 
     def validate(self, path: str) -> None:
         _choice(f"{path}.mode", self.mode, HALTED_PELT_MODES)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 
 CANDIDATE_ORDERS = ("scan", "priority")
 
@@ -41,6 +41,10 @@ class YieldPolicy:
     fix_last_boosted: bool = False
     ipi_tracking: bool = True
     ipi_window_ns: int = 50_000_000
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "YieldPolicy")
 
     def validate(self, path: str) -> None:
         for k in ("ipi_aware", "relaxed_round", "fix_last_boosted", "ipi_tracking"):

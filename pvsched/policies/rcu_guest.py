@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from pvsched.validate import _choice, _int
+from pvsched.validate import _choice, _int, normalize, self_check
 
 RCU_GUEST_MODES = ("vanilla", "last_exit", "last_exit_reset", "last_exit_sched", "run_loop", "run_loop_sched",
                    "patience", "pf_vcpu", "qs_on_exit")
@@ -49,6 +49,10 @@ class RcuGuestPolicy:
     mode: str = "vanilla"
     window_jiffies: Optional[int] = None
     patience_ms: int = 0
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "RcuGuestPolicy")
 
     def validate(self, path: str = "host.rcu_guest_policy") -> None:
         _choice(f"{path}.mode", self.mode, RCU_GUEST_MODES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from pvsched.validate import _bool, _choice, _int
+from pvsched.validate import _bool, _choice, _int, normalize, self_check
 
 #: What keeps a nohz_full CPU's tick running: only the kernel's own dependencies this model
 #: simulates ("none": scheduler, RCU forced tick), or also a timer-wheel timer due in every tick
@@ -52,6 +52,10 @@ class RcuConfig:
     slow_exit_ns: int = 100_000
     idle_entry_ns: int = 2_000
     horizon_us: Optional[int] = None
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "RcuConfig")
 
     def validate(self, path: str = "host.rcu") -> None:
         for name in ("nohz_full_timeout_jiffies", "jiffies_till_first_fqs",

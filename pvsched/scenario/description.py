@@ -6,18 +6,21 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from pvsched.errors import ScenarioError
+from pvsched.limits import MAX_TIME_NS
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
 from pvsched.scenario.elements import VM, Cgroup, Host, Task, _check_copies_clash, _validate_task
 from pvsched.trace.config import TraceConfig
-from pvsched.validate import _bool, _int
+from pvsched.validate import _bool, _int, normalize
 
 
 @dataclass
 class Scenario:
     """A whole simulation input: host, cgroups, host tasks, VMs, duration and seed; ``trace``
-    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``). Plain data: it
-    validates when it is run (or with :meth:`validate`), and has a dict / TOML form.
+    (:class:`pvsched.trace.TraceConfig`) turns on the event trace (``Result.trace``). Plain data
+    with a dict / TOML form. It is checked when built (a task's CPU beyond the host's, a cgroup
+    that does not exist, ...; its parts check themselves when constructed), and again, with the
+    rule that it needs at least one task or VM, when it is run (or with :meth:`validate`).
 
     >>> from pvsched import Cgroup, Host, Scenario, Simulation, Task
     >>> from pvsched.workloads import Hog
@@ -27,6 +30,10 @@ class Scenario:
     >>> r = Simulation(sc).run()
     >>> round(r.task("a").cpu_ns / r.task("b").cpu_ns, 1)
     2.0
+    >>> Scenario(host=Host(cpus=2), tasks=[Task("t", Hog(), cpus=[2])])
+    Traceback (most recent call last):
+    ...
+    pvsched.errors.ScenarioError: tasks[0].cpus = 2: must be <= 1
     """
 
     host: Host = field(default_factory=Host)
@@ -39,13 +46,24 @@ class Scenario:
     check_invariants: bool = False
     trace: TraceConfig = field(default_factory=TraceConfig)
 
+    def __post_init__(self):
+        for k in ("cgroups", "tasks", "vms"):
+            if isinstance(getattr(self, k), tuple):
+                setattr(self, k, list(getattr(self, k)))
+        normalize(self)
+        self.validate(require_work=False)
+
     # ------------------------------------------------------------------ validation
-    def validate(self) -> None:
-        """Raise :class:`ScenarioError` (naming the field path) on the first bad value."""
+    def validate(self, require_work: bool = True) -> None:
+        """Raise :class:`ScenarioError` (naming the field path) on the first bad value;
+        ``require_work``: a scenario without any task or VM is an error too."""
         if not isinstance(self.host, Host):
             raise ScenarioError("host", self.host, "must be a Host")
+        for k, cls in (("cgroups", Cgroup), ("tasks", Task), ("vms", VM)):
+            if not isinstance(getattr(self, k), list):
+                raise ScenarioError(k, getattr(self, k), f"must be a list of {cls.__name__}")
         self.host.validate()
-        _int("duration_ns", self.duration_ns, 1)
+        _int("duration_ns", self.duration_ns, 1, MAX_TIME_NS)
         _int("seed", self.seed, 0, 2**64 - 1)
         _bool("shuffle_ties", self.shuffle_ties)
         _bool("check_invariants", self.check_invariants)
@@ -57,11 +75,10 @@ class Scenario:
             p = f"cgroups[{i}]"
             if not isinstance(cg, Cgroup):
                 raise ScenarioError(p, cg, "must be a Cgroup")
-            if not isinstance(cg.name, str) or not cg.name or cg.name in names:
+            cg.validate(p)
+            if cg.name in names:
                 raise ScenarioError(f"{p}.name", cg.name, "must be a unique non-empty string")
             names[cg.name] = i
-            _int(f"{p}.weight", cg.weight, 1, 10000)
-            _bool(f"{p}.idle", cg.idle)
         for i, cg in enumerate(self.cgroups):
             if cg.parent is not None and (not isinstance(cg.parent, str) or cg.parent not in names):
                 raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "names no cgroup")
@@ -73,13 +90,15 @@ class Scenario:
                 seen.add(cur.name)
                 cur = self.cgroups[names[cur.parent]]
         tnames = set()
-        if not self.tasks and not self.vms:
+        if require_work and not self.tasks and not self.vms:
             raise ScenarioError("tasks", self.tasks, "a scenario needs at least one task or VM")
         for i, t in enumerate(self.tasks):
             p = f"tasks[{i}]"
             _validate_task(p, t, self.host.cpus, names)
             if getattr(t.workload, "guest_only", False):
                 raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only in a guest (VM task)")
+            if any(op[0] == "vmexit" for op in t.workload.ops()):
+                raise ScenarioError(f"{p}.workload.phases", t.workload.phases, "an mmio phase runs only in a guest (VM task)")
             for n in t.names():
                 if n in tnames:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique")

@@ -1,9 +1,17 @@
 """The parts of a scenario: the host and its kernel, cgroups, tasks, VMs and their guest kernels,
-as plain dataclasses that validate themselves (:class:`pvsched.ScenarioError` names the field path).
+as plain dataclasses that validate themselves when constructed (:class:`pvsched.ScenarioError`
+names the object and the field, so the error points at the line that made the mistake; checks
+that need the whole scenario -- a CPU number against the host, a cgroup name -- run when the
+:class:`~pvsched.Scenario` is built). numpy integers are accepted and stored as Python ints.
 
->>> from pvsched.scenario import Host
+>>> from pvsched.scenario import Host, Task
+>>> from pvsched.workloads import Hog
 >>> Host(cpus=8).base_slice()
 2800000
+>>> Task("t", Hog(), nice=99)
+Traceback (most recent call last):
+...
+pvsched.errors.ScenarioError: Task('t').nice = 99: must be <= 19
 """
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from pvsched.errors import ScenarioError
+from pvsched.errors import NotModelledError, ScenarioError
+from pvsched.limits import MAX_TIME_NS
 from pvsched.policies.boost import BoostPolicy
 from pvsched.policies.debooster import Debooster
 from pvsched.policies.deferred_work import DeferredWork
@@ -20,43 +29,13 @@ from pvsched.policies.ipi_aware_yield import YieldPolicy
 from pvsched.policies.policy import Policy
 from pvsched.policies.rcu_guest import RcuGuestPolicy
 from pvsched.rcu.config import RcuConfig
-from pvsched.validate import _bool, _choice, _int, unknown_key
-from pvsched.workloads import Workload
+from pvsched.scenario.checks import (  # noqa: F401  (re-exported: the scenario's checks)
+    FAIR_CLASSES, POLICIES, PREEMPT_MODELS, RT_GUARDS, SLICE_SCALING, VCPU_POINTS, _check_copies_clash,
+    _check_policy, _validate_features, _validate_sched)
+from pvsched.validate import _bool, _choice, _int, build_field, normalize, self_check
+from pvsched.workloads import Phases, Workload
 
 KERNEL_VERSION = "v6.15"
-POLICIES = ("normal", "batch", "idle", "fifo", "rr")
-PREEMPT_MODELS = ("full", "lazy")
-SLICE_SCALING = ("none", "log", "linear")
-RT_GUARDS = ("fair_server", "rt_throttle", "none")
-FAIR_CLASSES = ("eevdf", "cfs")
-
-
-def _validate_sched(path, k):
-    """The scheduler knobs a host and a guest kernel share."""
-    _int(f"{path}.hz", k.hz, 1, 10000)
-    _choice(f"{path}.preempt", k.preempt, PREEMPT_MODELS)
-    _choice(f"{path}.fair_class", k.fair_class, FAIR_CLASSES)
-    _int(f"{path}.base_slice_ns", k.base_slice_ns, 1, 10**9)
-    _choice(f"{path}.slice_scaling", k.slice_scaling, SLICE_SCALING)
-    _validate_features(path, k.features, k.fair_class)
-
-
-def _validate_features(path, features, fair_class):
-    from pvsched._core import CFS_FEATURES, FEATURE_BITS
-    if not isinstance(features, dict):
-        raise ScenarioError(f"{path}.features", features, "must be a table of name = bool")
-    eevdf_only = {"PLACE_LAG", "PLACE_DEADLINE_INITIAL", "PLACE_REL_DEADLINE", "RUN_TO_PARITY",
-                  "PREEMPT_SHORT", "PICK_BUDDY", "DELAY_DEQUEUE", "DELAY_ZERO", "YIELD_FORFEIT",
-                  "REWEIGHT_INPLACE"}
-    for k, v in features.items():
-        if k not in FEATURE_BITS:
-            raise unknown_key(f"{path}.features.{k}", k, v, FEATURE_BITS, "feature")
-        if fair_class == "cfs" and k not in CFS_FEATURES:
-            raise ScenarioError(f"{path}.features.{k}", v, "not a CFS (v6.5) feature")
-        if fair_class == "eevdf" and k not in eevdf_only | {"NEXT_BUDDY", "WAKEUP_PREEMPTION"}:
-            raise ScenarioError(f"{path}.features.{k}", v, "not an EEVDF (v6.15) feature")
-        _bool(f"{path}.features.{k}", v)
-
 
 
 @dataclass
@@ -135,15 +114,17 @@ class Host:
         if self.rcu_guest_policy is None:
             self.rcu_guest_policy = RcuGuestPolicy()
         elif isinstance(self.rcu_guest_policy, str):
-            self.rcu_guest_policy = RcuGuestPolicy(self.rcu_guest_policy)
+            self.rcu_guest_policy = build_field(RcuGuestPolicy, (self.rcu_guest_policy,), "Host", "rcu_guest_policy")
+        normalize(self, ("idle_states", "nohz_full"))
+        self_check(self, "Host")
 
     def validate(self, path="host"):
         _int(f"{path}.cpus", self.cpus, 1, 4096)
         _validate_sched(path, self)
         _choice(f"{path}.rt_guard", self.rt_guard, RT_GUARDS)
-        _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1)
+        _int(f"{path}.fair_server_period_ns", self.fair_server_period_ns, 1, MAX_TIME_NS)
         _int(f"{path}.fair_server_runtime_ns", self.fair_server_runtime_ns, 1, self.fair_server_period_ns)
-        _int(f"{path}.rt_period_ns", self.rt_period_ns, 1)
+        _int(f"{path}.rt_period_ns", self.rt_period_ns, 1, MAX_TIME_NS)
         _int(f"{path}.rt_runtime_ns", self.rt_runtime_ns, 1, self.rt_period_ns)
         _int(f"{path}.rr_timeslice_ms", self.rr_timeslice_ms, 1, 10**6)
         _bool(f"{path}.nohz_idle", self.nohz_idle)
@@ -165,7 +146,7 @@ class Host:
             raise ScenarioError(f"{path}.nohz_full", self.nohz_full, "lists a CPU twice")
         _bool(f"{path}.load_balance", self.load_balance)
         _bool(f"{path}.periodic_balance", self.periodic_balance)
-        _check_policy(f"{path}.policy", self.policy)
+        _check_policy(f"{path}.policy", self.policy, host=True)
         if not isinstance(self.debooster, Debooster):
             raise ScenarioError(f"{path}.debooster", self.debooster, "must be a Debooster")
         self.debooster.validate(f"{path}.debooster")
@@ -200,6 +181,18 @@ class Cgroup:
     weight: int = 100
     idle: bool = False
 
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, f"Cgroup({self.name!r})")
+
+    def validate(self, path):
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"{path}.name", self.name, "must be a non-empty string")
+        if self.parent is not None and (not isinstance(self.parent, str) or not self.parent):
+            raise ScenarioError(f"{path}.parent", self.parent, "must be a cgroup name or None")
+        _int(f"{path}.weight", self.weight, 1, 10000)
+        _bool(f"{path}.idle", self.idle)
+
     def shares(self) -> int:
         """Scaled tg->shares for this cpu.weight (round(w * 1024 / 100), scaled up by 2**10)."""
         return ((self.weight * 1024 + 50) // 100) << 10
@@ -230,6 +223,13 @@ class Task:
     start_ns: int = 0
     slice_ns: Optional[int] = None
     count: int = 1
+
+    def __post_init__(self):
+        normalize(self, ("cpus",))
+        self_check(self, f"Task({self.name!r})")
+
+    def validate(self, path, ncpus=None, cgroup_names=None):
+        _validate_task(path, self, ncpus, cgroup_names)
 
     def names(self) -> List[str]:
         return [self.name] if self.count == 1 else [f"{self.name}[{i}]" for i in range(self.count)]
@@ -269,6 +269,10 @@ class GuestKernel:
     pv_sched_yield: bool = False
     idle_instruction: str = "hlt"
     idle_loop_ns: int = 1_000
+
+    def __post_init__(self):
+        normalize(self)
+        self_check(self, "GuestKernel")
 
     def validate(self, path):
         _validate_sched(path, self)
@@ -371,6 +375,10 @@ class VM:
             self.yield_policy = YieldPolicy()
         if self.deferred_work is None:
             self.deferred_work = DeferredWork()
+        if isinstance(self.tasks, tuple):
+            self.tasks = list(self.tasks)
+        normalize(self, ("pin", "cpus", "migrate_pin"))
+        self_check(self, f"VM({self.name!r})")
 
     def vmm_thread_names(self) -> List[str]:
         """Host tasks of the VMM's deferred work: worker threads, then the main thread (if it has a
@@ -391,14 +399,20 @@ class VM:
     def vcpu_names(self) -> List[str]:
         return [f"{self.name}/vcpu{i}" for i in range(self.vcpus)]
 
-    def validate(self, path, host: "Host", cgroup_names):
+    def validate(self, path, host: Optional["Host"] = None, cgroup_names=None):
+        """Check the VM; ``host`` and ``cgroup_names`` (given by the scenario) add the checks that
+        need them (pCPU numbers, the parent cgroup)."""
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
             raise ScenarioError(f"{path}.name", self.name, "must be a non-empty string without '/'")
         _int(f"{path}.vcpus", self.vcpus, 1, 4096)
+        if not isinstance(self.tasks, list):
+            raise ScenarioError(f"{path}.tasks", self.tasks, "must be a list of Task")
+        hi = host.cpus - 1 if host is not None else None
         if not isinstance(self.guest, GuestKernel):
             raise ScenarioError(f"{path}.guest", self.guest, "must be a GuestKernel")
         self.guest.validate(f"{path}.guest")
-        if self.cgroup is not None and (not isinstance(self.cgroup, str) or self.cgroup not in cgroup_names):
+        if self.cgroup is not None and (not isinstance(self.cgroup, str)
+                                        or (cgroup_names is not None and self.cgroup not in cgroup_names)):
             raise ScenarioError(f"{path}.cgroup", self.cgroup, "names no cgroup")
         _int(f"{path}.weight", self.weight, 1, 10000)
         _bool(f"{path}.own_cgroup", self.own_cgroup)
@@ -406,12 +420,12 @@ class VM:
             if isinstance(self.pin, (str, bytes)) or not hasattr(self.pin, "__len__") or len(self.pin) != self.vcpus:
                 raise ScenarioError(f"{path}.pin", self.pin, f"must list one pCPU per vCPU ({self.vcpus})")
             for i, c in enumerate(self.pin):
-                _int(f"{path}.pin[{i}]", c, 0, host.cpus - 1)
+                _int(f"{path}.pin[{i}]", c, 0, hi)
         if self.cpus is not None:
-            if isinstance(self.cpus, (str, bytes)) or not hasattr(self.cpus, "__iter__") or not list(self.cpus):
+            if not isinstance(self.cpus, (list, tuple)) or not self.cpus:
                 raise ScenarioError(f"{path}.cpus", self.cpus, "must be a non-empty list of pCPU numbers")
             for c in self.cpus:
-                _int(f"{path}.cpus", c, 0, host.cpus - 1)
+                _int(f"{path}.cpus", c, 0, hi)
             if self.pin is not None:
                 raise ScenarioError(f"{path}.cpus", self.cpus, "give pin or cpus, not both")
         _choice(f"{path}.vcpu_policy", self.vcpu_policy, POLICIES)
@@ -428,7 +442,7 @@ class VM:
         _int(f"{path}.halt_poll_grow", self.halt_poll_grow, 0, 1000)
         _int(f"{path}.halt_poll_grow_start", self.halt_poll_grow_start, 0, 10**10)
         _int(f"{path}.halt_poll_shrink", self.halt_poll_shrink, 0, 1000)
-        _int(f"{path}.start_ns", self.start_ns, 0)
+        _int(f"{path}.start_ns", self.start_ns, 0, MAX_TIME_NS)
         self._validate_vmm(path, host)
         _check_policy(f"{path}.policy", self.policy)
         if not isinstance(self.boost, BoostPolicy):
@@ -450,6 +464,9 @@ class VM:
                                     "a guest uses without PV spinlocks; set pv=false")
             if t.cgroup is not None:
                 raise ScenarioError(f"{p}.cgroup", t.cgroup, "guest cgroups are not modelled yet")
+            if getattr(t.workload, "kind", None) == "ipi_sync" and t.workload.targets > self.vcpus - 1:
+                raise ScenarioError(f"{p}.workload.targets", t.workload.targets,
+                                    f"a VM with {self.vcpus} vCPUs has {self.vcpus - 1} other vCPUs to interrupt")
             for n in t.names():
                 if n in names:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique within a VM")
@@ -457,6 +474,7 @@ class VM:
                     raise ScenarioError(f"{p}.name", t.name, "clashes with a VMM thread's name")
                 names.add(n)
         _check_copies_clash(self.tasks, f"{path}.tasks")
+        self._check_userspace_paths(path)     # after the tasks: it reads their workloads
 
     def _validate_idle_and_work(self, path, host, cgroup_names):
         # HLT/MWAIT interception, userspace exits, VMM deferred work.
@@ -465,21 +483,26 @@ class VM:
         _int(f"{path}.userspace_exit_ns", self.userspace_exit_ns, 0, 10**9)
         if not isinstance(self.deferred_work, DeferredWork):
             raise ScenarioError(f"{path}.deferred_work", self.deferred_work, "must be a DeferredWork")
-        self.deferred_work.validate(f"{path}.deferred_work", host.cpus, cgroup_names)
-        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled():
-            from pvsched.errors import NotModelledError
+        self.deferred_work.validate(f"{path}.deferred_work", host.cpus if host is not None else None, cgroup_names)
+
+    def _check_userspace_paths(self, path):     # what the engine's userspace paths (kvm/userspace.pxi) exclude
+        user_io = [i for i, t in enumerate(self.tasks)
+                   if isinstance(t.workload, Phases) and any(ph[0] == "user_io" for ph in t.workload.phases)]
+        if self.guest.idle_instruction == "mwait" or self.deferred_work.enabled() or user_io:
+            what = "an MWAIT guest or VMM deferred work" if not user_io else \
+                f"exits to userspace (tasks[{user_io[0]}]'s user_io phases)"
             if self.boost.mode in ("dynamic", "bounded") and self.boost.enabled:
-                raise NotModelledError(f"{path}.boost: vCPU boosting together with an MWAIT guest or VMM "
-                                       "deferred work is not modelled yet")
+                raise NotModelledError(f"{path}.boost: vCPU boosting together with {what} is not modelled yet")
             for i, t in enumerate(self.tasks):
                 if getattr(t.workload, "kind", "") in ("spinlock_loop", "ipi_sync"):
                     raise NotModelledError(f"{path}.tasks[{i}].workload: guest lock/IPI workloads together with "
-                                           "an MWAIT guest or VMM deferred work are not modelled yet")
+                                           f"{what} are not modelled yet")
+
     def _validate_vmm(self, path, host):
         _int(f"{path}.user_return_ns", self.user_return_ns, 0, 10**9)
         _int(f"{path}.migrate_period_ns", self.migrate_period_ns, 0, 10**12)
         if self.stop_ns is not None:
-            _int(f"{path}.stop_ns", self.stop_ns, self.start_ns + 1)
+            _int(f"{path}.stop_ns", self.stop_ns, self.start_ns + 1, MAX_TIME_NS)
         if self.migrate_pin is None:
             if self.migrate_period_ns:
                 raise ScenarioError(f"{path}.migrate_pin", None, "migrate_period_ns needs migrate_pin (and pin)")
@@ -490,7 +513,7 @@ class VM:
                 or len(self.migrate_pin) != self.vcpus:
             raise ScenarioError(f"{path}.migrate_pin", self.migrate_pin, f"must list one pCPU per vCPU ({self.vcpus})")
         for i, c in enumerate(self.migrate_pin):
-            _int(f"{path}.migrate_pin[{i}]", c, 0, host.cpus - 1)
+            _int(f"{path}.migrate_pin[{i}]", c, 0, host.cpus - 1 if host is not None else None)
 
     def _validate_ple_and_yield(self, path):
         # PLE (VMX module parameters), guest TSC frequency, directed-yield policy, sync workloads.
@@ -506,11 +529,6 @@ class VM:
         if not isinstance(self.yield_policy, YieldPolicy):
             raise ScenarioError(f"{path}.yield_policy", self.yield_policy, "must be a YieldPolicy")
         self.yield_policy.validate(f"{path}.yield_policy")
-        for i, t in enumerate(self.tasks):
-            w = getattr(t, "workload", None)
-            if getattr(w, "kind", None) == "ipi_sync" and w.targets > self.vcpus - 1:
-                raise ScenarioError(f"{path}.tasks[{i}].workload.targets", w.targets,
-                                    f"a VM with {self.vcpus} vCPUs has {self.vcpus - 1} other vCPUs to interrupt")
 
     def kernel_dict(self) -> dict:
         """The per-VM parameters the engine takes."""
@@ -545,21 +563,6 @@ class VM:
         return self.vcpu_policy, self.vcpu_nice, self.vcpu_rt_priority
 
 
-def _check_policy(path, p):
-    if p is not None and not isinstance(p, Policy):
-        raise ScenarioError(path, p, "must be a pvsched.Policy (a Python policy object) or None")
-
-
-def _check_copies_clash(tasks, path: str) -> None:
-    """A count > 1 task's base name (results merge ``name[0]``, ``name[1]``, ... under it) must not
-    also name a single task of the same scope."""
-    single = {t.name: i for i, t in enumerate(tasks) if t.count == 1}
-    for i, t in enumerate(tasks):
-        if t.count > 1 and t.name in single:
-            raise ScenarioError(f"{path}[{i}].name", t.name, f"is also the name of {path}[{single[t.name]}]: the "
-                                f"copies {t.name}[0], {t.name}[1], ... are read back together as {t.name!r}")
-
-
 def _validate_task(p, t, ncpus, cgroup_names):
     if not isinstance(t, Task):
         raise ScenarioError(p, t, "must be a Task")
@@ -582,11 +585,11 @@ def _validate_task(p, t, ncpus, cgroup_names):
                                                                or t.cgroup not in cgroup_names):
         raise ScenarioError(f"{p}.cgroup", t.cgroup, "names no cgroup")
     if t.cpus is not None:
-        if isinstance(t.cpus, (str, bytes)) or not hasattr(t.cpus, "__iter__") or not list(t.cpus):
+        if not isinstance(t.cpus, (list, tuple)) or not t.cpus:
             raise ScenarioError(f"{p}.cpus", t.cpus, "must be a non-empty list of CPU numbers")
         for c in t.cpus:
-            _int(f"{p}.cpus", c, 0, ncpus - 1)
-    _int(f"{p}.start_ns", t.start_ns, 0)
+            _int(f"{p}.cpus", c, 0, ncpus - 1 if ncpus is not None else None)
+    _int(f"{p}.start_ns", t.start_ns, 0, MAX_TIME_NS)
     if t.slice_ns is not None:
         _int(f"{p}.slice_ns", t.slice_ns)
         if not 100_000 <= t.slice_ns <= 100_000_000:

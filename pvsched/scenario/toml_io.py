@@ -16,7 +16,7 @@ from pvsched.policies.rcu_guest import RcuGuestPolicy
 from pvsched.rcu.config import RcuConfig
 from pvsched.scenario.elements import VM, Cgroup, GuestKernel, Host, Task
 from pvsched.trace.config import TraceConfig
-from pvsched.validate import _fields, _from, _list, unknown_key
+from pvsched.validate import _fields, _from, _list, build, unknown_key
 from pvsched.workloads import workload_from_dict
 
 
@@ -91,25 +91,25 @@ def _scenario_from_dict(cls, d):
         hd["rcu"] = _from(RcuConfig, hd["rcu"], "host.rcu")
     if isinstance(hd.get("rcu_guest_policy"), dict):
         hd["rcu_guest_policy"] = _from(RcuGuestPolicy, hd["rcu_guest_policy"], "host.rcu_guest_policy")
-    host = Host(**hd)
+    host = build(Host, hd, "host")
     cgroups = []
     for i, c in enumerate(_list(d.get("cgroups", []), "cgroups")):
-        cgroups.append(Cgroup(**_fields(c, Cgroup, f"cgroups[{i}]", required=("name",))))
+        cgroups.append(build(Cgroup, _fields(c, Cgroup, f"cgroups[{i}]", required=("name",)), f"cgroups[{i}]"))
     tasks = [_task_from(t, f"tasks[{i}]") for i, t in enumerate(_list(d.get("tasks", []), "tasks"))]
     vms = []
     for i, v in enumerate(_list(d.get("vms", []), "vms")):
         kw = _fields(v, VM, f"vms[{i}]", required=("name",))
         gd = kw.get("guest", {})
-        kw["guest"] = GuestKernel(**_fields(gd, GuestKernel, f"vms[{i}].guest"))
+        kw["guest"] = build(GuestKernel, _fields(gd, GuestKernel, f"vms[{i}].guest"), f"vms[{i}].guest")
         if "boost" in kw:
-            kw["boost"] = BoostPolicy(**_fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"))
+            kw["boost"] = build(BoostPolicy, _fields(kw["boost"], BoostPolicy, f"vms[{i}].boost"), f"vms[{i}].boost")
         if "yield_policy" in kw:
             kw["yield_policy"] = _from(YieldPolicy, kw["yield_policy"], f"vms[{i}].yield_policy")
         if "deferred_work" in kw:
             kw["deferred_work"] = _from(DeferredWork, kw["deferred_work"], f"vms[{i}].deferred_work")
         kw["tasks"] = [_task_from(t, f"vms[{i}].tasks[{j}]")
                        for j, t in enumerate(_list(kw.get("tasks", []), f"vms[{i}].tasks"))]
-        vms.append(VM(**kw))
+        vms.append(build(VM, kw, f"vms[{i}]"))
     extra = {k: d[k] for k in ("duration_ns", "seed", "shuffle_ties", "check_invariants") if k in d}
     if "trace" in d:
         extra["trace"] = _from(TraceConfig, d["trace"], "trace")
@@ -212,4 +212,4 @@ def _task_dict(t: Task) -> dict:
 def _task_from(t, path) -> Task:
     kw = _fields(t, Task, path, required=("name", "workload"))
     kw["workload"] = workload_from_dict(kw["workload"], f"{path}.workload")
-    return Task(**kw)
+    return build(Task, kw, path)

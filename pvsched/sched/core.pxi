@@ -66,7 +66,7 @@ cdef void settle_curr(Sim* s, s32 cpu) noexcept nogil:
             rq.rt_throttled = 1
             rq.rt_throttle_count += 1
             s.fa.resched[cpu] |= RESCHED_NOW
-            ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
+            ev_arm(&s.q, s.slot_rt + cpu, tadd(rq.rt_period_start, s.rt_period_ns))
 
 # ---------------------------------------------------------------- class dispatch
 
@@ -254,7 +254,7 @@ cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
         # Nothing to compute (fresh start or after a yield): run the program now.
         program_step(s, t, cpu)
     elif p.remaining > 0:
-        ev_arm(&s.q, s.slot_burst + cpu, rq.seg_start + p.remaining)
+        ev_arm(&s.q, s.slot_burst + cpu, tadd(rq.seg_start, p.remaining))
     elif p.sync.state and rq.vcpu >= 0:
         sync_resume(s, rq.vcpu, t)      # a waiting task spins again (guest/sync.pxi)
 

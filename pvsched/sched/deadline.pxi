@@ -7,7 +7,7 @@ cdef void fair_server_start(Sim* s, s32 cpu) noexcept nogil:
         return
     rq.fs_on = 1
     if s.now >= rq.fs_deadline:
-        rq.fs_deadline = s.now + s.fs_period_ns
+        rq.fs_deadline = tadd(s.now, s.fs_period_ns)
         rq.fs_runtime = s.fs_runtime_ns
 
 cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
@@ -22,8 +22,8 @@ cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
 cdef inline void fair_server_replenish(Sim* s, rq_t* rq) noexcept nogil:
     cdef s64 k
     if s.now >= rq.fs_deadline:
-        k = (s.now - rq.fs_deadline) // s.fs_period_ns + 1
-        rq.fs_deadline += k * s.fs_period_ns
+        k = (s.now - rq.fs_deadline) // s.fs_period_ns
+        rq.fs_deadline = tadd(rq.fs_deadline + k * s.fs_period_ns, s.fs_period_ns)
         rq.fs_runtime = s.fs_runtime_ns
 
 cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
@@ -37,7 +37,7 @@ cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
     fair_server_replenish(s, rq)
     if rq.fs_active:
         if curr >= 0 and s.task[curr].cls == CLS_FAIR:
-            ev_arm(&s.q, s.slot_fs + cpu, s.now + (rq.fs_runtime if rq.fs_runtime > 0 else 0))
+            ev_arm(&s.q, s.slot_fs + cpu, tadd(s.now, rq.fs_runtime if rq.fs_runtime > 0 else 0))
         return
     if curr >= 0 and s.task[curr].cls == CLS_RT and s.fa.cfs[rq.cfs].h_nr_runnable > 0:
         if rq.fs_runtime > 0:

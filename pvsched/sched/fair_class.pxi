@@ -16,10 +16,14 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
     cdef cfs_rq_t* cfs
     cdef u64 slice = 0
     cdef u32 h_nr_idle = 1 if p.policy == POLICY_IDLE else 0
+    cdef u32 h_nr_runnable = 1
     cdef u32 rq_h_nr_queued = a.cfs[rq.cfs].h_nr_queued
     if flags & ENQUEUE_DELAYED:
         requeue_delayed_entity(a, n)
         return
+    if not (flags & ENQUEUE_WAKEUP) and a.se[n].sched_delayed:
+        # v6.13+: a delayed sleeper moved by the balancer stays delayed, not runnable on its new rq
+        h_nr_runnable = 0
     while n >= 0:
         if a.se[n].on_rq:
             if a.se[n].sched_delayed:
@@ -31,7 +35,7 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
             a.se[n].custom_slice = 1
         enqueue_entity(a, cfs, n, flags)
         slice = cfs_rq_min_slice(a, cfs)
-        cfs.h_nr_runnable += 1
+        cfs.h_nr_runnable += h_nr_runnable
         cfs.h_nr_queued += 1
         cfs.h_nr_idle += h_nr_idle
         if cfs.idle_group:
@@ -47,7 +51,7 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
         if cfs.curr != n:
             aug_propagate(a, n)
         slice = cfs_rq_min_slice(a, cfs)
-        cfs.h_nr_runnable += 1
+        cfs.h_nr_runnable += h_nr_runnable
         cfs.h_nr_queued += 1
         cfs.h_nr_idle += h_nr_idle
         if cfs.idle_group:

@@ -146,7 +146,7 @@ cdef inline s32 rt_pick(Sim* s, s32 cpu) noexcept nogil:
 
 cdef inline void rt_period_advance(Sim* s, rq_t* rq) noexcept nogil:
     cdef s64 k
-    if s.now >= rq.rt_period_start + s.rt_period_ns:
+    if s.now - rq.rt_period_start >= s.rt_period_ns:
         k = (s.now - rq.rt_period_start) // s.rt_period_ns
         rq.rt_period_start += k * s.rt_period_ns
         rq.rt_time -= k * s.rt_runtime_ns
@@ -155,7 +155,10 @@ cdef inline void rt_period_advance(Sim* s, rq_t* rq) noexcept nogil:
 
 cdef void handle_rt_period(Sim* s, s32 cpu) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]
-    host_interrupt(s, cpu, EXIT_HOST_INTR)
+    if rq.vcpu >= 0:
+        guest_timer_interrupt(s, rq.vcpu)   # a guest's rt_period_timer is its LAPIC timer
+    else:
+        host_interrupt(s, cpu, EXIT_HOST_INTR)
     settle_curr(s, cpu)
     rt_period_advance(s, rq)
     if rq.rt_throttled and rq.rt_time < s.rt_runtime_ns:
@@ -163,5 +166,7 @@ cdef void handle_rt_period(Sim* s, s32 cpu) noexcept nogil:
         if rq.rt_nr:
             s.fa.resched[cpu] |= RESCHED_NOW
     if rq.rt_throttled:
-        ev_arm(&s.q, s.slot_rt + cpu, rq.rt_period_start + s.rt_period_ns)
+        ev_arm(&s.q, s.slot_rt + cpu, tadd(rq.rt_period_start, s.rt_period_ns))
+    if rq.vcpu >= 0:
+        guest_timer_wake(s, rq.vcpu)
     resched_deliver(s, cpu, True)

@@ -135,7 +135,11 @@ def _run_dask(jobs, scheduler, on_done):
     except ImportError:
         raise SweepError('the Dask executor needs dask.distributed: pip install "dask[distributed]"') from None
     own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
+    try:
+        client = Client(scheduler, timeout=30) if own else scheduler
+    except Exception as e:  # noqa: BLE001 - any failure to connect is the user's address or network
+        raise SweepError(f"cannot use the Dask scheduler {scheduler!r}: {type(e).__name__}: "
+                         f"{' '.join(str(e).split()) or 'no detail'}") from None
     futs = {}
     ok = False
     try:

@@ -84,7 +84,10 @@ def _cell_id(params_json: str, rep: int) -> str:
 
 def _cell_seed(params: Dict[str, Any], params_json: str, rep: int, base_seed: int) -> int:
     if "seed" in params:
-        return int(params["seed"])
+        v = params["seed"]
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
+            raise ScenarioError("grid['seed']", v, "a seed must be an integer in 0..2**64-1")
+        return v
     text = f'{{"base_seed":{int(base_seed)},"params":{params_json},"rep":{int(rep)}}}'
     return _hash64(text) & (2**63 - 1)
 
@@ -103,19 +106,32 @@ class Cell:
     cell_id: str
 
 
+#: most runs one sweep may list (each is validated and kept as a cell before anything runs)
+MAX_RUNS = 10_000_000
+#: about what one listed run costs in memory before it runs (a Cell, its id, seed and parameters)
+RUN_BYTES = 600
+
+
+def _too_many(n: int) -> str:
+    return (f"{n:,} runs: at most {MAX_RUNS:,} per sweep (listing them would take about "
+            f"{n * RUN_BYTES / 2**30:,.1f} GiB before the first run); split the sweep")
+
+
 def _reps(seeds) -> List[int]:
     if isinstance(seeds, (bool, np.bool_)):
         raise SweepError(f"seeds = {seeds!r}: must be a repetition count or a list of repetition indices")
     if isinstance(seeds, (int, np.integer)):
         if seeds < 1:
             raise SweepError(f"seeds = {seeds!r}: must be >= 1")
+        if seeds > MAX_RUNS:
+            raise SweepError(f"seeds = {seeds!r}: {_too_many(int(seeds))}")
         return list(range(int(seeds)))
     try:
         reps = [_plain(s) for s in seeds]
     except TypeError:
         raise SweepError(f"seeds = {seeds!r}: must be a repetition count or a list of repetition indices") from None
-    if not reps or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in reps):
-        raise SweepError(f"seeds = {seeds!r}: must be a non-empty list of repetition indices >= 0")
+    if not reps or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**63 for s in reps):
+        raise SweepError(f"seeds = {seeds!r}: must be a non-empty list of repetition indices in 0..2**63-1")
     return list(dict.fromkeys(reps))
 
 
@@ -131,8 +147,15 @@ def _grid_points(grid) -> List[Dict[str, Any]]:
             vals = [_plain(v) for v in vals]
             if not vals:
                 raise ScenarioError(f"grid[{k!r}]", [], "needs at least one value")
+            for v in vals:
+                _check_value(f"grid[{k!r}]", v)
             keys.append(k)
             values.append(vals)
+        n = 1
+        for vals in values:
+            n *= len(vals)
+        if n > MAX_RUNS:
+            raise SweepError(f"grid: {_too_many(n)}")
         return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
     if isinstance(grid, (list, tuple)):
         out = []
@@ -141,9 +164,26 @@ def _grid_points(grid) -> List[Dict[str, Any]]:
                 raise ScenarioError(f"grid[{i}]", p, "an explicit cell is a table of path = value")
             for k in p:
                 parse_path(k)
+                _check_value(f"grid[{i}][{k!r}]", _plain(p[k]))
             out.append({k: _plain(v) for k, v in p.items()})
         return out or [{}]
     raise ScenarioError("grid", grid, "must be a table of path = [values] or a list of cells")
+
+
+def _check_value(path: str, v) -> None:
+    """A grid value is scenario data: a number, string, boolean, None, or a list / table of them."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return
+    if isinstance(v, list):
+        for x in v:
+            _check_value(path, x)
+        return
+    if isinstance(v, dict):
+        for x in v.values():
+            _check_value(path, x)
+        return
+    raise ScenarioError(path, v, f"a {type(v).__name__} is not a scenario value (numbers, strings, booleans, "
+                        "lists and tables are)")
 
 
 def expand_grid(grid=None, seeds=1, base_seed: int = 0) -> List[Cell]:
@@ -155,8 +195,10 @@ def expand_grid(grid=None, seeds=1, base_seed: int = 0) -> List[Cell]:
     [({'host.cpus': 1}, 0), ({'host.cpus': 1}, 1), ({'host.cpus': 2}, 0), ({'host.cpus': 2}, 1)]
     """
     cells, seen = [], set()
-    reps = _reps(seeds)
-    for params in _grid_points(grid):
+    points, reps = _grid_points(grid), _reps(seeds)
+    if len(points) * len(reps) > MAX_RUNS:
+        raise SweepError(f"grid x seeds: {_too_many(len(points) * len(reps))}")
+    for params in points:
         pj = canonical_json(params)
         for rep in reps:
             cid = _cell_id(pj, rep)

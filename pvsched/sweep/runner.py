@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from typing import Any, Dict, List, Optional
 
 from pvsched._version import __version__
@@ -11,7 +12,7 @@ from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
 from pvsched.sweep.executors import _Progress, _run_dask, _run_local, _run_serial
 from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid
 from pvsched.sweep.metrics import _check_metrics, _metrics_key, _ship
-from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row
+from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row, scenario_hash
 
 
 # ---------------------------------------------------------------------------------------------
@@ -76,11 +77,20 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     wanted = {c.cell_id: c for c in cells}
     store = None
     records: Dict[str, dict] = {}
+    rerun: Dict[str, str] = {}
+    scenarios: Dict[str, str] = {}      # cell id -> hash of the exact scenario it runs (run files prove it)
     if out is not None:
+        scenarios = {c.cell_id: scenario_hash(_cell_dict(base_d, c.params, c.seed)) for c in cells}
         manifest = {"format": FORMAT, "fingerprint": fingerprint, "base": base_d,
                     "metrics": _metrics_key(metrics), "pvsched": _version()}
         store = _Store(out, fingerprint, manifest, overwrite)
-        records.update(store.load(wanted))
+        done, rerun = store.load(wanted, scenarios)
+        records.update(done)
+        if rerun:
+            warnings.warn(f"pvsched sweep: {len(rerun)} run file(s) in {store.runs} did not prove they belong to "
+                          "their cell and run again: " + "; ".join(f"{cid}.json: {why}" for cid, why in
+                                                                   list(rerun.items())[:5])
+                          + (" ..." if len(rerun) > 5 else ""), RuntimeWarning, stacklevel=2)
     resumed = len(records)
 
     todo = [[c for c in pcells if c.cell_id not in records] for pcells in points]
@@ -90,7 +100,7 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
 
     def on_done(job_cells: List[Cell], per_segment: List[List[Dict[str, Any]]]):
         ms = [m for seg in per_segment for m in seg]
-        recs = [_record(c, m) for c, m in zip(job_cells, ms)]
+        recs = [_record(c, m, scenarios.get(c.cell_id, ""), fingerprint) for c, m in zip(job_cells, ms)]
         recs = json.loads(json.dumps(recs, allow_nan=True))        # the same values as on disk
         for rec in recs:
             if store is not None:
@@ -117,9 +127,10 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         bar.close()
 
     df = pd.DataFrame([_row(records[c.cell_id]) for c in cells])
-    pcols = list(dict.fromkeys(k for c in cells for k in c.params))      # explicit cells may differ
+    # explicit cells may differ; a grid over "seed" is the key column itself, not a second one
+    pcols = [k for k in dict.fromkeys(k for c in cells for k in c.params) if k not in KEY_COLUMNS]
     df = df[list(KEY_COLUMNS) + pcols + [c for c in df.columns if c not in pcols and c not in KEY_COLUMNS]]
-    df.attrs.update(new_runs=ntodo, resumed_runs=resumed, wall_s=time.perf_counter() - t0)
+    df.attrs.update(new_runs=ntodo, resumed_runs=resumed, rerun=rerun, wall_s=time.perf_counter() - t0)
     if store is not None:
         path = store.write_table(df)
         df.attrs.update(out=store.out, table=path)

@@ -1,15 +1,24 @@
-"""A sweep's output directory: one JSON record per run (written atomically), the manifest, the final table."""
+"""A sweep's output directory: one JSON record per run (written atomically), the manifest, the final table.
+
+Every run record proves it belongs to its cell: it carries the cell's id, parameters, repetition
+and seed, a hash of the exact scenario it ran, the sweep's fingerprint (base scenario + metrics)
+and a checksum over all of it. On resume a record that fails any of these is not used: the cell
+runs again and the sweep says so (a warning, and ``df.attrs["rerun"]``). A damaged manifest is
+rebuilt from the run files when they all belong to this sweep.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
-from typing import Any, Dict, Optional
+import warnings
+from typing import Any, Dict, Optional, Tuple
 
 from pvsched.sweep.grid import Cell, SweepError, canonical_json
 
 
-FORMAT = 1
+FORMAT = 2
 RUNS_DIR = "runs"
 MANIFEST = "sweep.json"
 RESULTS = "results.parquet"
@@ -19,8 +28,44 @@ KEY_COLUMNS = ("cell_id", "rep", "seed")
 # ---------------------------------------------------------------------------------------------
 # rows and the output directory
 # ---------------------------------------------------------------------------------------------
-def _record(cell: Cell, metrics: Dict[str, Any]) -> dict:
-    return {"cell_id": cell.cell_id, "rep": cell.rep, "seed": cell.seed, "params": cell.params, "metrics": metrics}
+def checksum(rec: dict) -> str:
+    """The checksum a run record carries: blake2b-128 of its canonical JSON without the checksum."""
+    body = canonical_json({k: v for k, v in rec.items() if k != "checksum"})
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+
+
+def scenario_hash(cell_dict: dict) -> str:
+    """Hash of the exact scenario (dict form, seed filled in) a cell runs."""
+    return hashlib.blake2b(canonical_json(cell_dict).encode(), digest_size=16).hexdigest()
+
+
+def _record(cell: Cell, metrics: Dict[str, Any], scenario: str = "", sweep: str = "") -> dict:
+    rec = {"format": FORMAT, "cell_id": cell.cell_id, "rep": cell.rep, "seed": cell.seed, "params": cell.params,
+           "scenario": scenario, "sweep": sweep, "metrics": metrics}
+    rec["checksum"] = checksum(rec)
+    return rec
+
+
+def verify(rec: Any, cell: Cell, scenario: str, sweep: str) -> Optional[str]:
+    """Why ``rec`` is not a trustworthy record of ``cell`` (None: it is)."""
+    if not isinstance(rec, dict):
+        return "not a run record"
+    if rec.get("format") != FORMAT or "checksum" not in rec:
+        return "written by an older pvsched (no checksum)"
+    if rec["checksum"] != checksum(rec):
+        return "checksum mismatch (changed or damaged)"
+    for key, want in (("cell_id", cell.cell_id), ("rep", cell.rep), ("seed", cell.seed)):
+        if rec.get(key) != want:
+            return f"its {key} is {rec.get(key)!r}, not {want!r} (another cell's record)"
+    if canonical_json(rec.get("params")) != canonical_json(cell.params):
+        return "its parameters are another cell's"
+    if rec.get("scenario") != scenario:
+        return "it ran a different scenario"
+    if rec.get("sweep") != sweep:
+        return "it belongs to another sweep (base scenario or metrics)"
+    if not isinstance(rec.get("metrics"), dict):
+        return "no metrics table"
+    return None
 
 
 def _column_value(v):
@@ -63,6 +108,8 @@ class _Store:
     def __init__(self, out: str, fingerprint: str, manifest: dict, overwrite: bool):
         self.out = os.fspath(out)
         self.runs = os.path.join(self.out, RUNS_DIR)
+        self.fingerprint = fingerprint
+        self.rebuilt_from = None        # run files a damaged manifest was rebuilt from
         mpath = os.path.join(self.out, MANIFEST)
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise SweepError(f"{self.out}: the sweep output must be a directory")
@@ -71,8 +118,22 @@ class _Store:
             try:
                 with open(mpath) as f:
                     old = json.load(f)
+                readable = isinstance(old, dict) and isinstance(old.get("fingerprint"), str)
             except (OSError, ValueError):
-                old = {}
+                readable = False
+            if not readable:
+                # damaged (e.g. truncated by a kill): whose are the run files?
+                owners = self._owners()
+                if set(owners) - {fingerprint}:
+                    if not overwrite:
+                        raise SweepError(f"{self.out}: {MANIFEST} is damaged and the run files there belong to "
+                                         "a different sweep; use another output path or overwrite=True (--overwrite)")
+                    self.clear()
+                else:
+                    self.rebuilt_from = owners.get(fingerprint, 0)
+                    warnings.warn(f"pvsched sweep: {mpath} was damaged; rebuilt it from the "
+                                  f"{self.rebuilt_from} run file(s) of this sweep", RuntimeWarning, stacklevel=3)
+                old = {"fingerprint": fingerprint}
             if old.get("fingerprint") != fingerprint:
                 if not overwrite:
                     raise SweepError(f"{self.out} holds runs of a different sweep (other base scenario or "
@@ -108,9 +169,21 @@ class _Store:
                         except FileNotFoundError:
                             pass
 
-    def load(self, wanted: Dict[str, Cell]) -> Dict[str, dict]:
-        """Finished records of the wanted cells; unreadable files are removed (they re-run)."""
-        done = {}
+    def _owners(self) -> Dict[str, int]:
+        """Sweep fingerprint -> number of intact (checksummed) run files that carry it."""
+        owners: Dict[str, int] = {}
+        for name in os.listdir(self.runs):
+            if name.startswith(".") or not name.endswith(".json"):
+                continue
+            rec, _ = _read(os.path.join(self.runs, name))
+            if rec is not None and rec.get("checksum") == checksum(rec) and isinstance(rec.get("sweep"), str):
+                owners[rec["sweep"]] = owners.get(rec["sweep"], 0) + 1
+        return owners
+
+    def load(self, wanted: Dict[str, Cell], scenarios: Dict[str, str]) -> Tuple[Dict[str, dict], Dict[str, str]]:
+        """Records that prove they belong to the wanted cells, and ``{cell_id: reason}`` for the
+        files that do not (removed: those cells run again)."""
+        done, rejected = {}, {}
         for name in os.listdir(self.runs):
             if name.startswith(".") or not name.endswith(".json"):
                 continue
@@ -118,17 +191,14 @@ class _Store:
             if cid not in wanted:
                 continue
             path = os.path.join(self.runs, name)
-            try:
-                with open(path) as f:
-                    rec = json.load(f)
-                ok = rec.get("cell_id") == cid and isinstance(rec.get("metrics"), dict)
-            except (OSError, ValueError):
-                ok = False
-            if not ok:
+            rec, err = _read(path)
+            why = err or verify(rec, wanted[cid], scenarios[cid], self.fingerprint)
+            if why:
+                rejected[cid] = why
                 os.remove(path)
                 continue
             done[cid] = rec
-        return done
+        return done, rejected
 
     def save(self, rec: dict) -> None:
         data = json.dumps(rec, allow_nan=True).encode()  # key order = column order
@@ -156,9 +226,22 @@ class _Store:
         return path
 
 
+def _read(path: str):
+    """(record, None) or (None, why the file cannot be read as one)."""
+    try:
+        with open(path, "rb") as f:
+            rec = json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError) as e:
+        return None, f"unreadable ({type(e).__name__})"
+    if not isinstance(rec, dict):
+        return None, "not a run record"
+    return rec, None
+
+
 def read_runs(out) -> "pandas.DataFrame":  # noqa: F821
     """Every finished run in a sweep output directory (also of an unfinished sweep), one row each,
-    sorted by ``cell_id``.
+    sorted by ``cell_id``. A damaged file (unreadable, or its checksum does not match) is left
+    out with a warning naming it.
 
     >>> import tempfile, pvsched
     >>> from pvsched import Scenario, Task
@@ -171,13 +254,21 @@ def read_runs(out) -> "pandas.DataFrame":  # noqa: F821
     """
     import pandas as pd
     runs = os.path.join(os.fspath(out), RUNS_DIR)
-    rows = []
+    rows, bad = [], []
     for name in sorted(os.listdir(runs)) if os.path.isdir(runs) else []:
         if name.startswith(".") or not name.endswith(".json"):
             continue
-        try:
-            with open(os.path.join(runs, name)) as f:
-                rows.append(_row(json.load(f)))
-        except (OSError, ValueError):
-            continue
+        rec, why = _read(os.path.join(runs, name))
+        if why is None and "checksum" in rec and rec["checksum"] != checksum(rec):
+            why = "checksum mismatch"
+        if why is None:
+            try:
+                rows.append(_row(rec))
+            except (KeyError, TypeError, AttributeError, SweepError):
+                why = "not a run record"
+        if why:
+            bad.append(f"{name} ({why})")
+    if bad:
+        warnings.warn(f"read_runs: left out {len(bad)} damaged run file(s) in {runs}: " + ", ".join(bad[:10])
+                      + (" ..." if len(bad) > 10 else ""), RuntimeWarning, stacklevel=2)
     return pd.DataFrame(rows)

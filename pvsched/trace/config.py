@@ -1,10 +1,10 @@
 """The trace options of a scenario: off by default; when on, a bounded buffer in the C core.
 
 >>> TraceConfig(enabled=True, cap_events=1000, from_ns=5_000_000).validate("trace")
->>> TraceConfig(enabled=True, mode="loop").validate("trace")
+>>> TraceConfig(enabled=True, mode="loop")
 Traceback (most recent call last):
 ...
-pvsched.errors.ScenarioError: trace.mode = 'loop': must be one of ['cap', 'ring']
+pvsched.errors.ScenarioError: TraceConfig.mode = 'loop': must be one of ['cap', 'ring']
 """
 from __future__ import annotations
 
@@ -41,14 +41,20 @@ class TraceConfig:
     to_ns: Optional[int] = None
     events: List[str] = field(default_factory=list)
 
+    def __post_init__(self):
+        from pvsched.validate import normalize, self_check
+        normalize(self, ("events",))
+        self_check(self, "TraceConfig")
+
     def validate(self, path: str = "trace") -> None:
+        from pvsched.limits import MAX_TIME_NS
         from pvsched.validate import _bool, _choice, _int
         _bool(f"{path}.enabled", self.enabled)
         _int(f"{path}.cap_events", self.cap_events, 1, MAX_CAP_EVENTS)
         _choice(f"{path}.mode", self.mode, MODES)
-        _int(f"{path}.from_ns", self.from_ns, 0)
+        _int(f"{path}.from_ns", self.from_ns, 0, MAX_TIME_NS)
         if self.to_ns is not None:
-            _int(f"{path}.to_ns", self.to_ns, self.from_ns + 1)
+            _int(f"{path}.to_ns", self.to_ns, self.from_ns + 1, MAX_TIME_NS + 1)
         if not isinstance(self.events, (list, tuple)):
             raise ScenarioError(f"{path}.events", self.events, "must be a list of event kind names")
         for i, e in enumerate(self.events):
