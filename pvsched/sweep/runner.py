@@ -100,7 +100,8 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
 
     def on_done(job_cells: List[Cell], per_segment: List[List[Dict[str, Any]]]):
         ms = [m for seg in per_segment for m in seg]
-        recs = [_record(c, m, scenarios.get(c.cell_id, ""), fingerprint) for c, m in zip(job_cells, ms)]
+        recs = [_record(c, m, scenarios.get(c.cell_id, ""), fingerprint, store is not None)
+                for c, m in zip(job_cells, ms)]
         recs = json.loads(json.dumps(recs, allow_nan=True))        # the same values as on disk
         for rec in recs:
             if store is not None:
