@@ -92,6 +92,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.fa.tg_cfs = <s32*>calloc(ntg * ncpu, sizeof(s32))
     s.fa.tg_se = <s32*>calloc(ntg * ncpu, sizeof(s32))
     s.fa.ncpu = ncpu
+    s.fa.host_only = nvcpu == 0
     s.fa.now_p = &s.now
     s.task = <task_t*>calloc(max(ntask, 1), sizeof(task_t))
     s.rq = <rq_t*>calloc(nrq, sizeof(rq_t))
@@ -104,20 +105,17 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.idle_mask = <u64*>calloc(sum((kn + 63) // 64 for kn in kern_n), sizeof(u64))
     s.ops = <op_t*>calloc(max(s.nops, 1), sizeof(op_t))
     s.hist = <u32*>calloc(<size_t>max(ntask, 1) * HIST_NBUCKETS, sizeof(u32))
+    s.hist_buf = <u64*>malloc(HIST_BATCH * sizeof(u64))
     s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
     s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))
     s.lb_stack = <s32*>calloc(nse + ntg + 1, sizeof(s32))
-    s.q.heap = <ev_t*>calloc(nslots, sizeof(ev_t))
-    s.q.pos = <s32*>malloc(nslots * sizeof(s32))
+    ev_alloc(&s.q, nslots)
     if (not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clk_base
             or not s.fa.clk_entry or not s.fa.clk_run or not s.kern or not s.vm or not s.vcpu
             or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
             or not s.rt_head or not s.rt_tail or not s.aff or not s.idle_mask or not s.ops
-            or not s.hist or not s.q.heap or not s.q.pos or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
+            or not s.hist or not s.hist_buf or not s.q.heap_mem or not s.q.hslot or not s.q.pos or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
         raise MemoryError("pvsched: scenario too large for memory")
-    s.q.nslots = nslots
-    for i in range(nslots):
-        s.q.pos[i] = -1
     s.q.shuffle = shuffle_ties
     s.q.rng = (seed * <u64>0x9E3779B97F4A7C15) ^ <u64>0xD1B54A32D192ED03
     if s.q.rng == 0:
@@ -227,7 +225,7 @@ cdef int build_task_groups(Sim* s, EngineInput inp) except -1:
             gse = ntask + (g - 1) * ncpu + c
             se = &s.fa.se[gse]
             init_se(se, gse)
-            update_load_set(&se.load, scale_load(1024))
+            se_set_weight(se, scale_load(1024))
             se.my_q = g * ncpu + c
             se.cfs_rq = tgp[g] * ncpu + c
             se.parent = s.fa.tg_se[tgp[g] * ncpu + c]
@@ -289,6 +287,7 @@ cdef int build_tasks(Sim* s, EngineInput inp) except -1:
     cdef s32 c
     cdef sched_entity* se
     cdef task_t* p
+    cdef load_weight lw
     for i in range(s.nops):
         s.ops[i].code = <s32>opsv[i, 0]
         s.ops[i].a = opsv[i, 1]
@@ -325,7 +324,8 @@ cdef int build_tasks(Sim* s, EngineInput inp) except -1:
         init_se(se, i)
         se.task = i
         se.vruntime = INIT_MIN_VRUNTIME     # (CFS) a sleeper since the queue's creation
-        set_load_nice(&se.load, <int>tnice[i], tpol[i] == POLICY_IDLE)
+        set_load_nice(&lw, <int>tnice[i], tpol[i] == POLICY_IDLE)
+        se_set_load(se, lw)
         se.idle = tpol[i] == POLICY_IDLE
         se.depth = s.fa.tg[p.tg].depth + 1 if p.tg > 0 else 0
         se.cfs_rq = task_cfs_on(s, i, p.cpu)

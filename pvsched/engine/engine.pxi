@@ -28,7 +28,18 @@ POLICIES = {"normal": POLICY_NORMAL, "fifo": POLICY_FIFO, "rr": POLICY_RR, "batc
 RT_GUARDS = {"fair_server": RT_GUARD_FAIR_SERVER, "rt_throttle": RT_GUARD_THROTTLE,
              "none": RT_GUARD_NONE}
 INVARIANTS = ("work_conservation", "curr_not_running", "affinity", "livelock") + RCU_INVARIANTS
+# What Engine.capture copies (pvsched.sweep.batch computes sweep metrics from it)
+CAPTURE_SCALARS = ("events", "now_ns", "violations")
+CAPTURE_TASK_COLUMNS = ("cpu_ns", "wait_ns", "nr_switches", "nr_preempted", "nr_wakeups", "nr_migrations",
+                        "nr_yields", "nr_overruns", "lat_count", "lat_sum_ns", "lat_max_ns")
+CAPTURE_VCPU_COLUMNS = (tuple(m + "_ns" for m in VCPU_MODES) + tuple("exits_" + m for m in EXIT_REASONS)
+                        + ("nr_poll_ok", "nr_poll_fail", "nr_blocks", "nr_kicks", "guest_ticks", "guest_switches",
+                           "rcuc_preemptions", "rcuc_preempt_ns"))
 
+
+cdef inline s64 rcuc_preempt_ns_now(Sim* s, s32 c) noexcept nogil:
+    # Time vCPU c's thread has lost to rcuc so far, an ongoing preemption included.
+    return s.vcpu[c].rcuc_preempt_ns + (s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
 
 cdef class Engine:
     """A compiled scenario. Build it through :class:`pvsched.Simulation`; the arrays it takes are
@@ -41,11 +52,15 @@ cdef class Engine:
     cdef object _py_error       # (exception, hook name, kernel, time) once a Python policy raised
     cdef list _py_methods       # per kernel: {hook name: bound method} of its Python policy
     cdef object _ctx            # the HookContext handed to Python hooks
+    cdef EngineInput _inp       # the checked input, kept so that reset() rebuilds without checking again
 
     def __cinit__(self):
         memset(&self.s, 0, sizeof(Sim))
 
     def __dealloc__(self):
+        self._free()
+
+    cdef void _free(self) noexcept:
         # Every array the builders allocated; free(NULL) is a no-op,
         # so a constructor that failed half-way is released too.
         cdef Sim* s = &self.s
@@ -54,19 +69,26 @@ cdef class Engine:
         free(s.fa.tg_cfs); free(s.fa.tg_se)
         free(s.task); free(s.rq); free(s.kern); free(s.vm); free(s.vcpu)
         free(s.rt_head); free(s.rt_tail); free(s.aff); free(s.idle_mask); free(s.ops); free(s.hist)
-        free(s.q.heap); free(s.q.pos); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
+        free(s.hist_buf)
+        ev_free(&s.q); free(s.lb_skip); free(s.lb_tasks); free(s.lb_stack)
         free(s.locks); free(s.ipi_ring); free(s.vm_hist); free(s.vm_lhist)
         free(s.gth.se); free(s.gth.cpu); free(s.gth.se_pending); free(s.gth.cfs_pending); free(s.hw)
         deferred_work_free(s)
         free(s.rtimers); free(s.trace.rec)
         rcu_free(s)
+        memset(s, 0, sizeof(Sim))
 
     def __init__(self, **kw):
         """Build from the keyword arguments of :class:`EngineInput` (what ``Scenario.compile`` returns)."""
+        self._inp = EngineInput(**kw)
+        self._build(self._inp)
+
+    cdef int _build(self, EngineInput c) except -1:
         cdef Sim* s = &self.s
-        cdef EngineInput c = EngineInput(**kw)
         cdef s32 kk
         self.ntg = c.ntg
+        self.finalized = False
+        self._py_error = None
         alloc_sim(s, c)
         build_kernels(s, c)
         build_task_groups(s, c)
@@ -94,6 +116,29 @@ cdef class Engine:
             attach_python_policy(self, kk, c.vms[kk - 1].get("policy"))
         attach_policies(s)
         s.owner = <void*>self
+        return 0
+
+    def reset(self, seed=None):
+        """Start over at time 0 with the same compiled scenario and ``seed`` (default: the seed it
+        was built with): the state is rebuilt exactly as a new Engine builds it, without compiling
+        or checking the scenario again (a sweep reruns one cell this way, once per repetition).
+
+        >>> from pvsched import Scenario, Host, Task, Simulation
+        >>> from pvsched.workloads import RunSleep
+        >>> sc = Scenario(host=Host(cpus=1), seed=3, tasks=[Task("r", RunSleep(run_ns=10**5, sleep_ns=10**5,
+        ...               run_jitter_ns=10**5, sleep_jitter_ns=10**5))])
+        >>> eng = Simulation(sc).engine
+        >>> _ = eng.run(10**7); first = eng.results()["task"]["nr_switches"][0]
+        >>> eng.reset(4); _ = eng.run(10**7); other = eng.results()["task"]["nr_switches"][0]
+        >>> eng.reset(3); _ = eng.run(10**7); bool(eng.results()["task"]["nr_switches"][0] == first != other)
+        True
+        """
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+                raise ValueError(f"seed={seed!r} must be an integer in [0, 2**64)")
+            self._inp.seed = seed
+        self._free()
+        self._build(self._inp)
 
     def run(self, long long until_ns):
         """Process events up to and including time ``until_ns``; returns events processed."""
@@ -143,16 +188,19 @@ cdef class Engine:
     def violations(self):
         """Invariant violations seen with ``check_invariants`` (kind name -> seen)."""
         cdef u64 kinds = self.s.violation_kind
-        cdef u64 count = self.s.violations
         if self.s.rcu != NULL:
             kinds |= self.s.rcu.violation_kind << 4     # RCU_INVARIANTS after the scheduler's four
-            count += self.s.rcu.violations
-        return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": count}
+        return {name: bool(kinds >> k & 1) for k, name in enumerate(INVARIANTS)} | {"count": self._violation_count()}
+
+    cdef u64 _violation_count(self) noexcept nogil:
+        # The scheduler's and the RCU core's (what results() and capture() report).
+        return self.s.violations + (self.s.rcu.violations if self.s.rcu != NULL else 0)
 
     cdef void _finalize(self) noexcept nogil:
         # Bring per-task and per-CPU accounting up to `now` (idempotent).
         cdef Sim* s = &self.s
         cdef s32 i
+        hist_batch_flush(s.hist, s.hist_buf, &s.hist_n)
         for i in range(s.nrq):
             settle_curr(s, i)
             if s.rq[i].curr >= 0:
@@ -246,8 +294,7 @@ cdef class Engine:
             vc["guest_ticks"][c] = s.rq[s.vcpu[c].rq].nr_ticks
             vc["guest_switches"][c] = s.rq[s.vcpu[c].rq].nr_switches
             vc["rcuc_preemptions"][c] = s.vcpu[c].nr_rcuc_preempt
-            vc["rcuc_preempt_ns"][c] = s.vcpu[c].rcuc_preempt_ns + (
-                s.now - s.vcpu[c].rcuc_since if s.vcpu[c].rcuc_since >= 0 else 0)
+            vc["rcuc_preempt_ns"][c] = rcuc_preempt_ns_now(s, c)
             for k, m in enumerate(VCPU_MODES):
                 vc[m + "_ns"][c] = s.vcpu[c].t_mode[k + 1]
             for k, m in enumerate(EXIT_REASONS):
@@ -275,6 +322,72 @@ cdef class Engine:
         if s.trace.on:
             out["trace"] = trace_results(s)
         return out
+
+    def capture(self, Py_ssize_t r, long long[:, :] scalars, long long[:, :, :] tasks, long long[:, :] cpus,
+                long long[:, :, :] vcpus, long long[:] hist_ptr, long long[:] hist_rows,
+                unsigned long long[:, :, :] hist):
+        """Copy what sweep metrics read into row ``r`` of arrays stacked over a cell's runs, in one
+        call and without building Python objects: ``scalars[r]`` (CAPTURE_SCALARS), ``tasks[r]``
+        (CAPTURE_TASK_COLUMNS x tasks), ``cpus[r]`` (busy_ns per pCPU), ``vcpus[r]``
+        (CAPTURE_VCPU_COLUMNS x vCPUs) and, per group g of tasks (``hist_rows[hist_ptr[g]:hist_ptr[g+1]]``),
+        their merged wake-up latency histogram ``hist[r, g]``. Same values as :meth:`results`."""
+        cdef Sim* s = &self.s
+        cdef s32 i, c, k, g, ng = hist_ptr.shape[0] - 1
+        cdef s64 j, t
+        cdef u32* h
+        cdef unsigned long long* out
+        cdef int nmode = len(VCPU_MODES), nexit = len(EXIT_REASONS)
+        if not (0 <= r < scalars.shape[0] and scalars.shape[1] >= 3 and r < tasks.shape[0]
+                and tasks.shape[1] >= 11 and tasks.shape[2] == s.ntask and r < cpus.shape[0]
+                and cpus.shape[1] == s.ncpu and r < vcpus.shape[0] and vcpus.shape[1] >= nmode + nexit + 8
+                and vcpus.shape[2] == s.nvcpu and ng >= 0 and r < hist.shape[0] and hist.shape[1] >= ng
+                and hist.shape[2] == HIST_NBUCKETS):
+            raise ValueError("capture: arrays of the wrong shape for this engine")
+        for g in range(ng):
+            if not (0 <= hist_ptr[g] <= hist_ptr[g + 1] <= hist_rows.shape[0]):
+                raise ValueError("capture: bad histogram group bounds")
+            for j in range(hist_ptr[g], hist_ptr[g + 1]):
+                if not 0 <= hist_rows[j] < s.ntask:
+                    raise ValueError("capture: no such task")
+        self._finalize()
+        scalars[r, 0] = <long long>s.nevents
+        scalars[r, 1] = s.now
+        scalars[r, 2] = <long long>self._violation_count()
+        for i in range(s.ntask):
+            tasks[r, 0, i] = s.task[i].cpu_ns
+            tasks[r, 1, i] = s.task[i].wait_ns
+            tasks[r, 2, i] = s.task[i].nr_switches
+            tasks[r, 3, i] = s.task[i].nr_preempted
+            tasks[r, 4, i] = s.task[i].nr_wakeups
+            tasks[r, 5, i] = s.task[i].nr_migrations
+            tasks[r, 6, i] = s.task[i].nr_yields
+            tasks[r, 7, i] = s.task[i].nr_overruns
+            tasks[r, 8, i] = s.task[i].lat_count
+            tasks[r, 9, i] = s.task[i].lat_sum
+            tasks[r, 10, i] = s.task[i].lat_max
+        for c in range(s.ncpu):
+            cpus[r, c] = s.rq[c].busy_ns
+        for c in range(s.nvcpu):
+            for k in range(nmode):
+                vcpus[r, k, c] = s.vcpu[c].t_mode[k + 1]
+            for k in range(nexit):
+                vcpus[r, nmode + k, c] = s.vcpu[c].nr_exits[k]
+            k = nmode + nexit
+            vcpus[r, k, c] = s.vcpu[c].nr_poll_ok
+            vcpus[r, k + 1, c] = s.vcpu[c].nr_poll_fail
+            vcpus[r, k + 2, c] = s.vcpu[c].nr_blocks
+            vcpus[r, k + 3, c] = s.vcpu[c].nr_kicks
+            vcpus[r, k + 4, c] = s.rq[s.vcpu[c].rq].nr_ticks
+            vcpus[r, k + 5, c] = s.rq[s.vcpu[c].rq].nr_switches
+            vcpus[r, k + 6, c] = s.vcpu[c].nr_rcuc_preempt
+            vcpus[r, k + 7, c] = rcuc_preempt_ns_now(s, c)
+        for g in range(ng):
+            out = &hist[r, g, 0]
+            memset(out, 0, HIST_NBUCKETS * sizeof(unsigned long long))
+            for j in range(hist_ptr[g], hist_ptr[g + 1]):
+                h = &s.hist[<s64>hist_rows[j] * HIST_NBUCKETS]
+                for t in range(HIST_NBUCKETS):
+                    out[t] += h[t]
 
     # ---- inspection (tests, policies, debugging); not for the hot path
     def running(self):

@@ -1,7 +1,13 @@
-# Deterministic event queue: an indexed binary heap of timer slots, like hrtimers.
+# Deterministic event queue: an indexed heap of timer slots, like hrtimers.
 # Every source of future events (a CPU's tick, a CPU's current burst, a task's timer, ...) owns
 # one slot, armed at most once, so the heap never holds stale entries and never allocates.
 # Order: (time, seq). seq is a FIFO counter, or a seeded random key when tie-shuffling is on.
+#
+# Layout: a 4-ary heap of 16-byte keys (time with its sign bit flipped, then seq: one unsigned
+# 128-bit number, compared without branches) and, beside it, the slot of each heap entry. The
+# keys array is offset so that the four children of an entry share one 64-byte cache line.
+# (time, seq) keys are unique, so any exact heap pops the same sequence as any other.
+from libc.stdlib cimport calloc, malloc, free
 from pvsched.sched.calc cimport u64, s64, u32, s32
 
 # Simulated time. Inputs are bounded by MAX_TIME_NS (2^62 ns, ~146 years: validated in Python,
@@ -22,55 +28,120 @@ cdef inline s64 tadd(s64 a, s64 b) noexcept nogil:
         return T_NEVER
     return a + b
 
-cdef struct ev_t:
-    s64 time
-    u64 seq
-    s32 slot
+cdef struct ev_key:
+    u64 hi            # time ^ 2^63: unsigned order = signed time order
+    u64 lo            # seq
 
 cdef struct EventQueue:
-    ev_t* heap
+    ev_key* heap      # heap index -> key (heap[0] is the earliest)
+    s32* hslot        # heap index -> slot
     s32* pos          # slot -> heap index, -1 when not armed
+    void* heap_mem    # the allocation behind heap (heap is offset into it for alignment)
     s32 n
     s32 nslots
     u64 seq
     u64 rng           # xorshift state for tie shuffling
     int shuffle
+    int hole          # the root was popped but not removed yet (ev_take): the next new arm fills it
 
-cdef inline bint ev_less(ev_t* a, ev_t* b) noexcept nogil:
-    if a.time != b.time:
-        return a.time < b.time
-    return a.seq < b.seq
+cdef extern from *:
+    """
+    #define PV_EV_TIME_FLIP 0x8000000000000000ULL
+    static inline int pv_ev_key_less(unsigned long long ahi, unsigned long long alo,
+                                     unsigned long long bhi, unsigned long long blo) {
+        unsigned __int128 a = ((unsigned __int128)ahi << 64) | alo;
+        unsigned __int128 b = ((unsigned __int128)bhi << 64) | blo;
+        return a < b;
+    }
+    /* of heap entries a and b (keys as hi, lo pairs), the earlier one, by arithmetic (no branch) */
+    static inline int pv_ev_min2(const unsigned long long* h, int a, int b) {
+        unsigned __int128 ka = ((unsigned __int128)h[2 * a] << 64) | h[2 * a + 1];
+        unsigned __int128 kb = ((unsigned __int128)h[2 * b] << 64) | h[2 * b + 1];
+        return a + ((b - a) & -(int)(kb < ka));
+    }
+    """
+    bint pv_ev_key_less(u64 ahi, u64 alo, u64 bhi, u64 blo) nogil
+    s32 pv_ev_min2(const u64* h, s32 a, s32 b) nogil
+    const u64 EV_TIME_FLIP "PV_EV_TIME_FLIP"
+
+cdef inline int ev_alloc(EventQueue* q, s32 nslots) noexcept nogil:
+    # Keys 64-byte aligned at index 1 (the first child group), so allocate 3 spare entries.
+    cdef s32 i
+    cdef char* mem = <char*>calloc(<size_t>nslots + 4, sizeof(ev_key))
+    cdef size_t off
+    q.heap_mem = mem
+    q.hslot = <s32*>calloc(max(nslots, 1), sizeof(s32))
+    q.pos = <s32*>malloc(max(nslots, 1) * sizeof(s32))
+    if mem == NULL or q.hslot == NULL or q.pos == NULL:
+        return -1
+    off = (<size_t>(64 - ((<size_t>mem + 16) & 63)) & 63) // 16      # entries to skip so &heap[1] is aligned
+    q.heap = (<ev_key*>mem) + off
+    q.nslots = nslots
+    q.n = 0
+    for i in range(nslots):
+        q.pos[i] = -1
+    return 0
+
+cdef inline void ev_free(EventQueue* q) noexcept nogil:
+    free(q.heap_mem)
+    free(q.hslot)
+    free(q.pos)
+    q.heap_mem = NULL
+    q.heap = NULL
+    q.hslot = NULL
+    q.pos = NULL
+
+cdef inline bint ev_less_idx(EventQueue* q, s32 a, s32 b) noexcept nogil:
+    return pv_ev_key_less(q.heap[a].hi, q.heap[a].lo, q.heap[b].hi, q.heap[b].lo)
+
+cdef inline s32 ev_min2(EventQueue* q, s32 a, s32 b) noexcept nogil:
+    # The index with the earlier key, computed (the outcome is data, not a pattern to predict).
+    return pv_ev_min2(<const u64*>q.heap, a, b)
+
+cdef inline s32 ev_min_child(EventQueue* q, s32 c, s32 n) noexcept nogil:
+    # The earliest of the (up to four) children starting at c < n.
+    cdef s32 m
+    if c + 3 < n:
+        return ev_min2(q, ev_min2(q, c, c + 1), ev_min2(q, c + 2, c + 3))
+    m = c
+    if c + 1 < n:
+        m = ev_min2(q, m, c + 1)
+    if c + 2 < n:
+        m = ev_min2(q, m, c + 2)
+    return m
+
+cdef inline void ev_place(EventQueue* q, s32 i, ev_key k, s32 slot) noexcept nogil:
+    q.heap[i] = k
+    q.hslot[i] = slot
+    q.pos[slot] = i
 
 cdef inline void ev_sift_up(EventQueue* q, s32 i) noexcept nogil:
-    cdef ev_t e = q.heap[i]
+    cdef ev_key k = q.heap[i]
+    cdef s32 slot = q.hslot[i]
     cdef s32 p
     while i > 0:
-        p = (i - 1) >> 1
-        if not ev_less(&e, &q.heap[p]):
+        p = (i - 1) >> 2
+        if not pv_ev_key_less(k.hi, k.lo, q.heap[p].hi, q.heap[p].lo):
             break
-        q.heap[i] = q.heap[p]
-        q.pos[q.heap[i].slot] = i
+        ev_place(q, i, q.heap[p], q.hslot[p])
         i = p
-    q.heap[i] = e
-    q.pos[e.slot] = i
+    ev_place(q, i, k, slot)
 
 cdef inline void ev_sift_down(EventQueue* q, s32 i) noexcept nogil:
-    cdef ev_t e = q.heap[i]
-    cdef s32 c
+    cdef ev_key k = q.heap[i]
+    cdef s32 slot = q.hslot[i]
+    cdef s32 c, m
     cdef s32 n = q.n
     while True:
-        c = 2 * i + 1
+        c = 4 * i + 1
         if c >= n:
             break
-        if c + 1 < n and ev_less(&q.heap[c + 1], &q.heap[c]):
-            c += 1
-        if not ev_less(&q.heap[c], &e):
+        m = ev_min_child(q, c, n)
+        if not pv_ev_key_less(q.heap[m].hi, q.heap[m].lo, k.hi, k.lo):
             break
-        q.heap[i] = q.heap[c]
-        q.pos[q.heap[i].slot] = i
-        i = c
-    q.heap[i] = e
-    q.pos[e.slot] = i
+        ev_place(q, i, q.heap[m], q.hslot[m])
+        i = m
+    ev_place(q, i, k, slot)
 
 cdef inline u64 ev_next_seq(EventQueue* q) noexcept nogil:
     cdef u64 x
@@ -86,37 +157,43 @@ cdef inline u64 ev_next_seq(EventQueue* q) noexcept nogil:
 
 cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
     cdef s32 i = q.pos[slot]
-    cdef s64 old
+    cdef ev_key k
+    k.hi = <u64>time ^ EV_TIME_FLIP
+    k.lo = ev_next_seq(q)
+    if i < 0 and q.hole:
+        # the popped root's place: one sift down instead of removing it and inserting (the same
+        # entries either way, so the same pops)
+        q.hole = 0
+        ev_place(q, 0, k, slot)
+        ev_sift_down(q, 0)
+        return
+    ev_settle(q)
+    i = q.pos[slot]                 # the settling may have moved it
     if i < 0:
         i = q.n
         q.n += 1
-        q.heap[i].time = time
-        q.heap[i].seq = ev_next_seq(q)
-        q.heap[i].slot = slot
-        q.pos[slot] = i
+        ev_place(q, i, k, slot)
         ev_sift_up(q, i)
         return
-    old = q.heap[i].time
-    q.heap[i].time = time
-    q.heap[i].seq = ev_next_seq(q)
-    if time < old:
+    if pv_ev_key_less(k.hi, k.lo, q.heap[i].hi, q.heap[i].lo):
+        q.heap[i] = k
         ev_sift_up(q, i)
     else:
+        q.heap[i] = k
         ev_sift_down(q, i)
 
 cdef inline void ev_cancel(EventQueue* q, s32 slot) noexcept nogil:
     cdef s32 i = q.pos[slot]
-    cdef ev_t last
     if i < 0:
         return
+    ev_settle(q)
+    i = q.pos[slot]
     q.pos[slot] = -1
     q.n -= 1
     if i == q.n:
         return
-    last = q.heap[q.n]
-    q.heap[i] = last
-    q.pos[last.slot] = i
-    if i > 0 and ev_less(&q.heap[i], &q.heap[(i - 1) >> 1]):
+    ev_place(q, i, q.heap[q.n], q.hslot[q.n])
+    if i > 0 and ev_less_idx(q, i, (i - 1) >> 2):
         ev_sift_up(q, i)
     else:
         ev_sift_down(q, i)
@@ -125,16 +202,52 @@ cdef inline bint ev_armed(EventQueue* q, s32 slot) noexcept nogil:
     return q.pos[slot] >= 0
 
 cdef inline s64 ev_expiry(EventQueue* q, s32 slot) noexcept nogil:
-    return q.heap[q.pos[slot]].time
+    return <s64>(q.heap[q.pos[slot]].hi ^ EV_TIME_FLIP)
+
+cdef inline s64 ev_top_time(EventQueue* q) noexcept nogil:
+    # Time of the earliest event (q.n > 0, no hole).
+    return <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
+
+cdef inline void ev_remove_root(EventQueue* q) noexcept nogil:
+    # Bottom-up: the hole at the root follows the earliest child down to a leaf, then the last
+    # entry is placed there and sifted up.
+    cdef s32 i = 0
+    cdef s32 c, m, n
+    q.n -= 1
+    n = q.n
+    if n == 0:
+        return
+    while True:
+        c = 4 * i + 1
+        if c >= n:
+            break
+        m = ev_min_child(q, c, n)
+        ev_place(q, i, q.heap[m], q.hslot[m])
+        i = m
+    if i != n:
+        ev_place(q, i, q.heap[n], q.hslot[n])
+        ev_sift_up(q, i)
+
+cdef inline void ev_settle(EventQueue* q) noexcept nogil:
+    # Remove a popped root still in place (before any other heap operation looks at the heap).
+    if q.hole:
+        q.hole = 0
+        ev_remove_root(q)
+
+cdef inline s32 ev_take(EventQueue* q, s64* time) noexcept nogil:
+    # Pops the earliest event (q.n > 0, no hole): its slot is no longer armed, but its place
+    # stays as a hole until the next operation, so that a new arm (often the handler re-arming
+    # a timer) replaces it directly. ev_settle() after the handler removes an unused hole.
+    cdef s32 slot = q.hslot[0]
+    time[0] = <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
+    q.pos[slot] = -1
+    q.hole = 1
+    return slot
 
 cdef inline s32 ev_pop(EventQueue* q, s64* time) noexcept nogil:
     # Removes the earliest event; returns its slot (caller checks q.n > 0 first).
-    cdef s32 slot = q.heap[0].slot
-    time[0] = q.heap[0].time
-    q.pos[slot] = -1
-    q.n -= 1
-    if q.n > 0:
-        q.heap[0] = q.heap[q.n]
-        q.pos[q.heap[0].slot] = 0
-        ev_sift_down(q, 0)
+    cdef s32 slot
+    ev_settle(q)
+    slot = ev_take(q, time)
+    ev_settle(q)
     return slot

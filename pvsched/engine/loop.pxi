@@ -4,12 +4,16 @@
 cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef s32 slot
     cdef s64 t
+    cdef s64 top
     cdef u64 same = s.same_n             # events so far at the current instant (a register here)
     cdef u64 limit = s.same_limit
     if s.stalled:
         return
-    while s.q.n > 0 and s.q.heap[0].time <= until:
-        if s.q.heap[0].time == s.now:
+    while s.q.n > 0:
+        top = ev_top_time(&s.q)
+        if top > until:
+            break
+        if top == s.now:
             same += 1
             if same > limit:
                 # State that repeats without time advancing: report it and stop at this instant.
@@ -19,7 +23,7 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
                 return
         else:
             same = 0
-        slot = ev_pop(&s.q, &t)
+        slot = ev_take(&s.q, &t)          # the handler's first new timer takes its place
         s.now = t
         s.nevents += 1
         if slot < s.slot_burst:
@@ -50,7 +54,9 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
             handle_vmm_arrival(s, slot - s.vmm.slot)     # policies/deferred_work.pxi
         else:
             s.nevents -= 1
+            ev_settle(&s.q)
             break       # the stop slot: a Python policy raised (policies/python.pxi)
+        ev_settle(&s.q)
     s.same_n = same
     if until > s.now:
         s.now = until

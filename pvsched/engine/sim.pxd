@@ -40,7 +40,9 @@ cdef struct Sim:
     rtimer_t* rtimers   # rt-app timer resources (shared by every task that names them)
     s32 nrtimers
     trace_buf trace     # the event trace (engine/trace.pxd), off unless the scenario asks for it
-    u32* hist           # ntask * HIST_NBUCKETS
+    u32* hist           # ntask * HIST_NBUCKETS; pending increments in hist_buf (engine/hist.pxd)
+    u64* hist_buf       # HIST_BATCH cell indices not yet added to hist
+    int hist_n
     EventQueue q
     s64 now
     u64 nevents

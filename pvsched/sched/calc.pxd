@@ -35,12 +35,18 @@ cdef extern from *:
     }
     static inline int pv_fls(unsigned int x) { return x ? 32 - __builtin_clz(x) : 0; }
     static inline int pv_ilog2(unsigned long long x) { return 63 - __builtin_clzll(x); }
+    /* s64 division truncating toward zero (C99), as the kernel's div_s64; a divisor of -1 is
+       negation (wrapping), so INT64_MIN / -1 cannot trap */
+    static inline long long pv_div_s64(long long a, long long b) {
+        return b == -1 ? (long long)(0ULL - (unsigned long long)a) : a / b;
+    }
     """
     const unsigned int pv_prio_to_weight[40]
     const unsigned int pv_prio_to_wmult[40]
     u64 pv_mul_u64_u32_shr(u64 a, u32 b, u32 shift) nogil
     int pv_fls(u32 x) nogil
     int pv_ilog2(u64 x) nogil
+    s64 pv_div_s64(s64 a, s64 b) nogil
 
 cdef enum:
     SCHED_FIXEDPOINT_SHIFT = 10
@@ -59,12 +65,11 @@ cdef inline u64 scale_load(u64 w) noexcept nogil:
     return w << SCHED_FIXEDPOINT_SHIFT
 
 cdef inline u64 scale_load_down(u64 w) noexcept nogil:
-    # Any nonzero weight scales down to at least 2 (sched.h).
-    cdef u64 r
-    if w == 0:
-        return 0
-    r = w >> SCHED_FIXEDPOINT_SHIFT
-    return r if r > 2 else 2
+    # Any nonzero weight scales down to at least 2 (sched.h). Written as selects, not branches:
+    # it runs several times per hierarchy level.
+    cdef u64 r = w >> SCHED_FIXEDPOINT_SHIFT
+    r = r if r > 2 else 2
+    return r if w != 0 else 0
 
 cdef inline void update_inv_weight(load_weight* lw) noexcept nogil:
     cdef u64 w
@@ -90,11 +95,10 @@ cdef inline u64 __calc_delta(u64 delta_exec, u64 weight, load_weight* lw) noexce
         shift -= fs
         fact >>= fs
     fact = <u64>(<u32>fact) * lw.inv_weight
-    fact_hi = <u32>(fact >> 32)
-    if fact_hi:
-        fs = pv_fls(fact_hi)
-        shift -= fs
-        fact >>= fs
+    # fls(0) == 0, so the kernel's "if (fact_hi)" needs no branch here (it depends on the weights)
+    fs = pv_fls(<u32>(fact >> 32))
+    shift -= fs
+    fact >>= fs
     return pv_mul_u64_u32_shr(delta_exec, <u32>fact, shift)
 
 cdef inline u64 calc_delta_fair_lw(u64 delta, load_weight* lw) noexcept nogil:

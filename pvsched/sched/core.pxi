@@ -225,7 +225,7 @@ cdef inline void record_latency(Sim* s, s32 t, s64 at) noexcept nogil:
     p.lat_sum += lat
     if lat > p.lat_max:
         p.lat_max = lat
-    s.hist[<s64>t * HIST_NBUCKETS + hist_bucket(lat)] += 1
+    hist_batch_add(s.hist, s.hist_buf, &s.hist_n, <u64>t * HIST_NBUCKETS + <u64>hist_bucket(lat))
 
 cdef void switch_in(Sim* s, s32 cpu, s32 t) noexcept nogil:
     cdef rq_t* rq = &s.rq[cpu]

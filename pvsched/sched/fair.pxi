@@ -56,24 +56,33 @@ cdef inline u64 avg_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
             avg += entity_key(cfs, curr) * w
             load += w
     if load:
-        # floor division so that V itself is always eligible
-        if avg < 0:
-            avg -= (load - 1)
-        avg = avg // load if avg >= 0 else -((-avg) // load)
+        # floor division so that V itself is always eligible: a negative sum is lowered by
+        # load - 1 first (a mask, not a branch), then divided truncating toward zero
+        avg -= (load - 1) & (avg >> 63)
+        avg = div_s64_trunc(avg, load)
     return cfs.min_vruntime + <u64>avg
 
-cdef inline bint vruntime_eligible(FairArena* a, cfs_rq_t* cfs, u64 vruntime) noexcept nogil:
-    cdef s64 avg = cfs.avg_vruntime
-    cdef s64 load = cfs.avg_load
+cdef inline void eligibility_sums(FairArena* a, cfs_rq_t* cfs, s64* avg, s64* load) noexcept nogil:
+    # The tree's weighted key sum and weight, with curr's share added when it is queued: what
+    # vruntime_eligible compares against (computed once when one pick tests several entities).
     cdef sched_entity* curr
     cdef s64 w
+    avg[0] = cfs.avg_vruntime
+    load[0] = cfs.avg_load
     if cfs.curr >= 0:
         curr = &a.se[cfs.curr]
         if curr.on_rq:
             w = <s64>se_weight(curr)
-            avg += entity_key(cfs, curr) * w
-            load += w
+            avg[0] += entity_key(cfs, curr) * w
+            load[0] += w
+
+cdef inline bint eligible_at(cfs_rq_t* cfs, s64 avg, s64 load, u64 vruntime) noexcept nogil:
     return avg >= <s64>(vruntime - cfs.min_vruntime) * load
+
+cdef inline bint vruntime_eligible(FairArena* a, cfs_rq_t* cfs, u64 vruntime) noexcept nogil:
+    cdef s64 avg, load
+    eligibility_sums(a, cfs, &avg, &load)
+    return eligible_at(cfs, avg, load, vruntime)
 
 cdef inline bint entity_eligible(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
     return vruntime_eligible(a, cfs, a.se[n].vruntime)
@@ -111,12 +120,8 @@ cdef inline void update_entity_lag(FairArena* a, cfs_rq_t* cfs, sched_entity* se
     se.vlag = vlag
 
 cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
-    # C division truncates toward zero; spelled out so Cython's cdivision setting cannot matter.
-    if (a < 0) != (b < 0):
-        return -((-a) // b) if a < 0 else -(a // (-b))
-    if a < 0:
-        return (-a) // (-b)
-    return a // b
+    # Truncating toward zero, in C whatever Cython's cdivision setting (no sign branches).
+    return pv_div_s64(a, b)
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
     cdef kparams* kp = &a.kp[cfs.kern]
@@ -268,6 +273,14 @@ cdef inline void __dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept n
 # ---------------------------------------------------------------- pick
 
 cdef inline s32 pick_eevdf(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    cdef s64 avg, load
+    if cfs.nr_queued == 1:
+        return pick_eevdf_at(a, cfs, 0, 0)
+    eligibility_sums(a, cfs, &avg, &load)
+    return pick_eevdf_at(a, cfs, avg, load)
+
+cdef inline s32 pick_eevdf_at(FairArena* a, cfs_rq_t* cfs, s64 avg, s64 load) noexcept nogil:
+    # avg, load: eligibility_sums(cfs) (nothing changes during a pick; unused with one entity)
     cdef s32 node = cfs.root
     cdef s32 se = tree_leftmost(a, cfs)
     cdef s32 curr = cfs.curr
@@ -275,19 +288,19 @@ cdef inline s32 pick_eevdf(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     cdef s32 left
     if cfs.nr_queued == 1:
         return curr if (curr >= 0 and a.se[curr].on_rq) else se
-    if curr >= 0 and (not a.se[curr].on_rq or not entity_eligible(a, cfs, curr)):
+    if curr >= 0 and (not a.se[curr].on_rq or not eligible_at(cfs, avg, load, a.se[curr].vruntime)):
         curr = -1
     if (a.kp[cfs.kern].features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
         return curr
-    if se >= 0 and entity_eligible(a, cfs, se):
+    if se >= 0 and eligible_at(cfs, avg, load, a.se[se].vruntime):
         best = se
     else:
         while node >= 0:
             left = a.se[node].left
-            if left >= 0 and vruntime_eligible(a, cfs, a.se[left].min_vruntime):
+            if left >= 0 and eligible_at(cfs, avg, load, a.se[left].min_vruntime):
                 node = left
                 continue
-            if entity_eligible(a, cfs, node):
+            if eligible_at(cfs, avg, load, a.se[node].vruntime):
                 best = node
                 break
             node = a.se[node].right
@@ -298,10 +311,14 @@ cdef inline s32 pick_eevdf(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # PICK_BUDDY (v6.13+): an eligible next buddy wins. A delayed pick is returned as is; the
     # caller must dequeue it (DEQUEUE_SLEEP | DEQUEUE_DELAYED) and restart the pick.
+    cdef s64 avg, load
     if a.kp[cfs.kern].cfs:
         return pick_next_entity_cfs(a, cfs)
-    if (a.kp[cfs.kern].features & F_PICK_BUDDY) and cfs.next >= 0 and entity_eligible(a, cfs, cfs.next):
-        return cfs.next
+    if (a.kp[cfs.kern].features & F_PICK_BUDDY) and cfs.next >= 0:
+        eligibility_sums(a, cfs, &avg, &load)
+        if eligible_at(cfs, avg, load, a.se[cfs.next].vruntime):
+            return cfs.next
+        return pick_eevdf_at(a, cfs, avg, load)
     return pick_eevdf(a, cfs)
 
 cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:

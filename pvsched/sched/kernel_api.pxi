@@ -200,7 +200,7 @@ cdef class FairRunqueue:
             self.a.se = grown
             self.cap *= 2
         init_se(&self.a.se[self.n], self.n)
-        self.a.se[self.n].load = lw
+        se_set_load(&self.a.se[self.n], lw)
         self.a.se[self.n].cfs_rq = 0
         self.a.se[self.n].slice = slice_ns if custom else self.kp.base_slice_ns
         self.a.se[self.n].custom_slice = custom

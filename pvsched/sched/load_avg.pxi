@@ -15,12 +15,18 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
         cfs.tg_load_avg_contrib = cfs.avg.load_avg
         cfs.last_update_tg_load_avg = now
 
-cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    # __update_load_avg_cfs_rq: the queue's own weight is the load; curr != NULL is running.
-    cdef u64 now = pelt_clock(a, cfs.cpu)
+cdef inline int update_cfs_rq_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now) noexcept nogil:
+    # __update_load_avg_cfs_rq at `now` (its PELT clock): the queue's own weight is the load;
+    # curr != NULL is running. The "nothing due" test stays inline (a queue is often updated
+    # twice at one time).
     cdef unsigned long load = scale_load_down(cfs.load.weight)
     cdef int decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
-    return pelt_update(now, &cfs.avg, load, cfs.h_nr_runnable, cfs.curr >= 0, 1) | decayed
+    if not pelt_due(now, &cfs.avg):
+        return decayed
+    return pelt_update_sums(now, &cfs.avg, load, cfs.h_nr_runnable, cfs.curr >= 0, 1) | decayed
+
+cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    return update_cfs_rq_avg_at(a, cfs, pelt_clock(a, cfs.cpu))
 
 cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     cdef u32 divider = PELT_MIN_DIVIDER + cfs.avg.period_contrib
@@ -49,7 +55,7 @@ cdef inline void dequeue_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogi
 
 cdef inline void set_weight_load_avg(cfs_rq_t* cfs, sched_entity* se, u64 weight) noexcept nogil:
     # update_load_set + the entity's load_avg at the new weight, re-added to the queue (enqueue_load_avg).
-    update_load_set(&se.load, weight)
+    se_set_weight(se, weight)
     se.avg.load_avg = se_weight(se) * se.avg.load_sum // (PELT_MIN_DIVIDER + se.avg.period_contrib)
     cfs.avg.load_avg += se.avg.load_avg
     cfs.avg.load_sum += se_weight(se) * se.avg.load_sum
@@ -67,19 +73,27 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
     if cfs.avg.runnable_sum < cfs.avg.runnable_avg * PELT_MIN_DIVIDER:
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
-cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
+cdef int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age) noexcept nogil:
+    # The entity's signal (unless skipped or not attached), then its queue's; returns decayed.
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
-    cdef int decayed, running
-    if se.avg.last_update_time and not (flags & SKIP_AGE_LOAD):
+    cdef int running
+    if se.avg.last_update_time and not skip_age and (a.pelt_hooks or pelt_due(now, &se.avg)):
         if se.my_q >= 0:
             runnable = se.runnable_weight
         else:
             runnable = 1 if (se.on_rq and not se.sched_delayed) else 0
         running = cfs.curr >= 0 and &a.se[cfs.curr] == se
         hook_pelt(a, cfs, se, &se.avg, now, se.on_rq, runnable, running, se_weight(se), False)
-        pelt_update(now, &se.avg, se.on_rq, runnable, running, se_weight(se))
-    decayed = update_cfs_rq_avg(a, cfs)
+        if pelt_due(now, &se.avg):
+            pelt_update_sums(now, &se.avg, se.on_rq, runnable, running, se_weight(se))
+    if a.pelt_hooks:
+        now = pelt_clock(a, cfs.cpu)        # read after the entity's hook, as the kernel would
+    return update_cfs_rq_avg_at(a, cfs, now)
+
+cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
+    # Every caller passes constant flags: this part stays inline, so their tests fold away.
+    cdef int decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD)
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)
         update_tg_load_avg(a, cfs)

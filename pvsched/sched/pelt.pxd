@@ -198,17 +198,32 @@ cdef inline void ___update_load_avg(sched_avg* sa, unsigned long load) noexcept 
     sa.util_avg = sa.util_sum // divider
 
 
+cdef inline int pelt_update_sums(uint64_t now, sched_avg* sa, unsigned long load,
+                                 unsigned long runnable, int running,
+                                 unsigned long avg_weight) noexcept nogil:
+    if ___update_load_sum(now, sa, load, runnable, running):
+        ___update_load_avg(sa, avg_weight)
+        return 1
+    return 0
+
+
+cdef inline bint pelt_due(uint64_t now, const sched_avg* sa) noexcept nogil:
+    """False when ___update_load_sum would change nothing: less than one 1024 ns unit since
+    the last update (time going backwards is a change: it resyncs last_update_time)."""
+    return now - sa.last_update_time >= 1024
+
+
 cdef inline int pelt_update(uint64_t now, sched_avg* sa, unsigned long load,
                             unsigned long runnable, int running,
                             unsigned long avg_weight) noexcept nogil:
     """__update_load_avg_se / _cfs_rq shape: sums, then averages if a period rolled.
 
-    ``avg_weight`` is se_weight() for an entity, 1 for a cfs_rq / rt / dl rq.
+    ``avg_weight`` is se_weight() for an entity, 1 for a cfs_rq / rt / dl rq. The test that
+    nothing is due stays inline at the call sites (an entity is often updated twice at one time).
     """
-    if ___update_load_sum(now, sa, load, runnable, running):
-        ___update_load_avg(sa, avg_weight)
-        return 1
-    return 0
+    if not pelt_due(now, sa):
+        return 0
+    return pelt_update_sums(now, sa, load, runnable, running, avg_weight)
 
 
 # --------------------------------------------------------------------------

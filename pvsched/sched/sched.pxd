@@ -5,7 +5,7 @@
 # A task carries the state of the guest synchronisation it may run (guest/sync.pxd) and a host rq
 # the debooster's per-rq state (policies/debooster.pxd), declared there by their owners.
 from libc.stdint cimport uint64_t, int64_t, uint32_t, int32_t, uint8_t, uint16_t
-from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight, scale_load_down, calc_delta_fair_lw
+from pvsched.sched.calc cimport u64, s64, u32, s32, load_weight, scale_load_down, calc_delta_fair_lw, update_load_set
 from pvsched.sched.pelt cimport sched_avg
 from pvsched.guest.sync cimport sync_task
 from pvsched.guest.workload cimport rtapp_task
@@ -76,7 +76,8 @@ cdef struct kparams:
     u32 nr_latency
 
 cdef struct sched_entity:
-    load_weight load
+    load_weight load        # written only through se_set_weight / se_set_load (keeps weight_down)
+    u64 weight_down         # scale_load_down(load.weight): se_weight(), read many times per level
     s32 left                # augmented tree links (entity indices), -1 = none
     s32 right
     s32 tparent
@@ -153,12 +154,17 @@ cdef struct FairArena:
     s32* tg_cfs             # tg * ncpu + cpu -> cfs_rq index
     s32* tg_se              # tg * ncpu + cpu -> group se index
     int ncpu
+    int host_only           # no guest rqs: every rq clock is the simulated clock (runs, base 0)
 
 # ---------------------------------------------------------------- clocks and small helpers
 cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
-    if a.clk_run[cpu]:
-        return <u64>(a.clk_base[cpu] + a.now_p[0] - a.clk_entry[cpu])
-    return <u64>a.clk_base[cpu]
+    # clk_base + (now - clk_entry) while the clock runs, else clk_base; a mask, not a branch.
+    # Without guests every clock runs from 0 (a test that never changes during a run).
+    cdef s64 run
+    if a.host_only:
+        return <u64>a.now_p[0]
+    run = -<s64>a.clk_run[cpu]
+    return <u64>(a.clk_base[cpu] + ((a.now_p[0] - a.clk_entry[cpu]) & run))
 
 # PELT reads the rq clock shifted by one PELT period: the simulated clock starts at 0, and a
 # last_update_time of 0 means "not attached" to the kernel (the real clock is never 0).
@@ -173,7 +179,17 @@ cdef inline bint before(u64 a, u64 b) noexcept nogil:
     return <s64>(a - b) < 0
 
 cdef inline u64 se_weight(sched_entity* se) noexcept nogil:
-    return scale_load_down(se.load.weight)
+    return se.weight_down
+
+cdef inline void se_set_load(sched_entity* se, load_weight lw) noexcept nogil:
+    # An entity's weight changes only here (and in se_set_weight), so weight_down stays exact.
+    se.load = lw
+    se.weight_down = scale_load_down(lw.weight)
+
+cdef inline void se_set_weight(sched_entity* se, u64 weight) noexcept nogil:
+    # update_load_set() on an entity
+    update_load_set(&se.load, weight)
+    se.weight_down = scale_load_down(weight)
 
 cdef inline s64 entity_key(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     return <s64>(se.vruntime - cfs.min_vruntime)

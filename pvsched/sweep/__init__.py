@@ -9,6 +9,10 @@ product ``seeds`` times and returns one pandas DataFrame with a row per run::
 - **Executors**: a local process pool (default, ``workers=os.cpu_count()``; ``workers=0`` runs in
   the calling process), or Dask distributed when ``scheduler`` is an address (``"tcp://h:8786"``)
   or a ``distributed.Client`` (``pip install "dask[distributed]"``; workers need pvsched installed).
+- **Batches**: workers receive jobs of up to 64 runs (about four per worker, so that every worker
+  stays busy to the end); a grid point's repetitions in a job are compiled once and rerun with each
+  seed (:meth:`Engine.reset`), and their metrics are computed over all of them at once
+  (:mod:`pvsched.sweep.batch`). Each grid point is validated once, before anything runs.
 - **Streaming and resume**: with ``out=DIR`` every finished run is written at once to
   ``DIR/runs/<cell_id>.json`` (temp file + rename, so a file there is always complete) and the final
   table to ``DIR/results.parquet``. Running the same sweep with the same ``out`` again skips the runs
@@ -42,6 +46,7 @@ True
 """
 from __future__ import annotations
 
+from pvsched.sweep.batch import run_segment  # noqa: F401
 from pvsched.sweep.cells import cell_scenario, run_cell, sweep_cell  # noqa: F401
 from pvsched.sweep.files import SweepSpec, load_sweep_file  # noqa: F401
 from pvsched.sweep.grid import Cell, SweepError, canonical_json, cell_id, cell_seed, expand_grid  # noqa: F401
@@ -51,4 +56,4 @@ from pvsched.sweep.store import read_runs  # noqa: F401
 
 __all__ = ["sweep", "sweep_cell", "run_cell", "cell_scenario", "expand_grid", "cell_seed", "cell_id",
            "default_metrics", "compute_metrics", "read_runs", "load_sweep_file", "SweepSpec", "SweepError",
-           "METRICS"]
+           "METRICS", "run_segment"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from pvsched.errors import ScenarioError
 from pvsched.paths import set_path
@@ -57,15 +57,15 @@ def cell_scenario(base, params: Optional[Dict[str, Any]] = None, rep: int = 0):
     return Scenario.from_dict(d, source=_cell_source(params))
 
 
-def _execute(cell_d: dict, metrics) -> Dict[str, Any]:
-    """Worker side: build, run, measure. Returns plain Python metric values."""
+def _execute(segments, metrics) -> List[List[Dict[str, Any]]]:
+    """Worker side: per segment ``(cell dict, seeds)`` build the scenario once and run it once per
+    seed (:func:`pvsched.sweep.batch.run_segment`). Returns plain Python metric values, a list per
+    segment."""
     from pvsched.scenario import Scenario
-    from pvsched.simulation import Simulation
+    from pvsched.sweep.batch import run_segment
     if isinstance(metrics, bytes):
         metrics = pickle.loads(metrics)
-    sc = Scenario.from_dict(cell_d)
-    r = Simulation(sc).run()
-    return compute_metrics(r, metrics)
+    return [run_segment(Scenario.from_dict(d), seeds, metrics) for d, seeds in segments]
 
 
 def run_cell(base, params: Optional[Dict[str, Any]] = None, rep: int = 0, metrics=None) -> Dict[str, Any]:
@@ -101,7 +101,7 @@ def sweep_cell(base, params: Optional[Dict[str, Any]] = None, rep: int = 0, metr
     from pvsched.scenario import Scenario
     sc = Scenario.from_dict(d, source=_cell_source(params))
     mspec = _check_metrics(metrics, sc, params)
-    m = json.loads(json.dumps(_execute(d, mspec), allow_nan=True))
+    m = json.loads(json.dumps(_execute([(d, [seed])], mspec)[0][0], allow_nan=True))
     if _metrics_only:
         return m
     return _row(_record(cell, m))

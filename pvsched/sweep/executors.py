@@ -60,7 +60,8 @@ class _Progress:
 
 
 # ---------------------------------------------------------------------------------------------
-# executors
+# executors: a job is (cells, segments, metric spec), segments [(cell dict, seeds)] in cell order;
+# on_done(cells, [metrics per segment]) gets a job's results together
 # ---------------------------------------------------------------------------------------------
 def _worker_init(parent_pid: int) -> None:
     """Pool worker set-up: leave Ctrl-C to the driver, and die with the driver (Linux
@@ -103,19 +104,19 @@ def _run_local(jobs, workers, mp_context, on_done):
                 job = next(it, None)
                 if job is None:
                     return
-                cell, d, spec = job
-                pending[pool.submit(_execute, d, spec)] = cell
+                cells, segments, spec = job
+                pending[pool.submit(_execute, segments, spec)] = cells
         fill()
         while pending:
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for fut in finished:
-                cell = pending.pop(fut)
+                cells = pending.pop(fut)
                 try:
                     m = fut.result()
                 except BrokenProcessPool:
                     raise SweepError("a worker process died (killed, or out of memory); the runs that "
                                      "finished are saved: run the same sweep again to resume") from None
-                on_done(cell, m)
+                on_done(cells, m)
             fill()
         ok = True
     finally:
@@ -142,9 +143,10 @@ def _run_dask(jobs, scheduler, on_done):
     futs = {}
     ok = False
     try:
-        for cell, d, spec in jobs:
-            fut = client.submit(_execute, d, spec, pure=False, key=f"pvsched-run-{cell.cell_id}-{uuid.uuid4().hex[:8]}")
-            futs[fut] = cell
+        for cells, segments, spec in jobs:
+            fut = client.submit(_execute, segments, spec, pure=False,
+                                key=f"pvsched-runs-{cells[0].cell_id}-{len(cells)}-{uuid.uuid4().hex[:8]}")
+            futs[fut] = cells
         for fut in as_completed(list(futs)):
             on_done(futs[fut], fut.result())
         ok = True
@@ -156,5 +158,5 @@ def _run_dask(jobs, scheduler, on_done):
 
 
 def _run_serial(jobs, on_done):
-    for cell, d, spec in jobs:
-        on_done(cell, _execute(d, pickle.loads(spec) if isinstance(spec, bytes) else spec))
+    for cells, segments, spec in jobs:
+        on_done(cells, _execute(segments, pickle.loads(spec) if isinstance(spec, bytes) else spec))

@@ -59,7 +59,7 @@ def cell_id(params: Dict[str, Any], rep: int = 0) -> str:
     >>> cell_id({"host.cpus": 2}, rep=0) == cell_id({"host.cpus": 2}, rep=0) != cell_id({"host.cpus": 2}, rep=1)
     True
     """
-    return f"{_hash64(canonical_json({'params': params, 'rep': int(rep)})):016x}"
+    return _cell_id(canonical_json(params), rep)
 
 
 def cell_seed(params: Dict[str, Any], rep: int = 0, base_seed: int = 0) -> int:
@@ -71,12 +71,24 @@ def cell_seed(params: Dict[str, Any], rep: int = 0, base_seed: int = 0) -> int:
     >>> cell_seed({"seed": 42}, 3)
     42
     """
+    return _cell_seed(params, canonical_json(params), rep, base_seed)
+
+
+# The hashed texts are canonical_json({'params': params, 'rep': rep}) and canonical_json({'base_seed':
+# base_seed, 'params': params, 'rep': rep}), composed from the parameters' canonical JSON so that a
+# grid point's many repetitions encode their parameters once.
+def _cell_id(params_json: str, rep: int) -> str:
+    text = f'{{"params":{params_json},"rep":{int(rep)}}}'
+    return f"{_hash64(text):016x}"
+
+
+def _cell_seed(params: Dict[str, Any], params_json: str, rep: int, base_seed: int) -> int:
     if "seed" in params:
         v = params["seed"]
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
             raise ScenarioError("grid['seed']", v, "a seed must be an integer in 0..2**64-1")
         return v
-    text = canonical_json({"params": params, "rep": int(rep), "base_seed": int(base_seed)})
+    text = f'{{"base_seed":{int(base_seed)},"params":{params_json},"rep":{int(rep)}}}'
     return _hash64(text) & (2**63 - 1)
 
 
@@ -187,10 +199,11 @@ def expand_grid(grid=None, seeds=1, base_seed: int = 0) -> List[Cell]:
     if len(points) * len(reps) > MAX_RUNS:
         raise SweepError(f"grid x seeds: {_too_many(len(points) * len(reps))}")
     for params in points:
+        pj = canonical_json(params)
         for rep in reps:
-            cid = cell_id(params, rep)
+            cid = _cell_id(pj, rep)
             if cid in seen:
                 continue
             seen.add(cid)
-            cells.append(Cell(len(cells), params, rep, cell_seed(params, rep, base_seed), cid))
+            cells.append(Cell(len(cells), params, rep, _cell_seed(params, pj, rep, base_seed), cid))
     return cells

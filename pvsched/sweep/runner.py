@@ -5,7 +5,7 @@ import json
 import os
 import time
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from pvsched._version import __version__
 from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
@@ -61,16 +61,15 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     base_d = _base_dict(base)
     base_seed = base_d.get("seed", 0)
     cells = expand_grid(grid, seeds, base_seed)
+    points = _points(cells)
 
-    # validate every cell (and the metric names against it) before running anything; the cell
-    # dicts are rebuilt at submission so that memory does not grow with the grid
+    # validate each grid point once (and the metric names against it) before running anything;
+    # the cell dicts are rebuilt at submission so that memory does not grow with the grid
     jobs_spec = None
-    scenarios: Dict[str, str] = {}
-    for cell in cells:
-        d = _cell_dict(base_d, cell.params, cell.seed)
-        sc = Scenario.from_dict(d, source=_cell_source(cell.params))
-        spec = _check_metrics(metrics, sc, cell.params)
-        scenarios[cell.cell_id] = scenario_hash(d)
+    for pcells in points:
+        params = pcells[0].params
+        sc = Scenario.from_dict(_cell_dict(base_d, params, pcells[0].seed), source=_cell_source(params))
+        spec = _check_metrics(metrics, sc, params)
         if jobs_spec is None:
             jobs_spec = spec
 
@@ -79,7 +78,9 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     store = None
     records: Dict[str, dict] = {}
     rerun: Dict[str, str] = {}
+    scenarios: Dict[str, str] = {}      # cell id -> hash of the exact scenario it runs (run files prove it)
     if out is not None:
+        scenarios = {c.cell_id: scenario_hash(_cell_dict(base_d, c.params, c.seed)) for c in cells}
         manifest = {"format": FORMAT, "fingerprint": fingerprint, "base": base_d,
                     "metrics": _metrics_key(metrics), "pvsched": _version()}
         store = _Store(out, fingerprint, manifest, overwrite)
@@ -92,33 +93,37 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
                           + (" ..." if len(rerun) > 5 else ""), RuntimeWarning, stacklevel=2)
     resumed = len(records)
 
-    todo = [cell for cell in cells if cell.cell_id not in records]
+    todo = [[c for c in pcells if c.cell_id not in records] for pcells in points]
+    todo = [t for t in todo if t]
+    ntodo = sum(len(t) for t in todo)
     bar = _Progress(len(cells), resumed, progress)
 
-    def on_done(cell: Cell, m: Dict[str, Any]):
-        rec = _record(cell, m, scenarios[cell.cell_id], fingerprint)
-        rec = json.loads(json.dumps(rec, allow_nan=True))  # the same values as on disk
-        if store is not None:
-            store.save(rec)
-        records[cell.cell_id] = rec
-        bar.update()
+    def on_done(job_cells: List[Cell], per_segment: List[List[Dict[str, Any]]]):
+        ms = [m for seg in per_segment for m in seg]
+        recs = [_record(c, m, scenarios.get(c.cell_id, ""), fingerprint, store is not None)
+                for c, m in zip(job_cells, ms)]
+        recs = json.loads(json.dumps(recs, allow_nan=True))        # the same values as on disk
+        for rec in recs:
+            if store is not None:
+                store.save(rec)
+            records[rec["cell_id"]] = rec
+            bar.update()
 
     t0 = time.perf_counter()
     try:
         if todo:
             if scheduler is not None:
-                jobs = ((c, _cell_dict(base_d, c.params, c.seed), jobs_spec) for c in todo)
-                _run_dask(jobs, scheduler, on_done)
+                _run_dask(_jobs(base_d, todo, jobs_spec, _job_size(ntodo, 8)), scheduler, on_done)
             else:
                 nw = (os.cpu_count() or 1) if workers is None else int(workers)
                 if nw < 0:
                     raise SweepError(f"workers = {workers!r}: must be >= 0")
                 spec = _ship(jobs_spec)
-                jobs = ((c, _cell_dict(base_d, c.params, c.seed), spec) for c in todo)
-                if nw == 0 or len(todo) == 1 and workers is None:
-                    _run_serial(jobs, on_done)
+                if nw == 0 or ntodo == 1 and workers is None:
+                    _run_serial(_jobs(base_d, todo, spec, _job_size(ntodo, 1)), on_done)
                 else:
-                    _run_local(jobs, min(nw, len(todo)), mp_context, on_done)
+                    nw = min(nw, ntodo)
+                    _run_local(_jobs(base_d, todo, spec, _job_size(ntodo, nw)), nw, mp_context, on_done)
     finally:
         bar.close()
 
@@ -126,7 +131,7 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     # explicit cells may differ; a grid over "seed" is the key column itself, not a second one
     pcols = [k for k in dict.fromkeys(k for c in cells for k in c.params) if k not in KEY_COLUMNS]
     df = df[list(KEY_COLUMNS) + pcols + [c for c in df.columns if c not in pcols and c not in KEY_COLUMNS]]
-    df.attrs.update(new_runs=len(todo), resumed_runs=resumed, rerun=rerun, wall_s=time.perf_counter() - t0)
+    df.attrs.update(new_runs=ntodo, resumed_runs=resumed, rerun=rerun, wall_s=time.perf_counter() - t0)
     if store is not None:
         path = store.write_table(df)
         df.attrs.update(out=store.out, table=path)
@@ -135,3 +140,41 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
 
 def _version() -> str:
     return __version__
+
+
+def _points(cells: List[Cell]) -> List[List[Cell]]:
+    """The runs grouped by grid point (same parameters), in grid order."""
+    groups: Dict[str, List[Cell]] = {}
+    for c in cells:
+        groups.setdefault(canonical_json(c.params), []).append(c)
+    return list(groups.values())
+
+
+#: most runs in one job: a job's results reach the store and the progress bar together
+MAX_JOB_RUNS = 64
+
+
+def _job_size(nruns: int, workers: int) -> int:
+    """Runs per job: about four jobs per worker (so that all workers stay busy to the end), at
+    most MAX_JOB_RUNS."""
+    return max(1, min(MAX_JOB_RUNS, -(-nruns // (4 * max(1, workers)))))
+
+
+def _jobs(base_d: dict, todo: List[List[Cell]], spec, size: int):
+    """Jobs of about ``size`` runs: (cells, [(cell dict, seeds)], spec). A grid point's runs share
+    one segment (the worker compiles it once and resets the engine per seed); a point with more
+    runs than ``size`` is split, and small points are packed together."""
+    cells: List[Cell] = []
+    segments = []
+    for pcells in todo:
+        i = 0
+        while i < len(pcells):
+            part = pcells[i:i + size - len(cells)]
+            i += len(part)
+            segments.append((_cell_dict(base_d, part[0].params, part[0].seed), [c.seed for c in part]))
+            cells.extend(part)
+            if len(cells) >= size:
+                yield cells, segments, spec
+                cells, segments = [], []
+    if cells:
+        yield cells, segments, spec

@@ -39,10 +39,12 @@ def scenario_hash(cell_dict: dict) -> str:
     return hashlib.blake2b(canonical_json(cell_dict).encode(), digest_size=16).hexdigest()
 
 
-def _record(cell: Cell, metrics: Dict[str, Any], scenario: str = "", sweep: str = "") -> dict:
+def _record(cell: Cell, metrics: Dict[str, Any], scenario: str = "", sweep: str = "", sealed: bool = True) -> dict:
+    # sealed=False: an in-memory record (no store), which needs no checksum
     rec = {"format": FORMAT, "cell_id": cell.cell_id, "rep": cell.rep, "seed": cell.seed, "params": cell.params,
            "scenario": scenario, "sweep": sweep, "metrics": metrics}
-    rec["checksum"] = checksum(rec)
+    if sealed:
+        rec["checksum"] = checksum(rec)
     return rec
 
 
