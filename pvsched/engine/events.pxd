@@ -116,10 +116,13 @@ cdef inline void ev_place(EventQueue* q, s32 i, ev_key k, s32 slot) noexcept nog
     q.pos[slot] = i
 
 cdef inline void ev_sift_up(EventQueue* q, s32 i) noexcept nogil:
+    # With a hole (a popped root not removed yet, see ev_take) the root is not an entry: keys
+    # stop below it (each of its four subtrees stays a heap, which is all ev_remove_root needs).
     cdef ev_key k = q.heap[i]
     cdef s32 slot = q.hslot[i]
     cdef s32 p
-    while i > 0:
+    cdef s32 top = 4 * q.hole       # entries at indices <= top do not move up
+    while i > top:
         p = (i - 1) >> 2
         if not pv_ev_key_less(k.hi, k.lo, q.heap[p].hi, q.heap[p].lo):
             break
@@ -167,8 +170,6 @@ cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
         ev_place(q, 0, k, slot)
         ev_sift_down(q, 0)
         return
-    ev_settle(q)
-    i = q.pos[slot]                 # the settling may have moved it
     if i < 0:
         i = q.n
         q.n += 1
@@ -186,14 +187,12 @@ cdef inline void ev_cancel(EventQueue* q, s32 slot) noexcept nogil:
     cdef s32 i = q.pos[slot]
     if i < 0:
         return
-    ev_settle(q)
-    i = q.pos[slot]
     q.pos[slot] = -1
     q.n -= 1
     if i == q.n:
         return
     ev_place(q, i, q.heap[q.n], q.hslot[q.n])
-    if i > 0 and ev_less_idx(q, i, (i - 1) >> 2):
+    if i > 4 * q.hole and ev_less_idx(q, i, (i - 1) >> 2):
         ev_sift_up(q, i)
     else:
         ev_sift_down(q, i)
