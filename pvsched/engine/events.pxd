@@ -131,9 +131,8 @@ cdef inline void ev_sift_up(EventQueue* q, s64 i) noexcept nogil:
         i = p
     ev_place(q, i, k, slot)
 
-cdef inline void ev_sift_down(EventQueue* q, s64 i) noexcept nogil:
-    cdef ev_key k = q.heap[i]
-    cdef s32 slot = q.hslot[i]
+cdef inline void ev_sift_down_key(EventQueue* q, s64 i, ev_key k, s32 slot) noexcept nogil:
+    # Place key k of `slot` at index i or below (i's old entry is overwritten).
     cdef s64 c, m
     cdef s64 n = q.n
     while True:
@@ -146,6 +145,9 @@ cdef inline void ev_sift_down(EventQueue* q, s64 i) noexcept nogil:
         ev_place(q, i, q.heap[m], q.hslot[m])
         i = m
     ev_place(q, i, k, slot)
+
+cdef inline void ev_sift_down(EventQueue* q, s64 i) noexcept nogil:
+    ev_sift_down_key(q, i, q.heap[i], q.hslot[i])
 
 cdef inline u64 ev_next_seq(EventQueue* q) noexcept nogil:
     cdef u64 x
@@ -168,8 +170,7 @@ cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
         # the popped root's place: one sift down instead of removing it and inserting (the same
         # entries either way, so the same pops)
         q.hole = 0
-        ev_place(q, 0, k, slot)
-        ev_sift_down(q, 0)
+        ev_sift_down_key(q, 0, k, slot)
         return
     if i < 0:
         i = q.n
