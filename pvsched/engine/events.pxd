@@ -54,14 +54,14 @@ cdef extern from *:
         return a < b;
     }
     /* of heap entries a and b (keys as hi, lo pairs), the earlier one, by arithmetic (no branch) */
-    static inline int pv_ev_min2(const unsigned long long* h, int a, int b) {
+    static inline long long pv_ev_min2(const unsigned long long* h, long long a, long long b) {
         unsigned __int128 ka = ((unsigned __int128)h[2 * a] << 64) | h[2 * a + 1];
         unsigned __int128 kb = ((unsigned __int128)h[2 * b] << 64) | h[2 * b + 1];
-        return a + ((b - a) & -(int)(kb < ka));
+        return a + ((b - a) & -(long long)(kb < ka));
     }
     """
     bint pv_ev_key_less(u64 ahi, u64 alo, u64 bhi, u64 blo) nogil
-    s32 pv_ev_min2(const u64* h, s32 a, s32 b) nogil
+    s64 pv_ev_min2(const u64* h, s64 a, s64 b) nogil
     const u64 EV_TIME_FLIP "PV_EV_TIME_FLIP"
 
 cdef inline int ev_alloc(EventQueue* q, s32 nslots) noexcept nogil:
@@ -94,13 +94,14 @@ cdef inline void ev_free(EventQueue* q) noexcept nogil:
 cdef inline bint ev_less_idx(EventQueue* q, s32 a, s32 b) noexcept nogil:
     return pv_ev_key_less(q.heap[a].hi, q.heap[a].lo, q.heap[b].hi, q.heap[b].lo)
 
-cdef inline s32 ev_min2(EventQueue* q, s32 a, s32 b) noexcept nogil:
+cdef inline s64 ev_min2(EventQueue* q, s64 a, s64 b) noexcept nogil:
     # The index with the earlier key, computed (the outcome is data, not a pattern to predict).
     return pv_ev_min2(<const u64*>q.heap, a, b)
 
-cdef inline s32 ev_min_child(EventQueue* q, s32 c, s32 n) noexcept nogil:
-    # The earliest of the (up to four) children starting at c < n.
-    cdef s32 m
+cdef inline s64 ev_min_child(EventQueue* q, s64 c, s64 n) noexcept nogil:
+    # The earliest of the (up to four) children starting at c < n (64-bit indices: no sign
+    # extensions in the heap's hottest loop).
+    cdef s64 m
     if c + 3 < n:
         return ev_min2(q, ev_min2(q, c, c + 1), ev_min2(q, c + 2, c + 3))
     m = c
@@ -110,16 +111,19 @@ cdef inline s32 ev_min_child(EventQueue* q, s32 c, s32 n) noexcept nogil:
         m = ev_min2(q, m, c + 2)
     return m
 
-cdef inline void ev_place(EventQueue* q, s32 i, ev_key k, s32 slot) noexcept nogil:
+cdef inline void ev_place(EventQueue* q, s64 i, ev_key k, s32 slot) noexcept nogil:
     q.heap[i] = k
     q.hslot[i] = slot
-    q.pos[slot] = i
+    q.pos[slot] = <s32>i
 
-cdef inline void ev_sift_up(EventQueue* q, s32 i) noexcept nogil:
+cdef inline void ev_sift_up(EventQueue* q, s64 i) noexcept nogil:
+    # With a hole (a popped root not removed yet, see ev_take) the root is not an entry: keys
+    # stop below it (each of its four subtrees stays a heap, which is all ev_remove_root needs).
     cdef ev_key k = q.heap[i]
     cdef s32 slot = q.hslot[i]
-    cdef s32 p
-    while i > 0:
+    cdef s64 p
+    cdef s64 top = 4 * q.hole       # entries at indices <= top do not move up
+    while i > top:
         p = (i - 1) >> 2
         if not pv_ev_key_less(k.hi, k.lo, q.heap[p].hi, q.heap[p].lo):
             break
@@ -127,11 +131,10 @@ cdef inline void ev_sift_up(EventQueue* q, s32 i) noexcept nogil:
         i = p
     ev_place(q, i, k, slot)
 
-cdef inline void ev_sift_down(EventQueue* q, s32 i) noexcept nogil:
-    cdef ev_key k = q.heap[i]
-    cdef s32 slot = q.hslot[i]
-    cdef s32 c, m
-    cdef s32 n = q.n
+cdef inline void ev_sift_down_key(EventQueue* q, s64 i, ev_key k, s32 slot) noexcept nogil:
+    # Place key k of `slot` at index i or below (i's old entry is overwritten).
+    cdef s64 c, m
+    cdef s64 n = q.n
     while True:
         c = 4 * i + 1
         if c >= n:
@@ -142,6 +145,9 @@ cdef inline void ev_sift_down(EventQueue* q, s32 i) noexcept nogil:
         ev_place(q, i, q.heap[m], q.hslot[m])
         i = m
     ev_place(q, i, k, slot)
+
+cdef inline void ev_sift_down(EventQueue* q, s64 i) noexcept nogil:
+    ev_sift_down_key(q, i, q.heap[i], q.hslot[i])
 
 cdef inline u64 ev_next_seq(EventQueue* q) noexcept nogil:
     cdef u64 x
@@ -164,11 +170,8 @@ cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
         # the popped root's place: one sift down instead of removing it and inserting (the same
         # entries either way, so the same pops)
         q.hole = 0
-        ev_place(q, 0, k, slot)
-        ev_sift_down(q, 0)
+        ev_sift_down_key(q, 0, k, slot)
         return
-    ev_settle(q)
-    i = q.pos[slot]                 # the settling may have moved it
     if i < 0:
         i = q.n
         q.n += 1
@@ -186,14 +189,12 @@ cdef inline void ev_cancel(EventQueue* q, s32 slot) noexcept nogil:
     cdef s32 i = q.pos[slot]
     if i < 0:
         return
-    ev_settle(q)
-    i = q.pos[slot]
     q.pos[slot] = -1
     q.n -= 1
     if i == q.n:
         return
     ev_place(q, i, q.heap[q.n], q.hslot[q.n])
-    if i > 0 and ev_less_idx(q, i, (i - 1) >> 2):
+    if i > 4 * q.hole and ev_less_idx(q, i, (i - 1) >> 2):
         ev_sift_up(q, i)
     else:
         ev_sift_down(q, i)
@@ -211,8 +212,8 @@ cdef inline s64 ev_top_time(EventQueue* q) noexcept nogil:
 cdef inline void ev_remove_root(EventQueue* q) noexcept nogil:
     # Bottom-up: the hole at the root follows the earliest child down to a leaf, then the last
     # entry is placed there and sifted up.
-    cdef s32 i = 0
-    cdef s32 c, m, n
+    cdef s64 i = 0
+    cdef s64 c, m, n
     q.n -= 1
     n = q.n
     if n == 0:
