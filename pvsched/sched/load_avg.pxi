@@ -73,8 +73,10 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
     if cfs.avg.runnable_sum < cfs.avg.runnable_avg * PELT_MIN_DIVIDER:
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
-cdef int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age) noexcept nogil:
+cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age) noexcept nogil:
     # The entity's signal (unless skipped or not attached), then its queue's; returns decayed.
+    # Inline into update_load_avg: the call's register saves and restores cost more than the
+    # extra code at its ~15 call sites (callgrind: -57 instructions per event on the host load).
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
     cdef int running
