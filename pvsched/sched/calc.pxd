@@ -33,7 +33,9 @@ cdef extern from *:
     static inline unsigned long long pv_mul_u64_u32_shr(unsigned long long a, unsigned int b, unsigned int shift) {
         return (unsigned long long)(((unsigned __int128)a * b) >> shift);
     }
-    static inline int pv_fls(unsigned int x) { return x ? 32 - __builtin_clz(x) : 0; }
+    /* fls(0) = 0 without a branch: the lowest bit set keeps clzll defined, and (x << 1) | 1 has
+       63 - fls(x) leading zeros */
+    static inline int pv_fls(unsigned int x) { return 63 - __builtin_clzll(((unsigned long long)x << 1) | 1); }
     static inline int pv_ilog2(unsigned long long x) { return 63 - __builtin_clzll(x); }
     /* s64 division truncating toward zero (C99), as the kernel's div_s64; a divisor of -1 is
        negation (wrapping), so INT64_MIN / -1 cannot trap */
