@@ -167,7 +167,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
         trace_switch(s, cpu, prev, next)
         if prev >= 0:
             p = &s.task[prev]
-            ev_cancel(&s.q, s.slot_burst + cpu)
+            if ev_armed(&s.q, s.slot_burst + cpu):     # (ev_cancel is a call: most find none)
+                ev_cancel(&s.q, s.slot_burst + cpu)
             if p.state == TS_RUNNING:
                 p.state = TS_RUNNABLE
                 p.runnable_since = s.now
@@ -191,7 +192,8 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
             rq.busy_ns += s.now - rq.busy_since
             rq.idle_since = s.now
             if k.nohz_idle and not rcu_idle_keeps_tick(s, cpu):
-                ev_cancel(&s.q, s.slot_tick + cpu)
+                if ev_armed(&s.q, s.slot_tick + cpu):
+                    ev_cancel(&s.q, s.slot_tick + cpu)
                 rq.tick_next = 0
                 rq.ts.stopped = 0
             if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
