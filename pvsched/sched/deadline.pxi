@@ -17,7 +17,8 @@ cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
     rq.fs_on = 0
     if rq.fs_active:
         rq.fs_active = 0
-    ev_cancel(&s.q, s.slot_fs + cpu)
+    if ev_armed(&s.q, s.slot_fs + cpu):         # (ev_cancel is a call: most find none)
+        ev_cancel(&s.q, s.slot_fs + cpu)
 
 cdef inline void fair_server_replenish(Sim* s, rq_t* rq) noexcept nogil:
     cdef s64 k
