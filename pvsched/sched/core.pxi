@@ -204,7 +204,7 @@ cdef void schedule(Sim* s, s32 cpu) noexcept nogil:
                 rq.ts.stopped = 0
             if rq.vcpu >= 0 and s.fa.clk_run[cpu]:
                 vcpu_guest_idle(s, rq.vcpu)
-    if rq.fs_on:
+    if fair_server_may_act(s, cpu):
         fair_server_update(s, cpu)
     if rq.rt_nr > 1:
         push_rt_task(s, cpu)
@@ -426,7 +426,7 @@ cdef void try_to_wake_up(Sim* s, s32 t, s32 local) noexcept nogil:
         enqueue_task(s, t, flags)
     trace_event(s, TR_WAKEUP_NEW if flags == ENQUEUE_INITIAL else TR_WAKEUP, local if local >= 0 else cpu, t, cpu, 0)
     wakeup_preempt(s, cpu, t)
-    if s.rq[cpu].fs_on:
+    if fair_server_may_act(s, cpu):
         fair_server_update(s, cpu)
     if s.rq[cpu].vcpu >= 0:
         hook_guest_enqueue(s, cpu, t, local)
