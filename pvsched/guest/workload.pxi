@@ -230,7 +230,8 @@ cdef void program_step_now(Sim* s, s32 t, s32 cpu) noexcept nogil:
         if p.remaining > 0:
             ev_arm(&s.q, s.slot_burst + cpu, tadd(s.rq[cpu].seg_start, p.remaining))
         return
-    ev_cancel(&s.q, s.slot_burst + cpu)
+    if ev_armed(&s.q, s.slot_burst + cpu):     # (ev_cancel is a call: most find none)
+        ev_cancel(&s.q, s.slot_burst + cpu)
     if r == STEP_YIELD:
         p.nr_yields += 1
         if p.cls == CLS_FAIR:

@@ -70,7 +70,8 @@ cdef void vcpu_block(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     cdef s32 t = vc.task
     cdef s32 cpu = vc.host_cpu
-    ev_cancel(&s.q, s.slot_vcpu + v)
+    if ev_armed(&s.q, s.slot_vcpu + v):       # (ev_cancel is a call: most find none)
+        ev_cancel(&s.q, s.slot_vcpu + v)
     hook_halt(s, v)
     vcpu_set_mode(s, v, VM_HALTED)
     vc.nr_blocks += 1

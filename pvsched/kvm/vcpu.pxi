@@ -33,7 +33,8 @@ cdef void vcpu_leave_guest(Sim* s, s32 v) noexcept nogil:
     settle_curr(s, grq)
     s.fa.clk_base[grq] += s.now - s.fa.clk_entry[grq]
     s.fa.clk_run[grq] = 0
-    ev_cancel(&s.q, s.slot_burst + grq)
+    if ev_armed(&s.q, s.slot_burst + grq):     # (ev_cancel is a call: most find none)
+        ev_cancel(&s.q, s.slot_burst + grq)
     if ev_armed(&s.q, s.slot_tick + grq):
         s.rq[grq].tick_next = ev_expiry(&s.q, s.slot_tick + grq)
         ev_cancel(&s.q, s.slot_tick + grq)

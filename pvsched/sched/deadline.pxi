@@ -17,7 +17,8 @@ cdef void fair_server_stop(Sim* s, s32 cpu) noexcept nogil:
     rq.fs_on = 0
     if rq.fs_active:
         rq.fs_active = 0
-    ev_cancel(&s.q, s.slot_fs + cpu)
+    if ev_armed(&s.q, s.slot_fs + cpu):         # (ev_cancel is a call: most find none)
+        ev_cancel(&s.q, s.slot_fs + cpu)
 
 cdef inline void fair_server_replenish(Sim* s, rq_t* rq) noexcept nogil:
     cdef s64 k
@@ -25,6 +26,20 @@ cdef inline void fair_server_replenish(Sim* s, rq_t* rq) noexcept nogil:
         k = (s.now - rq.fs_deadline) // s.fs_period_ns
         rq.fs_deadline = tadd(rq.fs_deadline + k * s.fs_period_ns, s.fs_period_ns)
         rq.fs_runtime = s.fs_runtime_ns
+
+cdef inline bint fair_server_may_act(Sim* s, s32 cpu) noexcept nogil:
+    # False when fair_server_update(s, cpu) would change nothing: the server is off, or it is
+    # not active, no replenishment is due, its timer is not armed and the current task is not
+    # RT (a looser test than fair_server_update's RT branch). The hot callers test this inline:
+    # on the two-level load most updates find nothing to do and paid a call for it.
+    # Keep in step with fair_server_update and fair_server_replenish.
+    cdef rq_t* rq = &s.rq[cpu]
+    if not rq.fs_on:
+        return False
+    # one branch for the three plain tests (bitwise, not short-circuit)
+    if (rq.fs_active != 0) | (s.now >= rq.fs_deadline) | ev_armed(&s.q, s.slot_fs + cpu):
+        return True
+    return rq.curr >= 0 and s.task[rq.curr].cls == CLS_RT
 
 cdef void fair_server_update(Sim* s, s32 cpu) noexcept nogil:
     # Deferred server: arm at the zero-laxity point while RT starves queued fair tasks,
