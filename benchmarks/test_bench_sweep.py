@@ -7,8 +7,9 @@
   16 runs: the engine dominates.
 
 Each prints runs/s, events/s, simulated seconds per wall second, the 2-worker / 1-worker speed-up
-and how many CPUs the 2-worker sweep actually got, driver and workers (below 2 means other load on
-the machine; the speed-up is reported, never judged). Both sides must produce the same table.
+and how many CPUs the 2-worker sweep kept busy on average, driver and workers (its serial parts
+and other load on the machine keep it below 2; the speed-up is reported, never judged). Both sides
+must produce the same table.
 
     pytest benchmarks/test_bench_sweep.py --benchmark-only -s
 """
@@ -81,8 +82,8 @@ def _compare(benchmark, name, base, grid, seeds, metrics, rounds, warmup=False):
           f"{sim_s / t1:.1f} simulated s per wall s\n"
           f"  2 workers: {t2:.3f} s = {runs / t2:,.0f} runs/s, {events / t2 / 1e6:.2f} M events/s, "
           f"{sim_s / t2:.1f} simulated s per wall s\n"
-          f"  speed-up {speedup:.2f}x; the 2-worker sweep got {max(par):.2f} CPUs (< 1.8: other load on "
-          f"the machine), load average {os.getloadavg()[0]:.2f}")
+          f"  speed-up {speedup:.2f}x; the 2-worker sweep kept {max(par):.2f} CPUs busy on average "
+          f"(driver and workers; 2 = both cores throughout), load average {os.getloadavg()[0]:.2f}")
     pd.testing.assert_frame_equal(one, two)                      # same numbers either way
     return speedup
 

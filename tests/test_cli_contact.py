@@ -127,6 +127,8 @@ def test_sigterm_stops_the_sweep_and_its_workers_and_says_rerunning_resumes(tmp_
     assert not any(alive(k) for k in kids), "sweep workers outlived the terminated driver"
     assert p.returncode == 143
     assert "terminated" in err and "run the same command again to resume" in err
+    # one line: the workers, stopped by SIGTERM, die quietly (no inherited handler's traceback)
+    assert len([x for x in err.splitlines() if x.strip()]) == 1, err
 
 
 def test_cpu_share_is_in_cpus_and_says_so():

@@ -64,9 +64,12 @@ class _Progress:
 # on_done(cells, [metrics per segment]) gets a job's results together
 # ---------------------------------------------------------------------------------------------
 def _worker_init(parent_pid: int) -> None:
-    """Pool worker set-up: leave Ctrl-C to the driver, and die with the driver (Linux
+    """Pool worker set-up: leave Ctrl-C to the driver, die quietly when the pool terminates the
+    worker (a forked worker inherits the driver's Python SIGTERM handler, e.g. the CLI's, which
+    would raise inside the worker and print its traceback), and die with the driver (Linux
     PR_SET_PDEATHSIG) so a killed sweep leaves no orphan workers behind."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if sys.platform.startswith("linux"):
         try:
             import ctypes

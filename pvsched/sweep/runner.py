@@ -143,10 +143,16 @@ def _version() -> str:
 
 
 def _points(cells: List[Cell]) -> List[List[Cell]]:
-    """The runs grouped by grid point (same parameters), in grid order."""
+    """The runs grouped by grid point (same parameters), in grid order. The cells of one point share
+    one parameter dict (:func:`expand_grid`), so its identity groups them without encoding each
+    run's parameters; points with equal parameters are still merged."""
+    by_dict: Dict[int, List[Cell]] = {}
     groups: Dict[str, List[Cell]] = {}
     for c in cells:
-        groups.setdefault(canonical_json(c.params), []).append(c)
+        group = by_dict.get(id(c.params))
+        if group is None:
+            group = by_dict[id(c.params)] = groups.setdefault(canonical_json(c.params), [])
+        group.append(c)
     return list(groups.values())
 
 
