@@ -273,6 +273,19 @@ cdef inline void ev_remove_root(EventQueue* q) noexcept nogil:
         ev_place(q, i, last, q.hslot[n])
         ev_sift_up(q, i)
 
+cdef inline bint ev_layout_ok(EventQueue* q) noexcept nogil:
+    # For tests: heap order (below a hole), slot <-> index maps, largest keys past the last entry.
+    cdef s64 i, top = 4 * q.hole
+    for i in range(q.n):
+        if q.pos[q.hslot[i]] != i and not (i == 0 and q.hole):     # (a hole's slot is unarmed)
+            return False
+        if i > top and pv_ev_key_less(q.heap[i].hi, q.heap[i].lo, q.heap[(i - 1) >> 2].hi, q.heap[(i - 1) >> 2].lo):
+            return False
+    for i in range(q.n, q.nslots + 3):
+        if q.heap[i].hi != <u64>0xFFFFFFFFFFFFFFFF or q.heap[i].lo != <u64>0xFFFFFFFFFFFFFFFF:
+            return False
+    return True
+
 cdef inline void ev_settle(EventQueue* q) noexcept nogil:
     # Remove a popped root still in place (before any other heap operation looks at the heap).
     if q.hole:
