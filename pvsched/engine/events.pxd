@@ -67,7 +67,7 @@ cdef extern from *:
         unsigned long long t, h = *ah, l = *al;
         long long i = *ia;
         __asm__("cmp %[l], %[bl]; mov %[bh], %[t]; sbb %[h], %[t]; "
-                "cmovc %[bh], %[h]; cmovc %[bl], %[l]; adc $0, %[i]"
+                "cmovb %[bh], %[h]; cmovb %[bl], %[l]; adc $0, %[i]"
                 : [h] "+r"(h), [l] "+r"(l), [i] "+r"(i), [t] "=&r"(t)
                 : [bh] "m"(b[0]), [bl] "m"(b[1]) : "cc");
         *ah = h; *al = l; *ia = i;
@@ -79,7 +79,7 @@ cdef extern from *:
         pv_ev_sel_mem(&ah, &al, &ia, h + 2);
         pv_ev_sel_mem(&bh, &bl, &ib, h + 6);
         __asm__("cmp %[l], %[bl]; mov %[bh], %[t]; sbb %[h], %[t]; "
-                "cmovc %[bh], %[h]; cmovc %[bl], %[l]; cmovc %[ib], %[i]"
+                "cmovb %[bh], %[h]; cmovb %[bl], %[l]; cmovb %[ib], %[i]"
                 : [h] "+r"(ah), [l] "+r"(al), [i] "+r"(ia), [t] "=&r"(t)
                 : [bh] "r"(bh), [bl] "r"(bl), [ib] "r"(ib) : "cc");
         *hi = ah; *lo = al;
