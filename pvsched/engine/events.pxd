@@ -6,8 +6,11 @@
 # Layout: a 4-ary heap of 16-byte keys (time with its sign bit flipped, then seq: one unsigned
 # 128-bit number, compared without branches) and, beside it, the slot of each heap entry. The
 # keys array is offset so that the four children of an entry share one 64-byte cache line.
+# Entries past the last hold the largest key, so every child group is a full four: the sifts
+# pick the earliest child without testing how many there are (no branch to mispredict).
 # (time, seq) keys are unique, so any exact heap pops the same sequence as any other.
 from libc.stdlib cimport calloc, malloc, free
+from libc.string cimport memset
 from pvsched.sched.calc cimport u64, s64, u32, s32
 
 # Simulated time. Inputs are bounded by MAX_TIME_NS (2^62 ns, ~146 years: validated in Python,
@@ -53,27 +56,67 @@ cdef extern from *:
         unsigned __int128 b = ((unsigned __int128)bhi << 64) | blo;
         return a < b;
     }
-    /* of heap entries a and b (keys as hi, lo pairs), the earlier one, by arithmetic (no branch) */
+    /* Of the four keys at h (hi, lo pairs), the index (0-3) of the earliest (the first of equals),
+       its key in *hi, *lo; without branches (which child wins is data, not a pattern). */
+    #if defined(__x86_64__) && defined(__GNUC__)
+    /* GCC branches on a select of 128-bit keys; cmov keeps the sift free of mispredicts, and the
+       keys stay in registers instead of being loaded again by index. */
+    static inline void pv_ev_sel_mem(unsigned long long* ah, unsigned long long* al, long long* ia,
+                                     const unsigned long long* b) {
+        /* (*ah, *al) = key b and *ia += 1 if key b < key (*ah, *al) */
+        unsigned long long t, h = *ah, l = *al;
+        long long i = *ia;
+        __asm__("cmp %[l], %[bl]; mov %[bh], %[t]; sbb %[h], %[t]; "
+                "cmovb %[bh], %[h]; cmovb %[bl], %[l]; adc $0, %[i]"
+                : [h] "+r"(h), [l] "+r"(l), [i] "+r"(i), [t] "=&r"(t)
+                : [bh] "m"(b[0]), [bl] "m"(b[1]) : "cc");
+        *ah = h; *al = l; *ia = i;
+    }
+    static inline long long pv_ev_min4(const unsigned long long* h, unsigned long long* hi,
+                                       unsigned long long* lo) {
+        unsigned long long ah = h[0], al = h[1], bh = h[4], bl = h[5], t;
+        long long ia = 0, ib = 2;
+        pv_ev_sel_mem(&ah, &al, &ia, h + 2);
+        pv_ev_sel_mem(&bh, &bl, &ib, h + 6);
+        __asm__("cmp %[l], %[bl]; mov %[bh], %[t]; sbb %[h], %[t]; "
+                "cmovb %[bh], %[h]; cmovb %[bl], %[l]; cmovb %[ib], %[i]"
+                : [h] "+r"(ah), [l] "+r"(al), [i] "+r"(ia), [t] "=&r"(t)
+                : [bh] "r"(bh), [bl] "r"(bl), [ib] "r"(ib) : "cc");
+        *hi = ah; *lo = al;
+        return ia;
+    }
+    #else
     static inline long long pv_ev_min2(const unsigned long long* h, long long a, long long b) {
         unsigned __int128 ka = ((unsigned __int128)h[2 * a] << 64) | h[2 * a + 1];
         unsigned __int128 kb = ((unsigned __int128)h[2 * b] << 64) | h[2 * b + 1];
         return a + ((b - a) & -(long long)(kb < ka));
     }
+    static inline long long pv_ev_min4(const unsigned long long* h, unsigned long long* hi,
+                                       unsigned long long* lo) {
+        long long m = pv_ev_min2(h, pv_ev_min2(h, 0, 1), pv_ev_min2(h, 2, 3));
+        *hi = h[2 * m]; *lo = h[2 * m + 1];
+        return m;
+    }
+    #endif
     """
     bint pv_ev_key_less(u64 ahi, u64 alo, u64 bhi, u64 blo) nogil
-    s64 pv_ev_min2(const u64* h, s64 a, s64 b) nogil
+    s64 pv_ev_min4(const u64* h, u64* hi, u64* lo) nogil
     const u64 EV_TIME_FLIP "PV_EV_TIME_FLIP"
 
 cdef inline int ev_alloc(EventQueue* q, s32 nslots) noexcept nogil:
-    # Keys 64-byte aligned at index 1 (the first child group), so allocate 3 spare entries.
+    # Keys 64-byte aligned at index 1 (the first child group), so up to 3 spare entries before;
+    # a child group read starts below q.n <= nslots, so 3 more after. All start as the largest
+    # key (all bits set).
     cdef s32 i
-    cdef char* mem = <char*>calloc(<size_t>nslots + 4, sizeof(ev_key))
+    cdef size_t nkeys = <size_t>max(nslots, 1) + 7
+    cdef char* mem = <char*>malloc(nkeys * sizeof(ev_key))
     cdef size_t off
     q.heap_mem = mem
     q.hslot = <s32*>calloc(max(nslots, 1), sizeof(s32))
     q.pos = <s32*>malloc(max(nslots, 1) * sizeof(s32))
     if mem == NULL or q.hslot == NULL or q.pos == NULL:
         return -1
+    memset(mem, 0xFF, nkeys * sizeof(ev_key))
     off = (<size_t>(64 - ((<size_t>mem + 16) & 63)) & 63) // 16      # entries to skip so &heap[1] is aligned
     q.heap = (<ev_key*>mem) + off
     q.nslots = nslots
@@ -94,22 +137,15 @@ cdef inline void ev_free(EventQueue* q) noexcept nogil:
 cdef inline bint ev_less_idx(EventQueue* q, s32 a, s32 b) noexcept nogil:
     return pv_ev_key_less(q.heap[a].hi, q.heap[a].lo, q.heap[b].hi, q.heap[b].lo)
 
-cdef inline s64 ev_min2(EventQueue* q, s64 a, s64 b) noexcept nogil:
-    # The index with the earlier key, computed (the outcome is data, not a pattern to predict).
-    return pv_ev_min2(<const u64*>q.heap, a, b)
+cdef inline s64 ev_min_child(EventQueue* q, s64 c, ev_key* k) noexcept nogil:
+    # The earliest of the children c..c+3 (c < n: past the last entry, the largest key), its key
+    # in k (64-bit indices: no sign extensions in the heap's hottest loop).
+    return c + pv_ev_min4(<const u64*>(q.heap + c), &k.hi, &k.lo)
 
-cdef inline s64 ev_min_child(EventQueue* q, s64 c, s64 n) noexcept nogil:
-    # The earliest of the (up to four) children starting at c < n (64-bit indices: no sign
-    # extensions in the heap's hottest loop).
-    cdef s64 m
-    if c + 3 < n:
-        return ev_min2(q, ev_min2(q, c, c + 1), ev_min2(q, c + 2, c + 3))
-    m = c
-    if c + 1 < n:
-        m = ev_min2(q, m, c + 1)
-    if c + 2 < n:
-        m = ev_min2(q, m, c + 2)
-    return m
+cdef inline void ev_unset_last(EventQueue* q) noexcept nogil:
+    # The entry at q.n has left the heap: back to the largest key, so its child group stays full.
+    q.heap[q.n].hi = <u64>0xFFFFFFFFFFFFFFFF
+    q.heap[q.n].lo = <u64>0xFFFFFFFFFFFFFFFF
 
 cdef inline void ev_place(EventQueue* q, s64 i, ev_key k, s32 slot) noexcept nogil:
     q.heap[i] = k
@@ -135,14 +171,15 @@ cdef inline void ev_sift_down_key(EventQueue* q, s64 i, ev_key k, s32 slot) noex
     # Place key k of `slot` at index i or below (i's old entry is overwritten).
     cdef s64 c, m
     cdef s64 n = q.n
+    cdef ev_key km
     while True:
         c = 4 * i + 1
         if c >= n:
             break
-        m = ev_min_child(q, c, n)
-        if not pv_ev_key_less(q.heap[m].hi, q.heap[m].lo, k.hi, k.lo):
+        m = ev_min_child(q, c, &km)
+        if not pv_ev_key_less(km.hi, km.lo, k.hi, k.lo):
             break
-        ev_place(q, i, q.heap[m], q.hslot[m])
+        ev_place(q, i, km, q.hslot[m])
         i = m
     ev_place(q, i, k, slot)
 
@@ -187,13 +224,16 @@ cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
 
 cdef inline void ev_cancel(EventQueue* q, s32 slot) noexcept nogil:
     cdef s32 i = q.pos[slot]
+    cdef ev_key last
     if i < 0:
         return
     q.pos[slot] = -1
     q.n -= 1
+    last = q.heap[q.n]
+    ev_unset_last(q)
     if i == q.n:
         return
-    ev_place(q, i, q.heap[q.n], q.hslot[q.n])
+    ev_place(q, i, last, q.hslot[q.n])
     if i > 4 * q.hole and ev_less_idx(q, i, (i - 1) >> 2):
         ev_sift_up(q, i)
     else:
@@ -214,20 +254,37 @@ cdef inline void ev_remove_root(EventQueue* q) noexcept nogil:
     # entry is placed there and sifted up.
     cdef s64 i = 0
     cdef s64 c, m, n
+    cdef ev_key km
+    cdef ev_key last
     q.n -= 1
     n = q.n
+    last = q.heap[n]
+    ev_unset_last(q)
     if n == 0:
         return
     while True:
         c = 4 * i + 1
         if c >= n:
             break
-        m = ev_min_child(q, c, n)
-        ev_place(q, i, q.heap[m], q.hslot[m])
+        m = ev_min_child(q, c, &km)
+        ev_place(q, i, km, q.hslot[m])
         i = m
     if i != n:
-        ev_place(q, i, q.heap[n], q.hslot[n])
+        ev_place(q, i, last, q.hslot[n])
         ev_sift_up(q, i)
+
+cdef inline bint ev_layout_ok(EventQueue* q) noexcept nogil:
+    # For tests: heap order (below a hole), slot <-> index maps, largest keys past the last entry.
+    cdef s64 i, top = 4 * q.hole
+    for i in range(q.n):
+        if q.pos[q.hslot[i]] != i and not (i == 0 and q.hole):     # (a hole's slot is unarmed)
+            return False
+        if i > top and pv_ev_key_less(q.heap[i].hi, q.heap[i].lo, q.heap[(i - 1) >> 2].hi, q.heap[(i - 1) >> 2].lo):
+            return False
+    for i in range(q.n, q.nslots + 3):
+        if q.heap[i].hi != <u64>0xFFFFFFFFFFFFFFFF or q.heap[i].lo != <u64>0xFFFFFFFFFFFFFFFF:
+            return False
+    return True
 
 cdef inline void ev_settle(EventQueue* q) noexcept nogil:
     # Remove a popped root still in place (before any other heap operation looks at the heap).

@@ -181,3 +181,48 @@ def yield_vm_state(Engine engine, int vm, last_boosted=None):
     return {"last_boosted": m.last_boosted, "ipi_aware": bool(m.ipi_yield.aware), "relaxed_round": bool(m.ipi_yield.relaxed),
             "fix_last_boosted": bool(m.fix_lb), "candidate_order": "priority" if m.ipi_yield.prio_order else "scan",
             "ple": bool(m.ple), "vcpu_base": m.vcpu_base, "nvcpu": m.nvcpu}
+
+
+def event_queue_replay(int nslots, ops, bint shuffle_ties=False):
+    """Run operations on a fresh event queue as the event loop does; returns the pops as
+    ``(slot, time_ns)`` and, after every operation, whether the heap's layout invariants hold
+    (heap order below a popped root's hole, slot <-> index maps, the largest key past the last
+    entry). Ops: ``("arm", slot, time_ns)``, ``("cancel", slot)``, ``("take",)`` (pop the
+    earliest, leaving its place as a hole for the next arm) and ``("settle",)``.
+
+    >>> event_queue_replay(3, [("arm", 0, 50), ("arm", 2, 20), ("arm", 1, 20), ("take",), ("settle",)])
+    ([(2, 20)], True)
+    """
+    cdef EventQueue q
+    cdef s64 t
+    cdef s32 slot
+    cdef bint ok = True
+    pops = []
+    memset(&q, 0, sizeof(EventQueue))
+    if nslots < 0 or ev_alloc(&q, nslots) != 0:
+        ev_free(&q)
+        raise MemoryError("event queue")
+    q.shuffle = shuffle_ties
+    q.rng = 0x9E3779B97F4A7C15
+    try:
+        for op in ops:
+            if op[0] == "take":
+                if q.hole or q.n == 0:
+                    raise ValueError("take needs a settled, non-empty queue")
+                slot = ev_take(&q, &t)
+                pops.append((slot, t))
+                continue
+            if op[0] == "settle":
+                ev_settle(&q)
+            elif not 0 <= op[1] < nslots:
+                raise ValueError(f"slot {op[1]} out of range")
+            elif op[0] == "arm":
+                if not 0 <= op[2] <= T_NEVER:
+                    raise ValueError(f"time {op[2]} out of range")
+                ev_arm(&q, op[1], op[2])
+            else:
+                ev_cancel(&q, op[1])
+            ok = ok and ev_layout_ok(&q)
+    finally:
+        ev_free(&q)
+    return pops, ok
