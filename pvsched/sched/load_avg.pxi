@@ -15,18 +15,20 @@ cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
         cfs.tg_load_avg_contrib = cfs.avg.load_avg
         cfs.last_update_tg_load_avg = now
 
-cdef inline int update_cfs_rq_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now) noexcept nogil:
+cdef inline int update_cfs_rq_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now, bint hooks) noexcept nogil:
     # __update_load_avg_cfs_rq at `now` (its PELT clock): the queue's own weight is the load;
     # curr != NULL is running. The "nothing due" test stays inline (a queue is often updated
-    # twice at one time).
+    # twice at one time). hooks: whether a PELT hook may be attached (a constant at each site).
     cdef unsigned long load = scale_load_down(cfs.load.weight)
-    cdef int decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
+    cdef int decayed = 0
+    if hooks:
+        decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
     if not pelt_due(now, &cfs.avg):
         return decayed
     return pelt_update_sums(now, &cfs.avg, load, cfs.h_nr_runnable, cfs.curr >= 0, 1) | decayed
 
 cdef inline int update_cfs_rq_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    return update_cfs_rq_avg_at(a, cfs, pelt_clock(a, cfs.cpu))
+    return update_cfs_rq_avg_at(a, cfs, pelt_clock(a, cfs.cpu), True)
 
 cdef inline void attach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     cdef u32 divider = PELT_MIN_DIVIDER + cfs.avg.period_contrib
@@ -73,29 +75,38 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
     if cfs.avg.runnable_sum < cfs.avg.runnable_avg * PELT_MIN_DIVIDER:
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
-cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age) noexcept nogil:
+cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age,
+                                     bint hooks) noexcept nogil:
     # The entity's signal (unless skipped or not attached), then its queue's; returns decayed.
     # Inline into update_load_avg: the call's register saves and restores cost more than the
     # extra code at its ~15 call sites (callgrind: -57 instructions per event on the host load).
+    # hooks is a constant: update_load_avg tests the arena's hook mask once and inlines the
+    # variant, so that without PELT hooks their tests and the clock re-read fold away.
     cdef u64 now = pelt_clock(a, cfs.cpu)
     cdef u64 runnable
     cdef int running
-    if se.avg.last_update_time and not skip_age and (a.pelt_hooks or pelt_due(now, &se.avg)):
+    if se.avg.last_update_time and not skip_age and (hooks or pelt_due(now, &se.avg)):
         # group: my_q's runnable count; task: queued and not delayed (selects, not branches:
         # a walk alternates tasks and groups)
         runnable = <u64>(se.on_rq & (se.sched_delayed ^ 1))
         runnable = se.runnable_weight if se.my_q >= 0 else runnable
         running = cfs.curr == <s32>(se - a.se)
-        hook_pelt(a, cfs, se, &se.avg, now, se.on_rq, runnable, running, se_weight(se), False)
-        if pelt_due(now, &se.avg):
+        if hooks:
+            hook_pelt(a, cfs, se, &se.avg, now, se.on_rq, runnable, running, se_weight(se), False)
+        if not hooks or pelt_due(now, &se.avg):
             pelt_update_sums(now, &se.avg, se.on_rq, runnable, running, se_weight(se))
-    if a.pelt_hooks:
+    if hooks:
         now = pelt_clock(a, cfs.cpu)        # read after the entity's hook, as the kernel would
-    return update_cfs_rq_avg_at(a, cfs, now)
+    return update_cfs_rq_avg_at(a, cfs, now, hooks)
 
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    # Every caller passes constant flags: this part stays inline, so their tests fold away.
-    cdef int decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD)
+    # One test of the hook mask per call picks the inlined variant of the sums (GCC keeps this
+    # function out of line, so the flags stay run-time tests).
+    cdef int decayed
+    if a.pelt_hooks:
+        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, True)
+    else:
+        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, False)
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)
         update_tg_load_avg(a, cfs)
