@@ -68,19 +68,20 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
     cdef bint curr = cfs.curr == n
     cdef s64 oldw
     if a.kp[cfs.kern].cfs:
-        # v6.5: the weight changes in place; vruntime is untouched
+        # v6.5: the weight changes in place; vruntime, and so the entity's place in the timeline,
+        # is untouched (only the weighted vruntime sum, kept for the audit, follows the weight)
         if se.on_rq:
             if curr:
                 update_curr(a, cfs)
             else:
-                __dequeue_entity(a, cfs, n)
+                avg_vruntime_sub(cfs, se)
             cfs.load.weight -= se.load.weight
         dequeue_load_avg(cfs, se)
         set_weight_load_avg(cfs, se, weight)
         if se.on_rq:
             cfs.load.weight += se.load.weight
             if not curr:
-                __enqueue_entity(a, cfs, n)
+                avg_vruntime_add(cfs, se)
         cfs.load.inv_weight = 0
         return
     if a.kp[cfs.kern].features & F_REWEIGHT_INPLACE:
@@ -117,8 +118,16 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
 cdef inline void update_cfs_group(FairArena* a, s32 n) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef u64 shares
-    # A task has no group queue; an emptied group keeps its weight (matters for DELAY_DEQUEUE).
-    if se.my_q < 0 or a.cfs[se.my_q].load.weight == 0:
+    if se.my_q < 0:                 # a task has no group queue
+        return
+    if a.kp[a.cfs[se.cfs_rq].kern].cfs:
+        # v6.5 (SMP) reweights every time: a reweight to the same shares still re-derives the
+        # entity's load_avg from its load_sum. The equal-shares skip came with v6.7 (eab03c23c2a1),
+        # the empty-group one below with DELAY_DEQUEUE.
+        reweight_entity(a, &a.cfs[se.cfs_rq], n, calc_group_shares(a, &a.cfs[se.my_q]))
+        return
+    # An emptied group keeps its weight (matters for DELAY_DEQUEUE).
+    if a.cfs[se.my_q].load.weight == 0:
         return
     shares = calc_group_shares(a, &a.cfs[se.my_q])
     if se.load.weight != shares:
