@@ -449,6 +449,31 @@ def test_group_entity_weight_is_tg_shares_on_one_cpu():
     assert sim.engine.entity(gse)["load_weight"] == Cgroup("A", weight=300).shares()
 
 
+@pytest.mark.parametrize("fair_class", ["cfs", "eevdf"])
+def test_cfs_v65_reweights_group_entities_even_to_the_same_shares(fair_class):
+    # v6.5 (SMP) update_cfs_group calls reweight_entity every time, which re-derives the entity's
+    # load_avg from its load_sum; v6.7+ skips a reweight to the same shares. On one CPU a group's
+    # shares never change, so after each tick of a running group entity (entity_tick ends with
+    # update_cfs_group) only the v6.5 mode has load_avg == se_weight * load_sum / divider.
+    from pvsched.kernel import PELT_MIN_DIVIDER
+    sim = Simulation(Scenario(host=Host(cpus=1, hz=1000, fair_class=fair_class), cgroups=[Cgroup("A", weight=300)],
+                              tasks=[Task("a", Hog(), cgroup="A", start_ns=1 * MS), Task("r", Hog())]))
+    e, a = sim.engine, sim.task_index("a")
+    gse = e.group_entity(sim.cgroup_index("A"), 0)
+    rederived = []
+    for ms in range(20, 80):
+        sim.run(until_ns=ms * MS)                # up to and including the tick at that instant
+        if e.running()[0] != a:
+            continue
+        ge = e.entity(gse)
+        rederived.append(ge["load_avg"] == ge["weight"] * ge["load_sum"] // (PELT_MIN_DIVIDER + ge["period_contrib"]))
+    assert len(rederived) >= 10
+    if fair_class == "cfs":
+        assert all(rederived)
+    else:
+        assert not all(rederived)
+
+
 def test_group_entity_slice_is_min_slice_of_its_queue():
     # §1.7: enqueue/dequeue set a group entity's slice to the smallest slice queued below it
     sim = Simulation(Scenario(host=Host(cpus=1), cgroups=[Cgroup("A"), Cgroup("A1", parent="A")], tasks=[

@@ -437,6 +437,7 @@ cdef dict _se_dict(sched_entity* se):
         "sum_exec_runtime": se.sum_exec_runtime, "depth": se.depth, "parent": se.parent,
         "cfs_rq": se.cfs_rq, "my_q": se.my_q, "task": se.task,
         "load_avg": se.avg.load_avg, "util_avg": se.avg.util_avg,
+        "load_sum": se.avg.load_sum, "period_contrib": se.avg.period_contrib,
     }
 
 
