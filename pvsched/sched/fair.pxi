@@ -279,15 +279,21 @@ cdef inline s32 pick_eevdf(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     eligibility_sums(a, cfs, &avg, &load)
     return pick_eevdf_at(a, cfs, avg, load)
 
+cdef inline s32 pick_single(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    # The one queued entity (nr_queued == 1): curr if queued, else the tree's only node.
+    cdef s32 curr = cfs.curr
+    return curr if (curr >= 0 and a.se[curr].on_rq) else cfs.root
+
 cdef inline s32 pick_eevdf_at(FairArena* a, cfs_rq_t* cfs, s64 avg, s64 load) noexcept nogil:
     # avg, load: eligibility_sums(cfs) (nothing changes during a pick; unused with one entity)
     cdef s32 node = cfs.root
-    cdef s32 se = tree_leftmost(a, cfs)
+    cdef s32 se
     cdef s32 curr = cfs.curr
     cdef s32 best = -1
     cdef s32 left
     if cfs.nr_queued == 1:
-        return curr if (curr >= 0 and a.se[curr].on_rq) else se
+        return pick_single(a, cfs)
+    se = tree_leftmost(a, cfs)
     if curr >= 0 and (not a.se[curr].on_rq or not eligible_at(cfs, avg, load, a.se[curr].vruntime)):
         curr = -1
     if (a.kp[cfs.kern].features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
@@ -314,6 +320,9 @@ cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     cdef s64 avg, load
     if a.kp[cfs.kern].cfs:
         return pick_next_entity_cfs(a, cfs)
+    if cfs.nr_queued == 1:
+        # the next buddy, if set, is that entity: every pick below returns it
+        return pick_single(a, cfs)
     if (a.kp[cfs.kern].features & F_PICK_BUDDY) and cfs.next >= 0:
         eligibility_sums(a, cfs, &avg, &load)
         if eligible_at(cfs, avg, load, a.se[cfs.next].vruntime):
