@@ -44,27 +44,9 @@ cdef inline void avg_vruntime_sub(cfs_rq_t* cfs, sched_entity* se) noexcept nogi
     cfs.avg_vruntime -= entity_key(cfs, se) * w
     cfs.avg_load -= w
 
-cdef inline u64 avg_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    cdef s64 avg = cfs.avg_vruntime
-    cdef s64 load = cfs.avg_load
-    cdef sched_entity* curr
-    cdef s64 w
-    if cfs.curr >= 0:
-        curr = &a.se[cfs.curr]
-        if curr.on_rq:
-            w = <s64>se_weight(curr)
-            avg += entity_key(cfs, curr) * w
-            load += w
-    if load:
-        # floor division so that V itself is always eligible: a negative sum is lowered by
-        # load - 1 first (a mask, not a branch), then divided truncating toward zero
-        avg -= (load - 1) & (avg >> 63)
-        avg = div_s64_trunc(avg, load)
-    return cfs.min_vruntime + <u64>avg
-
 cdef inline void eligibility_sums(FairArena* a, cfs_rq_t* cfs, s64* avg, s64* load) noexcept nogil:
     # The tree's weighted key sum and weight, with curr's share added when it is queued: what
-    # vruntime_eligible compares against (computed once when one pick tests several entities).
+    # V and vruntime_eligible are computed from (once when one step needs them several times).
     cdef sched_entity* curr
     cdef s64 w
     avg[0] = cfs.avg_vruntime
@@ -75,6 +57,20 @@ cdef inline void eligibility_sums(FairArena* a, cfs_rq_t* cfs, s64* avg, s64* lo
             w = <s64>se_weight(curr)
             avg[0] += entity_key(cfs, curr) * w
             load[0] += w
+
+cdef inline u64 avg_vruntime_at(cfs_rq_t* cfs, s64 avg, s64 load) noexcept nogil:
+    # V from eligibility_sums(cfs)
+    if load:
+        # floor division so that V itself is always eligible: a negative sum is lowered by
+        # load - 1 first (a mask, not a branch), then divided truncating toward zero
+        avg -= (load - 1) & (avg >> 63)
+        avg = div_s64_trunc(avg, load)
+    return cfs.min_vruntime + <u64>avg
+
+cdef inline u64 avg_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    cdef s64 avg, load
+    eligibility_sums(a, cfs, &avg, &load)
+    return avg_vruntime_at(cfs, avg, load)
 
 cdef inline bint eligible_at(cfs_rq_t* cfs, s64 avg, s64 load, u64 vruntime) noexcept nogil:
     return avg >= <s64>(vruntime - cfs.min_vruntime) * load
@@ -125,21 +121,17 @@ cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
     cdef kparams* kp = &a.kp[cfs.kern]
-    cdef u64 vruntime = avg_vruntime(a, cfs)
+    cdef s64 avg, load
+    cdef u64 vruntime
     cdef u64 vslice
     cdef s64 lag = 0
-    cdef s64 load
-    cdef sched_entity* curr
+    eligibility_sums(a, cfs, &avg, &load)     # V's, and the lag's load (tree + queued curr)
+    vruntime = avg_vruntime_at(cfs, avg, load)
     if not se.custom_slice:
         se.slice = kp.base_slice_ns
     vslice = calc_delta_fair(se.slice, se)
     if (kp.features & F_PLACE_LAG) and cfs.nr_queued and se.vlag:
         lag = se.vlag
-        load = cfs.avg_load
-        if cfs.curr >= 0:
-            curr = &a.se[cfs.curr]
-            if curr.on_rq:
-                load += <s64>se_weight(curr)
         lag *= load + <s64>se_weight(se)
         if load == 0:
             load = 1
