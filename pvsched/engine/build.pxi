@@ -232,7 +232,7 @@ cdef int build_task_groups(Sim* s, EngineInput inp) except -1:
             s.fa.tg_cfs[g * ncpu + c] = g * ncpu + c
             gse = ntask + (g - 1) * ncpu + c if g > 0 else -1
             s.fa.tg_se[g * ncpu + c] = gse
-            init_cfs_rq(&s.fa.cfs[g * ncpu + c], 0, c, g, gse)
+            init_cfs_rq(&s.fa.cfs[g * ncpu + c], &s.fa.kp[0], 0, c, g, gse)
             s.fa.cfs[g * ncpu + c].idle_group = g > 0 and tgi[g] != 0
     for g in range(1, ntg):
         for c in range(ncpu):
@@ -268,7 +268,7 @@ cdef int build_runqueues(Sim* s, EngineInput inp) except -1:
             s.fa.clk_run[c] = 1
         else:
             s.rq[c].cfs = ntg * ncpu + (c - ncpu)
-            init_cfs_rq(&s.fa.cfs[s.rq[c].cfs], s.rq[c].kern, c, -1, -1)
+            init_cfs_rq(&s.fa.cfs[s.rq[c].cfs], &s.fa.kp[s.rq[c].kern], s.rq[c].kern, c, -1, -1)
     for v in range(nvcpu):
         s.vcpu[v].vm = vvm[v]
         s.vcpu[v].rq = ncpu + v

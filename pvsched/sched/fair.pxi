@@ -7,8 +7,10 @@
 # v6.15 starts every cfs_rq's min_vruntime at -2^20 (so u64 wrap is exercised from the start).
 cdef u64 INIT_MIN_VRUNTIME = <u64>(-(<s64>1 << 20))
 
-cdef void init_cfs_rq(cfs_rq_t* c, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
+cdef void init_cfs_rq(cfs_rq_t* c, kparams* kp, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
+    # kp: the kernel's parameters, kept for the queue's life (&FairArena.kp[kern])
     memset(c, 0, sizeof(cfs_rq_t))
+    c.kp = kp
     c.min_vruntime = INIT_MIN_VRUNTIME
     c.root = -1
     c.curr = -1
@@ -106,8 +108,8 @@ cdef inline void update_entity_lag(FairArena* a, cfs_rq_t* cfs, sched_entity* se
     cdef s64 vlag = <s64>(avg_vruntime(a, cfs) - se.vruntime)
     cdef u64 span = 2 * se.slice
     cdef s64 limit
-    if span < a.kp[cfs.kern].tick_nsec:
-        span = a.kp[cfs.kern].tick_nsec
+    if span < cfs.kp.tick_nsec:
+        span = cfs.kp.tick_nsec
     limit = <s64>calc_delta_fair(span, se)
     if vlag > limit:
         vlag = limit
@@ -120,7 +122,7 @@ cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
     return pv_div_s64(a, b)
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef kparams* kp = cfs.kp
     cdef s64 avg, load
     cdef u64 vruntime
     cdef u64 vslice
@@ -149,7 +151,7 @@ cdef inline bint update_deadline(FairArena* a, cfs_rq_t* cfs, sched_entity* se) 
     if before(se.vruntime, se.deadline):
         return False
     if not se.custom_slice:
-        se.slice = a.kp[cfs.kern].base_slice_ns
+        se.slice = cfs.kp.base_slice_ns
     se.deadline = se.vruntime + calc_delta_fair(se.slice, se)
     return True
 
@@ -213,14 +215,14 @@ cdef inline void cancel_protect_slice(sched_entity* se) noexcept nogil:
         se.vlag = <s64>(se.deadline + 1)
 
 cdef inline bint did_preempt_short(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    if not (a.kp[cfs.kern].features & F_PREEMPT_SHORT):
+    if not (cfs.kp.features & F_PREEMPT_SHORT):
         return False
     if protect_slice(&a.se[n]):
         return False
     return not entity_eligible(a, cfs, n)
 
 cdef inline void resched_curr_lazy(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    a.resched[cfs.cpu] |= RESCHED_LAZY if a.kp[cfs.kern].lazy else RESCHED_NOW
+    a.resched[cfs.cpu] |= RESCHED_LAZY if cfs.kp.lazy else RESCHED_NOW
 
 # ---------------------------------------------------------------- update_curr
 
@@ -239,7 +241,7 @@ cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     curr.exec_start = now
     curr.sum_exec_runtime += <u64>delta_exec
     curr.vruntime += calc_delta_fair(<u64>delta_exec, curr)
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         update_min_vruntime(a, cfs)    # CFS: preemption is decided at the tick and at wake-up
         return
     resched = update_deadline(a, cfs, curr)
@@ -253,7 +255,7 @@ cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 # ---------------------------------------------------------------- tree membership
 
 cdef inline void __enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         a.se[n].deadline = a.se[n].vruntime   # CFS orders its tree by vruntime
     avg_vruntime_add(cfs, &a.se[n])
     tree_insert(a, cfs, n)
@@ -288,7 +290,7 @@ cdef inline s32 pick_eevdf_at(FairArena* a, cfs_rq_t* cfs, s64 avg, s64 load) no
     se = tree_leftmost(a, cfs)
     if curr >= 0 and (not a.se[curr].on_rq or not eligible_at(cfs, avg, load, a.se[curr].vruntime)):
         curr = -1
-    if (a.kp[cfs.kern].features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
+    if (cfs.kp.features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
         return curr
     if se >= 0 and eligible_at(cfs, avg, load, a.se[se].vruntime):
         best = se
@@ -310,12 +312,12 @@ cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # PICK_BUDDY (v6.13+): an eligible next buddy wins. A delayed pick is returned as is; the
     # caller must dequeue it (DEQUEUE_SLEEP | DEQUEUE_DELAYED) and restart the pick.
     cdef s64 avg, load
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         return pick_next_entity_cfs(a, cfs)
     if cfs.nr_queued == 1:
         # the next buddy, if set, is that entity: every pick below returns it
         return pick_single(a, cfs)
-    if (a.kp[cfs.kern].features & F_PICK_BUDDY) and cfs.next >= 0:
+    if (cfs.kp.features & F_PICK_BUDDY) and cfs.next >= 0:
         eligibility_sums(a, cfs, &avg, &load)
         if eligible_at(cfs, avg, load, a.se[cfs.next].vruntime):
             return cfs.next
@@ -363,7 +365,7 @@ cdef inline void clear_delayed(FairArena* a, s32 n) noexcept nogil:
 
 cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
     clear_delayed(a, n)
-    if (a.kp[cfs.kern].features & F_DELAY_ZERO) and a.se[n].vlag > 0:
+    if (cfs.kp.features & F_DELAY_ZERO) and a.se[n].vlag > 0:
         a.se[n].vlag = 0
 
 # ---------------------------------------------------------------- enqueue / dequeue entity
@@ -371,7 +373,7 @@ cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 
 cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         enqueue_entity_cfs(a, cfs, n, flags)
         return
     if curr:
@@ -397,7 +399,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     cdef bint sleep = (flags & DEQUEUE_SLEEP) != 0
     cdef bint delay
     cdef int action = UPDATE_TG
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         update_curr(a, cfs)
         update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
         se_update_runnable(a, se)
@@ -418,7 +420,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     clear_buddies(a, cfs, n)
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
-        if (a.kp[cfs.kern].features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
+        if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
             update_load_avg(a, cfs, se, 0)
             set_delayed(a, n)
             return False
@@ -427,7 +429,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     update_load_avg(a, cfs, se, action)
     se_update_runnable(a, se)
     update_entity_lag(a, cfs, se)
-    if (a.kp[cfs.kern].features & F_PLACE_REL_DEADLINE) and not sleep:
+    if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
         se.deadline -= se.vruntime
         se.rel_deadline = 1
     if cfs.curr != n:
@@ -447,7 +449,7 @@ cdef inline void requeue_delayed_entity(FairArena* a, s32 n) noexcept nogil:
     # A delayed entity woken before it was picked (ENQUEUE_DELAYED).
     cdef sched_entity* se = &a.se[n]
     cdef cfs_rq_t* cfs = &a.cfs[se.cfs_rq]
-    if a.kp[cfs.kern].features & F_DELAY_ZERO:
+    if cfs.kp.features & F_DELAY_ZERO:
         update_entity_lag(a, cfs, se)
         if se.vlag > 0:
             cfs.nr_queued -= 1
@@ -468,10 +470,10 @@ cdef inline void yield_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil
     cdef sched_entity* se = &a.se[n]
     clear_buddies(a, cfs, n)
     update_curr(a, cfs)
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         set_skip_buddy(a, n)                  # v6.5: yield = skip buddy
         return
-    if a.kp[cfs.kern].features & F_YIELD_FORFEIT:
+    if cfs.kp.features & F_YIELD_FORFEIT:
         if entity_eligible(a, cfs, n):
             se.vruntime = se.deadline
             se.deadline += calc_delta_fair(se.slice, se)
@@ -479,7 +481,7 @@ cdef inline void yield_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil
         se.deadline += calc_delta_fair(se.slice, se)
 
 cdef inline bint do_preempt_short(FairArena* a, cfs_rq_t* cfs, s32 pse, s32 se) noexcept nogil:
-    if not (a.kp[cfs.kern].features & F_PREEMPT_SHORT):
+    if not (cfs.kp.features & F_PREEMPT_SHORT):
         return False
     if a.se[pse].slice >= a.se[se].slice:
         return False

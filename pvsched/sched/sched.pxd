@@ -120,6 +120,7 @@ cdef struct cfs_rq_t:
     s64 avg_vruntime        # S = sum over tree entities of key * w
     s64 avg_load            # W = sum over tree entities of w
     u64 min_vruntime        # v0 (v6.15: monotonic)
+    kparams* kp             # &FairArena.kp[kern], one load instead of an index per rule test
     s32 root
     s32 curr
     s32 next
