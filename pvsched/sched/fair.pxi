@@ -227,14 +227,16 @@ cdef inline void resched_curr_lazy(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 # ---------------------------------------------------------------- update_curr
 
 cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    update_curr_at(a, cfs, rq_clock(a, cfs.cpu))
+
+cdef inline void update_curr_at(FairArena* a, cfs_rq_t* cfs, u64 now) noexcept nogil:
+    # now: rq_clock(cfs.cpu), read once by a walk over one rq's queues
     cdef sched_entity* curr
     cdef s64 delta_exec
     cdef bint resched
-    cdef u64 now
     if cfs.curr < 0:
         return
     curr = &a.se[cfs.curr]
-    now = rq_clock(a, cfs.cpu)
     delta_exec = <s64>(now - curr.exec_start)
     if delta_exec <= 0:
         return

@@ -130,13 +130,14 @@ cdef s32 pick_task_fair(Sim* s, s32 cpu) noexcept nogil:
     cdef FairArena* a = &s.fa
     cdef cfs_rq_t* cfs
     cdef s32 n
+    cdef u64 now = rq_clock(a, cpu)     # every queue walked is this rq's, at this instant
     while True:
         cfs = &a.cfs[s.rq[cpu].cfs]
         if not cfs.nr_queued:
             return -1
         while True:
             if cfs.curr >= 0 and a.se[cfs.curr].on_rq:
-                update_curr(a, cfs)
+                update_curr_at(a, cfs, now)
             n = pick_next_entity(a, cfs)
             if n < 0:
                 return -1
