@@ -14,3 +14,5 @@ True
 MAX_TIME_NS = 1 << 62
 #: loop counts (workload ``loops``, ``sleep_every``) are 32-bit in the engine
 MAX_LOOPS = (1 << 31) - 1
+#: cgroups nested in one chain (the engine keeps an entity's depth in 16 bits)
+MAX_CGROUP_DEPTH = 32000

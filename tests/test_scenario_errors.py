@@ -109,6 +109,16 @@ def test_cyclic_hierarchy():
     bad("cgroups[0].parent", lambda: dict(cgroups=[Cgroup("a", parent="c"), Cgroup("b", parent="a"), Cgroup("c", parent="b")]))
 
 
+def test_cgroups_nested_too_deep(monkeypatch):
+    # The engine keeps an entity's depth in 16 bits; the limit is lowered here to keep it quick.
+    from pvsched.scenario import description
+    monkeypatch.setattr(description, "MAX_CGROUP_DEPTH", 3)
+    chain = lambda n: [Cgroup("g0")] + [Cgroup(f"g{i}", parent=f"g{i - 1}") for i in range(1, n)]
+    Scenario(host=Host(cpus=1), cgroups=chain(3), tasks=[Task("t", Hog(), cgroup="g2")], duration_ns=1000)
+    e = bad("cgroups[3].parent", lambda: dict(cgroups=chain(4)))
+    assert "deep" in e.problem
+
+
 @pytest.mark.parametrize("w", [0, 10001, -3])
 def test_cgroup_weight_range(w):
     e = bad("cgroups[0].weight", lambda: dict(cgroups=[Cgroup("a", weight=w)]))

@@ -4,6 +4,20 @@
 # (guest sync, PLE and directed yield, policies) run after these (Engine.__init__).
 
 
+from posix.stdlib cimport posix_memalign
+
+cdef void* calloc_lines(size_t n, size_t size) noexcept:
+    # calloc, 64-byte aligned: an array of 64-byte multiples then puts each element on whole
+    # cache lines (sched_entity). NULL on failure or overflow; free() releases it.
+    cdef void* p = NULL
+    if size and n > (<size_t>-1) // size:
+        return NULL
+    if posix_memalign(&p, 64, n * size) != 0:
+        return NULL
+    memset(p, 0, n * size)
+    return p
+
+
 cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     # Sizes, scalar settings, event-queue slot bases and every array of the Sim.
     cdef int ncpu = inp.ncpu
@@ -81,7 +95,7 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.slot_end = s.slot_aff + nvcpu
     s.vmm.slot = s.slot_end + 1
 
-    s.fa.se = <sched_entity*>calloc(max(nse, 1), sizeof(sched_entity))
+    s.fa.se = <sched_entity*>calloc_lines(max(nse, 1), sizeof(sched_entity))
     s.fa.cfs = <cfs_rq_t*>calloc(ncfs, sizeof(cfs_rq_t))
     s.fa.kp = <kparams*>calloc(nkern, sizeof(kparams))
     s.fa.tg = <task_group*>calloc(ntg, sizeof(task_group))
@@ -218,7 +232,7 @@ cdef int build_task_groups(Sim* s, EngineInput inp) except -1:
             s.fa.tg_cfs[g * ncpu + c] = g * ncpu + c
             gse = ntask + (g - 1) * ncpu + c if g > 0 else -1
             s.fa.tg_se[g * ncpu + c] = gse
-            init_cfs_rq(&s.fa.cfs[g * ncpu + c], 0, c, g, gse)
+            init_cfs_rq(&s.fa.cfs[g * ncpu + c], &s.fa.kp[0], 0, c, g, gse)
             s.fa.cfs[g * ncpu + c].idle_group = g > 0 and tgi[g] != 0
     for g in range(1, ntg):
         for c in range(ncpu):
@@ -254,7 +268,7 @@ cdef int build_runqueues(Sim* s, EngineInput inp) except -1:
             s.fa.clk_run[c] = 1
         else:
             s.rq[c].cfs = ntg * ncpu + (c - ncpu)
-            init_cfs_rq(&s.fa.cfs[s.rq[c].cfs], s.rq[c].kern, c, -1, -1)
+            init_cfs_rq(&s.fa.cfs[s.rq[c].cfs], &s.fa.kp[s.rq[c].kern], s.rq[c].kern, c, -1, -1)
     for v in range(nvcpu):
         s.vcpu[v].vm = vvm[v]
         s.vcpu[v].rq = ncpu + v

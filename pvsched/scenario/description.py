@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from pvsched.errors import ScenarioError
-from pvsched.limits import MAX_TIME_NS
+from pvsched.limits import MAX_CGROUP_DEPTH, MAX_TIME_NS
 from pvsched.scenario import compile as _compile
 from pvsched.scenario import toml_io as _io
 from pvsched.scenario.elements import VM, Cgroup, Host, Task, _check_copies_clash, _validate_task
@@ -88,6 +88,9 @@ class Scenario:
                 if cur.name in seen:
                     raise ScenarioError(f"cgroups[{i}].parent", cg.parent, "the cgroup hierarchy has a cycle")
                 seen.add(cur.name)
+                if len(seen) >= MAX_CGROUP_DEPTH:
+                    raise ScenarioError(f"cgroups[{i}].parent", cg.parent,
+                                        f"nests cgroups more than {MAX_CGROUP_DEPTH} deep")
                 cur = self.cgroups[names[cur.parent]]
         tnames = set()
         if require_work and not self.tasks and not self.vms:

@@ -4,7 +4,7 @@
 
 cdef inline void place_entity_cfs(FairArena* a, cfs_rq_t* cfs, sched_entity* se, bint initial) noexcept nogil:
     # v6.5: sleepers get up to half a latency period of credit; new tasks start a slice late.
-    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef kparams* kp = cfs.kp
     cdef u64 vruntime = cfs.min_vruntime
     cdef u64 thresh
     if initial and (kp.features & F_START_DEBIT):
@@ -19,7 +19,7 @@ cdef inline void place_entity_cfs(FairArena* a, cfs_rq_t* cfs, sched_entity* se,
 
 cdef inline u64 sched_slice(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
     # v6.5 sched_slice: the period share of se, weight by weight up the hierarchy.
-    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef kparams* kp = cfs.kp
     cdef u32 nr = cfs.nr_queued
     cdef u64 slice
     cdef load_weight lw
@@ -55,7 +55,7 @@ cdef inline int wakeup_preempt_entity(FairArena* a, s32 curr, s32 se) noexcept n
     cdef s64 gran
     if vdiff <= 0:
         return -1
-    gran = <s64>calc_delta_fair(a.kp[a.cfs[a.se[se].cfs_rq].kern].wakeup_granularity_ns, &a.se[se])
+    gran = <s64>calc_delta_fair(a.cfs[a.se[se].cfs_rq].kp.wakeup_granularity_ns, &a.se[se])
     if vdiff > gran:
         return 1
     return 0
@@ -96,7 +96,7 @@ cdef inline void check_preempt_tick(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept
         a.resched[cfs.cpu] |= RESCHED_NOW
         clear_buddies(a, cfs, n)
         return
-    if delta_exec < a.kp[cfs.kern].min_granularity_ns:
+    if delta_exec < cfs.kp.min_granularity_ns:
         return
     left = tree_leftmost(a, cfs)
     if left < 0:

@@ -7,8 +7,10 @@
 # v6.15 starts every cfs_rq's min_vruntime at -2^20 (so u64 wrap is exercised from the start).
 cdef u64 INIT_MIN_VRUNTIME = <u64>(-(<s64>1 << 20))
 
-cdef void init_cfs_rq(cfs_rq_t* c, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
+cdef void init_cfs_rq(cfs_rq_t* c, kparams* kp, s32 kern, s32 cpu, s32 tg, s32 se) noexcept nogil:
+    # kp: the kernel's parameters, kept for the queue's life (&FairArena.kp[kern])
     memset(c, 0, sizeof(cfs_rq_t))
+    c.kp = kp
     c.min_vruntime = INIT_MIN_VRUNTIME
     c.root = -1
     c.curr = -1
@@ -44,27 +46,9 @@ cdef inline void avg_vruntime_sub(cfs_rq_t* cfs, sched_entity* se) noexcept nogi
     cfs.avg_vruntime -= entity_key(cfs, se) * w
     cfs.avg_load -= w
 
-cdef inline u64 avg_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    cdef s64 avg = cfs.avg_vruntime
-    cdef s64 load = cfs.avg_load
-    cdef sched_entity* curr
-    cdef s64 w
-    if cfs.curr >= 0:
-        curr = &a.se[cfs.curr]
-        if curr.on_rq:
-            w = <s64>se_weight(curr)
-            avg += entity_key(cfs, curr) * w
-            load += w
-    if load:
-        # floor division so that V itself is always eligible: a negative sum is lowered by
-        # load - 1 first (a mask, not a branch), then divided truncating toward zero
-        avg -= (load - 1) & (avg >> 63)
-        avg = div_s64_trunc(avg, load)
-    return cfs.min_vruntime + <u64>avg
-
 cdef inline void eligibility_sums(FairArena* a, cfs_rq_t* cfs, s64* avg, s64* load) noexcept nogil:
     # The tree's weighted key sum and weight, with curr's share added when it is queued: what
-    # vruntime_eligible compares against (computed once when one pick tests several entities).
+    # V and vruntime_eligible are computed from (once when one step needs them several times).
     cdef sched_entity* curr
     cdef s64 w
     avg[0] = cfs.avg_vruntime
@@ -75,6 +59,20 @@ cdef inline void eligibility_sums(FairArena* a, cfs_rq_t* cfs, s64* avg, s64* lo
             w = <s64>se_weight(curr)
             avg[0] += entity_key(cfs, curr) * w
             load[0] += w
+
+cdef inline u64 avg_vruntime_at(cfs_rq_t* cfs, s64 avg, s64 load) noexcept nogil:
+    # V from eligibility_sums(cfs)
+    if load:
+        # floor division so that V itself is always eligible: a negative sum is lowered by
+        # load - 1 first (a mask, not a branch), then divided truncating toward zero
+        avg -= (load - 1) & (avg >> 63)
+        avg = div_s64_trunc(avg, load)
+    return cfs.min_vruntime + <u64>avg
+
+cdef inline u64 avg_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    cdef s64 avg, load
+    eligibility_sums(a, cfs, &avg, &load)
+    return avg_vruntime_at(cfs, avg, load)
 
 cdef inline bint eligible_at(cfs_rq_t* cfs, s64 avg, s64 load, u64 vruntime) noexcept nogil:
     return avg >= <s64>(vruntime - cfs.min_vruntime) * load
@@ -110,8 +108,8 @@ cdef inline void update_entity_lag(FairArena* a, cfs_rq_t* cfs, sched_entity* se
     cdef s64 vlag = <s64>(avg_vruntime(a, cfs) - se.vruntime)
     cdef u64 span = 2 * se.slice
     cdef s64 limit
-    if span < a.kp[cfs.kern].tick_nsec:
-        span = a.kp[cfs.kern].tick_nsec
+    if span < cfs.kp.tick_nsec:
+        span = cfs.kp.tick_nsec
     limit = <s64>calc_delta_fair(span, se)
     if vlag > limit:
         vlag = limit
@@ -124,22 +122,18 @@ cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
     return pv_div_s64(a, b)
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    cdef kparams* kp = &a.kp[cfs.kern]
-    cdef u64 vruntime = avg_vruntime(a, cfs)
+    cdef kparams* kp = cfs.kp
+    cdef s64 avg, load
+    cdef u64 vruntime
     cdef u64 vslice
     cdef s64 lag = 0
-    cdef s64 load
-    cdef sched_entity* curr
+    eligibility_sums(a, cfs, &avg, &load)     # V's, and the lag's load (tree + queued curr)
+    vruntime = avg_vruntime_at(cfs, avg, load)
     if not se.custom_slice:
         se.slice = kp.base_slice_ns
     vslice = calc_delta_fair(se.slice, se)
     if (kp.features & F_PLACE_LAG) and cfs.nr_queued and se.vlag:
         lag = se.vlag
-        load = cfs.avg_load
-        if cfs.curr >= 0:
-            curr = &a.se[cfs.curr]
-            if curr.on_rq:
-                load += <s64>se_weight(curr)
         lag *= load + <s64>se_weight(se)
         if load == 0:
             load = 1
@@ -157,7 +151,7 @@ cdef inline bint update_deadline(FairArena* a, cfs_rq_t* cfs, sched_entity* se) 
     if before(se.vruntime, se.deadline):
         return False
     if not se.custom_slice:
-        se.slice = a.kp[cfs.kern].base_slice_ns
+        se.slice = cfs.kp.base_slice_ns
     se.deadline = se.vruntime + calc_delta_fair(se.slice, se)
     return True
 
@@ -221,33 +215,35 @@ cdef inline void cancel_protect_slice(sched_entity* se) noexcept nogil:
         se.vlag = <s64>(se.deadline + 1)
 
 cdef inline bint did_preempt_short(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    if not (a.kp[cfs.kern].features & F_PREEMPT_SHORT):
+    if not (cfs.kp.features & F_PREEMPT_SHORT):
         return False
     if protect_slice(&a.se[n]):
         return False
     return not entity_eligible(a, cfs, n)
 
 cdef inline void resched_curr_lazy(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    a.resched[cfs.cpu] |= RESCHED_LAZY if a.kp[cfs.kern].lazy else RESCHED_NOW
+    a.resched[cfs.cpu] |= RESCHED_LAZY if cfs.kp.lazy else RESCHED_NOW
 
 # ---------------------------------------------------------------- update_curr
 
 cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    update_curr_at(a, cfs, rq_clock(a, cfs.cpu))
+
+cdef inline void update_curr_at(FairArena* a, cfs_rq_t* cfs, u64 now) noexcept nogil:
+    # now: rq_clock(cfs.cpu), read once by a walk over one rq's queues
     cdef sched_entity* curr
     cdef s64 delta_exec
     cdef bint resched
-    cdef u64 now
     if cfs.curr < 0:
         return
     curr = &a.se[cfs.curr]
-    now = rq_clock(a, cfs.cpu)
     delta_exec = <s64>(now - curr.exec_start)
     if delta_exec <= 0:
         return
     curr.exec_start = now
     curr.sum_exec_runtime += <u64>delta_exec
     curr.vruntime += calc_delta_fair(<u64>delta_exec, curr)
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         update_min_vruntime(a, cfs)    # CFS: preemption is decided at the tick and at wake-up
         return
     resched = update_deadline(a, cfs, curr)
@@ -261,7 +257,7 @@ cdef inline void update_curr(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
 # ---------------------------------------------------------------- tree membership
 
 cdef inline void __enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         a.se[n].deadline = a.se[n].vruntime   # CFS orders its tree by vruntime
     avg_vruntime_add(cfs, &a.se[n])
     tree_insert(a, cfs, n)
@@ -279,18 +275,24 @@ cdef inline s32 pick_eevdf(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     eligibility_sums(a, cfs, &avg, &load)
     return pick_eevdf_at(a, cfs, avg, load)
 
+cdef inline s32 pick_single(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    # The one queued entity (nr_queued == 1): curr if queued, else the tree's only node.
+    cdef s32 curr = cfs.curr
+    return curr if (curr >= 0 and a.se[curr].on_rq) else cfs.root
+
 cdef inline s32 pick_eevdf_at(FairArena* a, cfs_rq_t* cfs, s64 avg, s64 load) noexcept nogil:
     # avg, load: eligibility_sums(cfs) (nothing changes during a pick; unused with one entity)
     cdef s32 node = cfs.root
-    cdef s32 se = tree_leftmost(a, cfs)
+    cdef s32 se
     cdef s32 curr = cfs.curr
     cdef s32 best = -1
     cdef s32 left
     if cfs.nr_queued == 1:
-        return curr if (curr >= 0 and a.se[curr].on_rq) else se
+        return pick_single(a, cfs)
+    se = tree_leftmost(a, cfs)
     if curr >= 0 and (not a.se[curr].on_rq or not eligible_at(cfs, avg, load, a.se[curr].vruntime)):
         curr = -1
-    if (a.kp[cfs.kern].features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
+    if (cfs.kp.features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
         return curr
     if se >= 0 and eligible_at(cfs, avg, load, a.se[se].vruntime):
         best = se
@@ -312,9 +314,12 @@ cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
     # PICK_BUDDY (v6.13+): an eligible next buddy wins. A delayed pick is returned as is; the
     # caller must dequeue it (DEQUEUE_SLEEP | DEQUEUE_DELAYED) and restart the pick.
     cdef s64 avg, load
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         return pick_next_entity_cfs(a, cfs)
-    if (a.kp[cfs.kern].features & F_PICK_BUDDY) and cfs.next >= 0:
+    if cfs.nr_queued == 1:
+        # the next buddy, if set, is that entity: every pick below returns it
+        return pick_single(a, cfs)
+    if (cfs.kp.features & F_PICK_BUDDY) and cfs.next >= 0:
         eligibility_sums(a, cfs, &avg, &load)
         if eligible_at(cfs, avg, load, a.se[cfs.next].vruntime):
             return cfs.next
@@ -362,7 +367,7 @@ cdef inline void clear_delayed(FairArena* a, s32 n) noexcept nogil:
 
 cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
     clear_delayed(a, n)
-    if (a.kp[cfs.kern].features & F_DELAY_ZERO) and a.se[n].vlag > 0:
+    if (cfs.kp.features & F_DELAY_ZERO) and a.se[n].vlag > 0:
         a.se[n].vlag = 0
 
 # ---------------------------------------------------------------- enqueue / dequeue entity
@@ -370,7 +375,7 @@ cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 
 cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         enqueue_entity_cfs(a, cfs, n, flags)
         return
     if curr:
@@ -396,7 +401,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     cdef bint sleep = (flags & DEQUEUE_SLEEP) != 0
     cdef bint delay
     cdef int action = UPDATE_TG
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         update_curr(a, cfs)
         update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
         se_update_runnable(a, se)
@@ -417,7 +422,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     clear_buddies(a, cfs, n)
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
-        if (a.kp[cfs.kern].features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
+        if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
             update_load_avg(a, cfs, se, 0)
             set_delayed(a, n)
             return False
@@ -426,7 +431,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     update_load_avg(a, cfs, se, action)
     se_update_runnable(a, se)
     update_entity_lag(a, cfs, se)
-    if (a.kp[cfs.kern].features & F_PLACE_REL_DEADLINE) and not sleep:
+    if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
         se.deadline -= se.vruntime
         se.rel_deadline = 1
     if cfs.curr != n:
@@ -446,7 +451,7 @@ cdef inline void requeue_delayed_entity(FairArena* a, s32 n) noexcept nogil:
     # A delayed entity woken before it was picked (ENQUEUE_DELAYED).
     cdef sched_entity* se = &a.se[n]
     cdef cfs_rq_t* cfs = &a.cfs[se.cfs_rq]
-    if a.kp[cfs.kern].features & F_DELAY_ZERO:
+    if cfs.kp.features & F_DELAY_ZERO:
         update_entity_lag(a, cfs, se)
         if se.vlag > 0:
             cfs.nr_queued -= 1
@@ -467,10 +472,10 @@ cdef inline void yield_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil
     cdef sched_entity* se = &a.se[n]
     clear_buddies(a, cfs, n)
     update_curr(a, cfs)
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         set_skip_buddy(a, n)                  # v6.5: yield = skip buddy
         return
-    if a.kp[cfs.kern].features & F_YIELD_FORFEIT:
+    if cfs.kp.features & F_YIELD_FORFEIT:
         if entity_eligible(a, cfs, n):
             se.vruntime = se.deadline
             se.deadline += calc_delta_fair(se.slice, se)
@@ -478,7 +483,7 @@ cdef inline void yield_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil
         se.deadline += calc_delta_fair(se.slice, se)
 
 cdef inline bint do_preempt_short(FairArena* a, cfs_rq_t* cfs, s32 pse, s32 se) noexcept nogil:
-    if not (a.kp[cfs.kern].features & F_PREEMPT_SHORT):
+    if not (cfs.kp.features & F_PREEMPT_SHORT):
         return False
     if a.se[pse].slice >= a.se[se].slice:
         return False

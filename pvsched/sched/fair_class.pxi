@@ -130,13 +130,14 @@ cdef s32 pick_task_fair(Sim* s, s32 cpu) noexcept nogil:
     cdef FairArena* a = &s.fa
     cdef cfs_rq_t* cfs
     cdef s32 n
+    cdef u64 now = rq_clock(a, cpu)     # every queue walked is this rq's, at this instant
     while True:
         cfs = &a.cfs[s.rq[cpu].cfs]
         if not cfs.nr_queued:
             return -1
         while True:
             if cfs.curr >= 0 and a.se[cfs.curr].on_rq:
-                update_curr(a, cfs)
+                update_curr_at(a, cfs, now)
             n = pick_next_entity(a, cfs)
             if n < 0:
                 return -1
@@ -186,7 +187,7 @@ cdef void task_tick_fair(Sim* s, s32 t) noexcept nogil:
         update_curr(a, cfs)
         update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
         update_cfs_group(a, n)
-        if a.kp[cfs.kern].cfs and cfs.nr_queued > 1:
+        if cfs.kp.cfs and cfs.nr_queued > 1:
             check_preempt_tick(a, cfs, n)
         n = a.se[n].parent
 
@@ -197,10 +198,10 @@ cdef void check_preempt_wakeup_fair(Sim* s, s32 cpu, s32 p) noexcept nogil:
     cdef s32 pse = s.task[p].se
     cdef cfs_rq_t* cfs
     cdef bint cse_idle, pse_idle
-    cdef u32 feat = a.kp[a.cfs[a.se[pse].cfs_rq].kern].features
+    cdef u32 feat = a.cfs[a.se[pse].cfs_rq].kp.features
     if se == pse:
         return
-    if a.kp[a.cfs[a.se[pse].cfs_rq].kern].cfs:
+    if a.cfs[a.se[pse].cfs_rq].kp.cfs:
         check_preempt_wakeup_cfs(s, cpu, p)
         return
     if (feat & F_NEXT_BUDDY) and not a.se[pse].sched_delayed:
@@ -234,7 +235,7 @@ cdef void check_preempt_wakeup_cfs(Sim* s, s32 cpu, s32 p) noexcept nogil:
     cdef s32 se = s.task[donor].se
     cdef s32 pse = s.task[p].se
     cdef cfs_rq_t* cfs = CFS_OF(s, se)
-    cdef kparams* kp = &a.kp[cfs.kern]
+    cdef kparams* kp = cfs.kp
     cdef bint scale = cfs.nr_queued >= kp.nr_latency
     cdef bint marked = False
     if (kp.features & F_NEXT_BUDDY) and scale:

@@ -17,6 +17,10 @@ cdef inline u32 treap_prio(s32 idx) noexcept nogil:
 # minimum vruntime and slice of its subtree. A treap: any balanced BST gives the same in-order
 # sequence, and pick_eevdf depends only on that sequence and the augments.
 
+cdef inline u64 vruntime_min(u64 a, u64 b) noexcept nogil:
+    # the earlier of two vruntimes (wrap-safe), a select rather than a branch
+    return b if before(b, a) else a
+
 cdef inline void aug_update(FairArena* a, s32 n) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef sched_entity* c
@@ -73,35 +77,49 @@ cdef inline void rotate_up(FairArena* a, cfs_rq_t* cfs, s32 x) noexcept nogil:
     tree_replace_child(a, cfs, g, p, x)
 
 cdef inline void tree_insert(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+    # Down the search path each ancestor's augment takes in n (an insert only lowers minima);
+    # each rotation that lifts n above its parent hands n the parent's augment (the same
+    # subtree) and recomputes only the parent's.
     cdef sched_entity* se = &a.se[n]
+    cdef sched_entity* ps
     cdef s32 p = cfs.root
     cdef s32 par
+    cdef u64 v = se.vruntime
+    cdef u64 sl = se.slice
     se.left = -1
     se.right = -1
-    se.min_vruntime = se.vruntime
-    se.min_slice = se.slice
+    se.min_vruntime = v
+    se.min_slice = sl
     if p < 0:
         cfs.root = n
         se.tparent = -1
         return
     while True:
-        if before(se.deadline, a.se[p].deadline):
-            if a.se[p].left < 0:
-                a.se[p].left = n
+        ps = &a.se[p]
+        ps.min_vruntime = vruntime_min(ps.min_vruntime, v)
+        ps.min_slice = sl if sl < ps.min_slice else ps.min_slice
+        if before(se.deadline, ps.deadline):
+            if ps.left < 0:
+                ps.left = n
                 break
-            p = a.se[p].left
+            p = ps.left
         else:
-            if a.se[p].right < 0:
-                a.se[p].right = n
+            if ps.right < 0:
+                ps.right = n
                 break
-            p = a.se[p].right
+            p = ps.right
     se.tparent = p
-    aug_propagate(a, p)
     while se.tparent >= 0 and a.se[se.tparent].prio < se.prio:
         par = se.tparent
+        se.min_vruntime = a.se[par].min_vruntime
+        se.min_slice = a.se[par].min_slice
         rotate_up(a, cfs, n)
         aug_update(a, par)
-        aug_update(a, n)
+
+cdef inline s32 subtree_first(FairArena* a, s32 n) noexcept nogil:
+    while a.se[n].left >= 0:
+        n = a.se[n].left
+    return n
 
 cdef inline void tree_erase(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
@@ -120,21 +138,13 @@ cdef inline void tree_erase(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
     aug_propagate(a, p)
 
 cdef inline s32 tree_leftmost(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
-    cdef s32 n = cfs.root
-    if n < 0:
-        return -1
-    while a.se[n].left >= 0:
-        n = a.se[n].left
-    return n
+    return subtree_first(a, cfs.root) if cfs.root >= 0 else -1
 
 cdef inline s32 tree_next(FairArena* a, s32 n) noexcept nogil:
     # In-order successor in the tree.
     cdef s32 p
     if a.se[n].right >= 0:
-        n = a.se[n].right
-        while a.se[n].left >= 0:
-            n = a.se[n].left
-        return n
+        return subtree_first(a, a.se[n].right)
     p = a.se[n].tparent
     while p >= 0 and a.se[p].right == n:
         n = p

@@ -169,7 +169,7 @@ cdef class FairRunqueue:
         self.kp.tick_nsec = tick_nsec(hz)
         self.kp.features = _features_mask(features)
         self.kp.lazy = 0
-        init_cfs_rq(&self.cfs, 0, 0, -1, -1)
+        init_cfs_rq(&self.cfs, &self.kp, 0, 0, -1, -1)
         if min_vruntime is not None:
             self.cfs.min_vruntime = <u64>(min_vruntime & 0xFFFFFFFFFFFFFFFF)
         self.cap = 16
