@@ -67,7 +67,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     cdef s64 oldw
-    if a.kp[cfs.kern].cfs:
+    if cfs.kp.cfs:
         # v6.5: the weight changes in place; vruntime, and so the entity's place in the timeline,
         # is untouched (only the weighted vruntime sum, kept for the audit, follows the weight)
         if se.on_rq:
@@ -84,7 +84,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
                 avg_vruntime_add(cfs, se)
         cfs.load.inv_weight = 0
         return
-    if a.kp[cfs.kern].features & F_REWEIGHT_INPLACE:
+    if cfs.kp.features & F_REWEIGHT_INPLACE:
         reweight_entity_inplace(a, cfs, n, weight)
         return
     if se.on_rq:
@@ -120,7 +120,7 @@ cdef inline void update_cfs_group(FairArena* a, s32 n) noexcept nogil:
     cdef u64 shares
     if se.my_q < 0:                 # a task has no group queue
         return
-    if a.kp[a.cfs[se.cfs_rq].kern].cfs:
+    if a.cfs[se.cfs_rq].kp.cfs:
         # v6.5 (SMP) reweights every time: a reweight to the same shares still re-derives the
         # entity's load_avg from its load_sum. The equal-shares skip came with v6.7 (eab03c23c2a1),
         # the empty-group one below with DELAY_DEQUEUE.
