@@ -49,6 +49,27 @@ def canonical_json(obj: Any) -> str:
     return json.dumps(_plain(obj), sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
+_JSON_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def json_native(v: Any) -> bool:
+    """True when ``v`` reads back from JSON as an equal value of the same types: exact ``str``,
+    ``int``, ``float``, ``bool`` and ``None``, and lists and str-keyed dicts of them (not tuples,
+    numpy scalars or subclasses, which JSON turns into something else).
+
+    >>> json_native({"a": [1, 2.5, None]}), json_native((1, 2)), json_native({1: "x"})
+    (True, False, False)
+    """
+    t = type(v)
+    if t in _JSON_SCALARS:
+        return True
+    if t is list:
+        return all(json_native(x) for x in v)
+    if t is dict:
+        return all(type(k) is str and json_native(x) for k, x in v.items())
+    return False
+
+
 def _hash64(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 from pvsched._version import __version__
 from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
 from pvsched.sweep.executors import _Progress, _run_dask, _run_local, _run_serial
-from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid
+from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid, json_native
 from pvsched.sweep.metrics import _check_metrics, _metrics_key, _ship
 from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row, scenario_hash
 
@@ -102,7 +102,8 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         ms = [m for seg in per_segment for m in seg]
         recs = [_record(c, m, scenarios.get(c.cell_id, ""), fingerprint, store is not None)
                 for c, m in zip(job_cells, ms)]
-        recs = json.loads(json.dumps(recs, allow_nan=True))        # the same values as on disk
+        if not json_native(recs):       # the same values as on disk (a JSON round trip otherwise)
+            recs = json.loads(json.dumps(recs, allow_nan=True))
         for rec in recs:
             if store is not None:
                 store.save(rec)
