@@ -92,8 +92,58 @@ cdef int rtapp_op(Sim* s, s32 t, op_t* op, s64* wake_at) noexcept nogil:
         tm.next = s.now
     return -1
 
+cdef int program_op(Sim* s, s32 t, op_t* op, s64* wake_at) noexcept nogil:
+    # The ops other than the four every steady load repeats (program_advance's own branches):
+    # kept out of line so the hot interpreter loop stays small; returns a STEP_* or -1 to go on
+    # with the next op.
+    cdef task_t* p = &s.task[t]
+    cdef int r
+    if op.code == OP_CRITICAL:
+        p.remaining = tadd(op.a, rand_upto(p, op.b))
+        if p.remaining <= 0:
+            return -1
+        p.in_critical = 1
+        return STEP_RUN
+    elif op.code == OP_HOG or op.code == OP_VCPU:
+        p.pc -= 1
+        p.remaining = -1
+        return STEP_RUN
+    elif op.code == OP_START_PERIOD:
+        p.period_next = tadd(s.now, op.a)
+    elif op.code == OP_YIELD:
+        p.remaining = 0
+        return STEP_YIELD
+    elif op.code == OP_EXIT:
+        return STEP_EXIT
+    elif op.code == OP_VMEXIT:
+        if p.kern > 0 and s.fa.clk_run[p.cpu]:
+            if op.c & 1:
+                vcpu_exit_fault(s, s.rq[p.cpu].vcpu, op.a)      # kvm/vmm_actions.pxi
+            elif s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
+                vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a), USER_OTHER)
+            else:
+                vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
+    elif op.code == OP_HWNOISE:
+        return hwnoise_open(s, t, op)   # an rtla hwnoise window (guest/hwnoise.pxi)
+    elif op.code == OP_VMM:
+        return vmm_thread_op(s, t, wake_at)     # a VMM thread (policies/deferred_work.pxi)
+    elif op.code == OP_RUNTIME or op.code == OP_TIMER:
+        return rtapp_op(s, t, op, wake_at)
+    elif op.code == OP_SYNC_RCU:
+        return rcu_sync_op(s, t, wake_at)      # synchronize_rcu() (rcu/rcu_engine.pxi)
+    elif op.code == OP_RCUC:
+        return rcu_rcuc_op(s, t, wake_at)      # rcuc/N's loop (rcu/rcu_engine.pxi)
+    elif op.code == OP_VMEXIT_USER:
+        if p.kern > 0 and s.fa.clk_run[p.cpu]:
+            vcpu_exit_user_io(s, s.rq[p.cpu].vcpu, op.a)     # kvm/vmm_actions.pxi
+    elif op.code >= OP_LOCK:
+        return sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
+    return -1
+
 cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
-    # Execute instant ops until one that takes time; returns what the task does next.
+    # Execute instant ops until one that takes time; returns what the task does next. The four
+    # ops of the common run/sleep and periodic loops are tested here one by one (too few for a
+    # jump table, whose one indirect branch mispredicted as the op sequence alternates).
     cdef task_t* p = &s.task[t]
     cdef op_t* op
     cdef int guard = 0
@@ -110,24 +160,6 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
             if p.remaining <= 0:
                 continue
             return STEP_RUN
-        elif op.code == OP_CRITICAL:
-            p.remaining = tadd(op.a, rand_upto(p, op.b))
-            if p.remaining <= 0:
-                continue
-            p.in_critical = 1
-            return STEP_RUN
-        elif op.code == OP_HOG:
-            p.pc -= 1
-            p.remaining = -1
-            return STEP_RUN
-        elif op.code == OP_SLEEP:
-            if op.c & WORK_EXP:
-                wake_at[0] = tadd(s.now, sample_work(p, op.a, op.b, WORK_EXP))
-            else:
-                wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
-            return STEP_BLOCK
-        elif op.code == OP_START_PERIOD:
-            p.period_next = tadd(s.now, op.a)
         elif op.code == OP_PERIOD:
             p.period_next = tadd(p.period_next, op.a)
             wake_at[0] = tadd(p.period_next, rand_upto(p, op.b))
@@ -137,9 +169,6 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
                 p.lat_start = wake_at[0]
                 continue
             return STEP_BLOCK
-        elif op.code == OP_YIELD:
-            p.remaining = 0
-            return STEP_YIELD
         elif op.code == OP_LOOP:
             if op.b == 0:
                 p.pc = <s32>op.a
@@ -150,41 +179,14 @@ cdef int program_advance(Sim* s, s32 t, s64* wake_at) noexcept nogil:
                 cnt[0] -= 1
                 if cnt[0] > 0:
                     p.pc = <s32>op.a
-        elif op.code == OP_EXIT:
-            return STEP_EXIT
-        elif op.code == OP_VMEXIT:
-            if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                if op.c & 1:
-                    vcpu_exit_fault(s, s.rq[p.cpu].vcpu, op.a)      # kvm/vmm_actions.pxi
-                elif s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
-                    vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a), USER_OTHER)
-                else:
-                    vcpu_exit(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a))
-        elif op.code == OP_VCPU:
-            p.pc -= 1
-            p.remaining = -1
-            return STEP_RUN
-        elif op.code == OP_HWNOISE:
-            return hwnoise_open(s, t, op)   # an rtla hwnoise window (guest/hwnoise.pxi)
-        elif op.code == OP_VMM:
-            return vmm_thread_op(s, t, wake_at)     # a VMM thread (policies/deferred_work.pxi)
-        elif op.code == OP_RUNTIME or op.code == OP_TIMER:
-            r = rtapp_op(s, t, op, wake_at)
-            if r >= 0:
-                return r
-        elif op.code == OP_SYNC_RCU:
-            r = rcu_sync_op(s, t, wake_at)      # synchronize_rcu() (rcu/rcu_engine.pxi)
-            if r >= 0:
-                return r
-        elif op.code == OP_RCUC:
-            r = rcu_rcuc_op(s, t, wake_at)      # rcuc/N's loop (rcu/rcu_engine.pxi)
-            if r >= 0:
-                return r
-        elif op.code == OP_VMEXIT_USER:
-            if p.kern > 0 and s.fa.clk_run[p.cpu]:
-                vcpu_exit_user_io(s, s.rq[p.cpu].vcpu, op.a)     # kvm/vmm_actions.pxi
-        elif op.code >= OP_LOCK:
-            r = sync_op(s, t, op)       # guest synchronisation ops (guest/sync.pxi)
+        elif op.code == OP_SLEEP:
+            if op.c & WORK_EXP:
+                wake_at[0] = tadd(s.now, sample_work(p, op.a, op.b, WORK_EXP))
+            else:
+                wake_at[0] = tadd(tadd(s.now, op.a), rand_upto(p, op.b))
+            return STEP_BLOCK
+        else:
+            r = program_op(s, t, op, wake_at)
             if r >= 0:
                 return r
     return STEP_EXIT

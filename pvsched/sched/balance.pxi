@@ -102,11 +102,20 @@ cdef bint newidle_balance(Sim* s, s32 dst) noexcept nogil:
 
 cdef void nohz_kick_balance(Sim* s, s32 src) noexcept nogil:
     # The idle load balancer pulls one waiting task from this busy rq to an idle allowed CPU.
+    # Only a CPU with nothing current can be idle: walk the kernel's idle bitmap (set bits in
+    # rq order, the first idle one wins) instead of testing every rq of a busy machine.
     cdef kern_t* k = &s.kern[s.rq[src].kern]
-    cdef s32 c, t, dst = -1
-    for c in range(k.rq_base, k.rq_base + k.nrq):
-        if c != src and rq_idle(s, c):
-            dst = c
+    cdef s32 c, t, w, dst = -1
+    cdef u64 bits
+    for w in range(k.aff_words):
+        bits = s.idle_mask[k.idle_off + w]
+        while bits:
+            c = k.rq_base + w * 64 + (63 - pv_clzll(bits & (~bits + 1)))
+            if c != src and rq_idle(s, c):
+                dst = c
+                break
+            bits &= bits - 1
+        if dst >= 0:
             break
     if dst < 0:
         return
