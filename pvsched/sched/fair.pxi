@@ -326,23 +326,24 @@ cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
         return pick_eevdf_at(a, cfs, avg, load)
     return pick_eevdf(a, cfs)
 
-cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) noexcept nogil:
+    # now: rq_clock(cfs.cpu) (as for every entity step below)
     cdef sched_entity* se = &a.se[n]
     clear_buddies(a, cfs, n)
     if se.on_rq:
         __dequeue_entity(a, cfs, n)
-        update_load_avg(a, cfs, se, UPDATE_TG)
+        update_load_avg_at(a, cfs, se, UPDATE_TG, now)
         se.vlag = <s64>se.deadline   # slice-protection marker (RUN_TO_PARITY)
-    se.exec_start = rq_clock(a, cfs.cpu)
+    se.exec_start = now
     cfs.curr = n
     se.prev_sum_exec_runtime = se.sum_exec_runtime
 
-cdef inline void put_prev_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+cdef inline void put_prev_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     if se.on_rq:
-        update_curr(a, cfs)
+        update_curr_at(a, cfs, now)
         __enqueue_entity(a, cfs, n)
-        update_load_avg(a, cfs, se, 0)
+        update_load_avg_at(a, cfs, se, 0, now)
     cfs.curr = -1
 
 # ---------------------------------------------------------------- delayed dequeue
@@ -372,7 +373,7 @@ cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 
 
 # ---------------------------------------------------------------- enqueue / dequeue entity
 
-cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
+cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u64 now) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     if cfs.kp.cfs:
@@ -380,8 +381,8 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
         return
     if curr:
         place_entity(a, cfs, se, flags)
-    update_curr(a, cfs)
-    update_load_avg(a, cfs, se, UPDATE_TG | DO_ATTACH)
+    update_curr_at(a, cfs, now)
+    update_load_avg_at(a, cfs, se, UPDATE_TG | DO_ATTACH, now)
     se_update_runnable(a, se)
     update_cfs_group(a, n)
     if not curr:
@@ -395,7 +396,7 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
         __enqueue_entity(a, cfs, n)
     se.on_rq = 1
 
-cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
+cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u64 now) noexcept nogil:
     # Returns False when the dequeue was delayed (DELAY_DEQUEUE: sleeping while not eligible).
     cdef sched_entity* se = &a.se[n]
     cdef bint sleep = (flags & DEQUEUE_SLEEP) != 0
@@ -418,17 +419,17 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
         if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
             update_min_vruntime(a, cfs)
         return True
-    update_curr(a, cfs)
+    update_curr_at(a, cfs, now)
     clear_buddies(a, cfs, n)
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
         if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
-            update_load_avg(a, cfs, se, 0)
+            update_load_avg_at(a, cfs, se, 0, now)
             set_delayed(a, n)
             return False
     if flags & DEQUEUE_MIGRATING:
         action |= DO_DETACH
-    update_load_avg(a, cfs, se, action)
+    update_load_avg_at(a, cfs, se, action, now)
     se_update_runnable(a, se)
     update_entity_lag(a, cfs, se)
     if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
