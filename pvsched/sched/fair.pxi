@@ -105,7 +105,11 @@ cdef inline void update_min_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil
         cfs.min_vruntime = vruntime
 
 cdef inline void update_entity_lag(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
-    cdef s64 vlag = <s64>(avg_vruntime(a, cfs) - se.vruntime)
+    update_entity_lag_at(cfs, se, avg_vruntime(a, cfs))
+
+cdef inline void update_entity_lag_at(cfs_rq_t* cfs, sched_entity* se, u64 avruntime) noexcept nogil:
+    # avruntime: avg_vruntime(cfs)
+    cdef s64 vlag = <s64>(avruntime - se.vruntime)
     cdef u64 span = 2 * se.slice
     cdef s64 limit
     if span < cfs.kp.tick_nsec:
@@ -402,6 +406,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     cdef bint sleep = (flags & DEQUEUE_SLEEP) != 0
     cdef bint delay
     cdef int action = UPDATE_TG
+    cdef s64 avg, load
     if cfs.kp.cfs:
         update_curr(a, cfs)
         update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
@@ -421,9 +426,11 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
         return True
     update_curr_at(a, cfs, now)
     clear_buddies(a, cfs, n)
+    # V's sums, once: the eligibility test and the lag see the same queue (PELT alone changes)
+    eligibility_sums(a, cfs, &avg, &load)
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
-        if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
+        if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not eligible_at(cfs, avg, load, se.vruntime):
             update_load_avg_at(a, cfs, se, 0, now)
             set_delayed(a, n)
             return False
@@ -431,7 +438,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
         action |= DO_DETACH
     update_load_avg_at(a, cfs, se, action, now)
     se_update_runnable(a, se)
-    update_entity_lag(a, cfs, se)
+    update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
     if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
         se.deadline -= se.vruntime
         se.rel_deadline = 1
