@@ -67,6 +67,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     cdef s64 oldw
+    cdef s64 avg = 0, load = 0, key = 0
     if cfs.kp.cfs:
         # v6.5: the weight changes in place; vruntime, and so the entity's place in the timeline,
         # is untouched (only the weighted vruntime sum, kept for the audit, follows the weight)
@@ -89,7 +90,13 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         return
     if se.on_rq:
         update_curr(a, cfs)
-        update_entity_lag(a, cfs, se)
+        eligibility_sums(a, cfs, &avg, &load)
+        update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
+        # the sums place_entity will see: se's share leaves at the old weight (from the tree or
+        # as curr) and, as curr, comes back at the new one; vruntime and min_vruntime stay put
+        key = entity_key(cfs, se)
+        avg -= key * <s64>se_weight(se)
+        load -= <s64>se_weight(se)
         se.deadline -= se.vruntime
         se.rel_deadline = 1
         cfs.nr_queued -= 1
@@ -107,7 +114,10 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         se.deadline = <u64>div_s64_trunc(<s64>se.deadline * oldw, <s64>weight)
     set_weight_load_avg(cfs, se, weight)
     if se.on_rq:
-        place_entity(a, cfs, se, 0)
+        if curr:
+            avg += key * <s64>se_weight(se)
+            load += <s64>se_weight(se)
+        place_entity_at(cfs, se, 0, avg, load)
         cfs.load.weight += se.load.weight
         cfs.load.inv_weight = 0
         if not curr:

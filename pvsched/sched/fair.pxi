@@ -126,12 +126,16 @@ cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
     return pv_div_s64(a, b)
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    cdef kparams* kp = cfs.kp
     cdef s64 avg, load
+    eligibility_sums(a, cfs, &avg, &load)     # V's, and the lag's load (tree + queued curr)
+    place_entity_at(cfs, se, flags, avg, load)
+
+cdef inline void place_entity_at(cfs_rq_t* cfs, sched_entity* se, int flags, s64 avg, s64 load) noexcept nogil:
+    # avg, load: eligibility_sums(cfs)
+    cdef kparams* kp = cfs.kp
     cdef u64 vruntime
     cdef u64 vslice
     cdef s64 lag = 0
-    eligibility_sums(a, cfs, &avg, &load)     # V's, and the lag's load (tree + queued curr)
     vruntime = avg_vruntime_at(cfs, avg, load)
     if not se.custom_slice:
         se.slice = kp.base_slice_ns
