@@ -125,23 +125,24 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         cfs.nr_queued += 1
         update_min_vruntime(a, cfs)
 
-cdef inline void update_cfs_group(FairArena* a, s32 n) noexcept nogil:
+cdef inline void update_cfs_group(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+    # cfs: the entity's queue (the caller's pointer, not looked up again)
     cdef sched_entity* se = &a.se[n]
     cdef u64 shares
     if se.my_q < 0:                 # a task has no group queue
         return
-    if a.cfs[se.cfs_rq].kp.cfs:
+    if cfs.kp.cfs:
         # v6.5 (SMP) reweights every time: a reweight to the same shares still re-derives the
         # entity's load_avg from its load_sum. The equal-shares skip came with v6.7 (eab03c23c2a1),
         # the empty-group one below with DELAY_DEQUEUE.
-        reweight_entity(a, &a.cfs[se.cfs_rq], n, calc_group_shares(a, &a.cfs[se.my_q]))
+        reweight_entity(a, cfs, n, calc_group_shares(a, &a.cfs[se.my_q]))
         return
     # An emptied group keeps its weight (matters for DELAY_DEQUEUE).
     if a.cfs[se.my_q].load.weight == 0:
         return
     shares = calc_group_shares(a, &a.cfs[se.my_q])
     if se.load.weight != shares:
-        reweight_entity(a, &a.cfs[se.cfs_rq], n, shares)
+        reweight_entity(a, cfs, n, shares)
 
 cdef inline void find_matching_se(FairArena* a, s32* se, s32* pse) noexcept nogil:
     # Walk both entities up to siblings in their deepest common cfs_rq (cgroup LCA).
