@@ -67,6 +67,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     cdef s64 oldw
+    cdef s64 avg = 0, load = 0, key = 0
     if cfs.kp.cfs:
         # v6.5: the weight changes in place; vruntime, and so the entity's place in the timeline,
         # is untouched (only the weighted vruntime sum, kept for the audit, follows the weight)
@@ -89,7 +90,13 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         return
     if se.on_rq:
         update_curr(a, cfs)
-        update_entity_lag(a, cfs, se)
+        eligibility_sums(a, cfs, &avg, &load)
+        update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
+        # the sums place_entity will see: se's share leaves at the old weight (from the tree or
+        # as curr) and, as curr, comes back at the new one; vruntime and min_vruntime stay put
+        key = entity_key(cfs, se)
+        avg -= key * <s64>se_weight(se)
+        load -= <s64>se_weight(se)
         se.deadline -= se.vruntime
         se.rel_deadline = 1
         cfs.nr_queued -= 1
@@ -107,7 +114,10 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         se.deadline = <u64>div_s64_trunc(<s64>se.deadline * oldw, <s64>weight)
     set_weight_load_avg(cfs, se, weight)
     if se.on_rq:
-        place_entity(a, cfs, se, 0)
+        if curr:
+            avg += key * <s64>se_weight(se)
+            load += <s64>se_weight(se)
+        place_entity_at(cfs, se, 0, avg, load)
         cfs.load.weight += se.load.weight
         cfs.load.inv_weight = 0
         if not curr:
@@ -115,23 +125,24 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         cfs.nr_queued += 1
         update_min_vruntime(a, cfs)
 
-cdef inline void update_cfs_group(FairArena* a, s32 n) noexcept nogil:
+cdef inline void update_cfs_group(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+    # cfs: the entity's queue (the caller's pointer, not looked up again)
     cdef sched_entity* se = &a.se[n]
     cdef u64 shares
     if se.my_q < 0:                 # a task has no group queue
         return
-    if a.cfs[se.cfs_rq].kp.cfs:
+    if cfs.kp.cfs:
         # v6.5 (SMP) reweights every time: a reweight to the same shares still re-derives the
         # entity's load_avg from its load_sum. The equal-shares skip came with v6.7 (eab03c23c2a1),
         # the empty-group one below with DELAY_DEQUEUE.
-        reweight_entity(a, &a.cfs[se.cfs_rq], n, calc_group_shares(a, &a.cfs[se.my_q]))
+        reweight_entity(a, cfs, n, calc_group_shares(a, &a.cfs[se.my_q]))
         return
     # An emptied group keeps its weight (matters for DELAY_DEQUEUE).
     if a.cfs[se.my_q].load.weight == 0:
         return
     shares = calc_group_shares(a, &a.cfs[se.my_q])
     if se.load.weight != shares:
-        reweight_entity(a, &a.cfs[se.cfs_rq], n, shares)
+        reweight_entity(a, cfs, n, shares)
 
 cdef inline void find_matching_se(FairArena* a, s32* se, s32* pse) noexcept nogil:
     # Walk both entities up to siblings in their deepest common cfs_rq (cgroup LCA).

@@ -105,7 +105,11 @@ cdef inline void update_min_vruntime(FairArena* a, cfs_rq_t* cfs) noexcept nogil
         cfs.min_vruntime = vruntime
 
 cdef inline void update_entity_lag(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexcept nogil:
-    cdef s64 vlag = <s64>(avg_vruntime(a, cfs) - se.vruntime)
+    update_entity_lag_at(cfs, se, avg_vruntime(a, cfs))
+
+cdef inline void update_entity_lag_at(cfs_rq_t* cfs, sched_entity* se, u64 avruntime) noexcept nogil:
+    # avruntime: avg_vruntime(cfs)
+    cdef s64 vlag = <s64>(avruntime - se.vruntime)
     cdef u64 span = 2 * se.slice
     cdef s64 limit
     if span < cfs.kp.tick_nsec:
@@ -122,12 +126,16 @@ cdef inline s64 div_s64_trunc(s64 a, s64 b) noexcept nogil:
     return pv_div_s64(a, b)
 
 cdef inline void place_entity(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    cdef kparams* kp = cfs.kp
     cdef s64 avg, load
+    eligibility_sums(a, cfs, &avg, &load)     # V's, and the lag's load (tree + queued curr)
+    place_entity_at(cfs, se, flags, avg, load)
+
+cdef inline void place_entity_at(cfs_rq_t* cfs, sched_entity* se, int flags, s64 avg, s64 load) noexcept nogil:
+    # avg, load: eligibility_sums(cfs)
+    cdef kparams* kp = cfs.kp
     cdef u64 vruntime
     cdef u64 vslice
     cdef s64 lag = 0
-    eligibility_sums(a, cfs, &avg, &load)     # V's, and the lag's load (tree + queued curr)
     vruntime = avg_vruntime_at(cfs, avg, load)
     if not se.custom_slice:
         se.slice = kp.base_slice_ns
@@ -326,23 +334,24 @@ cdef inline s32 pick_next_entity(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
         return pick_eevdf_at(a, cfs, avg, load)
     return pick_eevdf(a, cfs)
 
-cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) noexcept nogil:
+    # now: rq_clock(cfs.cpu) (as for every entity step below)
     cdef sched_entity* se = &a.se[n]
     clear_buddies(a, cfs, n)
     if se.on_rq:
         __dequeue_entity(a, cfs, n)
-        update_load_avg(a, cfs, se, UPDATE_TG)
+        update_load_avg_at(a, cfs, se, UPDATE_TG, now)
         se.vlag = <s64>se.deadline   # slice-protection marker (RUN_TO_PARITY)
-    se.exec_start = rq_clock(a, cfs.cpu)
+    se.exec_start = now
     cfs.curr = n
     se.prev_sum_exec_runtime = se.sum_exec_runtime
 
-cdef inline void put_prev_entity(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
+cdef inline void put_prev_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     if se.on_rq:
-        update_curr(a, cfs)
+        update_curr_at(a, cfs, now)
         __enqueue_entity(a, cfs, n)
-        update_load_avg(a, cfs, se, 0)
+        update_load_avg_at(a, cfs, se, 0, now)
     cfs.curr = -1
 
 # ---------------------------------------------------------------- delayed dequeue
@@ -372,7 +381,7 @@ cdef inline void finish_delayed_dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 
 
 # ---------------------------------------------------------------- enqueue / dequeue entity
 
-cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
+cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u64 now) noexcept nogil:
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     if cfs.kp.cfs:
@@ -380,10 +389,10 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
         return
     if curr:
         place_entity(a, cfs, se, flags)
-    update_curr(a, cfs)
-    update_load_avg(a, cfs, se, UPDATE_TG | DO_ATTACH)
+    update_curr_at(a, cfs, now)
+    update_load_avg_at(a, cfs, se, UPDATE_TG | DO_ATTACH, now)
     se_update_runnable(a, se)
-    update_cfs_group(a, n)
+    update_cfs_group(a, cfs, n)
     if not curr:
         place_entity(a, cfs, se, flags)
     cfs.load.weight += se.load.weight
@@ -395,12 +404,13 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
         __enqueue_entity(a, cfs, n)
     se.on_rq = 1
 
-cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
+cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u64 now) noexcept nogil:
     # Returns False when the dequeue was delayed (DELAY_DEQUEUE: sleeping while not eligible).
     cdef sched_entity* se = &a.se[n]
     cdef bint sleep = (flags & DEQUEUE_SLEEP) != 0
     cdef bint delay
     cdef int action = UPDATE_TG
+    cdef s64 avg, load
     if cfs.kp.cfs:
         update_curr(a, cfs)
         update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
@@ -414,23 +424,25 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
         cfs.nr_queued -= 1
         if not sleep:
             se.vruntime -= cfs.min_vruntime      # normalise: relative while off the queue
-        update_cfs_group(a, n)
+        update_cfs_group(a, cfs, n)
         if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
             update_min_vruntime(a, cfs)
         return True
-    update_curr(a, cfs)
+    update_curr_at(a, cfs, now)
     clear_buddies(a, cfs, n)
+    # V's sums, once: the eligibility test and the lag see the same queue (PELT alone changes)
+    eligibility_sums(a, cfs, &avg, &load)
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
-        if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not entity_eligible(a, cfs, n):
-            update_load_avg(a, cfs, se, 0)
+        if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not eligible_at(cfs, avg, load, se.vruntime):
+            update_load_avg_at(a, cfs, se, 0, now)
             set_delayed(a, n)
             return False
     if flags & DEQUEUE_MIGRATING:
         action |= DO_DETACH
-    update_load_avg(a, cfs, se, action)
+    update_load_avg_at(a, cfs, se, action, now)
     se_update_runnable(a, se)
-    update_entity_lag(a, cfs, se)
+    update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
     if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
         se.deadline -= se.vruntime
         se.rel_deadline = 1
@@ -440,7 +452,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) n
     cfs.load.weight -= se.load.weight
     cfs.load.inv_weight = 0
     cfs.nr_queued -= 1
-    update_cfs_group(a, n)
+    update_cfs_group(a, cfs, n)
     if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
         update_min_vruntime(a, cfs)
     if flags & DEQUEUE_DELAYED:

@@ -18,6 +18,7 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
     cdef u32 h_nr_idle = 1 if p.policy == POLICY_IDLE else 0
     cdef u32 h_nr_runnable = 1
     cdef u32 rq_h_nr_queued = a.cfs[rq.cfs].h_nr_queued
+    cdef u64 now = rq_clock(a, p.cpu)     # every queue walked is this rq's, at this instant
     if flags & ENQUEUE_DELAYED:
         requeue_delayed_entity(a, n)
         return
@@ -33,7 +34,7 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
         if slice:
             a.se[n].slice = slice
             a.se[n].custom_slice = 1
-        enqueue_entity(a, cfs, n, flags)
+        enqueue_entity(a, cfs, n, flags, now)
         slice = cfs_rq_min_slice(a, cfs)
         cfs.h_nr_runnable += h_nr_runnable
         cfs.h_nr_queued += 1
@@ -44,9 +45,9 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
         n = a.se[n].parent
     while n >= 0:
         cfs = CFS_OF(s, n)
-        update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
+        update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
         se_update_runnable(a, &a.se[n])
-        update_cfs_group(a, n)
+        update_cfs_group(a, cfs, n)
         a.se[n].slice = slice
         if cfs.curr != n:
             aug_propagate(a, n)
@@ -73,6 +74,7 @@ cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
     cdef cfs_rq_t* cfs
     cdef u64 slice = 0
     cdef s32 cpu = a.cfs[a.se[n].cfs_rq].cpu
+    cdef u64 now = rq_clock(a, cpu)
     cdef s32 first = n
     if t >= 0:
         h_nr_queued = 1
@@ -83,7 +85,7 @@ cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
         slice = cfs_rq_min_slice(a, &a.cfs[a.se[n].my_q])
     while n >= 0:
         cfs = CFS_OF(s, n)
-        if not dequeue_entity(a, cfs, n, flags):
+        if not dequeue_entity(a, cfs, n, flags, now):
             if t >= 0 and n == first:
                 return -1
             slice = cfs_rq_min_slice(a, cfs)
@@ -105,9 +107,9 @@ cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
         n = a.se[n].parent
     while n >= 0:
         cfs = CFS_OF(s, n)
-        update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
+        update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
         se_update_runnable(a, &a.se[n])
-        update_cfs_group(a, n)
+        update_cfs_group(a, cfs, n)
         a.se[n].slice = slice
         if cfs.curr != n:
             aug_propagate(a, n)
@@ -150,14 +152,16 @@ cdef s32 pick_task_fair(Sim* s, s32 cpu) noexcept nogil:
 
 cdef void put_prev_task_fair(Sim* s, s32 t) noexcept nogil:
     cdef s32 n = s.task[t].se
+    cdef u64 now = rq_clock(&s.fa, CFS_OF(s, n).cpu)
     while n >= 0:
-        put_prev_entity(&s.fa, CFS_OF(s, n), n)
+        put_prev_entity(&s.fa, CFS_OF(s, n), n, now)
         n = s.fa.se[n].parent
 
 cdef void set_next_task_fair(Sim* s, s32 t) noexcept nogil:
     cdef s32 n = s.task[t].se
+    cdef u64 now = rq_clock(&s.fa, CFS_OF(s, n).cpu)
     while n >= 0:
-        set_next_entity(&s.fa, CFS_OF(s, n), n)
+        set_next_entity(&s.fa, CFS_OF(s, n), n, now)
         n = s.fa.se[n].parent
 
 cdef void switch_fair(Sim* s, s32 prev, s32 next) noexcept nogil:
@@ -166,27 +170,29 @@ cdef void switch_fair(Sim* s, s32 prev, s32 next) noexcept nogil:
     cdef s32 se = s.task[next].se
     cdef s32 pse = s.task[prev].se
     cdef s32 sd, pd
+    cdef u64 now = rq_clock(a, a.cfs[a.se[se].cfs_rq].cpu)
     while a.se[se].cfs_rq != a.se[pse].cfs_rq:
         sd = a.se[se].depth
         pd = a.se[pse].depth
         if sd <= pd:
-            put_prev_entity(a, CFS_OF(s, pse), pse)
+            put_prev_entity(a, CFS_OF(s, pse), pse, now)
             pse = a.se[pse].parent
         if sd >= pd:
-            set_next_entity(a, CFS_OF(s, se), se)
+            set_next_entity(a, CFS_OF(s, se), se, now)
             se = a.se[se].parent
-    put_prev_entity(a, CFS_OF(s, pse), pse)
-    set_next_entity(a, CFS_OF(s, se), se)
+    put_prev_entity(a, CFS_OF(s, pse), pse, now)
+    set_next_entity(a, CFS_OF(s, se), se, now)
 
 cdef void task_tick_fair(Sim* s, s32 t) noexcept nogil:
     cdef FairArena* a = &s.fa
     cdef s32 n = s.task[t].se
     cdef cfs_rq_t* cfs
+    cdef u64 now = rq_clock(a, CFS_OF(s, n).cpu)
     while n >= 0:
         cfs = CFS_OF(s, n)
-        update_curr(a, cfs)
-        update_load_avg(a, cfs, &a.se[n], UPDATE_TG)
-        update_cfs_group(a, n)
+        update_curr_at(a, cfs, now)
+        update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
+        update_cfs_group(a, cfs, n)
         if cfs.kp.cfs and cfs.nr_queued > 1:
             check_preempt_tick(a, cfs, n)
         n = a.se[n].parent

@@ -268,7 +268,7 @@ cdef class FairRunqueue:
                 return i
         if vlag is not None:
             self.a.se[i].vlag = vlag
-        enqueue_entity(&self.a, &self.cfs, i, f)
+        enqueue_entity(&self.a, &self.cfs, i, f, rq_clock(&self.a, self.cfs.cpu))
         return i
 
     def inject(self, *, int nice=0, weight=None, unsigned long long vruntime, unsigned long long deadline,
@@ -295,7 +295,8 @@ cdef class FairRunqueue:
         cdef s32 i = self._check(entity)
         if not self.a.se[i].on_rq:
             raise ValueError(f"entity {i} is not queued")
-        return dequeue_entity(&self.a, &self.cfs, i, DEQUEUE_SLEEP if sleep else 0)
+        return dequeue_entity(&self.a, &self.cfs, i, DEQUEUE_SLEEP if sleep else 0,
+                              rq_clock(&self.a, self.cfs.cpu))
 
     def pick(self):
         """``pick_next_entity`` (buddy, then ``pick_eevdf``); a delayed pick is dequeued and the
@@ -308,7 +309,8 @@ cdef class FairRunqueue:
             if i < 0:
                 return None
             if self.a.se[i].sched_delayed:
-                dequeue_entity(&self.a, &self.cfs, i, DEQUEUE_SLEEP | DEQUEUE_DELAYED)
+                dequeue_entity(&self.a, &self.cfs, i, DEQUEUE_SLEEP | DEQUEUE_DELAYED,
+                               rq_clock(&self.a, self.cfs.cpu))
                 continue
             return i
         return None
@@ -326,13 +328,13 @@ cdef class FairRunqueue:
         if not self.a.se[i].on_rq:
             raise ValueError(f"entity {i} is not queued")
         if self.cfs.curr >= 0:
-            put_prev_entity(&self.a, &self.cfs, self.cfs.curr)
-        set_next_entity(&self.a, &self.cfs, i)
+            put_prev_entity(&self.a, &self.cfs, self.cfs.curr, rq_clock(&self.a, self.cfs.cpu))
+        set_next_entity(&self.a, &self.cfs, i, rq_clock(&self.a, self.cfs.cpu))
 
     def put_prev(self):
         """``put_prev_entity`` on the current entity (the queue then has no current)."""
         if self.cfs.curr >= 0:
-            put_prev_entity(&self.a, &self.cfs, self.cfs.curr)
+            put_prev_entity(&self.a, &self.cfs, self.cfs.curr, rq_clock(&self.a, self.cfs.cpu))
 
     def advance(self, long long ns):
         """Move the clock by ``ns`` and run ``update_curr``; True if a reschedule was requested."""

@@ -2,11 +2,13 @@
 # cfs_rq, attach/detach, the task group's load_avg contribution. The PELT math is pelt.pxd.
 
 cdef inline void update_tg_load_avg(FairArena* a, cfs_rq_t* cfs) noexcept nogil:
+    update_tg_load_avg_at(a, cfs, rq_clock(a, cfs.cpu))
+
+cdef inline void update_tg_load_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now) noexcept nogil:
+    # now: rq_clock(cfs.cpu)
     cdef s64 delta
-    cdef u64 now
     if cfs.tg <= 0:       # root group (0) and group-less guest queues (-1) keep no tg sum
         return
-    now = rq_clock(a, cfs.cpu)
     if now - cfs.last_update_tg_load_avg < 1000000:
         return
     delta = <s64>cfs.avg.load_avg - <s64>cfs.tg_load_avg_contrib
@@ -76,13 +78,13 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
 cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age,
-                                     bint hooks) noexcept nogil:
+                                     bint hooks, u64 now) noexcept nogil:
     # The entity's signal (unless skipped or not attached), then its queue's; returns decayed.
     # Inline into update_load_avg: the call's register saves and restores cost more than the
     # extra code at its ~15 call sites (callgrind: -57 instructions per event on the host load).
     # hooks is a constant: update_load_avg tests the arena's hook mask once and inlines the
     # variant, so that without PELT hooks their tests and the clock re-read fold away.
-    cdef u64 now = pelt_clock(a, cfs.cpu)
+    # now: pelt_clock(cfs.cpu) (without hooks, the caller's reading)
     cdef u64 runnable
     cdef int running
     if se.avg.last_update_time and not skip_age and (hooks or pelt_due(now, &se.avg)):
@@ -100,22 +102,29 @@ cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* 
     return update_cfs_rq_avg_at(a, cfs, now, hooks)
 
 cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    # One test of the hook mask per call picks the inlined variant of the sums (GCC keeps this
-    # function out of line, so the flags stay run-time tests).
+    update_load_avg_at(a, cfs, se, flags, rq_clock(a, cfs.cpu))
+
+cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags,
+                                    u64 now) noexcept nogil:
+    # now: rq_clock(cfs.cpu), read once by a walk over one rq's queues. One test of the hook mask
+    # per call picks the inlined variant of the sums (GCC keeps this function out of line, so the
+    # flags stay run-time tests). A hook may run Python code: with hooks the clock is re-read at
+    # each use, as before.
     cdef int decayed
     if a.pelt_hooks:
-        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, True)
+        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, True, pelt_clock(a, cfs.cpu))
+        now = rq_clock(a, cfs.cpu)
     else:
-        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, False)
+        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, False, now + PELT_EPOCH_NS)
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)
-        update_tg_load_avg(a, cfs)
+        update_tg_load_avg_at(a, cfs, now)
     elif flags & DO_DETACH:
         detach_entity_load_avg(cfs, se)
         se.avg.last_update_time = 0
-        update_tg_load_avg(a, cfs)
+        update_tg_load_avg_at(a, cfs, now)
     elif decayed and (flags & UPDATE_TG):
-        update_tg_load_avg(a, cfs)
+        update_tg_load_avg_at(a, cfs, now)
 
 cdef inline void se_update_runnable(FairArena* a, sched_entity* se) noexcept nogil:
     if se.my_q >= 0:
