@@ -115,7 +115,7 @@ cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, sched_entity* s
         decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, True, pelt_clock(a, cfs.cpu))
         now = rq_clock(a, cfs.cpu)
     else:
-        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, False, now + PELT_EPOCH_NS)
+        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, False, pelt_time(now))
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)
         update_tg_load_avg_at(a, cfs, now)

@@ -179,8 +179,12 @@ cdef inline u64 rq_clock(FairArena* a, s32 cpu) noexcept nogil:
 cdef enum:
     PELT_EPOCH_NS = 1048576
 
+cdef inline u64 pelt_time(u64 rq_now) noexcept nogil:
+    # the PELT clock of an rq clock reading
+    return rq_now + PELT_EPOCH_NS
+
 cdef inline u64 pelt_clock(FairArena* a, s32 cpu) noexcept nogil:
-    return rq_clock(a, cpu) + PELT_EPOCH_NS
+    return pelt_time(rq_clock(a, cpu))
 
 cdef inline bint before(u64 a, u64 b) noexcept nogil:
     # u64 wrap-safe "a earlier than b".
