@@ -68,7 +68,8 @@ def _workload(d: _Draw, guest: bool, vcpus: int) -> dict:
         return {"kind": "hog"}
     if kind == "hwnoise":
         runtime = d.ns(1, 2_000_000)
-        return {"kind": "hwnoise", "runtime_ns": runtime, "period_ns": min(MAX_TIME_NS, runtime + d.ns(0, 2_000_000)),
+        # sums of draws in Python ints: an extreme draw may be np.int64, which wraps at 2**63
+        return {"kind": "hwnoise", "runtime_ns": runtime, "period_ns": min(MAX_TIME_NS, int(runtime) + int(d.ns(0, 2_000_000))),
                 "threshold_ns": d.ns(1, 10_000), "warmup_ns": d.ns(0, 1_000_000)}
     if kind == "rtapp":
         return _rtapp(d)
@@ -219,7 +220,7 @@ def _vmm(d: _Draw, vm: dict, ncpu: int) -> None:
         vm["migrate_pin"] = [d.rng.randrange(ncpu) for _ in range(vm["vcpus"])]
         vm["migrate_period_ns"] = d.ns(0, 20_000_000, 10**12)
     if d.chance(0.15) and vm.get("start_ns", 0) < MAX_TIME_NS:       # it stops after it starts
-        vm["stop_ns"] = min(MAX_TIME_NS, vm.get("start_ns", 0) + d.ns(1, 50_000_000))
+        vm["stop_ns"] = min(MAX_TIME_NS, int(vm.get("start_ns", 0)) + int(d.ns(1, 50_000_000)))
 
 
 def _task(d: _Draw, name: str, ncpu: int, guest: bool, cgroups: List[str]) -> dict:
@@ -408,7 +409,7 @@ def random_spec(rng: random.Random, extreme: bool = False, small: bool = False) 
         trace = {"enabled": True, "cap_events": d.int(1, 200_000, [1000]), "mode": d.pick(["cap", "ring"]),
                  "from_ns": d.ns(0, 1_000_000)}
         if d.chance(0.3):
-            trace["to_ns"] = min(MAX_TIME_NS + 1, trace["from_ns"] + d.ns(1, 5_000_000))
+            trace["to_ns"] = min(MAX_TIME_NS + 1, int(trace["from_ns"]) + int(d.ns(1, 5_000_000)))
         if d.chance(0.3):
             trace["events"] = d.rng.sample(TRACE_KINDS, d.rng.randint(1, 4))
         spec["trace"] = trace
