@@ -9,7 +9,8 @@
 Each prints runs/s, events/s, simulated seconds per wall second, the 2-worker / 1-worker speed-up
 and how many CPUs the 2-worker sweep kept busy on average, driver and workers (its serial parts
 and other load on the machine keep it below 2; the speed-up is reported, never judged). Both sides
-must produce the same table.
+must produce the same table. The tiny cells are also timed on pools kept open between sweeps
+(``executor=``), which leaves out starting and stopping the workers.
 
     pytest benchmarks/test_bench_sweep.py --benchmark-only -s
 """
@@ -49,9 +50,12 @@ def _tiny_base():
     return pvsched.Scenario.from_dict(d)
 
 
-def _sweep(base, grid, seeds, metrics, workers):
+def _sweep(base, grid, seeds, metrics, workers, executor=None):
     c0, t0 = _cpu(), time.perf_counter()
-    df = pvsched.sweep(base, grid, seeds=seeds, metrics=metrics, workers=workers, progress=False)
+    if executor is None:
+        df = pvsched.sweep(base, grid, seeds=seeds, metrics=metrics, workers=workers, progress=False)
+    else:
+        df = pvsched.sweep(base, grid, seeds=seeds, metrics=metrics, executor=executor, progress=False)
     wall = time.perf_counter() - t0
     return df, wall, (_cpu() - c0) / wall          # CPUs the sweep (driver + workers) actually got
 
@@ -88,12 +92,38 @@ def _compare(benchmark, name, base, grid, seeds, metrics, rounds, warmup=False):
     return speedup
 
 
+def _compare_reused(benchmark, name, base, grid, seeds, metrics, rounds):
+    """The same on pools the caller keeps (``executor=``): sweeps in a loop start no workers."""
+    from concurrent.futures import ProcessPoolExecutor
+    t1s, t2s = [], []
+    with ProcessPoolExecutor(1) as ex1, ProcessPoolExecutor(2) as ex2:
+        for ex in (ex1, ex2):
+            _sweep(base, grid, seeds, metrics, 0, ex)              # warm-up: the workers start here
+        for _ in range(rounds):
+            one, t, _ = _sweep(base, grid, seeds, metrics, 0, ex1)
+            t1s.append(t)
+            two, t, _ = _sweep(base, grid, seeds, metrics, 0, ex2)
+            t2s.append(t)
+    t1, t2 = min(t1s), min(t2s)
+    runs = len(one)
+    benchmark.extra_info.update(reused_runs_per_s_1=runs / t1, reused_runs_per_s_2=runs / t2,
+                                reused_speedup=t1 / t2)
+    print(f"{name}, pools kept open between sweeps (executor=), best of {rounds}\n"
+          f"  1 worker : {t1:.3f} s = {runs / t1:,.0f} runs/s\n"
+          f"  2 workers: {t2:.3f} s = {runs / t2:,.0f} runs/s\n"
+          f"  speed-up {t1 / t2:.2f}x")
+    pd.testing.assert_frame_equal(one, two)
+
+
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs >= 2 cores")
 def test_sweep_tiny_cells(benchmark):
     base = _tiny_base()
-    benchmark.pedantic(lambda: _compare(benchmark, "tiny-cell sweep (vm_busy_host.toml, 0.1 s each)", base,
-                                        TINY_GRID, TINY_SEEDS, TINY_METRICS, rounds=4, warmup=True),
-                       rounds=1, iterations=1)
+    name = "tiny-cell sweep (vm_busy_host.toml, 0.1 s each)"
+
+    def both():
+        _compare(benchmark, name, base, TINY_GRID, TINY_SEEDS, TINY_METRICS, rounds=4, warmup=True)
+        _compare_reused(benchmark, name, base, TINY_GRID, TINY_SEEDS, TINY_METRICS, rounds=4)
+    benchmark.pedantic(both, rounds=1, iterations=1)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs >= 2 cores")

@@ -1,6 +1,7 @@
 """Sweeps: grids over field paths, derived seeds, executors (serial, process pool, Dask), streaming
 to disk and resuming after a kill."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,6 +127,34 @@ def test_local_pool_matches_serial(serial_table):
 def test_spawn_pool_matches_serial(serial_table):
     df = pvsched.sweep(small_base(), GRID, seeds=2, workers=2, mp_context="spawn")
     assert_same(df, serial_table)
+
+
+def test_own_executor_matches_serial_and_stays_open(serial_table):
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+    with ProcessPoolExecutor(2) as ex:
+        first = pvsched.sweep(small_base(), GRID, seeds=2, executor=ex)
+        again = pvsched.sweep(small_base(), GRID, seeds=2, executor=ex)        # the same workers, reused
+        assert ex.submit(sum, [1, 2]).result() == 3                           # the sweep left it open
+        one = pvsched.sweep(small_base(), {"host.cpus": [2]}, metrics=[my_metrics], executor=ex)
+    assert_same(first, serial_table)
+    assert_same(again, serial_table)
+    assert list(one.columns[4:]) == ["hog_ms", "n"]
+    with ThreadPoolExecutor(2) as ex:
+        assert_same(pvsched.sweep(small_base(), GRID, seeds=2, executor=ex), serial_table)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(executor=object()), "executor = object: must be a concurrent.futures Executor"),
+    (dict(executor="pool"), "executor = str: must be"),
+    (dict(workers=2), "give executor, or workers / scheduler / client, not both"),
+    (dict(scheduler="tcp://127.0.0.1:1"), "not both"),
+])
+def test_bad_executor_is_refused_before_any_run(kwargs, msg):
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as ex:
+        kwargs = dict(dict(executor=ex), **kwargs)
+        with pytest.raises(SweepError, match=re.escape(msg)):
+            pvsched.sweep(small_base(), GRID, seeds=1, **kwargs)
 
 
 def test_dask_local_cluster_matches_local_pool(serial_table, tmp_path, capsys):

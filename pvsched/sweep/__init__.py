@@ -8,7 +8,10 @@ product ``seeds`` times and returns one pandas DataFrame with a row per run::
 
 - **Executors**: a local process pool (default, ``workers=os.cpu_count()``; ``workers=0`` runs in
   the calling process), or Dask distributed when ``scheduler`` is an address (``"tcp://h:8786"``)
-  or a ``distributed.Client`` (``pip install "dask[distributed]"``; workers need pvsched installed).
+  or a ``distributed.Client`` (``pip install "dask[distributed]"``; workers need pvsched installed),
+  or ``executor=``, a ``concurrent.futures`` executor of your own that stays open: sweeps in a loop
+  reuse its workers instead of starting a pool each (forking workers of a large driver process
+  costs milliseconds each, which a sweep of tiny cells notices).
 - **Batches**: workers receive jobs of up to 64 runs (about four per worker, so that every worker
   stays busy to the end); a grid point's repetitions in a job are compiled once and rerun with each
   seed (:meth:`Engine.reset`), and their metrics are computed over all of them at once

@@ -90,17 +90,14 @@ def _default_context():
     return mp.get_context("spawn")
 
 
-def _run_local(jobs, workers, mp_context, on_done):
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+def _drive(pool, jobs, window: int, on_done) -> None:
+    """Keep ``window`` jobs in flight on ``pool`` (a concurrent.futures executor) and hand each
+    job's results to ``on_done`` as it finishes; on any failure the jobs not started are
+    cancelled."""
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
-    import multiprocessing as mp
-    ctx = mp.get_context(mp_context) if isinstance(mp_context, str) else (mp_context or _default_context())
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(os.getpid(),))
-    window = 4 * workers
     it = iter(jobs)
     pending = {}
-    ok = False
     try:
         def fill():
             while len(pending) < window:
@@ -121,15 +118,40 @@ def _run_local(jobs, workers, mp_context, on_done):
                                      "finished are saved: run the same sweep again to resume") from None
                 on_done(cells, m)
             fill()
+    except BaseException:
+        for fut in pending:
+            fut.cancel()
+        raise
+
+
+def _run_local(jobs, workers, mp_context, on_done):
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+    ctx = mp.get_context(mp_context) if isinstance(mp_context, str) else (mp_context or _default_context())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    ok = False
+    try:
+        _drive(pool, jobs, 4 * workers, on_done)
         ok = True
     finally:
         if not ok:
-            for fut in pending:
-                fut.cancel()
             for p in list(getattr(pool, "_processes", {}).values() or []):
                 if p.is_alive():
                     p.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_executor(jobs, executor, workers: int, on_done):
+    """On the caller's executor, which stays open (its workers are reused by the next sweep)."""
+    _drive(executor, jobs, 4 * workers, on_done)
+
+
+def _executor_workers(executor) -> int:
+    """How many jobs an executor runs at once: its ``_max_workers`` (the standard library's
+    process and thread pools), else the CPU count."""
+    n = getattr(executor, "_max_workers", None)
+    return n if isinstance(n, int) and n > 0 else (os.cpu_count() or 1)
 
 
 def _run_dask(jobs, scheduler, on_done):

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from pvsched._version import __version__
 from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
-from pvsched.sweep.executors import _Progress, _run_dask, _run_local, _run_serial
+from pvsched.sweep.executors import _executor_workers, _Progress, _run_dask, _run_executor, _run_local, _run_serial
 from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand_grid, json_native
 from pvsched.sweep.metrics import _check_metrics, _metrics_key, _ship
 from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row, scenario_hash
@@ -19,8 +19,8 @@ from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row, scen
 # the sweep
 # ---------------------------------------------------------------------------------------------
 def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional[int] = None,
-          scheduler=None, client=None, progress: Optional[bool] = None, overwrite: bool = False,
-          mp_context=None) -> "pandas.DataFrame":  # noqa: F821
+          scheduler=None, client=None, executor=None, progress: Optional[bool] = None,
+          overwrite: bool = False, mp_context=None) -> "pandas.DataFrame":  # noqa: F821
     """Run ``base`` over a grid of field values and repeated seeds; return one tidy table.
 
     ``base``: a :class:`~pvsched.Scenario`, its dict form or a TOML file path.
@@ -35,6 +35,9 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
     everything in memory.
     ``workers``: local process-pool size (default ``os.cpu_count()``; 0 = run in this process).
     ``scheduler`` / ``client``: a Dask scheduler address or ``distributed.Client``: run on Dask.
+    ``executor``: a ``concurrent.futures`` executor of your own (e.g. a ``ProcessPoolExecutor``)
+    to run on instead of a new process pool; it stays open, so that sweeps in a loop reuse its
+    workers (no start-up per sweep). Functions it runs must be importable by its workers.
     ``progress``: show a progress bar (default: when stderr is a terminal).
 
     Returns a pandas DataFrame with one row per run in grid order: ``cell_id``, ``rep``, ``seed``,
@@ -58,6 +61,12 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         if scheduler is not None and scheduler is not client:
             raise SweepError("give scheduler or client, not both")
         scheduler = client
+    if executor is not None:
+        if scheduler is not None or workers is not None:
+            raise SweepError("give executor, or workers / scheduler / client, not both")
+        if not callable(getattr(executor, "submit", None)):
+            raise SweepError(f"executor = {type(executor).__name__}: must be a concurrent.futures "
+                             "Executor (with submit)")
     base_d = _base_dict(base)
     base_seed = base_d.get("seed", 0)
     cells = expand_grid(grid, seeds, base_seed)
@@ -115,6 +124,9 @@ def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional
         if todo:
             if scheduler is not None:
                 _run_dask(_jobs(base_d, todo, jobs_spec, _job_size(ntodo, 8)), scheduler, on_done)
+            elif executor is not None:
+                nw = _executor_workers(executor)
+                _run_executor(_jobs(base_d, todo, _ship(jobs_spec), _job_size(ntodo, nw)), executor, nw, on_done)
             else:
                 nw = (os.cpu_count() or 1) if workers is None else int(workers)
                 if nw < 0:
