@@ -5,7 +5,7 @@ import json
 import os
 import time
 import warnings
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pvsched._version import __version__
 from pvsched.sweep.cells import _base_dict, _cell_dict, _cell_source
@@ -14,12 +14,15 @@ from pvsched.sweep.grid import Cell, SweepError, _hash64, canonical_json, expand
 from pvsched.sweep.metrics import _check_metrics, _metrics_key, _ship
 from pvsched.sweep.store import FORMAT, KEY_COLUMNS, _Store, _record, _row, scenario_hash
 
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
 
 # ---------------------------------------------------------------------------------------------
 # the sweep
 # ---------------------------------------------------------------------------------------------
 def sweep(base, grid=None, seeds=1, metrics=None, *, out=None, workers: Optional[int] = None,
-          scheduler=None, client=None, executor=None, progress: Optional[bool] = None,
+          scheduler=None, client=None, executor: Optional[Executor] = None, progress: Optional[bool] = None,
           overwrite: bool = False, mp_context=None) -> "pandas.DataFrame":  # noqa: F821
     """Run ``base`` over a grid of field values and repeated seeds; return one tidy table.
 
