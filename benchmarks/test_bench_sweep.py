@@ -106,12 +106,16 @@ def _compare_reused(benchmark, name, base, grid, seeds, metrics, rounds):
             t2s.append(t)
     t1, t2 = min(t1s), min(t2s)
     runs = len(one)
+    events = int(one["events"].sum())
+    sim_s = runs * base.duration_ns / 1e9
     benchmark.extra_info.update(reused_runs_per_s_1=runs / t1, reused_runs_per_s_2=runs / t2,
                                 reused_speedup=t1 / t2)
     print(f"{name}, pools kept open between sweeps (executor=), best of {rounds}\n"
-          f"  1 worker : {t1:.3f} s = {runs / t1:,.0f} runs/s\n"
-          f"  2 workers: {t2:.3f} s = {runs / t2:,.0f} runs/s\n"
-          f"  speed-up {t1 / t2:.2f}x")
+          f"  1 worker : {t1:.3f} s = {runs / t1:,.0f} runs/s, {events / t1 / 1e6:.2f} M events/s, "
+          f"{sim_s / t1:.1f} simulated s per wall s\n"
+          f"  2 workers: {t2:.3f} s = {runs / t2:,.0f} runs/s, {events / t2 / 1e6:.2f} M events/s, "
+          f"{sim_s / t2:.1f} simulated s per wall s\n"
+          f"  speed-up {t1 / t2:.2f}x, load average {os.getloadavg()[0]:.2f}")
     pd.testing.assert_frame_equal(one, two)
 
 
