@@ -49,18 +49,28 @@ cdef enum:
     EV_WHEEL_WORDS = 16   # bitmap words (< 64), one bit each in wsummary
     EV_WHEEL_BUCKETS = 64 * EV_WHEEL_WORDS      # span 4.2 ms (ticks, slices, sleeps)
 
+cdef struct ev_slot:
+    # What the queue keeps of a slot, in one 32-byte aligned record: an arm or a pop from the
+    # wheel touches one cache line of the slot's and one of each neighbour's.
+    ev_key key        # its key while in the wheel
+    s32 pos           # heap index, or EV_UNARMED, EV_IN_WHEEL
+    s32 next          # next slot of its wheel bucket, -1 at the end
+    s32 prev          # previous slot of its wheel bucket, -1 at the head
+    s32 unused
+
+cdef struct ev_list:
+    s32 head          # first slot of a wheel bucket, -1 when empty
+    s32 tail          # its last slot
+
 cdef struct EventQueue:
     ev_key* heap      # heap index -> key (heap[0] is the earliest)
     s32* hslot        # heap index -> slot
-    s32* pos          # slot -> heap index, or EV_UNARMED, EV_IN_WHEEL
+    ev_slot* slot     # slot -> its record
     void* heap_mem    # the allocation behind heap (heap is offset into it for alignment)
+    void* slot_mem    # the allocation behind slot (offset for alignment)
     s32 n             # entries in the heap
     s32 wn            # slots in the wheel
-    ev_key* wkey      # slot -> its key while in the wheel
-    s32* wnext        # slot -> next slot of its bucket, -1 at the end
-    s32* wprev        # slot -> previous slot of its bucket, -1 at the head
-    s32 whead[EV_WHEEL_BUCKETS]     # bucket -> its first slot, -1 when empty
-    s32 wtail[EV_WHEEL_BUCKETS]     # bucket -> its last slot
+    ev_list wlist[EV_WHEEL_BUCKETS]   # wheel bucket -> its slots in key order
     u64 wmask[EV_WHEEL_WORDS]       # bit j % 64 of word j / 64 set: bucket j is not empty
     u64 wsummary      # bit w set: word w of wmask is not zero
     u64 wbase         # bucket number (time >> EV_WHEEL_SHIFT) of the wheel's first bucket
@@ -143,12 +153,10 @@ cdef inline int ev_alloc(EventQueue* q, s32 nslots) noexcept nogil:
     cdef size_t off
     q.heap_mem = mem
     q.hslot = <s32*>calloc(max(nslots, 1), sizeof(s32))
-    q.pos = <s32*>malloc(max(nslots, 1) * sizeof(s32))
-    q.wkey = <ev_key*>malloc(max(nslots, 1) * sizeof(ev_key))
-    q.wnext = <s32*>malloc(max(nslots, 1) * sizeof(s32))
-    q.wprev = <s32*>malloc(max(nslots, 1) * sizeof(s32))
-    if mem == NULL or q.hslot == NULL or q.pos == NULL or q.wkey == NULL or q.wnext == NULL or q.wprev == NULL:
+    q.slot_mem = malloc(max(nslots, 1) * sizeof(ev_slot) + 32)
+    if mem == NULL or q.hslot == NULL or q.slot_mem == NULL:
         return -1
+    q.slot = <ev_slot*>((<size_t>q.slot_mem + 31) & ~(<size_t>31))
     memset(mem, 0xFF, nkeys * sizeof(ev_key))
     off = (<size_t>(64 - ((<size_t>mem + 16) & 63)) & 63) // 16      # entries to skip so &heap[1] is aligned
     q.heap = (<ev_key*>mem) + off
@@ -160,28 +168,23 @@ cdef inline int ev_alloc(EventQueue* q, s32 nslots) noexcept nogil:
     q.from_wheel = 0
     q.now = 0
     for i in range(EV_WHEEL_BUCKETS):
-        q.whead[i] = -1
-        q.wtail[i] = -1
+        q.wlist[i].head = -1
+        q.wlist[i].tail = -1
     for i in range(EV_WHEEL_WORDS):
         q.wmask[i] = 0
     for i in range(nslots):
-        q.pos[i] = EV_UNARMED
+        q.slot[i].pos = EV_UNARMED
     return 0
 
 cdef inline void ev_free(EventQueue* q) noexcept nogil:
     free(q.heap_mem)
     free(q.hslot)
-    free(q.pos)
-    free(q.wkey)
-    free(q.wnext)
-    free(q.wprev)
+    free(q.slot_mem)
     q.heap_mem = NULL
     q.heap = NULL
     q.hslot = NULL
-    q.pos = NULL
-    q.wkey = NULL
-    q.wnext = NULL
-    q.wprev = NULL
+    q.slot_mem = NULL
+    q.slot = NULL
 
 cdef inline bint ev_less_idx(EventQueue* q, s32 a, s32 b) noexcept nogil:
     return pv_ev_key_less(q.heap[a].hi, q.heap[a].lo, q.heap[b].hi, q.heap[b].lo)
@@ -199,7 +202,7 @@ cdef inline void ev_unset_last(EventQueue* q) noexcept nogil:
 cdef inline void ev_place(EventQueue* q, s64 i, ev_key k, s32 slot) noexcept nogil:
     q.heap[i] = k
     q.hslot[i] = slot
-    q.pos[slot] = <s32>i
+    q.slot[slot].pos = <s32>i
 
 cdef inline void ev_sift_up(EventQueue* q, s64 i) noexcept nogil:
     # With a hole (a popped root not removed yet, see ev_take) the root is not an entry: keys
@@ -252,55 +255,55 @@ cdef inline u64 ev_bucket(u64 hi) noexcept nogil:
     return (hi ^ EV_TIME_FLIP) >> EV_WHEEL_SHIFT
 
 cdef inline bint ev_wheel_key_less(EventQueue* q, s32 a, ev_key k) noexcept nogil:
-    return pv_ev_key_less(q.wkey[a].hi, q.wkey[a].lo, k.hi, k.lo)
+    return pv_ev_key_less(q.slot[a].key.hi, q.slot[a].key.lo, k.hi, k.lo)
 
 cdef inline void ev_wheel_add(EventQueue* q, s32 slot, ev_key k, u64 b) noexcept nogil:
     # Insert slot (unarmed) into bucket b (one of the wheel's) in key order: from the tail, as a
     # new timer is mostly the bucket's latest.
     cdef s32 j = <s32>(b & (EV_WHEEL_BUCKETS - 1))
-    cdef s32 p = q.wtail[j]
+    cdef s32 p = q.wlist[j].tail
     cdef s32 nx = -1
-    q.wkey[slot] = k
-    q.pos[slot] = EV_IN_WHEEL
+    q.slot[slot].key = k
+    q.slot[slot].pos = EV_IN_WHEEL
     q.wn += 1
     if p < 0:
         q.wmask[j >> 6] |= <u64>1 << (j & 63)
         q.wsummary |= <u64>1 << (j >> 6)
     while p >= 0 and not ev_wheel_key_less(q, p, k):
         nx = p
-        p = q.wprev[p]
-    q.wprev[slot] = p
-    q.wnext[slot] = nx
+        p = q.slot[p].prev
+    q.slot[slot].prev = p
+    q.slot[slot].next = nx
     if p >= 0:
-        q.wnext[p] = slot
+        q.slot[p].next = slot
     else:
-        q.whead[j] = slot
+        q.wlist[j].head = slot
     if nx >= 0:
-        q.wprev[nx] = slot
+        q.slot[nx].prev = slot
     else:
-        q.wtail[j] = slot
+        q.wlist[j].tail = slot
 
 cdef inline void ev_wheel_unlink(EventQueue* q, s32 slot, s32 j) noexcept nogil:
     # Unlink slot from bucket j; it is left unarmed.
-    cdef s32 p = q.wprev[slot]
-    cdef s32 nx = q.wnext[slot]
+    cdef s32 p = q.slot[slot].prev
+    cdef s32 nx = q.slot[slot].next
     if nx >= 0:
-        q.wprev[nx] = p
+        q.slot[nx].prev = p
     else:
-        q.wtail[j] = p
+        q.wlist[j].tail = p
     if p >= 0:
-        q.wnext[p] = nx
+        q.slot[p].next = nx
     else:
-        q.whead[j] = nx
+        q.wlist[j].head = nx
         if nx < 0:
             q.wmask[j >> 6] &= ~(<u64>1 << (j & 63))
             if q.wmask[j >> 6] == 0:
                 q.wsummary &= ~(<u64>1 << (j >> 6))
-    q.pos[slot] = EV_UNARMED
+    q.slot[slot].pos = EV_UNARMED
     q.wn -= 1
 
 cdef inline void ev_wheel_del(EventQueue* q, s32 slot) noexcept nogil:
-    ev_wheel_unlink(q, slot, <s32>(ev_bucket(q.wkey[slot].hi) & (EV_WHEEL_BUCKETS - 1)))
+    ev_wheel_unlink(q, slot, <s32>(ev_bucket(q.slot[slot].key.hi) & (EV_WHEEL_BUCKETS - 1)))
 
 cdef inline u64 ev_wheel_first(EventQueue* q) noexcept nogil:
     # Bucket number of the wheel's first non-empty bucket (q.wn > 0): in the first bitmap word
@@ -332,17 +335,17 @@ cdef inline void ev_heap_delete(EventQueue* q, s32 i) noexcept nogil:
         ev_sift_down(q, i)
 
 cdef inline void ev_cancel(EventQueue* q, s32 slot) noexcept nogil:
-    cdef s32 i = q.pos[slot]
+    cdef s32 i = q.slot[slot].pos
     if i == EV_UNARMED:
         return
     if i == EV_IN_WHEEL:
         ev_wheel_del(q, slot)
         return
-    q.pos[slot] = EV_UNARMED
+    q.slot[slot].pos = EV_UNARMED
     ev_heap_delete(q, i)
 
 cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
-    cdef s32 i = q.pos[slot]
+    cdef s32 i = q.slot[slot].pos
     cdef ev_key k
     cdef u64 b = <u64>time >> EV_WHEEL_SHIFT
     k.hi = <u64>time ^ EV_TIME_FLIP
@@ -378,12 +381,12 @@ cdef inline void ev_arm(EventQueue* q, s32 slot, s64 time) noexcept nogil:
         ev_sift_down(q, i)
 
 cdef inline bint ev_armed(EventQueue* q, s32 slot) noexcept nogil:
-    return q.pos[slot] != EV_UNARMED
+    return q.slot[slot].pos != EV_UNARMED
 
 cdef inline s64 ev_expiry(EventQueue* q, s32 slot) noexcept nogil:
-    cdef s32 i = q.pos[slot]
+    cdef s32 i = q.slot[slot].pos
     if i == EV_IN_WHEEL:
-        return <s64>(q.wkey[slot].hi ^ EV_TIME_FLIP)
+        return <s64>(q.slot[slot].key.hi ^ EV_TIME_FLIP)
     return <s64>(q.heap[i].hi ^ EV_TIME_FLIP)
 
 cdef inline bint ev_pending(EventQueue* q) noexcept nogil:
@@ -396,10 +399,10 @@ cdef inline s64 ev_next_time(EventQueue* q) noexcept nogil:
     cdef s32 slot
     if q.wn > 0:
         q.wfirst = ev_wheel_first(q)
-        slot = q.whead[q.wfirst & (EV_WHEEL_BUCKETS - 1)]
-        q.from_wheel = q.n == 0 or pv_ev_key_less(q.wkey[slot].hi, q.wkey[slot].lo, q.heap[0].hi, q.heap[0].lo)
+        slot = q.wlist[q.wfirst & (EV_WHEEL_BUCKETS - 1)].head
+        q.from_wheel = q.n == 0 or pv_ev_key_less(q.slot[slot].key.hi, q.slot[slot].key.lo, q.heap[0].hi, q.heap[0].lo)
         if q.from_wheel:
-            return <s64>(q.wkey[slot].hi ^ EV_TIME_FLIP)
+            return <s64>(q.slot[slot].key.hi ^ EV_TIME_FLIP)
     q.from_wheel = 0
     return <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
 
@@ -434,33 +437,33 @@ cdef inline bint ev_wheel_ok(EventQueue* q) noexcept nogil:
     cdef s32 slot, prev
     cdef u64 b
     for j in range(EV_WHEEL_BUCKETS):
-        if (q.whead[j] >= 0) != ((q.wmask[j >> 6] >> (j & 63)) & 1):
+        if (q.wlist[j].head >= 0) != ((q.wmask[j >> 6] >> (j & 63)) & 1):
             return False
         prev = -1
-        slot = q.whead[j]
+        slot = q.wlist[j].head
         while slot >= 0:
-            b = ev_bucket(q.wkey[slot].hi)
-            if (q.pos[slot] != EV_IN_WHEEL or q.wprev[slot] != prev or b - q.wbase >= EV_WHEEL_BUCKETS
+            b = ev_bucket(q.slot[slot].key.hi)
+            if (q.slot[slot].pos != EV_IN_WHEEL or q.slot[slot].prev != prev or b - q.wbase >= EV_WHEEL_BUCKETS
                     or <s64>(b & (EV_WHEEL_BUCKETS - 1)) != j or seen > q.nslots
-                    or (prev >= 0 and not ev_wheel_key_less(q, prev, q.wkey[slot]))):
+                    or (prev >= 0 and not ev_wheel_key_less(q, prev, q.slot[slot].key))):
                 return False
             seen += 1
             prev = slot
-            slot = q.wnext[slot]
-        if q.wtail[j] != prev:
+            slot = q.slot[slot].next
+        if q.wlist[j].tail != prev:
             return False
     for j in range(EV_WHEEL_WORDS):
         if (q.wmask[j] != 0) != ((q.wsummary >> j) & 1):
             return False
     for j in range(q.nslots):
-        inwheel += q.pos[j] == EV_IN_WHEEL
+        inwheel += q.slot[j].pos == EV_IN_WHEEL
     return seen == q.wn and inwheel == q.wn
 
 cdef inline bint ev_layout_ok(EventQueue* q) noexcept nogil:
     # For tests: heap order (below a hole), slot <-> index maps, largest keys past the last entry.
     cdef s64 i, top = 4 * q.hole
     for i in range(q.n):
-        if q.pos[q.hslot[i]] != i and not (i == 0 and q.hole):     # (a hole's slot is unarmed)
+        if q.slot[q.hslot[i]].pos != i and not (i == 0 and q.hole):     # (a hole's slot is unarmed)
             return False
         if i > top and pv_ev_key_less(q.heap[i].hi, q.heap[i].lo, q.heap[(i - 1) >> 2].hi, q.heap[(i - 1) >> 2].lo):
             return False
@@ -484,8 +487,8 @@ cdef inline s32 ev_take(EventQueue* q, s64* time) noexcept nogil:
     if q.from_wheel:
         # the wheel starts at the popped timer's bucket: nothing is armed before now
         j = <s32>(q.wfirst & (EV_WHEEL_BUCKETS - 1))
-        slot = q.whead[j]
-        time[0] = <s64>(q.wkey[slot].hi ^ EV_TIME_FLIP)
+        slot = q.wlist[j].head
+        time[0] = <s64>(q.slot[slot].key.hi ^ EV_TIME_FLIP)
         q.now = time[0]
         q.wbase = q.wfirst
         ev_wheel_unlink(q, slot, j)
@@ -493,7 +496,7 @@ cdef inline s32 ev_take(EventQueue* q, s64* time) noexcept nogil:
     slot = q.hslot[0]
     time[0] = <s64>(q.heap[0].hi ^ EV_TIME_FLIP)
     q.now = time[0]
-    q.pos[slot] = EV_UNARMED
+    q.slot[slot].pos = EV_UNARMED
     q.hole = 1
     return slot
 
