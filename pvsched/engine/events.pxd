@@ -75,6 +75,7 @@ cdef struct EventQueue:
     u64 wsummary      # bit w set: word w of wmask is not zero
     u64 wbase         # bucket number (time >> EV_WHEEL_SHIFT) of the wheel's first bucket
     u64 wfirst        # bucket number of the wheel's first timer, as ev_next_time found it
+    s32 wfirst_slot   # that timer's slot
     bint from_wheel   # ev_next_time found the earliest event in the wheel
     s64 now           # time of the last pop: an empty wheel restarts there
     s32 nslots
@@ -400,6 +401,7 @@ cdef inline s64 ev_next_time(EventQueue* q) noexcept nogil:
     if q.wn > 0:
         q.wfirst = ev_wheel_first(q)
         slot = q.wlist[q.wfirst & (EV_WHEEL_BUCKETS - 1)].head
+        q.wfirst_slot = slot
         q.from_wheel = q.n == 0 or pv_ev_key_less(q.slot[slot].key.hi, q.slot[slot].key.lo, q.heap[0].hi, q.heap[0].lo)
         if q.from_wheel:
             return <s64>(q.slot[slot].key.hi ^ EV_TIME_FLIP)
@@ -487,7 +489,7 @@ cdef inline s32 ev_take(EventQueue* q, s64* time) noexcept nogil:
     if q.from_wheel:
         # the wheel starts at the popped timer's bucket: nothing is armed before now
         j = <s32>(q.wfirst & (EV_WHEEL_BUCKETS - 1))
-        slot = q.wlist[j].head
+        slot = q.wfirst_slot
         time[0] = <s64>(q.slot[slot].key.hi ^ EV_TIME_FLIP)
         q.now = time[0]
         q.wbase = q.wfirst
