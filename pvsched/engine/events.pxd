@@ -258,6 +258,17 @@ cdef inline u64 ev_bucket(u64 hi) noexcept nogil:
 cdef inline bint ev_wheel_key_less(EventQueue* q, s32 a, ev_key k) noexcept nogil:
     return pv_ev_key_less(q.slot[a].key.hi, q.slot[a].key.lo, k.hi, k.lo)
 
+cdef inline void ev_wheel_join(EventQueue* q, s32 j, s32 a, s32 b) noexcept nogil:
+    # Link slot b after slot a in bucket j (a = -1: b is the head; b = -1: a is the tail).
+    if a >= 0:
+        q.slot[a].next = b
+    else:
+        q.wlist[j].head = b
+    if b >= 0:
+        q.slot[b].prev = a
+    else:
+        q.wlist[j].tail = a
+
 cdef inline void ev_wheel_add(EventQueue* q, s32 slot, ev_key k, u64 b) noexcept nogil:
     # Insert slot (unarmed) into bucket b (one of the wheel's) in key order: from the tail, as a
     # new timer is mostly the bucket's latest.
@@ -273,33 +284,16 @@ cdef inline void ev_wheel_add(EventQueue* q, s32 slot, ev_key k, u64 b) noexcept
     while p >= 0 and not ev_wheel_key_less(q, p, k):
         nx = p
         p = q.slot[p].prev
-    q.slot[slot].prev = p
-    q.slot[slot].next = nx
-    if p >= 0:
-        q.slot[p].next = slot
-    else:
-        q.wlist[j].head = slot
-    if nx >= 0:
-        q.slot[nx].prev = slot
-    else:
-        q.wlist[j].tail = slot
+    ev_wheel_join(q, j, p, slot)
+    ev_wheel_join(q, j, slot, nx)
 
 cdef inline void ev_wheel_unlink(EventQueue* q, s32 slot, s32 j) noexcept nogil:
     # Unlink slot from bucket j; it is left unarmed.
-    cdef s32 p = q.slot[slot].prev
-    cdef s32 nx = q.slot[slot].next
-    if nx >= 0:
-        q.slot[nx].prev = p
-    else:
-        q.wlist[j].tail = p
-    if p >= 0:
-        q.slot[p].next = nx
-    else:
-        q.wlist[j].head = nx
-        if nx < 0:
-            q.wmask[j >> 6] &= ~(<u64>1 << (j & 63))
-            if q.wmask[j >> 6] == 0:
-                q.wsummary &= ~(<u64>1 << (j >> 6))
+    ev_wheel_join(q, j, q.slot[slot].prev, q.slot[slot].next)
+    if q.wlist[j].head < 0:
+        q.wmask[j >> 6] &= ~(<u64>1 << (j & 63))
+        if q.wmask[j >> 6] == 0:
+            q.wsummary &= ~(<u64>1 << (j >> 6))
     q.slot[slot].pos = EV_UNARMED
     q.wn -= 1
 
