@@ -389,8 +389,8 @@ cdef inline bint ev_pending(EventQueue* q) noexcept nogil:
     return q.n + q.wn > 0
 
 cdef inline s64 ev_next_time(EventQueue* q) noexcept nogil:
-    # Time of the earliest event (ev_pending, no hole): the wheel's first timer or the heap's
-    # root; ev_take pops it.
+    # Time of the earliest event (no hole): the wheel's first timer or the heap's root; ev_take
+    # pops it. With nothing armed, T_NEVER (an empty heap's root holds the largest key).
     cdef s32 slot
     if q.wn > 0:
         q.wfirst = ev_wheel_first(q)
