@@ -11,8 +11,11 @@ T_NEVER_NS = 2**63 - 1      # events armed here never fire
 M64 = 2**64 - 1
 
 NSLOTS = 40
-# Few distinct times, so that ties (many CPUs' ticks at one instant) are common; T_NEVER too.
-TIMES = st.one_of(st.integers(0, 12), st.integers(0, 2**40), st.just(T_NEVER_NS))
+# Few distinct times, so that ties (many CPUs' ticks at one instant) are common; times within
+# and past the timer wheel's span (1024 buckets of 2^12 ns), on bucket edges, and before its
+# first bucket; T_NEVER.
+TIMES = st.one_of(st.integers(0, 12), st.integers(0, 2**23), st.sampled_from([2**12 * k + d for k in range(1100) for d in (-1, 0)][1:]),
+                  st.integers(0, 2**40), st.just(T_NEVER_NS))
 OP = st.one_of(
     st.tuples(st.just("arm"), st.integers(0, NSLOTS - 1), TIMES),
     st.tuples(st.just("cancel"), st.integers(0, NSLOTS - 1)),

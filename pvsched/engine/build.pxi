@@ -123,12 +123,11 @@ cdef int alloc_sim(Sim* s, EngineInput inp) except -1:
     s.lb_skip = <u8*>calloc(nrq, sizeof(u8))
     s.lb_tasks = <s32*>calloc(max(ntask, 1), sizeof(s32))
     s.lb_stack = <s32*>calloc(nse + ntg + 1, sizeof(s32))
-    ev_alloc(&s.q, nslots)
-    if (not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clk_base
+    if (ev_alloc(&s.q, nslots) != 0 or not s.fa.se or not s.fa.cfs or not s.fa.kp or not s.fa.tg or not s.fa.clk_base
             or not s.fa.clk_entry or not s.fa.clk_run or not s.kern or not s.vm or not s.vcpu
             or not s.fa.resched or not s.fa.tg_cfs or not s.fa.tg_se or not s.task or not s.rq
             or not s.rt_head or not s.rt_tail or not s.aff or not s.idle_mask or not s.ops
-            or not s.hist or not s.hist_buf or not s.q.heap_mem or not s.q.hslot or not s.q.pos or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
+            or not s.hist or not s.hist_buf or not s.lb_skip or not s.lb_tasks or not s.lb_stack):
         raise MemoryError("pvsched: scenario too large for memory")
     s.q.shuffle = shuffle_ties
     s.q.rng = (seed * <u64>0x9E3779B97F4A7C15) ^ <u64>0xD1B54A32D192ED03

@@ -9,8 +9,8 @@ cdef void run_loop(Sim* s, s64 until) noexcept nogil:
     cdef u64 limit = s.same_limit
     if s.stalled:
         return
-    while s.q.n > 0:
-        top = ev_top_time(&s.q)
+    while True:
+        top = ev_next_time(&s.q)        # T_NEVER when nothing is armed (until < T_NEVER)
         if top > until:
             break
         if top == s.now:

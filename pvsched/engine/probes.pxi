@@ -187,7 +187,7 @@ def event_queue_replay(int nslots, ops, bint shuffle_ties=False):
     """Run operations on a fresh event queue as the event loop does; returns the pops as
     ``(slot, time_ns)`` and, after every operation, whether the heap's layout invariants hold
     (heap order below a popped root's hole, slot <-> index maps, the largest key past the last
-    entry). Ops: ``("arm", slot, time_ns)``, ``("cancel", slot)``, ``("take",)`` (pop the
+    entry, the wheel's buckets). Ops: ``("arm", slot, time_ns)``, ``("cancel", slot)``, ``("take",)`` (pop the
     earliest, leaving its place as a hole for the next arm) and ``("settle",)``.
 
     >>> event_queue_replay(3, [("arm", 0, 50), ("arm", 2, 20), ("arm", 1, 20), ("take",), ("settle",)])
@@ -207,8 +207,9 @@ def event_queue_replay(int nslots, ops, bint shuffle_ties=False):
     try:
         for op in ops:
             if op[0] == "take":
-                if q.hole or q.n == 0:
+                if q.hole or not ev_pending(&q):
                     raise ValueError("take needs a settled, non-empty queue")
+                ev_next_time(&q)
                 slot = ev_take(&q, &t)
                 pops.append((slot, t))
                 continue
