@@ -136,7 +136,7 @@ cdef inline void enqueue_entity_cfs(FairArena* a, cfs_rq_t* cfs, s32 n, int flag
         se.vruntime += cfs.min_vruntime
     update_load_avg(a, cfs, se, UPDATE_TG | DO_ATTACH)
     se_update_runnable(a, se)
-    update_cfs_group(a, cfs, n)
+    update_cfs_group(a, cfs, n, rq_clock(a, cfs.cpu))
     cfs.load.weight += se.load.weight
     cfs.load.inv_weight = 0
     cfs.nr_queued += 1

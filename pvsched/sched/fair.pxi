@@ -392,7 +392,7 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     update_curr_at(a, cfs, now)
     update_load_avg_at(a, cfs, se, UPDATE_TG | DO_ATTACH, now)
     se_update_runnable(a, se)
-    update_cfs_group(a, cfs, n)
+    update_cfs_group(a, cfs, n, now)
     if not curr:
         place_entity(a, cfs, se, flags)
     cfs.load.weight += se.load.weight
@@ -424,7 +424,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
         cfs.nr_queued -= 1
         if not sleep:
             se.vruntime -= cfs.min_vruntime      # normalise: relative while off the queue
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
             update_min_vruntime(a, cfs)
         return True
@@ -452,7 +452,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     cfs.load.weight -= se.load.weight
     cfs.load.inv_weight = 0
     cfs.nr_queued -= 1
-    update_cfs_group(a, cfs, n)
+    update_cfs_group(a, cfs, n, now)
     if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
         update_min_vruntime(a, cfs)
     if flags & DEQUEUE_DELAYED:

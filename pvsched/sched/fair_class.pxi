@@ -47,7 +47,7 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
         cfs = CFS_OF(s, n)
         update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
         se_update_runnable(a, &a.se[n])
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         a.se[n].slice = slice
         if cfs.curr != n:
             aug_propagate(a, n)
@@ -109,7 +109,7 @@ cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
         cfs = CFS_OF(s, n)
         update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
         se_update_runnable(a, &a.se[n])
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         a.se[n].slice = slice
         if cfs.curr != n:
             aug_propagate(a, n)
@@ -192,7 +192,7 @@ cdef void task_tick_fair(Sim* s, s32 t) noexcept nogil:
         cfs = CFS_OF(s, n)
         update_curr_at(a, cfs, now)
         update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         if cfs.kp.cfs and cfs.nr_queued > 1:
             check_preempt_tick(a, cfs, n)
         n = a.se[n].parent

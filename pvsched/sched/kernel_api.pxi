@@ -385,7 +385,7 @@ cdef class FairRunqueue:
         lw = self._lw(0 if nice is None else nice, weight)
         if lw.weight == self.a.se[i].load.weight:
             return False
-        reweight_entity(&self.a, &self.cfs, i, lw.weight)
+        reweight_entity(&self.a, &self.cfs, i, lw.weight, rq_clock(&self.a, self.cfs.cpu))
         if nice is not None:
             self.a.se[i].load.inv_weight = lw.inv_weight
         return True
