@@ -16,7 +16,7 @@ cdef inline s32 task_parent_on(Sim* s, s32 t, s32 cpu) noexcept nogil:
 cdef inline u64 calc_group_shares(FairArena* a, cfs_rq_t* gcfs) noexcept nogil:
     cdef task_group* tg = &a.tg[gcfs.tg]
     cdef s64 tg_shares = <s64>tg.shares
-    cdef s64 load = <s64>scale_load_down(gcfs.load.weight)
+    cdef s64 load = <s64>gcfs.load.weight_down
     cdef s64 tg_weight
     cdef s64 shares
     if <s64>gcfs.avg.load_avg > load:
@@ -45,7 +45,7 @@ cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64
         avruntime = avg_vruntime(a, cfs)
         if not curr:
             __dequeue_entity(a, cfs, n)
-        cfs.load.weight -= se.load.weight
+        update_load_sub(&cfs.load, se.load.weight)
     dequeue_load_avg(cfs, se)
     if se.on_rq:
         if avruntime != se.vruntime:
@@ -57,11 +57,10 @@ cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64
         se.vlag = div_s64_trunc(se.vlag * oldw, <s64>weight)
     set_weight_load_avg(cfs, se, weight)
     if se.on_rq:
-        cfs.load.weight += se.load.weight
+        update_load_add(&cfs.load, se.load.weight)
         if not curr:
             __enqueue_entity(a, cfs, n)
         update_min_vruntime(a, cfs)
-    cfs.load.inv_weight = 0
 
 cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight, u64 now) noexcept nogil:
     # v6.14-v6.16: lag and relative deadline rescaled, then re-placed (place_entity, flags 0).
@@ -78,14 +77,13 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
                 update_curr_at(a, cfs, now)
             else:
                 avg_vruntime_sub(cfs, se)
-            cfs.load.weight -= se.load.weight
+            update_load_sub(&cfs.load, se.load.weight)
         dequeue_load_avg(cfs, se)
         set_weight_load_avg(cfs, se, weight)
         if se.on_rq:
-            cfs.load.weight += se.load.weight
+            update_load_add(&cfs.load, se.load.weight)
             if not curr:
                 avg_vruntime_add(cfs, se)
-        cfs.load.inv_weight = 0
         return
     if cfs.kp.features & F_REWEIGHT_INPLACE:
         reweight_entity_inplace(a, cfs, n, weight, now)
@@ -104,8 +102,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
         cfs.nr_queued -= 1
         if not curr:
             __dequeue_entity(a, cfs, n)
-        cfs.load.weight -= se.load.weight
-        cfs.load.inv_weight = 0
+        update_load_sub(&cfs.load, se.load.weight)
     # dequeue_load_avg / enqueue_load_avg around the weight change
     dequeue_load_avg(cfs, se)
     if cfs.avg.load_sum < cfs.avg.load_avg * PELT_MIN_DIVIDER:
@@ -120,8 +117,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
             avg += key * <s64>se_weight(se)
             load += <s64>se_weight(se)
         place_entity_at(cfs, se, 0, avg, load)
-        cfs.load.weight += se.load.weight
-        cfs.load.inv_weight = 0
+        update_load_add(&cfs.load, se.load.weight)
         if not curr:
             __enqueue_entity(a, cfs, n)
         cfs.nr_queued += 1

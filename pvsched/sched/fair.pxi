@@ -395,8 +395,7 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     update_cfs_group(a, cfs, n, now)
     if not curr:
         place_entity(a, cfs, se, flags)
-    cfs.load.weight += se.load.weight
-    cfs.load.inv_weight = 0
+    update_load_add(&cfs.load, se.load.weight)
     cfs.nr_queued += 1
     if flags & ENQUEUE_MIGRATED:
         se.exec_start = 0
@@ -419,8 +418,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
         if cfs.curr != n:
             __dequeue_entity(a, cfs, n)
         se.on_rq = 0
-        cfs.load.weight -= se.load.weight
-        cfs.load.inv_weight = 0
+        update_load_sub(&cfs.load, se.load.weight)
         cfs.nr_queued -= 1
         if not sleep:
             se.vruntime -= cfs.min_vruntime      # normalise: relative while off the queue
@@ -449,8 +447,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     if cfs.curr != n:
         __dequeue_entity(a, cfs, n)
     se.on_rq = 0
-    cfs.load.weight -= se.load.weight
-    cfs.load.inv_weight = 0
+    update_load_sub(&cfs.load, se.load.weight)
     cfs.nr_queued -= 1
     update_cfs_group(a, cfs, n, now)
     if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:

@@ -122,7 +122,7 @@ def py_calc_group_shares(long long tg_shares, long long grq_load_weight, long lo
     tg.load_avg = tg_load_avg
     a.tg = &tg
     c.tg = 0
-    c.load.weight = grq_load_weight
+    update_load_add(&c.load, grq_load_weight)
     c.avg.load_avg = grq_load_avg
     c.tg_load_avg_contrib = tg_load_avg_contrib
     return calc_group_shares(&a, &c)
@@ -281,7 +281,7 @@ cdef class FairRunqueue:
         se.vruntime = vruntime
         se.deadline = deadline
         se.on_rq = 1
-        self.cfs.load.weight += se.load.weight
+        update_load_add(&self.cfs.load, se.load.weight)
         self.cfs.nr_queued += 1
         if curr:
             self.cfs.curr = i

@@ -21,7 +21,7 @@ cdef inline int update_cfs_rq_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now, bint 
     # __update_load_avg_cfs_rq at `now` (its PELT clock): the queue's own weight is the load;
     # curr != NULL is running. The "nothing due" test stays inline (a queue is often updated
     # twice at one time). hooks: whether a PELT hook may be attached (a constant at each site).
-    cdef unsigned long load = scale_load_down(cfs.load.weight)
+    cdef unsigned long load = cfs.load.weight_down
     cdef int decayed = 0
     if hooks:
         decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
@@ -122,7 +122,7 @@ cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, sched_entity* s
         update_load_avg_full(a, cfs, se, flags, now)
         return
     pelt_accrue_in_period(&se.avg, se_pos, se.on_rq, se_pelt_runnable(se), cfs.curr == <s32>(se - a.se))
-    pelt_accrue_in_period(&cfs.avg, cfs_pos, scale_load_down(cfs.load.weight), cfs.h_nr_runnable,
+    pelt_accrue_in_period(&cfs.avg, cfs_pos, cfs.load.weight_down, cfs.h_nr_runnable,
                           cfs.curr >= 0)
 
 cdef void update_load_avg_full(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags,
