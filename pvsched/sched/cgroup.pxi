@@ -102,7 +102,8 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
         cfs.nr_queued -= 1
         if not curr:
             __dequeue_entity(a, cfs, n)
-        update_load_sub(&cfs.load, se.load.weight)
+        # the kernel's update_load_sub here and update_load_add below: nothing in between reads
+        # the queue's weight, so it changes once, by the difference, below
     # dequeue_load_avg / enqueue_load_avg around the weight change
     dequeue_load_avg(cfs, se)
     if cfs.avg.load_sum < cfs.avg.load_avg * PELT_MIN_DIVIDER:
@@ -117,7 +118,7 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
             avg += key * <s64>se_weight(se)
             load += <s64>se_weight(se)
         place_entity_at(cfs, se, 0, avg, load)
-        update_load_add(&cfs.load, se.load.weight)
+        update_load_add(&cfs.load, se.load.weight - <u64>oldw)
         if not curr:
             __enqueue_entity(a, cfs, n)
         cfs.nr_queued += 1
