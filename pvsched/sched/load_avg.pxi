@@ -110,7 +110,7 @@ cdef inline u64 se_pelt_runnable(sched_entity* se) noexcept nogil:
 cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags,
                                     u64 now) noexcept nogil:
     # now: rq_clock(cfs.cpu), read once by a walk over one rq's queues.
-    # Most updates cross no PELT period boundary on either signal (about 2 in 3 on the host
+    # Most updates cross no PELT period boundary on either signal (5 in 6 on the host
     # load): then the sums only grow, nothing decays, neither average changes (so neither does
     # the task group's sum), and the work fits in a few registers. Anything else (a period
     # crossed, a hook, SKIP_AGE_LOAD or DO_DETACH, an entity not attached: its position is
