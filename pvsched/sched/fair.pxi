@@ -297,11 +297,11 @@ cdef inline s32 pick_eevdf_at(FairArena* a, cfs_rq_t* cfs, s64 avg, s64 load) no
     cdef s32 left
     if cfs.nr_queued == 1:
         return pick_single(a, cfs)
-    se = tree_leftmost(a, cfs)
     if curr >= 0 and (not a.se[curr].on_rq or not eligible_at(cfs, avg, load, a.se[curr].vruntime)):
         curr = -1
     if (cfs.kp.features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
         return curr
+    se = tree_leftmost(a, cfs)      # a walk here (the kernel's is cached): after the early return
     if se >= 0 and eligible_at(cfs, avg, load, a.se[se].vruntime):
         best = se
     else:
