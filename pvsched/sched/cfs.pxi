@@ -134,7 +134,7 @@ cdef inline void enqueue_entity_cfs(FairArena* a, cfs_rq_t* cfs, s32 n, int flag
     update_curr(a, cfs)
     if renorm and not curr:
         se.vruntime += cfs.min_vruntime
-    update_load_avg(a, cfs, se, UPDATE_TG | DO_ATTACH)
+    update_load_avg(a, cfs, n, UPDATE_TG | DO_ATTACH)
     se_update_runnable(a, se)
     update_cfs_group(a, cfs, n, rq_clock(a, cfs.cpu))
     update_load_add(&cfs.load, se.load.weight)

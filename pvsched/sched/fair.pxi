@@ -340,7 +340,7 @@ cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) no
     clear_buddies(a, cfs, n)
     if se.on_rq:
         __dequeue_entity(a, cfs, n)
-        update_load_avg_at(a, cfs, se, UPDATE_TG, now)
+        update_load_avg_at(a, cfs, n, UPDATE_TG, now)
         se.vlag = <s64>se.deadline   # slice-protection marker (RUN_TO_PARITY)
     se.exec_start = now
     cfs.curr = n
@@ -351,7 +351,7 @@ cdef inline void put_prev_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) no
     if se.on_rq:
         update_curr_at(a, cfs, now)
         __enqueue_entity(a, cfs, n)
-        update_load_avg_at(a, cfs, se, 0, now)
+        update_load_avg_at(a, cfs, n, 0, now)
     cfs.curr = -1
 
 # ---------------------------------------------------------------- delayed dequeue
@@ -390,7 +390,7 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     if curr:
         place_entity(a, cfs, se, flags)
     update_curr_at(a, cfs, now)
-    update_load_avg_at(a, cfs, se, UPDATE_TG | DO_ATTACH, now)
+    update_load_avg_at(a, cfs, n, UPDATE_TG | DO_ATTACH, now)
     se_update_runnable(a, se)
     update_cfs_group(a, cfs, n, now)
     if not curr:
@@ -412,7 +412,7 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     cdef s64 avg, load
     if cfs.kp.cfs:
         update_curr(a, cfs)
-        update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
+        update_load_avg(a, cfs, n, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
         se_update_runnable(a, se)
         clear_buddies(a, cfs, n)
         if cfs.curr != n:
@@ -433,12 +433,12 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
         if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not eligible_at(cfs, avg, load, se.vruntime):
-            update_load_avg_at(a, cfs, se, 0, now)
+            update_load_avg_at(a, cfs, n, 0, now)
             set_delayed(a, n)
             return False
     if flags & DEQUEUE_MIGRATING:
         action |= DO_DETACH
-    update_load_avg_at(a, cfs, se, action, now)
+    update_load_avg_at(a, cfs, n, action, now)
     se_update_runnable(a, se)
     update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
     if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
@@ -471,7 +471,7 @@ cdef inline void requeue_delayed_entity(FairArena* a, s32 n) noexcept nogil:
             if cfs.curr != n:
                 __enqueue_entity(a, cfs, n)
             cfs.nr_queued += 1
-    update_load_avg(a, cfs, se, 0)
+    update_load_avg(a, cfs, n, 0)
     clear_delayed(a, n)
 
 # ---------------------------------------------------------------- yield
