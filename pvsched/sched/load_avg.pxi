@@ -124,9 +124,12 @@ cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, s32 n, int flag
     if a.pelt_hooks or (flags & (SKIP_AGE_LOAD | DO_DETACH)) or (se_pos | cfs_pos) >= 1024:
         update_load_avg_full(a, cfs, n, flags, now)
         return
-    pelt_accrue_in_period(&se.avg, se_pos, se.on_rq, se_pelt_runnable(se), cfs.curr == n)
-    pelt_accrue_in_period(&cfs.avg, cfs_pos, cfs.load.weight_down, cfs.h_nr_runnable,
-                          cfs.curr >= 0)
+    # a signal with no whole 1024 ns unit elapsed (often: the same instant again) is left as is
+    if se_pos != se.avg.period_contrib:
+        pelt_accrue_in_period(&se.avg, se_pos, se.on_rq, se_pelt_runnable(se), cfs.curr == n)
+    if cfs_pos != cfs.avg.period_contrib:
+        pelt_accrue_in_period(&cfs.avg, cfs_pos, cfs.load.weight_down, cfs.h_nr_runnable,
+                              cfs.curr >= 0)
 
 cdef void update_load_avg_full(FairArena* a, cfs_rq_t* cfs, s32 n, int flags,
                                u64 now) noexcept nogil:

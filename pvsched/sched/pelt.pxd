@@ -222,11 +222,11 @@ cdef inline uint64_t pelt_period_pos(uint64_t now, const sched_avg* sa) noexcept
 cdef inline void pelt_accrue_in_period(sched_avg* sa, uint64_t pos, unsigned long load,
                                        unsigned long runnable, int running) noexcept nogil:
     """___update_load_sum (which then returns 0) when pos = pelt_period_pos(now, sa) < 1024:
-    no decay, the new units are all in the current period, and the averages keep."""
+    no decay, the new units are all in the current period, and the averages keep. The caller
+    leaves a signal with no whole unit elapsed (pos == period_contrib) as it is, as the
+    kernel's "if (!delta)" return does, before computing the arguments."""
     cdef uint32_t contrib = <uint32_t>pos - sa.period_contrib
     cdef unsigned long on = <unsigned long>0 - <unsigned long>(load != 0)    # "if (!load)": a mask
-    if not contrib:
-        return      # no whole unit elapsed (often: the same instant again): "if (!delta)"
     sa.last_update_time += <uint64_t>contrib << 10
     sa.period_contrib = <uint32_t>pos
     pelt_add_contrib(sa, contrib, load, runnable & on, running & <int>on)
