@@ -214,8 +214,9 @@ cdef inline int pelt_update_sums(uint64_t now, sched_avg* sa, unsigned long load
 
 cdef inline uint64_t pelt_period_pos(uint64_t now, const sched_avg* sa) noexcept nogil:
     """period_contrib plus the whole 1024 ns units since the last update. Below 1024,
-    ___update_load_sum at ``now`` crosses no period boundary (see pelt_accrue_in_period);
-    time going backwards or a signal never updated (last_update_time 0) gives 2**53 or more."""
+    ___update_load_sum at ``now`` crosses no period boundary (see pelt_accrue_in_period).
+    Time going backwards gives 2**53 or more, and a signal never updated (last_update_time 0)
+    now / 1024: at least 1024 on the engine's PELT clock, which starts at 2**20 ns."""
     return ((now - sa.last_update_time) >> 10) + sa.period_contrib
 
 
