@@ -90,13 +90,19 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
         return
     if se.on_rq:
         update_curr_at(a, cfs, now)
-        eligibility_sums(a, cfs, &avg, &load)
-        update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
-        # the sums place_entity will see: se's share leaves at the old weight (from the tree or
-        # as curr) and, as curr, comes back at the new one; vruntime and min_vruntime stay put
+        # V's sums without se: the sums place_entity will see once se's share leaves at the old
+        # weight (and, as curr, comes back at the new one); vruntime and min_vruntime stay put.
+        # As curr they are the tree's alone (eligibility_sums would add se and this take it out).
         key = entity_key(cfs, se)
-        avg -= key * <s64>se_weight(se)
-        load -= <s64>se_weight(se)
+        if curr:
+            avg = cfs.avg_vruntime
+            load = cfs.avg_load
+        else:
+            eligibility_sums(a, cfs, &avg, &load)
+            avg -= key * <s64>se_weight(se)
+            load -= <s64>se_weight(se)
+        update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg + key * <s64>se_weight(se),
+                                                      load + <s64>se_weight(se)))
         se.deadline -= se.vruntime
         se.rel_deadline = 1
         cfs.nr_queued -= 1
