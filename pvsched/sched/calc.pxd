@@ -67,11 +67,12 @@ cdef inline u64 scale_load(u64 w) noexcept nogil:
     return w << SCHED_FIXEDPOINT_SHIFT
 
 cdef inline u64 scale_load_down(u64 w) noexcept nogil:
-    # Any nonzero weight scales down to at least 2 (sched.h). Written as selects, not branches:
-    # it runs several times per hierarchy level.
+    # Any nonzero weight scales down to at least 2 (sched.h). Written as one max, with no test
+    # of w == 0 that could become a branch: it runs several times per hierarchy level, and a
+    # queue's weight is 0 whenever it empties.
     cdef u64 r = w >> SCHED_FIXEDPOINT_SHIFT
-    r = r if r > 2 else 2
-    return r if w != 0 else 0
+    cdef u64 floor = <u64>(w != 0) * 2
+    return r if r > floor else floor
 
 cdef inline void update_inv_weight(load_weight* lw) noexcept nogil:
     cdef u64 w

@@ -32,7 +32,7 @@ cdef inline u64 sched_slice(FairArena* a, cfs_rq_t* cfs, sched_entity* se) noexc
     slice = nr * kp.min_granularity_ns if nr > kp.nr_latency else kp.sched_latency_ns
     while x >= 0:
         q = &a.cfs[a.se[x].cfs_rq]
-        lw = q.load
+        lw.weight = q.load.weight
         if not a.se[x].on_rq:
             lw.weight += a.se[x].load.weight
         lw.inv_weight = 0
@@ -134,11 +134,10 @@ cdef inline void enqueue_entity_cfs(FairArena* a, cfs_rq_t* cfs, s32 n, int flag
     update_curr(a, cfs)
     if renorm and not curr:
         se.vruntime += cfs.min_vruntime
-    update_load_avg(a, cfs, se, UPDATE_TG | DO_ATTACH)
+    update_load_avg(a, cfs, n, UPDATE_TG | DO_ATTACH)
     se_update_runnable(a, se)
-    update_cfs_group(a, cfs, n)
-    cfs.load.weight += se.load.weight
-    cfs.load.inv_weight = 0
+    update_cfs_group(a, cfs, n, rq_clock(a, cfs.cpu))
+    update_load_add(&cfs.load, se.load.weight)
     cfs.nr_queued += 1
     if flags & ENQUEUE_WAKEUP:
         place_entity_cfs(a, cfs, se, False)

@@ -16,7 +16,7 @@ cdef inline s32 task_parent_on(Sim* s, s32 t, s32 cpu) noexcept nogil:
 cdef inline u64 calc_group_shares(FairArena* a, cfs_rq_t* gcfs) noexcept nogil:
     cdef task_group* tg = &a.tg[gcfs.tg]
     cdef s64 tg_shares = <s64>tg.shares
-    cdef s64 load = <s64>scale_load_down(gcfs.load.weight)
+    cdef s64 load = <s64>gcfs.load.weight_down
     cdef s64 tg_weight
     cdef s64 shares
     if <s64>gcfs.avg.load_avg > load:
@@ -31,7 +31,8 @@ cdef inline u64 calc_group_shares(FairArena* a, cfs_rq_t* gcfs) noexcept nogil:
         shares = tg_shares
     return <u64>shares
 
-cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight) noexcept nogil:
+cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight,
+                                         u64 now) noexcept nogil:
     # v6.8-v6.13 reweight_eevdf (restored by the 2026 revert): V does not move under a reweight,
     # so v' = V - (V - v)*w/w' and d' = V + (d - V)*w/w', with no lag inflation.
     cdef sched_entity* se = &a.se[n]
@@ -40,11 +41,11 @@ cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64
     cdef s64 oldw = <s64>se.load.weight
     cdef s64 vlag, vslice
     if se.on_rq:
-        update_curr(a, cfs)
+        update_curr_at(a, cfs, now)
         avruntime = avg_vruntime(a, cfs)
         if not curr:
             __dequeue_entity(a, cfs, n)
-        cfs.load.weight -= se.load.weight
+        update_load_sub(&cfs.load, se.load.weight)
     dequeue_load_avg(cfs, se)
     if se.on_rq:
         if avruntime != se.vruntime:
@@ -56,14 +57,14 @@ cdef inline void reweight_entity_inplace(FairArena* a, cfs_rq_t* cfs, s32 n, u64
         se.vlag = div_s64_trunc(se.vlag * oldw, <s64>weight)
     set_weight_load_avg(cfs, se, weight)
     if se.on_rq:
-        cfs.load.weight += se.load.weight
+        update_load_add(&cfs.load, se.load.weight)
         if not curr:
             __enqueue_entity(a, cfs, n)
         update_min_vruntime(a, cfs)
-    cfs.load.inv_weight = 0
 
-cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight) noexcept nogil:
+cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight, u64 now) noexcept nogil:
     # v6.14-v6.16: lag and relative deadline rescaled, then re-placed (place_entity, flags 0).
+    # now: rq_clock(cfs.cpu), the walk's reading
     cdef sched_entity* se = &a.se[n]
     cdef bint curr = cfs.curr == n
     cdef s64 oldw
@@ -73,37 +74,42 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
         # is untouched (only the weighted vruntime sum, kept for the audit, follows the weight)
         if se.on_rq:
             if curr:
-                update_curr(a, cfs)
+                update_curr_at(a, cfs, now)
             else:
                 avg_vruntime_sub(cfs, se)
-            cfs.load.weight -= se.load.weight
+            update_load_sub(&cfs.load, se.load.weight)
         dequeue_load_avg(cfs, se)
         set_weight_load_avg(cfs, se, weight)
         if se.on_rq:
-            cfs.load.weight += se.load.weight
+            update_load_add(&cfs.load, se.load.weight)
             if not curr:
                 avg_vruntime_add(cfs, se)
-        cfs.load.inv_weight = 0
         return
     if cfs.kp.features & F_REWEIGHT_INPLACE:
-        reweight_entity_inplace(a, cfs, n, weight)
+        reweight_entity_inplace(a, cfs, n, weight, now)
         return
     if se.on_rq:
-        update_curr(a, cfs)
-        eligibility_sums(a, cfs, &avg, &load)
-        update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
-        # the sums place_entity will see: se's share leaves at the old weight (from the tree or
-        # as curr) and, as curr, comes back at the new one; vruntime and min_vruntime stay put
+        update_curr_at(a, cfs, now)
+        # V's sums without se: the sums place_entity will see once se's share leaves at the old
+        # weight (and, as curr, comes back at the new one); vruntime and min_vruntime stay put.
+        # As curr they are the tree's alone (eligibility_sums would add se and this take it out).
         key = entity_key(cfs, se)
-        avg -= key * <s64>se_weight(se)
-        load -= <s64>se_weight(se)
+        if curr:
+            avg = cfs.avg_vruntime
+            load = cfs.avg_load
+        else:
+            eligibility_sums(a, cfs, &avg, &load)
+            avg -= key * <s64>se_weight(se)
+            load -= <s64>se_weight(se)
+        update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg + key * <s64>se_weight(se),
+                                                      load + <s64>se_weight(se)))
         se.deadline -= se.vruntime
         se.rel_deadline = 1
         cfs.nr_queued -= 1
         if not curr:
             __dequeue_entity(a, cfs, n)
-        cfs.load.weight -= se.load.weight
-        cfs.load.inv_weight = 0
+        # the kernel's update_load_sub here and update_load_add below: nothing in between reads
+        # the queue's weight, so it changes once, by the difference, below
     # dequeue_load_avg / enqueue_load_avg around the weight change
     dequeue_load_avg(cfs, se)
     if cfs.avg.load_sum < cfs.avg.load_avg * PELT_MIN_DIVIDER:
@@ -118,15 +124,14 @@ cdef inline void reweight_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 weight)
             avg += key * <s64>se_weight(se)
             load += <s64>se_weight(se)
         place_entity_at(cfs, se, 0, avg, load)
-        cfs.load.weight += se.load.weight
-        cfs.load.inv_weight = 0
+        update_load_add(&cfs.load, se.load.weight - <u64>oldw)
         if not curr:
             __enqueue_entity(a, cfs, n)
         cfs.nr_queued += 1
         update_min_vruntime(a, cfs)
 
-cdef inline void update_cfs_group(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept nogil:
-    # cfs: the entity's queue (the caller's pointer, not looked up again)
+cdef inline void update_cfs_group(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) noexcept nogil:
+    # cfs: the entity's queue (the caller's pointer, not looked up again); now: rq_clock(cfs.cpu)
     cdef sched_entity* se = &a.se[n]
     cdef u64 shares
     if se.my_q < 0:                 # a task has no group queue
@@ -135,14 +140,14 @@ cdef inline void update_cfs_group(FairArena* a, cfs_rq_t* cfs, s32 n) noexcept n
         # v6.5 (SMP) reweights every time: a reweight to the same shares still re-derives the
         # entity's load_avg from its load_sum. The equal-shares skip came with v6.7 (eab03c23c2a1),
         # the empty-group one below with DELAY_DEQUEUE.
-        reweight_entity(a, cfs, n, calc_group_shares(a, &a.cfs[se.my_q]))
+        reweight_entity(a, cfs, n, calc_group_shares(a, &a.cfs[se.my_q]), now)
         return
     # An emptied group keeps its weight (matters for DELAY_DEQUEUE).
     if a.cfs[se.my_q].load.weight == 0:
         return
     shares = calc_group_shares(a, &a.cfs[se.my_q])
     if se.load.weight != shares:
-        reweight_entity(a, cfs, n, shares)
+        reweight_entity(a, cfs, n, shares, now)
 
 cdef inline void find_matching_se(FairArena* a, s32* se, s32* pse) noexcept nogil:
     # Walk both entities up to siblings in their deepest common cfs_rq (cgroup LCA).

@@ -297,11 +297,11 @@ cdef inline s32 pick_eevdf_at(FairArena* a, cfs_rq_t* cfs, s64 avg, s64 load) no
     cdef s32 left
     if cfs.nr_queued == 1:
         return pick_single(a, cfs)
-    se = tree_leftmost(a, cfs)
     if curr >= 0 and (not a.se[curr].on_rq or not eligible_at(cfs, avg, load, a.se[curr].vruntime)):
         curr = -1
     if (cfs.kp.features & F_RUN_TO_PARITY) and curr >= 0 and protect_slice(&a.se[curr]):
         return curr
+    se = tree_leftmost(a, cfs)      # a walk here (the kernel's is cached): after the early return
     if se >= 0 and eligible_at(cfs, avg, load, a.se[se].vruntime):
         best = se
     else:
@@ -340,7 +340,7 @@ cdef inline void set_next_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) no
     clear_buddies(a, cfs, n)
     if se.on_rq:
         __dequeue_entity(a, cfs, n)
-        update_load_avg_at(a, cfs, se, UPDATE_TG, now)
+        update_load_avg_at(a, cfs, n, UPDATE_TG, now)
         se.vlag = <s64>se.deadline   # slice-protection marker (RUN_TO_PARITY)
     se.exec_start = now
     cfs.curr = n
@@ -351,7 +351,7 @@ cdef inline void put_prev_entity(FairArena* a, cfs_rq_t* cfs, s32 n, u64 now) no
     if se.on_rq:
         update_curr_at(a, cfs, now)
         __enqueue_entity(a, cfs, n)
-        update_load_avg_at(a, cfs, se, 0, now)
+        update_load_avg_at(a, cfs, n, 0, now)
     cfs.curr = -1
 
 # ---------------------------------------------------------------- delayed dequeue
@@ -390,13 +390,12 @@ cdef inline void enqueue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     if curr:
         place_entity(a, cfs, se, flags)
     update_curr_at(a, cfs, now)
-    update_load_avg_at(a, cfs, se, UPDATE_TG | DO_ATTACH, now)
+    update_load_avg_at(a, cfs, n, UPDATE_TG | DO_ATTACH, now)
     se_update_runnable(a, se)
-    update_cfs_group(a, cfs, n)
+    update_cfs_group(a, cfs, n, now)
     if not curr:
         place_entity(a, cfs, se, flags)
-    cfs.load.weight += se.load.weight
-    cfs.load.inv_weight = 0
+    update_load_add(&cfs.load, se.load.weight)
     cfs.nr_queued += 1
     if flags & ENQUEUE_MIGRATED:
         se.exec_start = 0
@@ -413,18 +412,17 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     cdef s64 avg, load
     if cfs.kp.cfs:
         update_curr(a, cfs)
-        update_load_avg(a, cfs, se, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
+        update_load_avg(a, cfs, n, action | (DO_DETACH if flags & DEQUEUE_MIGRATING else 0))
         se_update_runnable(a, se)
         clear_buddies(a, cfs, n)
         if cfs.curr != n:
             __dequeue_entity(a, cfs, n)
         se.on_rq = 0
-        cfs.load.weight -= se.load.weight
-        cfs.load.inv_weight = 0
+        update_load_sub(&cfs.load, se.load.weight)
         cfs.nr_queued -= 1
         if not sleep:
             se.vruntime -= cfs.min_vruntime      # normalise: relative while off the queue
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
             update_min_vruntime(a, cfs)
         return True
@@ -435,12 +433,12 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     if not (flags & DEQUEUE_DELAYED):
         delay = sleep and not (flags & DEQUEUE_SPECIAL)
         if (cfs.kp.features & F_DELAY_DEQUEUE) and delay and not eligible_at(cfs, avg, load, se.vruntime):
-            update_load_avg_at(a, cfs, se, 0, now)
+            update_load_avg_at(a, cfs, n, 0, now)
             set_delayed(a, n)
             return False
     if flags & DEQUEUE_MIGRATING:
         action |= DO_DETACH
-    update_load_avg_at(a, cfs, se, action, now)
+    update_load_avg_at(a, cfs, n, action, now)
     se_update_runnable(a, se)
     update_entity_lag_at(cfs, se, avg_vruntime_at(cfs, avg, load))
     if (cfs.kp.features & F_PLACE_REL_DEADLINE) and not sleep:
@@ -449,10 +447,9 @@ cdef inline bint dequeue_entity(FairArena* a, cfs_rq_t* cfs, s32 n, int flags, u
     if cfs.curr != n:
         __dequeue_entity(a, cfs, n)
     se.on_rq = 0
-    cfs.load.weight -= se.load.weight
-    cfs.load.inv_weight = 0
+    update_load_sub(&cfs.load, se.load.weight)
     cfs.nr_queued -= 1
-    update_cfs_group(a, cfs, n)
+    update_cfs_group(a, cfs, n, now)
     if (flags & (DEQUEUE_SAVE | DEQUEUE_MOVE)) != DEQUEUE_SAVE:
         update_min_vruntime(a, cfs)
     if flags & DEQUEUE_DELAYED:
@@ -474,7 +471,7 @@ cdef inline void requeue_delayed_entity(FairArena* a, s32 n) noexcept nogil:
             if cfs.curr != n:
                 __enqueue_entity(a, cfs, n)
             cfs.nr_queued += 1
-    update_load_avg(a, cfs, se, 0)
+    update_load_avg(a, cfs, n, 0)
     clear_delayed(a, n)
 
 # ---------------------------------------------------------------- yield

@@ -45,9 +45,9 @@ cdef void enqueue_task_fair(Sim* s, s32 t, int flags) noexcept nogil:
         n = a.se[n].parent
     while n >= 0:
         cfs = CFS_OF(s, n)
-        update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
+        update_load_avg_at(a, cfs, n, UPDATE_TG, now)
         se_update_runnable(a, &a.se[n])
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         a.se[n].slice = slice
         if cfs.curr != n:
             aug_propagate(a, n)
@@ -107,9 +107,9 @@ cdef int dequeue_entities(Sim* s, s32 n, int flags) noexcept nogil:
         n = a.se[n].parent
     while n >= 0:
         cfs = CFS_OF(s, n)
-        update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
+        update_load_avg_at(a, cfs, n, UPDATE_TG, now)
         se_update_runnable(a, &a.se[n])
-        update_cfs_group(a, cfs, n)
+        update_cfs_group(a, cfs, n, now)
         a.se[n].slice = slice
         if cfs.curr != n:
             aug_propagate(a, n)
@@ -191,8 +191,8 @@ cdef void task_tick_fair(Sim* s, s32 t) noexcept nogil:
     while n >= 0:
         cfs = CFS_OF(s, n)
         update_curr_at(a, cfs, now)
-        update_load_avg_at(a, cfs, &a.se[n], UPDATE_TG, now)
-        update_cfs_group(a, cfs, n)
+        update_load_avg_at(a, cfs, n, UPDATE_TG, now)
+        update_cfs_group(a, cfs, n, now)
         if cfs.kp.cfs and cfs.nr_queued > 1:
             check_preempt_tick(a, cfs, n)
         n = a.se[n].parent

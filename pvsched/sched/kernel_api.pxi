@@ -122,7 +122,7 @@ def py_calc_group_shares(long long tg_shares, long long grq_load_weight, long lo
     tg.load_avg = tg_load_avg
     a.tg = &tg
     c.tg = 0
-    c.load.weight = grq_load_weight
+    update_load_add(&c.load, grq_load_weight)
     c.avg.load_avg = grq_load_avg
     c.tg_load_avg_contrib = tg_load_avg_contrib
     return calc_group_shares(&a, &c)
@@ -281,7 +281,7 @@ cdef class FairRunqueue:
         se.vruntime = vruntime
         se.deadline = deadline
         se.on_rq = 1
-        self.cfs.load.weight += se.load.weight
+        update_load_add(&self.cfs.load, se.load.weight)
         self.cfs.nr_queued += 1
         if curr:
             self.cfs.curr = i
@@ -385,7 +385,7 @@ cdef class FairRunqueue:
         lw = self._lw(0 if nice is None else nice, weight)
         if lw.weight == self.a.se[i].load.weight:
             return False
-        reweight_entity(&self.a, &self.cfs, i, lw.weight)
+        reweight_entity(&self.a, &self.cfs, i, lw.weight, rq_clock(&self.a, self.cfs.cpu))
         if nice is not None:
             self.a.se[i].load.inv_weight = lw.inv_weight
         return True

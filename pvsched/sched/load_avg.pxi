@@ -21,7 +21,7 @@ cdef inline int update_cfs_rq_avg_at(FairArena* a, cfs_rq_t* cfs, u64 now, bint 
     # __update_load_avg_cfs_rq at `now` (its PELT clock): the queue's own weight is the load;
     # curr != NULL is running. The "nothing due" test stays inline (a queue is often updated
     # twice at one time). hooks: whether a PELT hook may be attached (a constant at each site).
-    cdef unsigned long load = scale_load_down(cfs.load.weight)
+    cdef unsigned long load = cfs.load.weight_down
     cdef int decayed = 0
     if hooks:
         decayed = hook_pelt(a, cfs, NULL, &cfs.avg, now, load, cfs.h_nr_runnable, cfs.curr >= 0, 1, False)
@@ -77,7 +77,7 @@ cdef inline void detach_entity_load_avg(cfs_rq_t* cfs, sched_entity* se) noexcep
     if cfs.avg.runnable_sum < cfs.avg.runnable_avg * PELT_MIN_DIVIDER:
         cfs.avg.runnable_sum = cfs.avg.runnable_avg * PELT_MIN_DIVIDER
 
-cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int skip_age,
+cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, s32 n, int skip_age,
                                      bint hooks, u64 now) noexcept nogil:
     # The entity's signal (unless skipped or not attached), then its queue's; returns decayed.
     # Inline into update_load_avg: the call's register saves and restores cost more than the
@@ -85,14 +85,12 @@ cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* 
     # hooks is a constant: update_load_avg tests the arena's hook mask once and inlines the
     # variant, so that without PELT hooks their tests and the clock re-read fold away.
     # now: pelt_clock(cfs.cpu) (without hooks, the caller's reading)
+    cdef sched_entity* se = &a.se[n]
     cdef u64 runnable
     cdef int running
     if se.avg.last_update_time and not skip_age and (hooks or pelt_due(now, &se.avg)):
-        # group: my_q's runnable count; task: queued and not delayed (selects, not branches:
-        # a walk alternates tasks and groups)
-        runnable = <u64>(se.on_rq & (se.sched_delayed ^ 1))
-        runnable = se.runnable_weight if se.my_q >= 0 else runnable
-        running = cfs.curr == <s32>(se - a.se)
+        runnable = se_pelt_runnable(se)
+        running = cfs.curr == n
         if hooks:
             hook_pelt(a, cfs, se, &se.avg, now, se.on_rq, runnable, running, se_weight(se), False)
         if not hooks or pelt_due(now, &se.avg):
@@ -101,21 +99,50 @@ cdef inline int update_load_avg_sums(FairArena* a, cfs_rq_t* cfs, sched_entity* 
         now = pelt_clock(a, cfs.cpu)        # read after the entity's hook, as the kernel would
     return update_cfs_rq_avg_at(a, cfs, now, hooks)
 
-cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags) noexcept nogil:
-    update_load_avg_at(a, cfs, se, flags, rq_clock(a, cfs.cpu))
+cdef inline void update_load_avg(FairArena* a, cfs_rq_t* cfs, s32 n, int flags) noexcept nogil:
+    update_load_avg_at(a, cfs, n, flags, rq_clock(a, cfs.cpu))
 
-cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, sched_entity* se, int flags,
+cdef inline u64 se_pelt_runnable(sched_entity* se) noexcept nogil:
+    # group: my_q's runnable count; task: queued and not delayed (selects, not branches: a walk
+    # alternates tasks and groups)
+    cdef u64 runnable = <u64>(se.on_rq & (se.sched_delayed ^ 1))
+    return se.runnable_weight if se.my_q >= 0 else runnable
+
+cdef inline void update_load_avg_at(FairArena* a, cfs_rq_t* cfs, s32 n, int flags,
                                     u64 now) noexcept nogil:
-    # now: rq_clock(cfs.cpu), read once by a walk over one rq's queues. One test of the hook mask
-    # per call picks the inlined variant of the sums (GCC keeps this function out of line, so the
-    # flags stay run-time tests). A hook may run Python code: with hooks the clock is re-read at
-    # each use, as before.
+    # The entity a.se[n] on its queue cfs (the index: a running test is one compare);
+    # now: rq_clock(cfs.cpu), read once by a walk over one rq's queues.
+    # Most updates cross no PELT period boundary on either signal (5 in 6 on the host
+    # load): then the sums only grow, nothing decays, neither average changes (so neither does
+    # the task group's sum), and the work fits in a few registers. Anything else (a period
+    # crossed, a hook, SKIP_AGE_LOAD or DO_DETACH, an entity not attached: its position is
+    # then >= 2**10 since the PELT clock is >= PELT_EPOCH_NS) goes to update_load_avg_full.
+    cdef sched_entity* se = &a.se[n]
+    cdef u64 pelt_now = pelt_time(now)
+    cdef u64 se_pos = pelt_period_pos(pelt_now, &se.avg)
+    cdef u64 cfs_pos = pelt_period_pos(pelt_now, &cfs.avg)
+    if a.pelt_hooks or (flags & (SKIP_AGE_LOAD | DO_DETACH)) or (se_pos | cfs_pos) >= 1024:
+        update_load_avg_full(a, cfs, n, flags, now)
+        return
+    # a signal with no whole 1024 ns unit elapsed (often: the same instant again) is left as is
+    if se_pos != se.avg.period_contrib:
+        pelt_accrue_in_period(&se.avg, se_pos, se.on_rq, se_pelt_runnable(se), cfs.curr == n)
+    if cfs_pos != cfs.avg.period_contrib:
+        pelt_accrue_in_period(&cfs.avg, cfs_pos, cfs.load.weight_down, cfs.h_nr_runnable,
+                              cfs.curr >= 0)
+
+cdef void update_load_avg_full(FairArena* a, cfs_rq_t* cfs, s32 n, int flags,
+                               u64 now) noexcept nogil:
+    # update_load_avg. One test of the hook mask per call picks the inlined variant of the sums
+    # (GCC keeps this function out of line, so the flags stay run-time tests). A hook may run
+    # Python code: with hooks the clock is re-read at each use, as before.
+    cdef sched_entity* se = &a.se[n]
     cdef int decayed
     if a.pelt_hooks:
-        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, True, pelt_clock(a, cfs.cpu))
+        decayed = update_load_avg_sums(a, cfs, n, flags & SKIP_AGE_LOAD, True, pelt_clock(a, cfs.cpu))
         now = rq_clock(a, cfs.cpu)
     else:
-        decayed = update_load_avg_sums(a, cfs, se, flags & SKIP_AGE_LOAD, False, pelt_time(now))
+        decayed = update_load_avg_sums(a, cfs, n, flags & SKIP_AGE_LOAD, False, pelt_time(now))
     if not se.avg.last_update_time and (flags & DO_ATTACH):
         attach_entity_load_avg(cfs, se)
         update_tg_load_avg_at(a, cfs, now)

@@ -148,14 +148,20 @@ cdef inline uint32_t accumulate_sum(uint64_t delta, sched_avg* sa,
                                                <uint32_t>1024 - sa.period_contrib,
                                                <uint32_t>delta)
     sa.period_contrib = <uint32_t>delta
+    pelt_add_contrib(sa, contrib, load, runnable, running)
+    return <uint32_t>periods
 
-    # Adding a zero term is what the kernel's "if (load)" / "if (runnable)" / "if (running)"
-    # skip: the same sums, without three data-dependent branches.
+
+cdef inline void pelt_add_contrib(sched_avg* sa, uint32_t contrib, unsigned long load,
+                                  unsigned long runnable, int running) noexcept nogil:
+    """accumulate_sum()'s last step: the sums grow by ``contrib`` for what is set.
+
+    Adding a zero term is what the kernel's "if (load)" / "if (runnable)" / "if (running)"
+    skip: the same sums, without three data-dependent branches.
+    """
     sa.load_sum += <uint64_t>load * contrib
     sa.runnable_sum += (<uint64_t>runnable * contrib) << SCHED_CAPACITY_SHIFT
     sa.util_sum += (contrib << SCHED_CAPACITY_SHIFT) & (<uint32_t>0 - <uint32_t>(running != 0))
-
-    return <uint32_t>periods
 
 
 cdef inline int ___update_load_sum(uint64_t now, sched_avg* sa, unsigned long load,
@@ -204,6 +210,27 @@ cdef inline int pelt_update_sums(uint64_t now, sched_avg* sa, unsigned long load
         ___update_load_avg(sa, avg_weight)
         return 1
     return 0
+
+
+cdef inline uint64_t pelt_period_pos(uint64_t now, const sched_avg* sa) noexcept nogil:
+    """period_contrib plus the whole 1024 ns units since the last update. Below 1024,
+    ___update_load_sum at ``now`` crosses no period boundary (see pelt_accrue_in_period).
+    Time going backwards gives 2**53 or more, and a signal never updated (last_update_time 0)
+    now / 1024: at least 1024 on the engine's PELT clock, which starts at 2**20 ns."""
+    return ((now - sa.last_update_time) >> 10) + sa.period_contrib
+
+
+cdef inline void pelt_accrue_in_period(sched_avg* sa, uint64_t pos, unsigned long load,
+                                       unsigned long runnable, int running) noexcept nogil:
+    """___update_load_sum (which then returns 0) when pos = pelt_period_pos(now, sa) < 1024:
+    no decay, the new units are all in the current period, and the averages keep. The caller
+    leaves a signal with no whole unit elapsed (pos == period_contrib) as it is, as the
+    kernel's "if (!delta)" return does, before computing the arguments."""
+    cdef uint32_t contrib = <uint32_t>pos - sa.period_contrib
+    cdef unsigned long on = <unsigned long>0 - <unsigned long>(load != 0)    # "if (!load)": a mask
+    sa.last_update_time += <uint64_t>contrib << 10
+    sa.period_contrib = <uint32_t>pos
+    pelt_add_contrib(sa, contrib, load, runnable & on, running & <int>on)
 
 
 cdef inline bint pelt_due(uint64_t now, const sched_avg* sa) noexcept nogil:

@@ -111,8 +111,14 @@ cdef struct sched_entity:
     u8 rel_deadline
     u8 pad[65]              # to 256 bytes
 
+cdef struct queue_load:
+    # A cfs_rq's load_weight: its inverse is never used (sched_slice computes from a copy), and
+    # in its place the scaled-down weight, which PELT reads at every update of the queue.
+    u64 weight              # sum of queued entities' load.weight (curr and delayed included)
+    u64 weight_down         # scale_load_down(weight), kept by update_load_add / update_load_sub
+
 cdef struct cfs_rq_t:
-    load_weight load        # sum of queued entities' load.weight (curr and delayed included)
+    queue_load load
     u32 nr_queued
     u32 h_nr_queued
     u32 h_nr_runnable
@@ -189,6 +195,14 @@ cdef inline u64 pelt_clock(FairArena* a, s32 cpu) noexcept nogil:
 cdef inline bint before(u64 a, u64 b) noexcept nogil:
     # u64 wrap-safe "a earlier than b".
     return <s64>(a - b) < 0
+
+cdef inline void update_load_add(queue_load* lw, u64 inc) noexcept nogil:
+    lw.weight += inc
+    lw.weight_down = scale_load_down(lw.weight)
+
+cdef inline void update_load_sub(queue_load* lw, u64 dec) noexcept nogil:
+    lw.weight -= dec
+    lw.weight_down = scale_load_down(lw.weight)
 
 cdef inline u64 se_weight(sched_entity* se) noexcept nogil:
     return se.weight_down
