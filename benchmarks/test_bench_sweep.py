@@ -51,72 +51,69 @@ def _tiny_base():
 
 
 def _sweep(base, grid, seeds, metrics, workers, executor=None):
+    """One sweep on ``workers`` new worker processes, or on ``executor``: (table, wall s, CPUs got)."""
     c0, t0 = _cpu(), time.perf_counter()
-    if executor is None:
-        df = pvsched.sweep(base, grid, seeds=seeds, metrics=metrics, workers=workers, progress=False)
-    else:
-        df = pvsched.sweep(base, grid, seeds=seeds, metrics=metrics, executor=executor, progress=False)
+    df = pvsched.sweep(base, grid, seeds=seeds, metrics=metrics, workers=None if executor else workers,
+                       executor=executor, progress=False)
     wall = time.perf_counter() - t0
     return df, wall, (_cpu() - c0) / wall          # CPUs the sweep (driver + workers) actually got
+
+
+def _interleave(one_worker, two_workers, rounds):
+    """Alternate the two sweeps ``rounds`` times; their tables (last round), best times and the
+    2-worker sweep's CPUs got per round."""
+    t1s, t2s, par = [], [], []
+    for _ in range(rounds):
+        one, t, _ = one_worker()
+        t1s.append(t)
+        two, t, p = two_workers()
+        t2s.append(t)
+        par.append(p)
+    pd.testing.assert_frame_equal(one, two)                      # same numbers either way
+    return one, min(t1s), min(t2s), par
+
+
+def _report(title, base, one, t1, t2):
+    """The printed lines: runs/s, events/s and simulated seconds per wall second on 1 and 2
+    workers, and the speed-up; returns (runs, events)."""
+    runs = len(one)
+    events = int(one["events"].sum())
+    sim_s = runs * base.duration_ns / 1e9
+    print(f"{title}\n" + "".join(
+        f"  {label}: {t:.3f} s = {runs / t:,.0f} runs/s, {events / t / 1e6:.2f} M events/s, "
+        f"{sim_s / t:.1f} simulated s per wall s\n" for label, t in (("1 worker ", t1), ("2 workers", t2)))
+        + f"  speed-up {t1 / t2:.2f}x, load average {os.getloadavg()[0]:.2f}")
+    return runs, events
 
 
 def _compare(benchmark, name, base, grid, seeds, metrics, rounds, warmup=False):
     """Interleave 1- and 2-worker sweeps, keep the best of each, print and record (``warmup``:
     one untimed sweep first, so that imports and first-call costs stay out of the timings)."""
-    t1s, t2s, par = [], [], []
-    one = two = None
     if warmup:
         _sweep(base, grid, seeds, metrics, 1)
-    for _ in range(rounds):
-        one, t, _ = _sweep(base, grid, seeds, metrics, 1)
-        t1s.append(t)
-        two, t, p = _sweep(base, grid, seeds, metrics, 2)
-        t2s.append(t)
-        par.append(p)
-    t1, t2 = min(t1s), min(t2s)
-    runs = len(one)
-    events = int(one["events"].sum())
-    sim_s = runs * base.duration_ns / 1e9
-    speedup = t1 / t2
+    one, t1, t2, par = _interleave(lambda: _sweep(base, grid, seeds, metrics, 1),
+                                   lambda: _sweep(base, grid, seeds, metrics, 2), rounds)
+    runs, events = _report(f"\n{name}: {len(one)} runs, {int(one['events'].sum())} events, best of {rounds}",
+                           base, one, t1, t2)
+    print(f"  the 2-worker sweep kept {max(par):.2f} CPUs busy on average (driver and workers; "
+          f"2 = both cores throughout)")
     benchmark.extra_info.update(runs=runs, t1_s=t1, t2_s=t2, runs_per_s_1=runs / t1, runs_per_s_2=runs / t2,
-                                speedup=speedup, events=events, events_per_s_1=events / t1,
+                                speedup=t1 / t2, events=events, events_per_s_1=events / t1,
                                 events_per_s_2=events / t2, cpus_got=max(par))
-    print(f"\n{name}: {runs} runs, {events} events, best of {rounds}\n"
-          f"  1 worker : {t1:.3f} s = {runs / t1:,.0f} runs/s, {events / t1 / 1e6:.2f} M events/s, "
-          f"{sim_s / t1:.1f} simulated s per wall s\n"
-          f"  2 workers: {t2:.3f} s = {runs / t2:,.0f} runs/s, {events / t2 / 1e6:.2f} M events/s, "
-          f"{sim_s / t2:.1f} simulated s per wall s\n"
-          f"  speed-up {speedup:.2f}x; the 2-worker sweep kept {max(par):.2f} CPUs busy on average "
-          f"(driver and workers; 2 = both cores throughout), load average {os.getloadavg()[0]:.2f}")
-    pd.testing.assert_frame_equal(one, two)                      # same numbers either way
-    return speedup
+    return t1 / t2
 
 
 def _compare_reused(benchmark, name, base, grid, seeds, metrics, rounds):
     """The same on pools the caller keeps (``executor=``): sweeps in a loop start no workers."""
     from concurrent.futures import ProcessPoolExecutor
-    t1s, t2s = [], []
     with ProcessPoolExecutor(1) as ex1, ProcessPoolExecutor(2) as ex2:
         for ex in (ex1, ex2):
             _sweep(base, grid, seeds, metrics, 0, ex)              # warm-up: the workers start here
-        for _ in range(rounds):
-            one, t, _ = _sweep(base, grid, seeds, metrics, 0, ex1)
-            t1s.append(t)
-            two, t, _ = _sweep(base, grid, seeds, metrics, 0, ex2)
-            t2s.append(t)
-    t1, t2 = min(t1s), min(t2s)
-    runs = len(one)
-    events = int(one["events"].sum())
-    sim_s = runs * base.duration_ns / 1e9
+        one, t1, t2, _ = _interleave(lambda: _sweep(base, grid, seeds, metrics, 0, ex1),
+                                     lambda: _sweep(base, grid, seeds, metrics, 0, ex2), rounds)
+    runs, _ = _report(f"{name}, pools kept open between sweeps (executor=), best of {rounds}", base, one, t1, t2)
     benchmark.extra_info.update(reused_runs_per_s_1=runs / t1, reused_runs_per_s_2=runs / t2,
                                 reused_speedup=t1 / t2)
-    print(f"{name}, pools kept open between sweeps (executor=), best of {rounds}\n"
-          f"  1 worker : {t1:.3f} s = {runs / t1:,.0f} runs/s, {events / t1 / 1e6:.2f} M events/s, "
-          f"{sim_s / t1:.1f} simulated s per wall s\n"
-          f"  2 workers: {t2:.3f} s = {runs / t2:,.0f} runs/s, {events / t2 / 1e6:.2f} M events/s, "
-          f"{sim_s / t2:.1f} simulated s per wall s\n"
-          f"  speed-up {t1 / t2:.2f}x, load average {os.getloadavg()[0]:.2f}")
-    pd.testing.assert_frame_equal(one, two)
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs >= 2 cores")
