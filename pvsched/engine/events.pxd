@@ -86,7 +86,11 @@ cdef struct EventQueue:
 
 cdef extern from *:
     """
+    #include <stdint.h>
     #define PV_EV_TIME_FLIP 0x8000000000000000ULL
+    /* The keys are read through uint64_t pointers, the type Cython's u64 is (unsigned long
+       here): an unsigned long long pointer would be another type, which GCC may assume does
+       not alias the heap's stores (strict aliasing). */
     static inline unsigned long long pv_ev_ctz(unsigned long long x) {      /* x != 0 */
         return (unsigned long long)__builtin_ctzll(x);
     }
@@ -101,21 +105,19 @@ cdef extern from *:
     #if defined(__x86_64__) && defined(__GNUC__)
     /* GCC branches on a select of 128-bit keys; cmov keeps the sift free of mispredicts, and the
        keys stay in registers instead of being loaded again by index. */
-    static inline void pv_ev_sel_mem(unsigned long long* ah, unsigned long long* al, long long* ia,
-                                     const unsigned long long* b) {
+    static inline void pv_ev_sel_mem(uint64_t* ah, uint64_t* al, int64_t* ia, const uint64_t* b) {
         /* (*ah, *al) = key b and *ia += 1 if key b < key (*ah, *al) */
-        unsigned long long t, h = *ah, l = *al;
-        long long i = *ia;
+        uint64_t t, h = *ah, l = *al;
+        int64_t i = *ia;
         __asm__("cmp %[l], %[bl]; mov %[bh], %[t]; sbb %[h], %[t]; "
                 "cmovb %[bh], %[h]; cmovb %[bl], %[l]; adc $0, %[i]"
                 : [h] "+r"(h), [l] "+r"(l), [i] "+r"(i), [t] "=&r"(t)
                 : [bh] "m"(b[0]), [bl] "m"(b[1]) : "cc");
         *ah = h; *al = l; *ia = i;
     }
-    static inline long long pv_ev_min4(const unsigned long long* h, unsigned long long* hi,
-                                       unsigned long long* lo) {
-        unsigned long long ah = h[0], al = h[1], bh = h[4], bl = h[5], t;
-        long long ia = 0, ib = 2;
+    static inline int64_t pv_ev_min4(const uint64_t* h, uint64_t* hi, uint64_t* lo) {
+        uint64_t ah = h[0], al = h[1], bh = h[4], bl = h[5], t;
+        int64_t ia = 0, ib = 2;
         pv_ev_sel_mem(&ah, &al, &ia, h + 2);
         pv_ev_sel_mem(&bh, &bl, &ib, h + 6);
         __asm__("cmp %[l], %[bl]; mov %[bh], %[t]; sbb %[h], %[t]; "
@@ -126,14 +128,13 @@ cdef extern from *:
         return ia;
     }
     #else
-    static inline long long pv_ev_min2(const unsigned long long* h, long long a, long long b) {
+    static inline int64_t pv_ev_min2(const uint64_t* h, int64_t a, int64_t b) {
         unsigned __int128 ka = ((unsigned __int128)h[2 * a] << 64) | h[2 * a + 1];
         unsigned __int128 kb = ((unsigned __int128)h[2 * b] << 64) | h[2 * b + 1];
-        return a + ((b - a) & -(long long)(kb < ka));
+        return a + ((b - a) & -(int64_t)(kb < ka));
     }
-    static inline long long pv_ev_min4(const unsigned long long* h, unsigned long long* hi,
-                                       unsigned long long* lo) {
-        long long m = pv_ev_min2(h, pv_ev_min2(h, 0, 1), pv_ev_min2(h, 2, 3));
+    static inline int64_t pv_ev_min4(const uint64_t* h, uint64_t* hi, uint64_t* lo) {
+        int64_t m = pv_ev_min2(h, pv_ev_min2(h, 0, 1), pv_ev_min2(h, 2, 3));
         *hi = h[2 * m]; *lo = h[2 * m + 1];
         return m;
     }

@@ -132,7 +132,7 @@ cdef class EngineInput:
         for g in range(1, ntg):
             if tgp[g] < 0 or tgp[g] >= g:
                 raise ValueError(f"task group {g}: parent {tgp[g]} must be an earlier group")
-            if tgs[g] < MIN_SHARES or tgs[g] > scale_load(MAX_SHARES):
+            if tgs[g] < MIN_SHARES or tgs[g] > <s64>scale_load(MAX_SHARES):
                 raise ValueError(f"task group {g}: shares {tgs[g]} out of range")
         rtimer_relative = [int(x) for x in rtimer_relative]
         for i in range(opsv.shape[0]):

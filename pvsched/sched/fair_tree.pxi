@@ -13,10 +13,6 @@ cdef inline u32 treap_prio(s32 idx) noexcept nogil:
     x ^= x >> 16
     return x
 
-# Ordered by deadline (equal keys go right, so equal deadlines are FIFO); each node keeps the
-# minimum vruntime and slice of its subtree. A treap: any balanced BST gives the same in-order
-# sequence, and pick_eevdf depends only on that sequence and the augments.
-
 cdef inline u64 vruntime_min(u64 a, u64 b) noexcept nogil:
     # the earlier of two vruntimes (wrap-safe), a select rather than a branch
     return b if before(b, a) else a
