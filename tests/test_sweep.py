@@ -289,7 +289,8 @@ def test_corrupt_or_partial_files_are_not_taken_as_finished(tmp_path, serial_tab
     runs = sorted(os.listdir(out / "runs"))
     (out / "runs" / runs[0]).write_text('{"cell_id": "trunc')              # e.g. a power cut
     (out / "runs" / f".{runs[1]}.999999999.abcd.tmp").write_text("{")      # a writer killed mid-write
-    again = pvsched.sweep(small_base(), GRID, seeds=2, out=out, workers=0)
+    with pytest.warns(RuntimeWarning, match=rf"1 run file\(s\) .* run again: {runs[0]}: unreadable"):
+        again = pvsched.sweep(small_base(), GRID, seeds=2, out=out, workers=0)
     assert again.attrs["new_runs"] == 1
     assert_same(again, serial_table)
     assert not [n for n in os.listdir(out / "runs") if n.endswith(".tmp")]
