@@ -121,6 +121,13 @@ def seed003_claims(parts=None) -> str:
     """The thread's claims beside the measured values, every scenario (about 1 s)."""
     from pvsched.experiments import seed003 as E
     return E.markdown_claims(E.run()) + "\n"
+
+
+@output("seed003-s10")
+def seed003_s10(parts=None) -> str:
+    """S10: P1's window against HZ, with the verdict (about 0.3 s)."""
+    from pvsched.experiments import seed003 as E
+    return E.markdown_window_sweep(E.window_sweep()) + "\n"
 # ------------------------------------------------------------------------------------------ seed 004
 @output("seed004")
 def seed004(parts=None) -> str:

@@ -76,6 +76,54 @@ def test_readme_holds_the_measured_tables(rows):
     assert blocks["seed003-claims"] == seed003.markdown_claims(rows) + "\n"
 
 
+def test_readme_holds_the_window_sweep(window_rows):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import readme
+    assert readme.generated()["seed003-s10"] == seed003.markdown_window_sweep(window_rows) + "\n"
+
+
+def test_reproduce_prints_the_window_sweep(capsys):
+    assert cli_main(["reproduce", "seed003", "--scenarios", "S10"]) == 0
+    out = capsys.readouterr().out
+    assert "S10: P1's window W against HZ" in out and "1 of 1 claims reproduced" in out
+
+
+@pytest.fixture(scope="module")
+def window_rows():
+    return seed003.window_sweep()
+
+
+def test_window_sweep_a_full_tick_behind_only_at_one_jiffy(window_rows):
+    rows = window_rows
+    assert [(r["hz"], r["window_jiffies"]) for r in rows] == [
+        (hz, w) for hz in seed003.WINDOW_HZ for w in seed003.window_jiffies(hz)]
+    assert all(r[f"{s}_violations"] == 0 for r in rows for s in seed003.WINDOW_SCENARIOS)
+    by = {(r["hz"], r["window_jiffies"]): r for r in rows}
+    for hz in seed003.WINDOW_HZ:
+        assert by[hz, 1]["S8_needless"] > 0                     # the stamp is a jiffy old at the tick
+        assert all(by[hz, w]["S8_needless"] == 0 for w in seed003.window_jiffies(hz)[1:])
+        assert by[hz, 1]["S8_needless"] <= by[1000, 1]["S8_needless"]   # fewer ticks, fewer misses
+    v = seed003.window_verdict(rows)
+    assert v["holds"] and set(v["w1"]) == set(seed003.WINDOW_HZ)
+    # what a longer window trades at HZ 1000: S5's misses for held GPs, S3's false positives
+    s5_miss = [by[1000, w]["S5_needless"] for w in seed003.window_jiffies(1000)]
+    s5_held = [by[1000, w]["S5_held"] for w in seed003.window_jiffies(1000)]
+    s3_fp = [by[1000, w]["S3_fp"] for w in seed003.window_jiffies(1000)]
+    assert s5_miss == sorted(s5_miss, reverse=True) and s5_miss[0] > s5_miss[-1]
+    assert s5_held == sorted(s5_held) and s5_held[0] == 0 < s5_held[-1]
+    assert s3_fp == sorted(s3_fp) and s3_fp[0] == 0 < s3_fp[-1]
+    assert all(r["S3_held"] == 0 for r in rows)                 # the halted pCPU idles: quiescent
+
+
+def test_window_verdict_fails_when_the_claim_does_not_hold(window_rows):
+    rows = [dict(r) for r in window_rows]
+    for r in rows:
+        if r["window_jiffies"] == 1 and r["hz"] == 100:
+            r["S8_needless"] = 0
+    assert not seed003.window_verdict(rows)["holds"]
+    assert "not reproduced" in seed003.markdown_window_sweep(rows)
+
+
 def test_reproduce_runs_from_the_cli(capsys):
     assert cli_main(["reproduce", "seed003", "--quick", "--scenarios", "S1,S8"]) == 0
     out = capsys.readouterr().out

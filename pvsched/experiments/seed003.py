@@ -42,6 +42,8 @@ Each scenario changes one thing:
 - **S8** a guest task exits to QEMU (PIO/MMIO handled in userspace for 20 us) every 60-140 us;
   the return costs ``VM.userspace_exit_ns`` (4 us, in KVM_RUN) and 1 us in the kernel after
   vcpu_put (``VM.user_return_ns``).
+- **S10** P1 alone, its window W swept (1, 2, 4 jiffies, 100 ms, 1 s) at HZ 100, 250 and 1000 on
+  S8, S5 and S3 (:func:`window_sweep`). S7 and S9 are not built.
 
 Metrics (per policy; :func:`measure`): rcuc preemptions of the vCPU threads and the time they
 took, rcuc wake-ups on the nohz_full CPUs, guest cyclictest max latency, grace periods completed
@@ -69,7 +71,9 @@ few microseconds, and a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load,
 P1 (where KVM_RUN is entered again, S8, the entry follows vcpu_load at once, so the zeroed stamp
 is renewed by the next exit before a tick can look; P1' shows P2's exit-to-userspace false
 negatives there instead, having zeroed the stamp at vcpu_put); P2a's flag stays on the old pCPU, so it misses the new one (the reason Sean added the
-sched hooks).
+sched hooks). S10: Sean's "a full tick behind" reproduced at W = 1 jiffy (an exit late in the jiffy
+before a tick is stamped one jiffy old, so S8 wakes rcuc needlessly at every HZ); from W = 2 on
+it is gone, and longer windows trade the misses of longer absences (S5) for ticks that hold GPs.
 
 >>> from pvsched.experiments import seed003
 >>> rows = seed003.run(["S1"], ["P0", "P2"], duration_ns=200_000_000)
@@ -107,20 +111,24 @@ CAUSES = ("guest_tick", "runloop", "slow_exit", "new_cpu", "user_exit", "user", 
 NOHZ = (1, 2, 3)
 
 
-def host(policy: str) -> Host:
-    """The PREEMPT_RT host of every scenario, with guest policy ``policy`` (an id of POLICIES)."""
+def host(policy: str, hz: int = 1000, window_jiffies: Optional[int] = None) -> Host:
+    """The PREEMPT_RT host of every scenario, with guest policy ``policy`` (an id of POLICIES);
+    ``window_jiffies``: P1's window W (default HZ jiffies, 1 s)."""
     mode = MODE_OF[policy]
-    return Host(cpus=4, hz=1000, nohz_full=list(NOHZ), context_switch_ns=2_000,
+    return Host(cpus=4, hz=hz, nohz_full=list(NOHZ), context_switch_ns=2_000,
                 rcu=RcuConfig(tick_dependency="timer", kthread_prio=1, rcuc_ns=20_000),
-                rcu_guest_policy=RcuGuestPolicy(mode, patience_ms=1000 if mode == "patience" else 0))
+                rcu_guest_policy=RcuGuestPolicy(mode, window_jiffies=window_jiffies,
+                                                patience_ms=1000 if mode == "patience" else 0))
 
 
 def _cyclictest(vcpus: Sequence[int]) -> List[Task]:
     return [Task(f"ct{i}", Cyclictest(interval_ns=200_000), policy="fifo", rt_priority=95, cpus=[i]) for i in vcpus]
 
 
-def scenario(name: str, policy: str, duration_ns: Optional[int] = None) -> Scenario:
-    """Scenario ``name`` (one of SCENARIOS) under ``policy`` (one of POLICIES)."""
+def scenario(name: str, policy: str, duration_ns: Optional[int] = None, hz: int = 1000,
+             window_jiffies: Optional[int] = None) -> Scenario:
+    """Scenario ``name`` (one of SCENARIOS) under ``policy`` (one of POLICIES), on a host at
+    ``hz`` with P1's window ``window_jiffies`` (:func:`host`)."""
     if name not in SCENARIOS:
         raise ValueError(f"scenario {name!r} not one of {SCENARIOS}")
     if policy not in POLICIES:
@@ -148,7 +156,7 @@ def scenario(name: str, policy: str, duration_ns: Optional[int] = None) -> Scena
     else:
         vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, user_return_ns=1_000, tasks=_cyclictest([0]) + [
             Task("pio", Phases([("run", 60_000, 80_000), ("user_io", 20_000)]), cpus=[0])])
-    return Scenario(host=host(policy), tasks=tasks, vms=[vm], check_invariants=True,
+    return Scenario(host=host(policy, hz, window_jiffies), tasks=tasks, vms=[vm], check_invariants=True,
                     duration_ns=duration_ns or DURATION_NS[name])
 
 
@@ -251,6 +259,78 @@ def verdicts(rows) -> List[Dict]:
     return out
 
 
+# ------------------------------------------------------------------------------------ S10
+#: S10, P1's window W against HZ. Sean: jiffies read at a guest exit are "a full tick behind" on
+#: many exits (L131-132); the 1 s window was "copied from rcu_nohz_full_cpu()" (L47-50).
+WINDOW_HZ = (100, 250, 1000)
+#: what each scenario shows of the window: S8 false negatives (exits to userspace every 60-140
+#: us), S5 false negatives and GPs held (5 ms preemptions), S3 false positives (halts)
+WINDOW_SCENARIOS = ("S8", "S5", "S3")
+WINDOW_DURATION_NS = 2_000_000_000
+WINDOW_METRICS = ("needless", "fp", "held", "gp_max_ms", "violations")
+WINDOW_CLAIM = Claim("S10", "jiffies read at an exit are a full tick behind: it matters only for small windows",
+                     "L131-132, L47-50", "S8_needless", ("W = 1 jiffy",), ("W = 2 jiffies",))
+
+
+def window_jiffies(hz: int) -> Tuple[int, ...]:
+    """The windows swept at ``hz``: 1, 2 and 4 jiffies, 100 ms and 1 s (P1's default)."""
+    return (1, 2, 4, hz // 10, hz)
+
+
+def window_sweep(hzs: Sequence[int] = WINDOW_HZ, scenarios: Sequence[str] = WINDOW_SCENARIOS,
+                 duration_ns: int = WINDOW_DURATION_NS) -> List[Dict[str, float]]:
+    """S10: P1 with each window of :func:`window_jiffies` at each HZ, one row per (HZ, W): the
+    ``WINDOW_METRICS`` of each scenario, as ``<scenario>_<metric>``.
+
+    >>> rows = window_sweep([1000], ["S8"], duration_ns=300_000_000)
+    >>> [r["S8_needless"] > 0 for r in rows]          # a full tick behind: only W = 1 misses
+    [True, False, False, False, False]
+    """
+    out = []
+    for hz in hzs:
+        for w in window_jiffies(hz):
+            row: Dict[str, float] = {"hz": hz, "window_jiffies": w, "window_ms": w * 1000 / hz}
+            for name in scenarios:
+                m = measure(Simulation(scenario(name, "P1", duration_ns, hz=hz, window_jiffies=w)).run())
+                row.update({f"{name}_{k}": m[k] for k in WINDOW_METRICS})
+            out.append(row)
+    return out
+
+
+def window_verdict(rows: List[Dict[str, float]]) -> Dict:
+    """:data:`WINDOW_CLAIM` on a sweep: at every HZ, W = 1 jiffy has S8 false negatives (an exit
+    in the jiffy before the tick is stamped one jiffy old) and W = 2 has none."""
+    w1 = {r["hz"]: r["S8_needless"] for r in rows if r["window_jiffies"] == 1}
+    w2 = {r["hz"]: r["S8_needless"] for r in rows if r["window_jiffies"] == 2}
+    present_ok, absent_ok = all(v > 0 for v in w1.values()), not any(v > 0 for v in w2.values())
+    return {"claim": WINDOW_CLAIM, "w1": w1, "w2": w2, "present_ok": present_ok, "absent_ok": absent_ok,
+            "holds": present_ok and absent_ok}
+
+
+#: the S10 table's columns: (row key, heading), what each scenario shows of the window
+WINDOW_COLUMNS = (("S8_needless", "S8 needless rcuc"), ("S5_needless", "S5 needless rcuc"),
+                  ("S5_held", "S5 GP-held ticks"), ("S3_needless", "S3 needless rcuc"), ("S3_fp", "S3 FP ticks"),
+                  ("S3_held", "S3 GP-held ticks"))
+
+
+def markdown_window_sweep(rows: List[Dict[str, float]]) -> str:
+    """S10: the README table and the verdict."""
+    cols = [(k, h) for k, h in WINDOW_COLUMNS if all(k in r for r in rows)]
+    heads = ["HZ", "W jiffies", "W ms"] + [h for _, h in cols]
+    keys = [k for k, _ in cols]
+    out = ["| " + " | ".join(heads) + " |", "|---" * len(heads) + "|"]
+    for r in rows:
+        out.append(f"| {r['hz']} | {r['window_jiffies']} | {r['window_ms']:g} | "
+                   + " | ".join(f"{r[k]:g}" for k in keys) + " |")
+    v = window_verdict(rows)
+    c = v["claim"]
+    out.append("")
+    out.append(f"Thread ({c.refs}): {c.text} -> {'reproduced' if v['holds'] else 'not reproduced'} "
+               f"[S8 needless rcuc at W = 1: {', '.join(f'HZ {h}: {n:g}' for h, n in v['w1'].items())}; "
+               f"at W = 2: {', '.join(f'HZ {h}: {n:g}' for h, n in v['w2'].items())}]")
+    return "\n".join(out)
+
+
 # ------------------------------------------------------------------------------------ tables
 COLUMNS = (("rcuc_preemptions", "rcuc preempt", "{:d}"), ("rcuc_preempt_us", "preempt us", "{:.0f}"),
            ("lat_max_us", "ct max us", "{:.1f}"), ("gps", "GPs", "{:d}"), ("gp_max_ms", "GP max ms", "{:.1f}"),
@@ -311,22 +391,31 @@ def markdown_claims(rows) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="pvsched reproduce seed003",
                                 description="Seed 003: the RCU tick on nohz_full CPUs running guests, every policy.")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS))
-    p.add_argument("--quick", action="store_true", help="a tenth of each scenario's duration")
+    every = SCENARIOS + ("S10",)
+    p.add_argument("--scenarios", default=",".join(every),
+                   help="comma-separated subset of " + ",".join(every) + " (S10: P1's window against HZ)")
+    p.add_argument("--quick", action="store_true", help="a tenth of each scenario's duration (S10 keeps its own)")
     a = p.parse_args(argv)
     names = [s.strip() for s in a.scenarios.split(",") if s.strip()]
-    if not names or any(s not in SCENARIOS for s in names):
-        p.error(f"--scenarios takes names from {','.join(SCENARIOS)}")
+    if not names or any(s not in every for s in names):
+        p.error(f"--scenarios takes names from {','.join(every)}")
     t0 = time.perf_counter()
     print("4 pCPUs (0 housekeeping, 1-3 nohz_full, rcuc/N FIFO 1, 20 us a pass), HZ 1000, PREEMPT_RT host;\n"
           "vCPUs SCHED_OTHER pinned; guest cyclictest -i 200; synchronize_rcu() every ~5 ms on pCPU 0\n")
     rows = {}
     for s in names:
-        rows.update(run([s], duration_ns=DURATION_NS[s] // 10 if a.quick else None))
-        print(format_table(rows, s) + "\n")
-    bad = [v for v in verdicts(rows) if not v["holds"]]
-    print(f"{len(verdicts(rows)) - len(bad)} of {len(verdicts(rows))} claims reproduced"
-          + (f"; not: {'; '.join(v['claim'].scenario + ' ' + v['claim'].text for v in bad)}" if bad else ""))
+        if s != "S10":
+            rows.update(run([s], duration_ns=DURATION_NS[s] // 10 if a.quick else None))
+            print(format_table(rows, s) + "\n")
+    results = [(v["claim"], v["holds"]) for v in verdicts(rows)]
+    if "S10" in names:
+        sweep = window_sweep()
+        print(f"S10: P1's window W against HZ ({WINDOW_DURATION_NS / 1e9:g} s each, {', '.join(WINDOW_SCENARIOS)})")
+        print(markdown_window_sweep(sweep) + "\n")
+        results.append((WINDOW_CLAIM, window_verdict(sweep)["holds"]))
+    bad = [c for c, holds in results if not holds]
+    print(f"{len(results) - len(bad)} of {len(results)} claims reproduced"
+          + (f"; not: {'; '.join(c.scenario + ' ' + c.text for c in bad)}" if bad else ""))
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 
