@@ -182,8 +182,11 @@ class RunSleep(Workload):
                 ("sleep", self.sleep_ns, self.sleep_jitter_ns, 0), ("loop", 0, 0, 0)]
 
 
-PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", "fault")
-_PHASE_OPS = dict(run="run", sleep="sleep", timer="period", mmio="vmexit", fault="vmexit", user_io="vmexit_user", critical="critical")
+PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", "fault", "irq")
+_PHASE_OPS = dict(run="run", sleep="sleep", timer="period", mmio="vmexit", fault="vmexit", irq="vmexit",
+                  user_io="vmexit_user", critical="critical")
+_EXIT_PHASES = ("mmio", "user_io", "fault", "irq")
+_VMEXIT_FLAGS = {"fault": 1, "irq": 2}      # OP_VMEXIT's c (guest/workload.pxd)
 
 
 @dataclass
@@ -194,7 +197,10 @@ class Phases(Workload):
     [0, jitter_ns]. A ``timer`` phase waits for the next expiry of an absolute periodic timer.
     Guest tasks only: ``mmio`` takes a VM exit whose host handling lasts ``ns``; ``user_io`` an
     exit KVM hands to the VMM (KVM_RUN returns, the VMM handles it for ``ns``, KVM_RUN again);
-    ``fault`` an exit handled in the run loop with preemption on for ``ns`` (a swapped-out page).
+    ``fault`` an exit handled in the run loop with preemption on for ``ns`` (a swapped-out page);
+    ``irq`` an exit for a host interrupt whose hardirq and trailing softirq work lasts ``ns`` in
+    the run loop (preempt_count raised: no reschedule, and no RCU quiescent state at a tick, until
+    it ends).
     ``critical`` computes ``ns`` with preemption disabled (kernel code under preempt_disable()).
 
     >>> Phases([("run", 500), ("sleep", 1000)], loops=3).ops()[-1]
@@ -221,7 +227,7 @@ class Phases(Workload):
                 raise ScenarioError(p, ph, f"{ph[0]} takes one duration in ns (run, sleep: and a jitter)")
             for j in range(1, len(ph)):
                 _check_int(f"{p}[{j}]", ph[j], 2 - j)
-            timed = timed or ph[0] not in ("mmio", "user_io", "fault")
+            timed = timed or ph[0] not in _EXIT_PHASES
         if not timed:
             raise ScenarioError(f"{path}.phases", self.phases, "needs at least one timed phase")
         kinds = {ph[0] for ph in self.phases}
@@ -239,8 +245,8 @@ class Phases(Workload):
         for ph in self.phases:
             if ph[0] == "yield":
                 out.append(("yield", 0, 0, 0))
-            else:       # (op, ns, jitter, flags): a fault is an exit handled with preemption on
-                out.append((_PHASE_OPS[ph[0]], ph[1], ph[2] if len(ph) == 3 else 0, int(ph[0] == "fault")))
+            else:       # (op, ns, jitter, flags): flags say how the host handles an exit
+                out.append((_PHASE_OPS[ph[0]], ph[1], ph[2] if len(ph) == 3 else 0, _VMEXIT_FLAGS.get(ph[0], 0)))
         out.append(("loop", start, self.loops, 0))
         if self.loops:
             out.append(("exit", 0, 0, 0))

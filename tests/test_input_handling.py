@@ -72,6 +72,8 @@ def test_engine_only_errors_are_caught_first():
         SpinlockLoop(lock=1, nlocks=1_000_000)
     with pytest.raises(ScenarioError, match=r"^tasks\[0\]\.workload\.phases.*only in a guest"):
         Scenario(tasks=[Task("m", Phases([("mmio", 10), ("run", 10)]))])
+    with pytest.raises(ScenarioError, match=r"^tasks\[0\]\.workload\.phases.*irq phases .*only in a guest"):
+        Scenario(tasks=[Task("m", Phases([("irq", 10), ("run", 10)]))])
 
 
 def test_cpus_from_a_generator_or_a_set():
@@ -183,6 +185,8 @@ def _mech():
     (lambda: VM("v", stop_ns=2**62 + 1), "VM('v').stop_ns"),
     (lambda: Phases([("user_io", 0), ("run", 1)]), "Phases.phases[0][1]"),
     (lambda: Phases([("fault", 2**63), ("run", 1)]), "Phases.phases[0][1]"),
+    (lambda: Phases([("run", 1), ("irq", -1)]), "Phases.phases[1][1]"),
+    (lambda: Phases([("irq", 5)]), "Phases.phases"),
     (lambda: Phases([("run", 5, -1)]), "Phases.phases[0][2]"),
     (lambda: Phases([("sleep", 5, 1, 2)]), "Phases.phases[0]"),
     (lambda: Phases([("user_io", 5)]), "Phases.phases"),

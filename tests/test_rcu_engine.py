@@ -154,6 +154,42 @@ def test_a_long_fault_is_preemptible_and_the_run_loop_flag_waits_for_the_1s_expi
     assert p2.vcpu("rt/vcpu0")["exit_ns"] >= 1500 * MS
 
 
+def _burst(kind, policy="vanilla", nohz=(1, 2)):
+    vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=[
+        ct(0), Task("softirq", Phases([("sleep", 100 * MS), ("run", 10_000), (kind, 300 * MS)], loops=1), cpus=[0])])
+    return Scenario(host=rt_host(policy, nohz=nohz), tasks=[updater()], vms=[vm], duration_ns=600 * MS,
+                    check_invariants=True)
+
+
+def test_an_interrupt_burst_in_the_run_loop_is_neither_preemptible_nor_a_quiescent_state():
+    irq, fault = run(_burst("irq")), run(_burst("fault"))
+    v = irq.vcpu("rt/vcpu0")
+    assert v["exits_host_intr"] == 1 and v["exits_fault"] == 0 and v["exit_ns"] >= 300 * MS
+    assert fault.rcu["gp_ns_max"] < 10 * MS                  # rcuc preempts a fault's handling: a QS
+    assert 290 * MS <= irq.rcu["gp_ns_max"] <= 301 * MS      # rcuc, woken at once, waits for the burst's end
+    assert irq.vcpus["rcuc_preemptions"].sum() < fault.vcpus["rcuc_preemptions"].sum()
+    # where rcu_core() runs from the tick (pCPU 1 not nohz_full), a tick in an exit's preemptible
+    # handling (mmio) notes a QS that ends the GP; one in softirq work does not
+    housekeeping = {k: run(_burst(k, nohz=(2,))) for k in ("irq", "mmio")}
+    assert housekeeping["mmio"].rcu["gp_ns_max"] < 10 * MS
+    assert housekeeping["irq"].rcu["gp_ns_max"] >= 290 * MS
+
+
+def test_an_interrupt_burst_holds_the_policies_skip_to_the_1s_expiry():
+    # P2's flag stays set through the burst: the skip alone lasts until the GP is HZ jiffies old
+    def sc(burst):
+        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=[
+            ct(0), Task("softirq", Phases([("sleep", 100 * MS), ("run", 10_000), ("irq", burst)], loops=1),
+                        cpus=[0])])
+        return Scenario(host=rt_host("run_loop_sched"), tasks=[updater()], vms=[vm], duration_ns=burst + 300 * MS,
+                        check_invariants=True)
+    short, long = run(sc(500 * MS)), run(sc(1500 * MS))
+    assert short.rcu["gps_held"] == 0 < long.rcu["gps_held"]
+    assert 490 <= short.rcu["cpu"]["held_slow_exit"][1] <= 505
+    assert 995 <= long.rcu["cpu"]["held_slow_exit"][1] <= 1010
+    assert long.rcu["gp_ns_max"] >= 1490 * MS                # the burst, not the skip, holds the GP
+
+
 def test_repinning_moves_the_vcpu_and_p1_keeps_claiming_the_old_cpu():
     def sc(policy):
         vm = VM("rt", vcpus=1, pin=[1], migrate_pin=[2], migrate_period_ns=50 * MS + 333, hlt_exits=False,

@@ -82,7 +82,7 @@ def _workload(d: _Draw, guest: bool, vcpus: int) -> dict:
         return {"kind": "run_sleep", "run_ns": d.ns(1, 2_000_000), "sleep_ns": d.ns(1, 3_000_000),
                 "run_jitter_ns": d.ns(0, 500_000), "sleep_jitter_ns": d.ns(0, 500_000)}
     if kind == "phases":
-        opts = ["run", "sleep", "yield", "timer", "critical"] + (["mmio", "user_io", "fault"] if guest else [])
+        opts = ["run", "sleep", "yield", "timer", "critical"] + (["mmio", "user_io", "fault", "irq"] if guest else [])
         phases = []
         for _ in range(d.rng.randint(1, 4)):
             p = d.pick(opts)

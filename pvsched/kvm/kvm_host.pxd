@@ -192,6 +192,8 @@ cdef struct vcpu_t:
     s64 vmm_io_ns       # the VMM's handling time of the user_io exit in progress (user mode)
     u8 exit_preempt     # the exit's handling runs with preemption on (EXIT_FAULT): may be switched out
     s64 exit_left       # its handling time left when it was
+    u8 exit_irq         # the exit's handling is interrupt + softirq work (preempt_count raised): no
+                        # reschedule and no quiescent state at a tick until it ends
     s64 rcuc_since      # preempted by rcuc/N at (-1 = not)
     u64 nr_rcuc_preempt
     s64 rcuc_preempt_ns

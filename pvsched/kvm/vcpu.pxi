@@ -173,6 +173,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
         vc.exit_preempt = 0
+        vc.exit_irq = 0
         if s.vm[vc.vm].idle_paths and vcpu_user_exit_end(s, v):
             return
         if s.fa.resched[cpu]:

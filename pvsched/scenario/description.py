@@ -101,7 +101,7 @@ class Scenario:
             if getattr(t.workload, "guest_only", False):
                 raise ScenarioError(f"{p}.workload", t.workload.kind, "runs only in a guest (VM task)")
             if any(op[0] == "vmexit" for op in t.workload.ops()):
-                raise ScenarioError(f"{p}.workload.phases", t.workload.phases, "an mmio phase runs only in a guest (VM task)")
+                raise ScenarioError(f"{p}.workload.phases", t.workload.phases, "mmio, fault and irq phases (VM exits) run only in a guest (VM task)")
             for n in t.names():
                 if n in tnames:
                     raise ScenarioError(f"{p}.name", t.name, "task names must be unique")
