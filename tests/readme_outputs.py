@@ -123,6 +123,13 @@ def seed003_claims(parts=None) -> str:
     return E.markdown_claims(E.run()) + "\n"
 
 
+@output("seed003-s7")
+def seed003_s7(parts=None) -> str:
+    """S7: 30 s of interrupt + softirq work in the run loop, every policy (about 0.2 s)."""
+    from pvsched.experiments import seed003 as E
+    return E.markdown_s7(E.run(["S7"])) + "\n"
+
+
 @output("seed003-s10")
 def seed003_s10(parts=None) -> str:
     """S10: P1's window against HZ, with the verdict (about 0.3 s)."""

@@ -1,5 +1,6 @@
 """Seed 003: the RCU guest policies reproduce the thread's claims (or say why not), and the README's
 tables are those of a fresh run."""
+import dataclasses
 import os
 import re
 import sys
@@ -8,6 +9,7 @@ import pytest
 
 from pvsched.cli import main as cli_main
 from pvsched.experiments import seed003
+from pvsched.simulation import Simulation
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOT_REPRODUCED = {("S2", "fn_new_cpu")}       # the model's honest disagreements (see the claims' notes)
@@ -67,6 +69,40 @@ def test_consequences(rows):
     assert rows["S3"]["P2"]["needless_hlt_race"] > 0 == rows["S3"]["P1"]["needless_hlt_race"]
 
 
+def test_s7_the_burst_holds_every_gp_the_policies_only_delay_rcu_core(rows):
+    s7 = rows["S7"]
+    burst_ms = seed003.IRQ_BURST_NS / 1e6
+    for p, row in s7.items():
+        assert burst_ms - 10 <= row["gp_ms"] <= burst_ms + 5, p     # softirq context: no QS, no rcuc
+        assert row["gp_max_ms"] == row["gp_ms"], p
+        # check_cpu_stall() runs before the nohz_full shortcut: the stall warning at 21 s regardless
+        assert row["stall_warnings"] == 1 and 20.99 <= row["stall_after_s"] <= 21.01, p
+    for p in ("P0", "X2", "X3"):
+        assert 0 <= s7[p]["core_delay_ms"] <= 1.0 and s7[p]["held"] == 0, p      # the GP's first tick
+    for p in ("P1", "P1'", "P1''", "P2a", "P2", "X1"):
+        assert 990 <= s7[p]["core_delay_ms"] <= 1000 and 990 <= s7[p]["held"] <= 1010, p
+
+
+def test_s7_claims_can_fail():
+    # a longer rcu_nohz_full_cpu() limit lets P2 skip past 1 s; a burst shorter than the stall
+    # timeout gives no stall warning: both claims then fail
+    def row(policy, timeout_j=None):
+        sc = seed003.scenario("S7", policy, duration_ns=seed003.IRQ_START_NS + 4_000_000_000,
+                              burst_ns=3_000_000_000)
+        sc.host.rcu = dataclasses.replace(sc.host.rcu, nohz_full_timeout_jiffies=timeout_j)
+        return seed003.measure(Simulation(sc).run())
+    rows = {"S7": {"P0": row("P0"), "P1": row("P1"), "P2": row("P2", 2000)}}
+    assert 1990 <= rows["S7"]["P2"]["core_delay_ms"] <= 2000
+    vs = {v["claim"].metric: v for v in seed003.verdicts(rows)}
+    assert not vs["core_delay_ms"]["holds"] and not vs["stall_warnings"]["holds"]
+    assert rows["S7"]["P1"]["core_delay_ms"] <= 1000            # P1's own 1 s window still bounds it
+
+
+def test_gp_timing_only_for_traced_runs(rows):
+    assert "core_delay_ms" not in rows["S6"]["P0"]
+    assert {"gp_ms", "core_delay_ms", "stall_after_s"} <= set(rows["S7"]["P0"])
+
+
 def test_readme_holds_the_measured_tables(rows):
     # the generated blocks of tests/readme_outputs.py (checked there too): the same tables as this run
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -74,6 +110,7 @@ def test_readme_holds_the_measured_tables(rows):
     blocks = readme.generated()
     assert blocks["seed003-s1"] == seed003.markdown_s1(rows) + "\n"
     assert blocks["seed003-claims"] == seed003.markdown_claims(rows) + "\n"
+    assert blocks["seed003-s7"] == seed003.markdown_s7(rows) + "\n"
 
 
 def test_readme_holds_the_window_sweep(window_rows):
@@ -133,6 +170,6 @@ def test_reproduce_runs_from_the_cli(capsys):
 
 def test_bad_arguments():
     with pytest.raises(SystemExit):
-        seed003.main(["--scenarios", "S7"])
+        seed003.main(["--scenarios", "S9"])
     with pytest.raises(ValueError):
         seed003.scenario("S1", "P3")

@@ -39,11 +39,16 @@ Each scenario changes one thing:
   vCPU's pCPU.
 - **S6** a guest access faults on a swapped-out page: KVM handles it for 1.5 s in the run loop
   (preemptible kernel code), once every ~2.5 s.
+- **S7** after 1 s, an exit for a host interrupt whose hardirq and trailing softirq work runs 30 s
+  in the run loop (Paul: "not unheard-of ... for tens of seconds, even minutes"; beyond the 21 s
+  ``rcu_cpu_stall_timeout``): preempt_count raised, so rcuc cannot run and a tick notes no QS until
+  it ends (Phases ``irq``). The run is traced (RCU events only) to time, for the longest GP, the
+  first rcu_core() invocation on the burst's CPU and the first stall warning (:func:`gp_timing`).
 - **S8** a guest task exits to QEMU (PIO/MMIO handled in userspace for 20 us) every 60-140 us;
   the return costs ``VM.userspace_exit_ns`` (4 us, in KVM_RUN) and 1 us in the kernel after
   vcpu_put (``VM.user_return_ns``).
 - **S10** P1 alone, its window W swept (1, 2, 4 jiffies, 100 ms, 1 s) at HZ 100, 250 and 1000 on
-  S8, S5 and S3 (:func:`window_sweep`). S7 and S9 are not built.
+  S8, S5 and S3 (:func:`window_sweep`). S9 (nested virtualization) is not built.
 
 Metrics (per policy; :func:`measure`): rcuc preemptions of the vCPU threads and the time they
 took, rcuc wake-ups on the nohz_full CPUs, guest cyclictest max latency, grace periods completed
@@ -62,18 +67,24 @@ times per grace period (GP start noted, QS reported, GP end noted), every guest 
 to zero while every GP still ends at the first FQS scan (3 jiffies), where the GP kthread finds the
 CPUs in the guest EQS; X3 changes nothing on nohz_full CPUs (context tracking is on) and X1 leaves
 the wake-up at each GP's end (no GP in progress, so no patience). S3, S4, S5, S6, S8 reproduced for
-the policies named, and the model adds the policies that share the hook placement (P1' and P2a
-have no kvm_sched_out hook, so they share P1's HLT and preemption false positives; every policy
-that clears its state at vcpu_put shares P2's exit-to-userspace false negatives). S2: P1's false
+the policies named, and the model adds the policies that share the hook placement (P1' and P2a have
+no kvm_sched_out hook, so they share P1's HLT and preemption false positives; every policy that
+clears its state at vcpu_put shares P2's exit-to-userspace false negatives). S2: P1's false
 positive on the old pCPU is reproduced (harmless there: the idle pCPU is quiescent); the false
 negatives on the new pCPU are not seen -- the window from kvm_sched_in to the first VM entry is a
 few microseconds, and a re-pin inside KVM_RUN calls kvm_sched_in, not vcpu_load, so P1' behaves as
-P1 (where KVM_RUN is entered again, S8, the entry follows vcpu_load at once, so the zeroed stamp
-is renewed by the next exit before a tick can look; P1' shows P2's exit-to-userspace false
-negatives there instead, having zeroed the stamp at vcpu_put); P2a's flag stays on the old pCPU, so it misses the new one (the reason Sean added the
-sched hooks). S10: Sean's "a full tick behind" reproduced at W = 1 jiffy (an exit late in the jiffy
-before a tick is stamped one jiffy old, so S8 wakes rcuc needlessly at every HZ); from W = 2 on
-it is gone, and longer windows trade the misses of longer absences (S5) for ticks that hold GPs.
+P1 (where KVM_RUN is entered again, S8, the entry follows vcpu_load at once, so the zeroed stamp is
+renewed by the next exit before a tick can look; P1' shows P2's exit-to-userspace false negatives
+there instead, having zeroed the stamp at vcpu_put); P2a's flag stays on the old pCPU, so it misses
+the new one (the reason Sean added the sched hooks). S7: the burst holds the GP for its whole
+length under every policy (softirq context is no quiescent state, and rcuc cannot preempt it), so
+what the policies change is only when rcu_core() is asked for: at the first tick under P0, 1 s
+after the GP began under P1, P2 and X1 (rcu_nohz_full_cpu() expires) -- the bound the thread
+expected; the stall warning comes at 21 s under every policy, as check_cpu_stall() runs before the
+nohz_full shortcut in rcu_pending(). S10: Sean's "a full tick behind" reproduced at W = 1 jiffy (an
+exit late in the jiffy before a tick is stamped one jiffy old, so S8 wakes rcuc needlessly at every
+HZ); from W = 2 on it is gone, and longer windows trade the misses of longer absences (S5) for
+ticks that hold GPs.
 
 >>> from pvsched.experiments import seed003
 >>> rows = seed003.run(["S1"], ["P0", "P2"], duration_ns=200_000_000)
@@ -92,19 +103,25 @@ from pvsched.policies.rcu_guest import RCU_GUEST_IDS, RcuGuestPolicy
 from pvsched.rcu.config import RcuConfig
 from pvsched.scenario import VM, Host, Scenario, Task
 from pvsched.simulation import Simulation
+from pvsched.trace.config import TraceConfig
 from pvsched.workloads import Cyclictest, Phases, RcuUpdater, RunSleep
 
 POLICIES = ("P0", "P1", "P1'", "P1''", "P2a", "P2", "X1", "X2", "X3")
 MODE_OF = {v: k for k, v in RCU_GUEST_IDS.items()}
-SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S8")
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8")
+#: S7: the interrupt + softirq burst starts this long into the run and lasts IRQ_BURST_NS
+IRQ_START_NS = 1_000_000_000
+IRQ_BURST_NS = 30_000_000_000
 DURATION_NS = {"S1": 2_000_000_000, "S2": 4_000_000_000, "S3": 10_000_000_000, "S4": 2_000_000_000,
-               "S5": 4_000_000_000, "S6": 6_000_000_000, "S8": 4_000_000_000}
+               "S5": 4_000_000_000, "S6": 6_000_000_000, "S7": IRQ_START_NS + IRQ_BURST_NS + 3_000_000_000,
+               "S8": 4_000_000_000}
 TITLES = {"S1": "isolated pinned vCPUs, steady exits, tick running",
           "S2": "vCPU re-pinned between pCPUs 1 and 2 every ~50 ms",
           "S3": "guest HLT: the vCPU thread blocks, the pCPU idles",
           "S4": "the VM is terminated after 0.5 s",
           "S5": "a SCHED_FIFO host thread preempts the vCPU 5 ms in 50",
           "S6": "a 1.5 s page fault handled in the run loop",
+          "S7": "30 s of host interrupt + softirq work in the run loop",
           "S8": "frequent exits to QEMU userspace"}
 CAUSES = ("guest_tick", "runloop", "slow_exit", "new_cpu", "user_exit", "user", "hlt_race", "hlt",
           "preempted", "migrated", "terminated", "other")
@@ -126,15 +143,16 @@ def _cyclictest(vcpus: Sequence[int]) -> List[Task]:
 
 
 def scenario(name: str, policy: str, duration_ns: Optional[int] = None, hz: int = 1000,
-             window_jiffies: Optional[int] = None) -> Scenario:
+             window_jiffies: Optional[int] = None, burst_ns: int = IRQ_BURST_NS) -> Scenario:
     """Scenario ``name`` (one of SCENARIOS) under ``policy`` (one of POLICIES), on a host at
-    ``hz`` with P1's window ``window_jiffies`` (:func:`host`)."""
+    ``hz`` with P1's window ``window_jiffies`` (:func:`host`); ``burst_ns``: S7's burst."""
     if name not in SCENARIOS:
         raise ValueError(f"scenario {name!r} not one of {SCENARIOS}")
     if policy not in POLICIES:
         raise ValueError(f"policy {policy!r} not one of {POLICIES}")
     updater = Task("sync_rcu", RcuUpdater(interval_ns=5_000_000, arrival="poisson"), cpus=[0])
     tasks = [updater]
+    trace = TraceConfig()
     if name == "S1":
         vm = VM("rt", vcpus=3, pin=list(NOHZ), hlt_exits=False, tasks=_cyclictest(range(3)))
     elif name == "S2":
@@ -153,11 +171,17 @@ def scenario(name: str, policy: str, duration_ns: Optional[int] = None, hz: int 
     elif name == "S6":
         vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]) + [
             Task("swapin", Phases([("sleep", 1_000_000_000), ("run", 10_000), ("fault", 1_500_000_000)]), cpus=[0])])
+    elif name == "S7":
+        vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, tasks=_cyclictest([0]) + [
+            Task("softirq", Phases([("sleep", IRQ_START_NS), ("run", 10_000), ("irq", burst_ns)], loops=1),
+                 cpus=[0])])
+        # RCU events from the burst on: ~3 a jiffy (a tick on each nohz_full CPU), 32 B each
+        trace = TraceConfig(enabled=True, events=["rcu"], from_ns=IRQ_START_NS, cap_events=1 << 20)
     else:
         vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, user_return_ns=1_000, tasks=_cyclictest([0]) + [
             Task("pio", Phases([("run", 60_000, 80_000), ("user_io", 20_000)]), cpus=[0])])
     return Scenario(host=host(policy, hz, window_jiffies), tasks=tasks, vms=[vm], check_invariants=True,
-                    duration_ns=duration_ns or DURATION_NS[name])
+                    duration_ns=duration_ns or DURATION_NS[name], trace=trace)
 
 
 def measure(r) -> Dict[str, float]:
@@ -188,7 +212,42 @@ def measure(r) -> Dict[str, float]:
         row[k] = sum(row[f"{k}_{c}"] for c in CAUSES)
     row["gp_beyond_fqs"] = int(rc["gp_ns_max"] > 4 * 1_000_000_000 // r.scenario.host.hz)   # first FQS + a jiffy
     row["gp_1s"] = int(rc["gp_ns_max"] >= 1_000_000_000)
+    if r.scenario.trace.enabled:
+        row.update(gp_timing(r))
     return row
+
+
+def gp_timing(r) -> Dict[str, float]:
+    """From a run traced with RCU events (S7): for the longest grace period (or the one still in
+    progress at the end, if longer), ``gp_ms`` its length so far, ``core_delay_ms`` the time from
+    its start to the first tick on a nohz_full CPU that invoked rcu_core() (woke rcuc), and
+    ``stall_after_s`` the time to the first stall warning in it; -1 where there is none."""
+    import numpy as np
+    from pvsched._core import RCU_TRACE_EVENTS
+    ev = {name: i for i, name in enumerate(RCU_TRACE_EVENTS)}
+    rec = r.trace.of_kind("rcu").records
+    t, kind = rec["time_ns"], rec["b"]
+    starts = t[kind == ev["gp_start"]]
+    out = {"gp_ms": -1.0, "core_delay_ms": -1.0, "stall_after_s": -1.0}
+    if not starts.size:
+        return out
+    ends = t[kind == ev["gp_end"]]
+    # GPs do not overlap: the i-th start's end is the first end after it, or the run's end
+    k = np.searchsorted(ends, starts)
+    stop = np.full(starts.size, r.now_ns, dtype=np.int64)
+    stop[k < ends.size] = ends[k[k < ends.size]]
+    i = int(np.argmax(stop - starts))
+    g0, g1 = int(starts[i]), int(stop[i])
+    inside = (t >= g0) & (t <= g1)
+    nohz = np.isin(rec["cpu"], r.rcu["nohz_full"])
+    wakes = t[inside & nohz & (kind == ev["wake"])]
+    stalls = t[inside & (kind == ev["stall"])]
+    out["gp_ms"] = (g1 - g0) / 1e6
+    if wakes.size:
+        out["core_delay_ms"] = (int(wakes[0]) - g0) / 1e6
+    if stalls.size:
+        out["stall_after_s"] = (int(stalls[0]) - g0) / 1e9
+    return out
 
 
 def run(scenarios: Sequence[str] = SCENARIOS, policies: Sequence[str] = POLICIES,
@@ -237,6 +296,11 @@ CLAIMS = (
           "fp_preempted", ("P1'", "P2a"), ("P1''", "P2")),
     Claim("S6", "P2 relies on the 1 s rcu_nohz_full_cpu() expiry; rcuc then wakes", "L1408-1414, L2514-2516",
           "gp_1s", ("P2",), ("P0",)),
+    Claim("S7", "the GP held up under P1 and P2 is bounded by the 1 s expiry: rcu_core() is asked for within "
+          "1 s of the GP's start, however long the burst", "L1360-1365, L1478-1487",
+          "core_delay_ms", (), ("P1", "P2"), threshold=1000.0),
+    Claim("S7", "compare the stall thresholds: the 21 s RCU CPU stall warning still comes under P1 and P2",
+          "L1360-1365, L1484-1487", "stall_warnings", ("P0", "P1", "P2"), ()),
     Claim("S8", "P2: false negatives in the exit-to-userspace window", "L2565-2572", "needless_user_exit",
           ("P2",), ("P1",)),
 )
@@ -344,12 +408,17 @@ def _causes(row, kind) -> str:
     return " ".join(f"{c}:{row[f'{kind}_{c}']}" for c in CAUSES if row[f"{kind}_{c}"]) or "-"
 
 
+#: columns of a traced scenario's table (S7, :func:`gp_timing`)
+TIMING_COLUMNS = (("core_delay_ms", "rcu_core ms", "{:.0f}"), ("stall_after_s", "stall s", "{:.1f}"))
+
+
 def format_table(rows, name: str) -> str:
     r = rows[name]
+    cols = COLUMNS + tuple(c for c in TIMING_COLUMNS if all(c[0] in row for row in r.values()))
     head = f"{name}: {TITLES[name]}"
-    lines = [head, "  " + f"{'policy':6s}" + "".join(f"{h:>14s}" for _, h, _ in COLUMNS) + "   FP / FN / needless by cause"]
+    lines = [head, "  " + f"{'policy':6s}" + "".join(f"{h:>14s}" for _, h, _ in cols) + "   FP / FN / needless by cause"]
     for p, row in r.items():
-        cells = "".join(f"{f.format(row[k]):>14s}" for k, _, f in COLUMNS)
+        cells = "".join(f"{f.format(row[k]):>14s}" for k, _, f in cols)
         lines.append(f"  {p:6s}{cells}   {_causes(row, 'fp')} / {_causes(row, 'fn')} / {_causes(row, 'needless')}")
     for v in verdicts({name: r}):
         c = v["claim"]
@@ -376,6 +445,16 @@ def markdown_s1(rows) -> str:
     return "\n".join(out)
 
 
+def markdown_s7(rows) -> str:
+    """S7, every policy: the README table (the longest GP, :func:`gp_timing`)."""
+    out = ["| policy | GP ms | rcu_core() asked for after ms | stall warning after s | GP-held ticks | "
+           "rcuc wake-ups | sync_rcu max ms |", "|---" * 7 + "|"]
+    for p, row in rows["S7"].items():
+        out.append(f"| {p} | {row['gp_ms']:.1f} | {row['core_delay_ms']:.0f} | {row['stall_after_s']:.2f} | "
+                   f"{row['held']:d} | {row['rcuc_wakeups']:d} | {row['sync_max_ms']:.1f} |")
+    return "\n".join(out)
+
+
 def markdown_claims(rows) -> str:
     """Every claim with its measured values: the README table."""
     out = ["| scenario | the thread says | metric | " + " | ".join(POLICIES) + " | verdict |",
@@ -396,7 +475,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     every = SCENARIOS + ("S10",)
     p.add_argument("--scenarios", default=",".join(every),
                    help="comma-separated subset of " + ",".join(every) + " (S10: P1's window against HZ)")
-    p.add_argument("--quick", action="store_true", help="a tenth of each scenario's duration (S10 keeps its own)")
+    p.add_argument("--quick", action="store_true",
+                   help="a tenth of each scenario's duration (S7, whose burst is 30 s, and S10 keep their own)")
     a = p.parse_args(argv)
     names = [s.strip() for s in a.scenarios.split(",") if s.strip()]
     if not names or any(s not in every for s in names):
@@ -407,7 +487,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows = {}
     for s in names:
         if s != "S10":
-            rows.update(run([s], duration_ns=DURATION_NS[s] // 10 if a.quick else None))
+            rows.update(run([s], duration_ns=DURATION_NS[s] // 10 if a.quick and s != "S7" else None))
             print(format_table(rows, s) + "\n")
     results = [(v["claim"], v["holds"]) for v in verdicts(rows)]
     if "S10" in names:
