@@ -168,6 +168,13 @@ def test_reproduce_runs_from_the_cli(capsys):
     assert re.search(r"^\s+P0\s+\d+", out, re.M) and "claims reproduced" in out
 
 
+def test_quick_runs_keep_every_claim(capsys):
+    assert seed003.main(["--quick", "--scenarios", ",".join(seed003.SCENARIOS)]) == 0
+    out = capsys.readouterr().out
+    n = sum((c.scenario, c.metric) not in NOT_REPRODUCED for c in seed003.CLAIMS)
+    assert f"{n} of {len(seed003.CLAIMS)} claims reproduced" in out, out[-600:]
+
+
 def test_bad_arguments():
     with pytest.raises(SystemExit):
         seed003.main(["--scenarios", "S9"])
