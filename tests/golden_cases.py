@@ -280,7 +280,7 @@ CASES["seed001/mperf/exact"] = _seed001("exact", "flat", mperf_ppm=-2_000)
 CASES["seed002/dedup/2vm/pvsy"] = _seed002_pvsy(True, False)
 CASES["seed002/dedup/2vm/pvsy+ipi"] = _seed002_pvsy(True, True)
 for _name, _pol in (("S1", "P0"), ("S1", "P2"), ("S1", "X1"), ("S2", "P2a"), ("S3", "P1"), ("S3", "P2"), ("S4", "P1"),
-                    ("S5", "P1'"), ("S5", "P1''"), ("S6", "P2"), ("S8", "P2"), ("S8", "X2")):
+                    ("S5", "P1'"), ("S5", "P1''"), ("S6", "P2"), ("S7", "P0"), ("S7", "P2"), ("S8", "P2"), ("S8", "X2")):
     CASES[f"seed003/{_name}/{_pol}"] = _seed003(_name, _pol)
 for _s in range(12):
     CASES[f"random_rcu/{_s}"] = (lambda s: (lambda: random_rcu_scenario(s)))(_s)

@@ -242,7 +242,7 @@ def _random_rcu_scenario(seed):
                               normal_wake_from_gp=rnd.random() < 0.3),
                 rcu_guest_policy=RcuGuestPolicy(rnd.choice(RCU_GUEST_MODES), patience_ms=rnd.choice([0, 100, 1000])))
     phases = [("run", rnd.randint(10_000, 200_000), rnd.randint(0, 100_000))]
-    phases += rnd.sample([("user_io", 20_000), ("mmio", 5_000), ("fault", 3 * MS), ("sleep", 300_000, 500_000)],
+    phases += rnd.sample([("user_io", 20_000), ("mmio", 5_000), ("fault", 3 * MS), ("irq", 2 * MS), ("sleep", 300_000, 500_000)],
                          rnd.randint(1, 3))
     pin = [rnd.choice(nohz) for _ in range(len(nohz))]
     vm = VM("g", vcpus=len(nohz), pin=pin, hlt_exits=rnd.random() < 0.5, halt_poll_ns=rnd.choice([0, 50_000]),
