@@ -130,6 +130,13 @@ def seed003_s7(parts=None) -> str:
     return E.markdown_s7(E.run(["S7"])) + "\n"
 
 
+@output("seed003-q7")
+def seed003_q7(parts=None) -> str:
+    """Question 7: the vCPU threads above rcuc, 30 s each (about 0.6 s)."""
+    from pvsched.experiments import seed003 as E
+    return E.markdown_priorities(E.priority_rows()) + "\n"
+
+
 @output("seed003-s10")
 def seed003_s10(parts=None) -> str:
     """S10: P1's window against HZ, with the verdict (about 0.3 s)."""

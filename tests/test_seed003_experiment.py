@@ -98,6 +98,31 @@ def test_s7_claims_can_fail():
     assert rows["S7"]["P1"]["core_delay_ms"] <= 1000            # P1's own 1 s window still bounds it
 
 
+@pytest.fixture(scope="module")
+def priority_rows():
+    return seed003.priority_rows()
+
+
+def test_q7_vcpus_above_rcuc_starve_it_and_nothing_else_changes(priority_rows):
+    by = {(r["scenario"], r["vcpu"], r["policy"]): r for r in priority_rows}
+    other, fifo = by["S1", "SCHED_OTHER", "P0"], by["S1", "SCHED_FIFO 2", "P0"]
+    assert other["rcuc_preemptions"] > 0 and other["rcuc_cpu_us"] > 0
+    assert fifo["rcuc_preemptions"] == 0 and fifo["rcuc_cpu_us"] == 0      # starved for 30 s
+    assert fifo["rcuc_wakeups"] > other["rcuc_wakeups"]                    # its work stays pending
+    for k in ("gps", "gp_max_ms", "sync_max_ms", "stall_warnings"):
+        assert fifo[k] == other[k] == by["S1", "SCHED_OTHER", "P2"][k], k
+    assert fifo["stall_warnings"] == 0 and fifo["lat_max_us"] == by["S1", "SCHED_OTHER", "P2"]["lat_max_us"]
+    assert fifo["violations"] == 0
+    s3 = by["S3", "SCHED_FIFO 2", "P0"]                                     # rcuc runs in idle
+    assert s3["rcuc_preemptions"] == 0 and s3["rcuc_cpu_us"] >= 0.9 * by["S3", "SCHED_OTHER", "P0"]["rcuc_cpu_us"]
+
+
+def test_readme_holds_the_priority_table(priority_rows):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import readme
+    assert readme.generated()["seed003-q7"] == seed003.markdown_priorities(priority_rows) + "\n"
+
+
 def test_gp_timing_only_for_traced_runs(rows):
     assert "core_delay_ms" not in rows["S6"]["P0"]
     assert {"gp_ms", "core_delay_ms", "stall_after_s"} <= set(rows["S7"]["P0"])

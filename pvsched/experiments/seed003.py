@@ -49,6 +49,8 @@ Each scenario changes one thing:
   vcpu_put (``VM.user_return_ns``).
 - **S10** P1 alone, its window W swept (1, 2, 4 jiffies, 100 ms, 1 s) at HZ 100, 250 and 1000 on
   S8, S5 and S3 (:func:`window_sweep`). S9 (nested virtualization) is not built.
+- **Q7** the note's open question 7: S1 and S3 for 30 s with the vCPU threads SCHED_OTHER and
+  SCHED_FIFO 2, above rcuc (:func:`priority_rows`).
 
 Metrics (per policy; :func:`measure`): rcuc preemptions of the vCPU threads and the time they
 took, rcuc wake-ups on the nohz_full CPUs, guest cyclictest max latency, grace periods completed
@@ -84,7 +86,11 @@ expected; the stall warning comes at 21 s under every policy, as check_cpu_stall
 nohz_full shortcut in rcu_pending(). S10: Sean's "a full tick behind" reproduced at W = 1 jiffy (an
 exit late in the jiffy before a tick is stamped one jiffy old, so S8 wakes rcuc needlessly at every
 HZ); from W = 2 on it is gone, and longer windows trade the misses of longer absences (S5) for
-ticks that hold GPs.
+ticks that hold GPs. Q7: with the vCPU threads above rcuc, vanilla has no rcuc preemptions either,
+and rcuc is starved on a busy vCPU's pCPU (no CPU time in 30 s) without any other effect: every GP
+still ends at the first FQS scan, which finds the guest's EQS, and no stall warning comes; on a
+halting guest's pCPU rcuc runs in idle. On nohz_full CPUs callbacks are offloaded, so the starved
+rcuc holds none (the model offloads them too).
 
 >>> from pvsched.experiments import seed003
 >>> rows = seed003.run(["S1"], ["P0", "P2"], duration_ns=200_000_000)
@@ -94,6 +100,7 @@ True
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -147,9 +154,10 @@ def _cyclictest(vcpus: Sequence[int]) -> List[Task]:
 
 
 def scenario(name: str, policy: str, duration_ns: Optional[int] = None, hz: int = 1000,
-             window_jiffies: Optional[int] = None, burst_ns: int = IRQ_BURST_NS) -> Scenario:
+             window_jiffies: Optional[int] = None, burst_ns: int = IRQ_BURST_NS, vcpu_fifo: int = 0) -> Scenario:
     """Scenario ``name`` (one of SCENARIOS) under ``policy`` (one of POLICIES), on a host at
-    ``hz`` with P1's window ``window_jiffies`` (:func:`host`); ``burst_ns``: S7's burst."""
+    ``hz`` with P1's window ``window_jiffies`` (:func:`host`); ``burst_ns``: S7's burst;
+    ``vcpu_fifo``: the vCPU threads' SCHED_FIFO priority (0: SCHED_OTHER, the note's set-up)."""
     if name not in SCENARIOS:
         raise ValueError(f"scenario {name!r} not one of {SCENARIOS}")
     if policy not in POLICIES:
@@ -184,6 +192,8 @@ def scenario(name: str, policy: str, duration_ns: Optional[int] = None, hz: int 
     else:
         vm = VM("rt", vcpus=1, pin=[1], hlt_exits=False, user_return_ns=1_000, tasks=_cyclictest([0]) + [
             Task("pio", Phases([("run", 60_000, 80_000), ("user_io", 20_000)]), cpus=[0])])
+    if vcpu_fifo:
+        vm = dataclasses.replace(vm, vcpu_policy="fifo", vcpu_rt_priority=vcpu_fifo)
     return Scenario(host=host(policy, hz, window_jiffies), tasks=tasks, vms=[vm], check_invariants=True,
                     duration_ns=duration_ns or DURATION_NS[name], trace=trace)
 
@@ -325,6 +335,49 @@ def verdicts(rows) -> List[Dict]:
                     "absent_ok": holds_absent, "holds": holds_present and holds_absent,
                     "also": [p for p in r if shows[p] and p not in c.present]})
     return out
+
+
+# ------------------------------------------------------------------------------------ question 7
+#: The note's open question 7: with the vCPU threads above rcuc (SCHED_FIFO 2 against rcuc's
+#: kthread_prio 1), rcuc cannot preempt them but may be starved; what happens to GP latency and
+#: stall warnings? Runs are longer than the 21 s stall timeout.
+PRIORITY_DURATION_NS = 30_000_000_000
+PRIORITY_SCENARIOS = ("S1", "S3")
+PRIORITY_POLICIES = ("P0", "P2")
+PRIORITY_VCPU = (("SCHED_OTHER", 0), ("SCHED_FIFO 2", 2))
+
+
+def priority_rows(duration_ns: int = PRIORITY_DURATION_NS, scenarios: Sequence[str] = PRIORITY_SCENARIOS,
+                  policies: Sequence[str] = PRIORITY_POLICIES) -> List[Dict]:
+    """Question 7: each scenario and policy with the vCPU threads SCHED_OTHER and SCHED_FIFO 2;
+    a row has :func:`measure`'s metrics and ``rcuc_cpu_us``, the CPU time rcuc/N got on the
+    nohz_full CPUs.
+
+    >>> rows = priority_rows(200_000_000, ["S1"], ["P0"])
+    >>> [(r["vcpu"], r["rcuc_preemptions"] > 0, r["rcuc_cpu_us"] > 0) for r in rows]
+    [('SCHED_OTHER', True, True), ('SCHED_FIFO 2', False, False)]
+    """
+    out = []
+    for name in scenarios:
+        for label, prio in PRIORITY_VCPU:
+            for p in policies:
+                r = Simulation(scenario(name, p, duration_ns, vcpu_fifo=prio)).run()
+                row = {"scenario": name, "vcpu": label, "policy": p, **measure(r)}
+                row["rcuc_cpu_us"] = sum(r.task(f"rcuc/{c}").cpu_ns for c in NOHZ) / 1e3
+                out.append(row)
+    return out
+
+
+def markdown_priorities(rows: List[Dict]) -> str:
+    """Question 7: the README table."""
+    out = ["| scenario | vCPU threads | policy | rcuc preemptions | rcuc CPU time us | rcuc wake-ups | GPs | "
+           "GP max ms | sync_rcu max ms | stall warnings | cyclictest max us |", "|---" * 11 + "|"]
+    for r in rows:
+        out.append(f"| {r['scenario']} | {r['vcpu']} | {r['policy']} | {r['rcuc_preemptions']:d} | "
+                   f"{r['rcuc_cpu_us']:.0f} | {r['rcuc_wakeups']:d} | {r['gps']:d} | {r['gp_max_ms']:.1f} | "
+                   f"{r['sync_max_ms']:.2f} | {r['stall_warnings']:d} | "
+                   + (f"{r['lat_max_us']:.1f} |" if r["scenario"] != "S3" else "- |"))     # S3 runs no cyclictest
+    return "\n".join(out)
 
 
 # ------------------------------------------------------------------------------------ S10
@@ -476,9 +529,10 @@ def markdown_claims(rows) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(prog="pvsched reproduce seed003",
                                 description="Seed 003: the RCU tick on nohz_full CPUs running guests, every policy.")
-    every = SCENARIOS + ("S10",)
+    every = SCENARIOS + ("S10", "Q7")
     p.add_argument("--scenarios", default=",".join(every),
-                   help="comma-separated subset of " + ",".join(every) + " (S10: P1's window against HZ)")
+                   help="comma-separated subset of " + ",".join(every) + " (S10: P1's window against HZ; "
+                        "Q7: vCPU threads above rcuc)")
     p.add_argument("--quick", action="store_true",
                    help="each scenario as short as its claims allow (QUICK_DURATION_NS; S7 and S10 keep theirs)")
     a = p.parse_args(argv)
@@ -490,7 +544,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           "vCPUs SCHED_OTHER pinned; guest cyclictest -i 200; synchronize_rcu() every ~5 ms on pCPU 0\n")
     rows = {}
     for s in names:
-        if s != "S10":
+        if s not in ("S10", "Q7"):
             rows.update(run([s], duration_ns=QUICK_DURATION_NS[s] if a.quick else None))
             print(format_table(rows, s) + "\n")
     results = [(v["claim"], v["holds"]) for v in verdicts(rows)]
@@ -499,9 +553,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"S10: P1's window W against HZ ({WINDOW_DURATION_NS / 1e9:g} s each, {', '.join(WINDOW_SCENARIOS)})")
         print(markdown_window_sweep(sweep) + "\n")
         results.append((WINDOW_CLAIM, window_verdict(sweep)["holds"]))
+    if "Q7" in names:
+        print(f"Q7: the vCPU threads above rcuc ({PRIORITY_DURATION_NS / 1e9:g} s each, beyond the stall timeout)")
+        print(markdown_priorities(priority_rows()) + "\n")
     bad = [c for c, holds in results if not holds]
-    print(f"{len(results) - len(bad)} of {len(results)} claims reproduced"
-          + (f"; not: {'; '.join(c.scenario + ' ' + c.text for c in bad)}" if bad else ""))
+    if results:
+        print(f"{len(results) - len(bad)} of {len(results)} claims reproduced"
+              + (f"; not: {'; '.join(c.scenario + ' ' + c.text for c in bad)}" if bad else ""))
     print(f"({time.perf_counter() - t0:.1f} s)")
     return 0
 
