@@ -42,7 +42,8 @@ The tick: ``rcu_sched_clock_irq(user)``
 In the kernel's order: ``ticks_this_gp++``; ``rcu_urgent_qs`` asks for a reschedule unless the
 tick interrupted user or idle; the PREEMPT_RCU flavor hook notes ``rcu_qs()`` when the
 interrupted context was preemptible (not the exit IRQ of a guest, which KVM handles with
-preemption off; not idle); then ``rcu_pending()``:
+preemption off; not host softirq work in the run loop, a ``Phases`` ``irq`` exit; not idle); then
+``rcu_pending()``:
 
 1. ``check_cpu_stall()`` (self-detected at ``jiffies_stall``, other CPUs' after
    RCU_STALL_RAT_DELAY more jiffies; the next warning 3 x timeout + 3 jiffies later);
