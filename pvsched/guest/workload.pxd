@@ -12,9 +12,9 @@ cdef enum:
     OP_EXIT = 6
     OP_HOG = 7          # compute forever
     OP_START_PERIOD = 8 # the periodic timer starts now + a
-    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns (c = 1: a fault
-                        # handled with preemption on, EXIT_FAULT; c = 2: host interrupt + softirq
-                        # work, EXIT_HOST_INTR)
+    OP_VMEXIT = 9       # guest only: an MMIO-style exit handled by the host for a ns; c: its
+                        # EXIT_CTX_* (kvm/kvm_host.pxd): 1 a fault (EXIT_FAULT), 2 interrupt +
+                        # softirq work (EXIT_HOST_INTR)
     OP_VCPU = 10        # the vCPU thread's loop (KVM_RUN); its behaviour comes from kvm/vcpu.pxi
     OP_CRITICAL = 11    # compute a ns with preemption disabled (guest: preempt_count > 0)
     # guest synchronisation ops, executed by guest/sync.pxi

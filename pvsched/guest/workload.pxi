@@ -117,9 +117,9 @@ cdef int program_op(Sim* s, s32 t, op_t* op, s64* wake_at) noexcept nogil:
         return STEP_EXIT
     elif op.code == OP_VMEXIT:
         if p.kern > 0 and s.fa.clk_run[p.cpu]:
-            if op.c & 1:
+            if op.c == EXIT_CTX_PREEMPT:
                 vcpu_exit_fault(s, s.rq[p.cpu].vcpu, op.a)      # kvm/vmm_actions.pxi
-            elif op.c & 2:
+            elif op.c == EXIT_CTX_IRQ:
                 vcpu_exit_irq(s, s.rq[p.cpu].vcpu, op.a)
             elif s.vm[s.kern[p.kern].vm].mmio_user:     # the VMM emulates the device (kvm/userspace.pxi)
                 vcpu_exit_user(s, s.rq[p.cpu].vcpu, EXIT_MMIO, tadd(s.vm[s.kern[p.kern].vm].exit_ns, op.a), USER_OTHER)

@@ -41,6 +41,13 @@ cdef enum:
     EXIT_FAULT = 16     # a fault KVM resolves in preemptible host kernel code (e.g. a swapped-out page)
     EXIT_NREASONS = 17
 
+# How the host handles an exit in progress (vcpu_t.exit_ctx; the vmexit op's c, guest/workload.pxd):
+# in its default context a reschedule waits for the exit's end and a tick in it notes a QS.
+cdef enum:
+    EXIT_CTX_DEFAULT = 0
+    EXIT_CTX_PREEMPT = 1    # preemption on (EXIT_FAULT): the thread may be switched out meanwhile
+    EXIT_CTX_IRQ = 2        # interrupt + softirq work, preempt_count raised: no QS at a tick
+
 # Per-VM counters of guest synchronisation, PLE, directed yield and its policies (vm_t.ys;
 # Sim.ys_host for host yielders). Python names: YS_NAMES (kvm/directed_yield.pxi).
 cdef enum:
@@ -190,10 +197,8 @@ cdef struct vcpu_t:
     u8 ret_phase        # 1: vcpu_put done, returning to user mode (VM.user_return_ns)
     u8 entered_here     # entered guest mode since it arrived on host_cpu
     s64 vmm_io_ns       # the VMM's handling time of the user_io exit in progress (user mode)
-    u8 exit_preempt     # the exit's handling runs with preemption on (EXIT_FAULT): may be switched out
-    s64 exit_left       # its handling time left when it was
-    u8 exit_irq         # the exit's handling is interrupt + softirq work (preempt_count raised): no
-                        # reschedule and no quiescent state at a tick until it ends
+    u8 exit_ctx         # EXIT_CTX_*: the context the exit in progress is handled in
+    s64 exit_left       # handling time left when switched out inside an EXIT_CTX_PREEMPT exit
     s64 rcuc_since      # preempted by rcuc/N at (-1 = not)
     u64 nr_rcuc_preempt
     s64 rcuc_preempt_ns

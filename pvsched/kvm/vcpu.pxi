@@ -120,7 +120,7 @@ cdef void vcpu_switch_in(Sim* s, s32 v, s32 cpu) noexcept nogil:
     vc.host_cpu = cpu
     vc.preempted = 0
     kvm_sched_in(s, v)
-    if vc.exit_preempt:
+    if vc.exit_ctx == EXIT_CTX_PREEMPT:
         vcpu_set_mode(s, v, VM_EXIT)            # the fault's handling goes on where it stopped
         ev_arm(&s.q, s.slot_vcpu + v, s.rq[cpu].seg_start + vc.exit_left)
         return
@@ -145,7 +145,7 @@ cdef void vcpu_switch_out(Sim* s, s32 v) noexcept nogil:
     cdef vcpu_t* vc = &s.vcpu[v]
     if s.task[vc.task].state == TS_DEAD:
         return                                  # the VM was terminated (kvm/vmm_actions.pxi)
-    if vc.exit_preempt and vc.mode == VM_EXIT and ev_armed(&s.q, s.slot_vcpu + v):
+    if vc.exit_ctx == EXIT_CTX_PREEMPT and vc.mode == VM_EXIT and ev_armed(&s.q, s.slot_vcpu + v):
         vc.exit_left = ev_expiry(&s.q, s.slot_vcpu + v) - s.now     # preempted inside a fault's handling
     ev_cancel(&s.q, s.slot_vcpu + v)
     if s.vm[vc.vm].idle_paths:
@@ -172,8 +172,7 @@ cdef void handle_vcpu(Sim* s, s32 v) noexcept nogil:
         vc.guest_polling = 0
         vcpu_idle_insn(s, v)
     elif vc.mode == VM_EXIT:
-        vc.exit_preempt = 0
-        vc.exit_irq = 0
+        vc.exit_ctx = EXIT_CTX_DEFAULT
         if s.vm[vc.vm].idle_paths and vcpu_user_exit_end(s, v):
             return
         if s.fa.resched[cpu]:
@@ -238,7 +237,7 @@ cdef void resched_deliver(Sim* s, s32 cpu, bint local) noexcept nogil:
             if f & RESCHED_NOW:
                 vcpu_exit(s, v, EXIT_HOST_INTR, s.vm[s.vcpu[v].vm].exit_ns)
             return
-        if s.vcpu[v].mode == VM_EXIT and not s.vcpu[v].exit_preempt:
+        if s.vcpu[v].mode == VM_EXIT and s.vcpu[v].exit_ctx != EXIT_CTX_PREEMPT:
             return
         if s.vcpu[v].mode == VM_POLL:
             vcpu_block(s, v)

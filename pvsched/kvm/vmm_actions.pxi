@@ -7,11 +7,11 @@
 #   return path after vcpu_put (wants_to_run already cleared, not yet in user mode).
 # * fault: an exit KVM resolves in the run loop with preemption on (a swapped-out page faulted
 #   back in): the scheduler may switch the thread out meanwhile; the handling resumes where it
-#   stopped (vcpu_t.exit_preempt / exit_left, kvm/vcpu.pxi).
+#   stopped (vcpu_t.exit_ctx EXIT_CTX_PREEMPT / exit_left, kvm/vcpu.pxi).
 # * irq: a host interrupt whose hardirq and trailing softirq work runs in the run loop, between
 #   the exit and the next entry (Paul McKenney's "interrupts plus trailing softirqs ... for tens
 #   of seconds"): preempt_count is raised, so a reschedule waits for its end (as for every exit
-#   here) and a tick in it notes no quiescent state (vcpu_t.exit_irq, rcu/rcu_engine.pxi).
+#   here) and a tick in it notes no quiescent state (EXIT_CTX_IRQ, rcu/rcu_engine.pxi).
 # * re-pinning (VM.migrate_period_ns, between pin and migrate_pin, as an administrator's taskset
 #   would) and termination (VM.stop_ns: the threads take a last exit, leave KVM_RUN and exit).
 
@@ -21,11 +21,11 @@ cdef void vcpu_exit_user_io(Sim* s, s32 v, s64 ns) noexcept nogil:
 
 cdef void vcpu_exit_fault(Sim* s, s32 v, s64 ns) noexcept nogil:
     vcpu_exit(s, v, EXIT_FAULT, tadd(s.vm[s.vcpu[v].vm].exit_ns, ns))
-    s.vcpu[v].exit_preempt = 1
+    s.vcpu[v].exit_ctx = EXIT_CTX_PREEMPT
 
 cdef void vcpu_exit_irq(Sim* s, s32 v, s64 ns) noexcept nogil:
     vcpu_exit(s, v, EXIT_HOST_INTR, tadd(s.vm[s.vcpu[v].vm].exit_ns, ns))
-    s.vcpu[v].exit_irq = 1
+    s.vcpu[v].exit_ctx = EXIT_CTX_IRQ
 
 # ---------------------------------------------------------------- the VMM's own actions
 cdef int vmm_actions_build(Sim* s, list vms) except -1:
@@ -105,8 +105,7 @@ cdef void vcpu_terminate(Sim* s, s32 v) noexcept nogil:
     if vc.in_kvm_run and vcpu_kern(s, v).policies & POL_RCU_GUEST:
         rcu_guest_kvm_run_leave(s, v)   # vcpu_put (no VMM work: the thread is going away)
     vc.in_kvm_run = 0
-    vc.exit_preempt = 0
-    vc.exit_irq = 0
+    vc.exit_ctx = EXIT_CTX_DEFAULT
     vc.ret_phase = 0
     vc.user_left = -1
     vcpu_set_mode(s, v, VM_OFF)

@@ -236,7 +236,7 @@ cdef void rcu_tick(Sim* s, s32 cpu) noexcept nogil:
         user = True
     elif cause == RC_GUEST_TICK:
         preemptible = False             # KVM handles the exit's interrupt with preemption off
-    elif s.task[t].vcpu >= 0 and s.vcpu[s.task[t].vcpu].exit_irq and s.vcpu[s.task[t].vcpu].mode == VM_EXIT:
+    elif s.task[t].vcpu >= 0 and s.vcpu[s.task[t].vcpu].exit_ctx == EXIT_CTX_IRQ and s.vcpu[s.task[t].vcpu].mode == VM_EXIT:
         preemptible = False             # the tick interrupted softirq work (kvm/vmm_actions.pxi)
     flags = rcu_sched_clock_irq(r, cpu, s.now, user, from_idle, preemptible, ct.skip_pred, cause,
                                 t >= 0 and t == r.hc[cpu].rcuc_task)
