@@ -112,7 +112,7 @@ PHASE_KINDS = ("run", "sleep", "yield", "timer", "mmio", "critical", "user_io", 
 _PHASE_OPS = dict(run="run", sleep="sleep", timer="period", mmio="vmexit", fault="vmexit", irq="vmexit",
                   user_io="vmexit_user", critical="critical")
 _EXIT_PHASES = ("mmio", "user_io", "fault", "irq")
-_VMEXIT_FLAGS = {"fault": 1, "irq": 2}      # OP_VMEXIT's c (guest/workload.pxd)
+_VMEXIT_FLAGS = {"fault": 1, "irq": 2}      # OP_VMEXIT's c: EXIT_CTX_PREEMPT / IRQ (kvm/kvm_host.pxd)
 
 
 @dataclass

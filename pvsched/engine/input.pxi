@@ -166,7 +166,7 @@ cdef class EngineInput:
                     raise ValueError(f"task {i}: loop target out of range")
                 if opsv[tps[i] + n, 0] in (OP_VMEXIT, OP_VMEXIT_USER) and tkern[i] == 0:
                     raise ValueError(f"task {i}: a host task cannot take a VM exit")
-                if opsv[tps[i] + n, 0] == OP_VMEXIT and opsv[tps[i] + n, 3] not in (0, 1, 2):
+                if opsv[tps[i] + n, 0] == OP_VMEXIT and not EXIT_CTX_DEFAULT <= opsv[tps[i] + n, 3] <= EXIT_CTX_IRQ:
                     raise ValueError(f"task {i}: vmexit op flags {opsv[tps[i] + n, 3]} unknown")
                 if opsv[tps[i] + n, 0] == OP_HWNOISE and (tkern[i] == 0 or opsv[tps[i] + n, 1] < 1):
                     raise ValueError(f"task {i}: hwnoise runs in a guest, with a runtime >= 1 ns")

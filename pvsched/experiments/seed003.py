@@ -474,7 +474,8 @@ def format_table(rows, name: str) -> str:
     r = rows[name]
     cols = COLUMNS + tuple(c for c in TIMING_COLUMNS if all(c[0] in row for row in r.values()))
     head = f"{name}: {TITLES[name]}"
-    lines = [head, "  " + f"{'policy':6s}" + "".join(f"{h:>14s}" for _, h, _ in cols) + "   FP / FN / needless by cause"]
+    heads = "".join(f"{h:>14s}" for _, h, _ in cols)
+    lines = [head, "  " + f"{'policy':6s}" + heads + "   FP / FN / needless by cause"]
     for p, row in r.items():
         cells = "".join(f"{f.format(row[k]):>14s}" for k, _, f in cols)
         lines.append(f"  {p:6s}{cells}   {_causes(row, 'fp')} / {_causes(row, 'fn')} / {_causes(row, 'needless')}")

@@ -221,6 +221,10 @@ cdef int rcu_cause(Sim* s, s32 cpu, s32 t) noexcept nogil:
         return RC_PREEMPTED
     return RC_OTHER
 
+cdef inline bint vcpu_in_irq_exit(vcpu_t* vc) noexcept nogil:
+    return vc.mode == VM_EXIT and vc.exit_ctx == EXIT_CTX_IRQ
+
+
 cdef void rcu_tick(Sim* s, s32 cpu) noexcept nogil:
     # rcu_sched_clock_irq() for the tick on host CPU `cpu` (after the guest policies' tick hook).
     cdef rcu_sim_t* r = s.rcu
@@ -236,7 +240,7 @@ cdef void rcu_tick(Sim* s, s32 cpu) noexcept nogil:
         user = True
     elif cause == RC_GUEST_TICK:
         preemptible = False             # KVM handles the exit's interrupt with preemption off
-    elif s.task[t].vcpu >= 0 and s.vcpu[s.task[t].vcpu].exit_ctx == EXIT_CTX_IRQ and s.vcpu[s.task[t].vcpu].mode == VM_EXIT:
+    elif s.task[t].vcpu >= 0 and vcpu_in_irq_exit(&s.vcpu[s.task[t].vcpu]):
         preemptible = False             # the tick interrupted softirq work (kvm/vmm_actions.pxi)
     flags = rcu_sched_clock_irq(r, cpu, s.now, user, from_idle, preemptible, ct.skip_pred, cause,
                                 t >= 0 and t == r.hc[cpu].rcuc_task)
